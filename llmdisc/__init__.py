@@ -1,0 +1,46 @@
+"""llmdisc: discriminative and generative text classifiers, side by side.
+
+The public API, for notebooks and scripts::
+
+    import llmdisc
+    data = llmdisc.load_text_dataset("demo")
+    clf = llmdisc.get_classifier("naive_bayes").fit(data["train"])
+    llmdisc.evaluate_classifier(clf, data["test"])
+    llmdisc.compare(["naive_bayes", "logistic_regression"], data)
+"""
+
+__version__ = "0.1.0"
+
+from .classifiers import (  # noqa: E402  (the version is read by classifiers.base)
+    LogisticRegressionClassifier,
+    NaiveBayesClassifier,
+    TextClassifier,
+    available_classifiers,
+    get_classifier,
+    register,
+)
+from .data import label_names, load_text_dataset, stratified_subset  # noqa: E402
+from .errors import LlmdiscError  # noqa: E402
+from .evaluation import compare, evaluate_classifier  # noqa: E402
+from .metrics import classification_metrics, expected_calibration_error  # noqa: E402
+from .models import load_model, resolve_model  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "LlmdiscError",
+    "TextClassifier",
+    "NaiveBayesClassifier",
+    "LogisticRegressionClassifier",
+    "available_classifiers",
+    "get_classifier",
+    "register",
+    "load_text_dataset",
+    "label_names",
+    "stratified_subset",
+    "evaluate_classifier",
+    "compare",
+    "classification_metrics",
+    "expected_calibration_error",
+    "load_model",
+    "resolve_model",
+]

@@ -1,0 +1,14 @@
+"""Every approach, behind one interface. Importing this package registers them all."""
+
+from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
+from .classical import LogisticRegressionClassifier, NaiveBayesClassifier
+
+__all__ = [
+    "TextClassifier",
+    "available_classifiers",
+    "get_classifier",
+    "get_classifier_class",
+    "register",
+    "NaiveBayesClassifier",
+    "LogisticRegressionClassifier",
+]

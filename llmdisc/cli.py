@@ -1,0 +1,70 @@
+"""The ``llmdisc`` command: parse, call the library, print. No logic lives here.
+
+    llmdisc --help
+    llmdisc compare [--config FILE.yaml] [flags]
+    llmdisc train APPROACH [--config FILE.yaml] [flags]
+
+A problem the user can fix is printed as one line, ``llmdisc: error: ...``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from . import __version__
+from .commands import compare, train
+from .errors import LlmdiscError
+
+__all__ = ["main", "make_parser", "run"]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="llmdisc", description="Discriminative vs generative text classification, side by side.")
+    parser.add_argument("--version", action="version", version=f"llmdisc {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    compare.make_parser(sub)
+    train.make_parser(sub)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    import datasets
+    import transformers
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="llmdisc: %(message)s",
+                        stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "datasets", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        datasets.disable_progress_bars()
+        transformers.utils.logging.set_verbosity_error()
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` with ``parser``, call the chosen command; one-line errors, exit code 2."""
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    try:
+        args.func(args)
+    except LlmdiscError as e:
+        print(f"llmdisc: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("llmdisc: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``llmdisc`` console script."""
+    return run(make_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

