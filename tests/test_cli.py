@@ -1,0 +1,128 @@
+"""The llmdisc command end to end on the demo data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmdisc.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def llmdisc(*args, cwd=None):
+    """Run the installed console script the way a user does."""
+    exe = Path(sys.executable).parent / "llmdisc"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_help_lists_the_subcommands():
+    out = llmdisc("--help")
+    assert out.returncode == 0
+    for command in ("compare", "train"):
+        assert command in out.stdout
+
+
+def test_compare_without_arguments_runs_the_demo(tmp_path):
+    out = llmdisc("compare", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "| naive_bayes | generative | validation |" in out.stdout
+    folder = tmp_path / "outputs" / "compare-demo"
+    assert {p.name for p in folder.iterdir()} == {"report.md", "results.json", "results.csv"}
+
+
+def test_compare_with_flags_writes_every_record(tmp_path, capsys):
+    code = main(["compare", "--approaches", "naive_bayes,logistic_regression", "--output-dir", str(tmp_path),
+                 "--max-train-samples", "100"])
+    assert code == 0
+    records = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["approach"], r["split"]) for r in records] == [
+        ("naive_bayes", "validation"), ("naive_bayes", "test"),
+        ("logistic_regression", "validation"), ("logistic_regression", "test")]
+    for r in records:
+        for key in ("accuracy", "macro_f1", "log_loss", "brier", "ece", "examples_per_second"):
+            assert isinstance(r[key], float), key
+        assert r["train_examples"] == 100
+    with open(tmp_path / "results.csv") as f:
+        assert len(list(csv.DictReader(f))) == 4
+    assert "| logistic_regression | discriminative | test |" in (tmp_path / "report.md").read_text()
+    assert "report:" in capsys.readouterr().out
+
+
+def test_compare_from_a_recipe_with_an_override(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"data: demo\napproaches:\n  naive_bayes: {{alpha: 0.5}}\nsplits: [test]\noutput_dir: {tmp_path / 'out'}\n")
+    assert main(["compare", "--config", str(recipe), "--seed", "1"]) == 0
+    (record,) = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert record["approach"] == "naive_bayes" and record["split"] == "test" and record["seed"] == 1
+
+
+def test_a_failing_approach_is_reported_and_the_others_run(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"approaches:\n  naive_bayes: {{alpha: -1}}\n  logistic_regression: {{}}\noutput_dir: {tmp_path}\n")
+    assert main(["compare", "--config", str(recipe)]) == 0
+    records = json.loads((tmp_path / "results.json").read_text())
+    assert {r["approach"]: r["status"] for r in records} == {"naive_bayes": "failed", "logistic_regression": "ok"}
+    assert "FAILED" in (tmp_path / "report.md").read_text()
+
+
+def test_train_saves_a_folder_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "nb"
+    assert main(["train", "naive_bayes", "--alpha", "0.5", "--output-dir", str(out)]) == 0
+    meta = json.loads((out / "llmdisc_config.json").read_text())
+    assert meta["config"]["alpha"] == 0.5 and set(meta["info"]["metrics"]) == {"validation", "test"}
+    result = llmdisc("train", "naive_bayes", "--output-dir", str(out))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"llmdisc: error: {out} already exists and is not empty; pass --overwrite or another --output-dir"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compare", "--data", "missing.csv"], "data file not found: missing.csv"),
+    (["compare", "--text-column", "body"], "text column 'body' not found; columns found: text, label"),
+    (["compare", "--approaches", "bayes"], None),  # a failed approach is a row, not a crash
+    (["train", "naive_bayes", "--ngram-range", "x"], "cannot read 'x' as int"),
+])
+def test_bad_input_is_one_line(args, message, tmp_path):
+    result = llmdisc(*args, "--output-dir", str(tmp_path / "o"))
+    if message is None:
+        assert result.returncode == 0 and "FAILED: unknown approach 'bayes'" in result.stdout
+        return
+    assert result.returncode == 2, result.stdout
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("llmdisc: error")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_yaml_key_is_one_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("approachs: naive_bayes\n")
+    result = llmdisc("compare", "--config", str(recipe))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: data, text_column, label_column, "
+        "label_names, validation_size, seed, approaches, splits, max_train_samples, output_dir")
+
+
+def test_shipped_recipes_parse():
+    from llmdisc.commands import train
+    from llmdisc.commands.compare import CompareConfig
+    from llmdisc.config import config_from_dict, load_yaml
+
+    recipes = sorted((REPO / "recipes").glob("*.yaml"))
+    assert len(recipes) >= 4
+    parser = train.make_parser()
+    for path in recipes:
+        if path.stem.endswith("compare"):
+            config_from_dict(CompareConfig, load_yaml(path), where=path.name)
+            continue
+        # A train recipe names its approach in the file name: sst2-naive-bayes -> naive_bayes.
+        approach = next(a for a in ("naive_bayes", "logistic_regression") if a.replace("_", "-") in path.stem)
+        train._split_values(approach, parser.parse_args([approach, "--config", str(path)]))

@@ -1,0 +1,178 @@
+"""load_text_dataset: every format, every source form, every bad case."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import numpy as np
+import pytest
+
+from llmdisc import LlmdiscError, label_names, load_text_dataset, stratified_subset
+
+ROWS = [
+    ("a warm and funny film", "positive"),
+    ("dull, slow and far too long", "negative"),
+    ("the best meal I had all year", "positive"),
+    ("the battery died within a week", "negative"),
+    ("lovely staff and a quiet room", "positive"),
+    ("broken on arrival, no refund", "negative"),
+    ("great songs, great crowd", "positive"),
+    ("I want those two hours back", "negative"),
+    ("charming, clever, beautifully shot", "positive"),
+    ("the plot makes no sense at all", "negative"),
+]
+
+
+def write(path, rows, fmt, text_col="text", label_col="label"):
+    records = [{text_col: t, label_col: y} for t, y in rows]
+    ds = datasets.Dataset.from_list(records)
+    if fmt == "csv":
+        ds.to_csv(path, index=False)
+    elif fmt == "tsv":
+        ds.to_csv(path, index=False, sep="\t")
+    elif fmt == "jsonl":
+        ds.to_json(path, lines=True)
+    elif fmt == "json":
+        path.write_text(json.dumps(records), encoding="utf-8")
+    elif fmt == "parquet":
+        ds.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl", "parquet"])
+def test_each_format_from_a_folder(tmp_path, fmt):
+    write(tmp_path / f"train.{fmt}", ROWS * 2, fmt)
+    write(tmp_path / f"test.{fmt}", ROWS[:4], fmt)
+    ds = load_text_dataset(str(tmp_path))
+    assert set(ds) == {"train", "validation", "test"}
+    assert ds["train"].column_names == ["text", "label"]
+    assert label_names(ds) == ["negative", "positive"]  # string labels: sorted, stable
+    assert len(ds["train"]) + len(ds["validation"]) == 20
+    assert ds["test"][0] == {"text": ROWS[0][0], "label": 1}
+
+
+def test_explicit_files_and_dev_alias(tmp_path):
+    write(tmp_path / "a.csv", ROWS, "csv")
+    write(tmp_path / "b.jsonl", ROWS[:4], "jsonl")
+    ds = load_text_dataset({"train": str(tmp_path / "a.csv"), "validation": str(tmp_path / "b.jsonl")})
+    assert len(ds["train"]) == 10 and len(ds["validation"]) == 4
+    same = load_text_dataset(f"train={tmp_path / 'a.csv'},validation={tmp_path / 'b.jsonl'}")
+    assert same["validation"]["text"] == ds["validation"]["text"]
+    folder = tmp_path / "f"
+    folder.mkdir()
+    write(folder / "train.csv", ROWS, "csv")
+    write(folder / "dev.csv", ROWS[:2], "csv")
+    assert len(load_text_dataset(str(folder))["validation"]) == 2
+
+
+def test_single_file_carves_stratified_validation(tmp_path):
+    rows = [(f"good thing number {i}", "positive") for i in range(30)] + [(f"bad thing {i}", "negative") for i in range(10)]
+    ds = load_text_dataset(str(write(tmp_path / "all.csv", rows, "csv")), validation_size=0.5, seed=1)
+    assert len(ds["validation"]) == 20
+    assert np.bincount(ds["validation"]["label"]).tolist() == [5, 15]  # stratified: 1:3 as in train
+    assert "test" not in ds
+
+
+def test_column_auto_detection_and_explicit_columns(tmp_path):
+    write(tmp_path / "train.csv", ROWS, "csv", text_col="sentence", label_col="labels")
+    assert load_text_dataset(str(tmp_path / "train.csv"))["train"].column_names == ["text", "label"]
+    write(tmp_path / "other.csv", ROWS, "csv", text_col="body", label_col="stars")
+    ds = load_text_dataset(str(tmp_path / "other.csv"), text_column="body", label_column="stars")
+    assert len(ds["train"]) + len(ds["validation"]) == 10
+    assert sorted(ds["validation"]["label"]) == [0, 1]  # at least one of each class
+
+
+def test_integer_labels_with_names_and_given_order(tmp_path):
+    rows = [(t, int(y == "positive")) for t, y in ROWS]
+    ds = load_text_dataset(str(write(tmp_path / "t.csv", rows, "csv")), label_names=["neg", "pos"])
+    assert label_names(ds) == ["neg", "pos"]
+    row = next(r for r in ds["train"] if r["text"] == ROWS[0][0])
+    assert row["label"] == 1
+    # String labels in a given order: positive is now index 0.
+    ds = load_text_dataset(str(write(tmp_path / "s.csv", ROWS, "csv")), label_names=["positive", "negative"])
+    assert label_names(ds) == ["positive", "negative"]
+    assert next(r for r in ds["train"] if r["text"] == ROWS[1][0])["label"] == 1
+
+
+def test_demo_set_ships_with_the_package(demo):
+    assert {s: len(demo[s]) for s in demo} == {"train": 320, "validation": 80, "test": 80}
+    assert label_names(demo) == ["negative", "positive"]
+    texts = [t for split in demo.values() for t in split["text"]]
+    assert len(set(texts)) == len(texts)  # no text in two splits
+
+
+def test_sst2_from_shared(sst2_dir):
+    ds = load_text_dataset(str(sst2_dir), label_names=["negative", "positive"])
+    assert {s: len(ds[s]) for s in ds} == {"train": 67349, "validation": 872, "test": 1821}
+
+
+def test_stratified_subset_is_balanced_nested_and_seeded(demo):
+    train = demo["train"]
+    small, big = stratified_subset(train, 10, seed=3), stratified_subset(train, 40, seed=3)
+    assert np.bincount(small["label"]).tolist() == [5, 5]
+    assert set(small["text"]) <= set(big["text"])
+    assert stratified_subset(train, 10, seed=3)["text"] == small["text"]
+    assert stratified_subset(train, 10, seed=4)["text"] != small["text"]
+    assert stratified_subset(train, 10_000) is train
+    with pytest.raises(LlmdiscError, match="positive"):
+        stratified_subset(train, 0)
+
+
+# ---- bad input: one clear line each ----------------------------------------------------------
+
+def test_missing_file():
+    with pytest.raises(LlmdiscError, match="data file not found: nope.csv"):
+        load_text_dataset("nope.csv")
+
+
+def test_missing_columns_name_the_columns_found(tmp_path):
+    path = write(tmp_path / "t.csv", ROWS, "csv", text_col="body", label_col="label")
+    with pytest.raises(LlmdiscError, match=r"no text column found .*columns found: body, label.*--text-column"):
+        load_text_dataset(str(path))
+    with pytest.raises(LlmdiscError, match=r"label column 'y' not found; columns found: body, label"):
+        load_text_dataset(str(path), text_column="body", label_column="y")
+
+
+def test_empty_texts_are_skipped_with_a_count(tmp_path, caplog):
+    path = write(tmp_path / "t.csv", ROWS + [("   ", "positive"), ("", "negative")], "csv")
+    with caplog.at_level("WARNING"):
+        ds = load_text_dataset(str(path))
+    assert len(ds["train"]) + len(ds["validation"]) == 10
+    assert "skipped 2 empty" in caplog.text
+    path = write(tmp_path / "e.jsonl", [("  ", "positive"), ("\t", "negative")], "jsonl")
+    with pytest.raises(LlmdiscError, match="no non-empty texts"):
+        load_text_dataset(str(path))
+
+
+def test_unknown_test_labels(tmp_path):
+    write(tmp_path / "train.csv", ROWS, "csv")
+    write(tmp_path / "test.csv", ROWS[:2] + [("so-so", "neutral")], "csv")
+    with pytest.raises(LlmdiscError, match=r"labels in test not in the training labels .*'neutral'"):
+        load_text_dataset(str(tmp_path))
+
+
+def test_one_class(tmp_path):
+    path = write(tmp_path / "t.csv", [(t, "positive") for t, _ in ROWS], "csv")
+    with pytest.raises(LlmdiscError, match="one class"):
+        load_text_dataset(str(path))
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("text,label\ncaf\xe9 au lait,positive\nbad,negative\n".encode("latin-1"))
+    with pytest.raises(LlmdiscError, match="is not UTF-8 .*iconv"):
+        load_text_dataset(str(path))
+
+
+def test_unsupported_format_and_folder_without_train(tmp_path):
+    (tmp_path / "train.xml").write_text("<x/>")
+    with pytest.raises(LlmdiscError, match="unsupported data file format '.xml'"):
+        load_text_dataset(str(tmp_path / "train.xml"))
+    with pytest.raises(LlmdiscError, match="no train file in folder"):
+        load_text_dataset(str(tmp_path))
+
+
+def test_offline_hub_id_fails_fast():
+    with pytest.raises(LlmdiscError, match="could not load data set 'someone/no-such-set'"):
+        load_text_dataset("someone/no-such-set")
