@@ -12,6 +12,7 @@ The public API, for notebooks and scripts::
 __version__ = "0.1.0"
 
 from .classifiers import (  # noqa: E402  (the version is read by classifiers.base)
+    EncoderClassifier,
     LogisticRegressionClassifier,
     NaiveBayesClassifier,
     TextClassifier,
@@ -31,6 +32,7 @@ __all__ = [
     "TextClassifier",
     "NaiveBayesClassifier",
     "LogisticRegressionClassifier",
+    "EncoderClassifier",
     "available_classifiers",
     "get_classifier",
     "register",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
@@ -34,7 +35,7 @@ from .errors import LlmdiscError
 from .hub import hub_reachable
 from .io import atomic_dir
 
-__all__ = ["ALIASES", "PackagedModel", "cache_dir", "resolve_model", "load_model", "load_tokenizer"]
+__all__ = ["ALIASES", "PackagedModel", "cache_dir", "resolve_model", "load_model", "load_model_config", "load_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,15 @@ def _hub_error(name: str, error: Exception) -> LlmdiscError:
 def _offline_kwargs(resolved: str) -> dict:
     """For a Hub id with no reachable Hub, load from the local cache only (fast, no retries)."""
     return {} if os.path.isdir(resolved) or hub_reachable() else {"local_files_only": True}
+
+
+def load_model_config(name_or_path: str):
+    """Load only the ``config.json`` of a model (same resolution as :func:`load_model`)."""
+    resolved = resolve_model(name_or_path)
+    try:
+        return AutoConfig.from_pretrained(resolved, **_offline_kwargs(resolved))
+    except (OSError, ValueError) as e:
+        raise _hub_error(name_or_path, e) from None
 
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:

@@ -10,9 +10,11 @@ from llmdisc import LlmdiscError, TextClassifier, available_classifiers, get_cla
 
 # The cheapest settings that still exercise each approach. A newly registered approach must add
 # itself here, or test_every_approach_is_covered fails.
+# "TINY_BERT" stands for the path of the tiny random BERT fixture.
 FAST_CONFIGS: dict[str, dict] = {
     "naive_bayes": {},
     "logistic_regression": {"C": 0.5},
+    "encoder": {"model": "TINY_BERT", "max_steps": 4, "batch_size": 8, "eval_steps": 2},
 }
 
 
@@ -21,9 +23,10 @@ def test_every_approach_is_covered():
 
 
 @pytest.fixture(scope="module", params=sorted(FAST_CONFIGS))
-def trained(request, demo):
+def trained(request, demo, tiny_bert):
     name = request.param
-    return get_classifier(name, **FAST_CONFIGS[name]).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
+    config = {k: str(tiny_bert) if v == "TINY_BERT" else v for k, v in FAST_CONFIGS[name].items()}
+    return get_classifier(name, **config).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
 
 
 def test_contract(trained, demo, tmp_path):

@@ -2,6 +2,7 @@
 
 from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
 from .classical import LogisticRegressionClassifier, NaiveBayesClassifier
+from .encoder import EncoderClassifier
 
 __all__ = [
     "TextClassifier",
@@ -11,4 +12,5 @@ __all__ = [
     "register",
     "NaiveBayesClassifier",
     "LogisticRegressionClassifier",
+    "EncoderClassifier",
 ]

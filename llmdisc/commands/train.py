@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,17 +38,32 @@ class TrainConfig(DataConfig):
 
 
 def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | None = None) -> Path:
-    """Train ``approach`` with ``approach_config``, evaluate it, save it; return the folder."""
+    """Train ``approach`` with ``approach_config``, evaluate it, save it; return the folder.
+
+    Neural approaches checkpoint into ``OUTPUT_DIR-checkpoints`` (unless ``checkpoint_dir`` is
+    set), so a killed run continues with ``--resume``; that folder is removed once the model
+    is saved.
+    """
+    approach_config = dict(approach_config or {})
     output_dir = Path(config.output_dir or f"outputs/{approach}")
     if output_dir.exists() and any(output_dir.iterdir()) and not config.overwrite:
         raise LlmdiscError(f"{output_dir} already exists and is not empty; pass --overwrite or another --output-dir")
-    clf = get_classifier(approach, **(approach_config or {}))
+    fields = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
+    default_checkpoints = None
+    if "checkpoint_dir" in fields and not approach_config.get("checkpoint_dir"):
+        default_checkpoints = Path(f"{output_dir}-checkpoints")
+        approach_config["checkpoint_dir"] = str(default_checkpoints)
+        if config.overwrite and not approach_config.get("resume") and default_checkpoints.exists():
+            shutil.rmtree(default_checkpoints)  # --overwrite without --resume: start over
+    clf = get_classifier(approach, **approach_config)
     data = config.load()
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.fit(train, eval=data["validation"])
     metrics = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
     clf.info.update(dataset=config.describe(), metrics=metrics)
     clf.save_pretrained(output_dir)
+    if default_checkpoints is not None:
+        shutil.rmtree(default_checkpoints, ignore_errors=True)
     print(format_table([{"approach": approach, "paradigm": clf.paradigm, "split": s, "train_examples": len(train),
                          "train_seconds": clf.info.get("train_seconds"), **m} for s, m in metrics.items()]))
     print(f"\nsaved: {output_dir}")
@@ -78,8 +94,9 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
         cls = get_classifier_class(name)
         sub = approaches.add_parser(name, help=cls.description)
         _fields_parser(TrainConfig, sub)
+        taken = {a.dest for a in sub._actions}  # e.g. seed: one flag sets both configs
         for action in _fields_parser(cls.Config, argparse.ArgumentParser(add_help=False))._actions:
-            if action.dest not in ("config", "help"):
+            if action.dest not in taken:
                 sub._add_action(action)
         sub.set_defaults(func=lambda args: main(args.approach, *_split_values(args.approach, args)))
     return parser

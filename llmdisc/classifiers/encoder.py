@@ -1,0 +1,137 @@
+"""The discriminative workhorse: a pretrained encoder fine-tuned with a classification head.
+
+``EncoderClassifier`` learns P(y|x) directly: the text goes through a BERT-style encoder, the
+first token's vector through a linear head, and cross-entropy trains both. Any model that
+``AutoModelForSequenceClassification`` supports and that is an encoder (BERT, DistilBERT,
+RoBERTa, MiniLM...) works; the default is the packaged all-MiniLM-L6-v2.
+
+The saved folder is a standard transformers folder (``config.json`` with ``id2label``,
+``model.safetensors``, the tokenizer), so ``pipeline("text-classification", model=folder)``
+works on it with no llmdisc installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+)
+
+from ..config import arg
+from ..errors import LlmdiscError
+from ..models import load_model, load_model_config
+from ..training import TrainerSettings, train_model
+from .base import TextClassifier, register
+
+__all__ = ["EncoderClassifier", "tokenize_texts", "predict_logits"]
+
+logger = logging.getLogger(__name__)
+
+
+def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> tuple[dict[str, list], int]:
+    """Tokenize ``texts``, truncating to ``max_length`` tokens; also count the truncated ones.
+
+    Returns:
+        ``(encodings, n_truncated)``; encodings hold ``input_ids``, ``attention_mask`` (and
+        ``token_type_ids`` where the model uses them) as lists, unpadded.
+    """
+    full = tokenizer(texts, truncation=False, verbose=False)
+    n_truncated = sum(len(ids) > max_length for ids in full["input_ids"])
+    if n_truncated == 0:
+        return dict(full), 0
+    return dict(tokenizer(texts, truncation=True, max_length=max_length)), n_truncated
+
+
+@torch.no_grad()
+def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> tuple[np.ndarray, int]:
+    """Logits for ``texts``, in batches of similar length (sorted, so little padding).
+
+    Returns:
+        ``(logits as float32 array in the order of texts, number of truncated texts)``.
+    """
+    model.eval()
+    enc, n_truncated = tokenize_texts(tokenizer, texts, max_length)
+    order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
+    out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        idx = order[start:start + batch_size]
+        batch = tokenizer.pad([{k: v[i] for k, v in enc.items()} for i in idx], return_tensors="pt")
+        batch = {k: v.to(model.device) for k, v in batch.items()}
+        out[idx] = model(**batch).logits.float().cpu().numpy()
+    return out, n_truncated
+
+
+def _check_encoder(name: str) -> None:
+    """A clear error for a model that is not an encoder or has no classification head."""
+    model_type = load_model_config(name).model_type
+    if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        raise LlmdiscError(f"model '{name}' (type '{model_type}') has no sequence-classification head in "
+                           "transformers; pick a BERT-style encoder such as minilm-l6")
+    # Encoders are the models with a masked-LM head; decoders (gpt2, llama) have none.
+    if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise LlmdiscError(f"model '{name}' (type '{model_type}') is not an encoder; the encoder approach takes "
+                           "BERT-style models (use lora for decoder LMs such as gpt2 or llama)")
+
+
+@register("encoder")
+class EncoderClassifier(TextClassifier):
+    """A fine-tuned BERT-style encoder with a classification head (P(y|x))."""
+
+    paradigm = "discriminative"
+    description = "A pretrained encoder fine-tuned with a classification head: models P(y|x) directly."
+
+    @dataclass
+    class Config(TrainerSettings):
+        model: str = arg("minilm-l6", "encoder: an alias, a folder or a Hub id")
+
+    def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        c = self.config
+        _check_encoder(c.model)
+        id2label = dict(enumerate(self.labels))
+        self.model, self.tokenizer = load_model(
+            c.model, task="sequence-classification", num_labels=len(self.labels),
+            id2label=id2label, label2id={v: k for k, v in id2label.items()})
+        train_ds = self._tokenized(texts, labels, "train")
+        eval_ds = None
+        if eval_data is not None:
+            eval_ds = self._tokenized(list(eval_data["text"]), np.asarray(eval_data["label"]), "validation")
+        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, c,
+                          DataCollatorWithPadding(self.tokenizer))
+        self.info.update(run)
+        self.model.eval()
+
+    def _tokenized(self, texts: list[str], labels: np.ndarray, split: str) -> datasets.Dataset:
+        enc, n_truncated = tokenize_texts(self.tokenizer, texts, self.config.max_length)
+        if n_truncated:
+            logger.warning("%s: truncated %d of %d texts to %d tokens", split, n_truncated, len(texts), self.config.max_length)
+        self.info[f"truncated_{split}_texts"] = n_truncated
+        # `length` feeds the length-grouped sampler; Trainer drops it before the forward pass.
+        return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
+                                           "length": [len(ids) for ids in enc["input_ids"]]})
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        logits, n_truncated = predict_logits(self.model, self.tokenizer, texts, self.config.max_length,
+                                             self.config.eval_batch_size)
+        if n_truncated:
+            logger.warning("truncated %d of %d texts to %d tokens", n_truncated, len(texts), self.config.max_length)
+        return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+
+    def num_parameters(self) -> dict[str, int]:
+        return {"total": sum(p.numel() for p in self.model.parameters()),
+                "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad)}
+
+    def _save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+    def _load(self, folder: Path) -> None:
+        self.model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)

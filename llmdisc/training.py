@@ -1,0 +1,190 @@
+"""The training loop every neural approach shares: ``transformers.Trainer``, configured once.
+
+The encoder and the LoRA approaches differ in their model and their data collator, not in how
+they train, so the settings (:class:`TrainerSettings`), the progress bar with loss and
+throughput, checkpointing and resume live here, once. Trainer brings accelerate with it: the
+same code runs under ``accelerate launch`` on several processes or GPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.trainer_callback import ProgressCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from .config import arg
+from .errors import LlmdiscError
+from .metrics import classification_metrics
+
+__all__ = ["TrainerSettings", "train_model", "compute_classification_metrics", "softmax"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerSettings:
+    """Settings of a Trainer run; each neural approach's ``Config`` inherits them."""
+
+    epochs: float = arg(3.0, "passes over the training data")
+    max_steps: int = arg(-1, "stop after this many optimizer steps (overrides epochs when > 0)")
+    learning_rate: float = arg(5e-5, "peak learning rate")
+    batch_size: int = arg(32, "training examples per device per step")
+    eval_batch_size: int = arg(64, "examples per forward pass when evaluating and predicting")
+    gradient_accumulation_steps: int = arg(1, "steps whose gradients are summed before an update")
+    weight_decay: float = arg(0.01, "AdamW weight decay")
+    warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
+    lr_scheduler: str = arg("linear", "learning-rate decay after warm-up: linear, cosine, constant...")
+    max_length: int = arg(128, "tokens per text at most; longer texts are truncated, with a count")
+    eval_steps: int | None = arg(None, "evaluate and checkpoint every N steps (default: every epoch)")
+    metric_for_best_model: str = arg("accuracy", "validation metric that picks the best checkpoint")
+    early_stopping_patience: int | None = arg(None, "stop after this many evaluations without improvement")
+    group_by_length: bool = arg(True, "batch texts of similar length together (less padding)")
+    logging_steps: int = arg(20, "log the loss every N steps")
+    seed: int = arg(42, "training seed")
+    checkpoint_dir: str | None = arg(None, "where checkpoints go (default: a temporary folder)")
+    resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def compute_classification_metrics(eval_pred) -> dict[str, float]:
+    """Trainer's ``compute_metrics``: our metrics of the softmax of the logits."""
+    logits, labels = eval_pred
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return classification_metrics(softmax(logits), np.asarray(labels))
+
+
+class LossAndSpeedProgress(ProgressCallback):
+    """Trainer's progress bar, showing the latest loss and examples/s instead of printing dicts."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)
+        self._start, self._start_step = time.perf_counter(), state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not (state.is_world_process_zero and self.training_bar is not None and logs):
+            return
+        seconds = time.perf_counter() - self._start
+        examples = (state.global_step - self._start_step) * args.train_batch_size \
+            * args.gradient_accumulation_steps * args.world_size
+        postfix = {"ex/s": f"{examples / seconds:.1f}" if seconds > 0 else "-"}
+        if "loss" in logs:
+            postfix["loss"] = f"{logs['loss']:.4f}"
+        self.training_bar.set_postfix(postfix)
+        for key in ("eval_accuracy", "eval_loss"):
+            if key in logs:
+                self.training_bar.write(f"step {state.global_step}: " + ", ".join(
+                    f"{k[5:]} {v:.4f}" for k, v in logs.items() if k.startswith("eval_") and isinstance(v, float)
+                    and k[5:] in ("loss", "accuracy", "macro_f1", "ece")))
+                break
+
+
+def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **overrides: Any) -> TrainingArguments:
+    strategy = "steps" if s.eval_steps else "epoch"
+    kwargs: dict[str, Any] = dict(
+        output_dir=output_dir,
+        num_train_epochs=s.epochs,
+        max_steps=s.max_steps,
+        learning_rate=s.learning_rate,
+        per_device_train_batch_size=s.batch_size,
+        per_device_eval_batch_size=s.eval_batch_size,
+        gradient_accumulation_steps=s.gradient_accumulation_steps,
+        weight_decay=s.weight_decay,
+        warmup_steps=s.warmup_ratio,  # a float < 1 is a ratio of the total steps in transformers 5
+        lr_scheduler_type=s.lr_scheduler,
+        train_sampling_strategy="group_by_length" if s.group_by_length else "random",
+        logging_steps=s.logging_steps,
+        seed=s.seed,
+        save_strategy=strategy,
+        eval_strategy=strategy if has_eval else "no",
+        eval_steps=s.eval_steps,
+        save_steps=s.eval_steps,
+        # Keep the best and the latest checkpoint: the best for the end, the latest to resume.
+        save_total_limit=2,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model=s.metric_for_best_model if has_eval else None,
+        greater_is_better=s.metric_for_best_model not in ("loss", "log_loss", "brier", "ece") if has_eval else None,
+        report_to="none",
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def train_model(
+    model,
+    tokenizer,
+    train_dataset,
+    eval_dataset,
+    settings: TrainerSettings,
+    data_collator: Callable,
+    compute_metrics: Callable | None = compute_classification_metrics,
+    **training_overrides: Any,
+) -> dict[str, Any]:
+    """Train ``model`` with Trainer; leave the best checkpoint's weights in it.
+
+    Args:
+        model: the model to train (changed in place).
+        tokenizer: its tokenizer (saved with checkpoints).
+        train_dataset: tokenized training data (a ``length`` column enables length grouping).
+        eval_dataset: tokenized validation data, or None (then no evaluation, no best-model pick).
+        settings: the run's settings.
+        data_collator: pads a list of examples into a batch.
+        compute_metrics: turns evaluation predictions into metrics.
+        **training_overrides: extra ``TrainingArguments``.
+
+    Returns:
+        Facts about the run: ``global_step``, ``train_loss``, ``best_metric``,
+        ``resumed_from`` and ``train_samples_per_second``.
+    """
+    tmp = None
+    checkpoint_dir = settings.checkpoint_dir
+    if checkpoint_dir is None:
+        if settings.resume:
+            raise LlmdiscError("resume needs a checkpoint_dir (--checkpoint-dir, or the train command's --output-dir)")
+        checkpoint_dir = tmp = tempfile.mkdtemp(prefix="llmdisc-checkpoints-")
+    last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
+    if last and not settings.resume:
+        raise LlmdiscError(f"{checkpoint_dir} holds checkpoints of an unfinished run; pass --resume to continue "
+                           "it, or remove the folder to start over")
+    if settings.resume and not last:
+        logger.warning("no checkpoint in %s: starting from the beginning", checkpoint_dir)
+
+    args = _training_arguments(settings, checkpoint_dir, eval_dataset is not None, **training_overrides)
+    callbacks = []
+    if settings.early_stopping_patience and eval_dataset is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                      processing_class=tokenizer, data_collator=data_collator,
+                      compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(LossAndSpeedProgress())
+    try:
+        result = trainer.train(resume_from_checkpoint=last if settings.resume and last else None)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "global_step": trainer.state.global_step,
+        "train_loss": round(float(result.training_loss), 5),
+        "best_metric": trainer.state.best_metric,
+        "resumed_from": Path(last).name if settings.resume and last else None,
+        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+    }
