@@ -3,6 +3,8 @@
     llmdisc --help
     llmdisc compare [--config FILE.yaml] [flags]
     llmdisc train APPROACH [--config FILE.yaml] [flags]
+    llmdisc generate [PROMPT ...] [flags]
+    llmdisc score [TEXT ...] [flags]
 
 A problem the user can fix is printed as one line, ``llmdisc: error: ...``, with exit status 2.
 """
@@ -15,7 +17,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import compare, train
+from .commands import compare, generate, score, train
 from .errors import LlmdiscError
 
 __all__ = ["main", "make_parser", "run"]
@@ -30,6 +32,8 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     compare.make_parser(sub)
     train.make_parser(sub)
+    generate.make_parser(sub)
+    score.make_parser(sub)
     return parser
 
 
@@ -44,6 +48,7 @@ def _setup_logging(verbose: bool) -> None:
     if not verbose:
         datasets.disable_progress_bars()
         transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:

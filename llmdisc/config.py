@@ -28,7 +28,7 @@ __all__ = ["CLI_KEYS", "arg", "config_from_dict", "config_to_dict", "load_yaml",
 T = TypeVar("T")
 
 # argparse destinations that steer the CLI itself and are not settings.
-CLI_KEYS = frozenset({"config", "command", "func", "approach", "verbose"})
+CLI_KEYS = frozenset({"config", "command", "func", "approach", "verbose", "inputs"})
 
 
 def arg(default: Any = None, help: str = "", **kwargs) -> Any:

@@ -124,5 +124,5 @@ def test_shipped_recipes_parse():
             config_from_dict(CompareConfig, load_yaml(path), where=path.name)
             continue
         # A train recipe names its approach in the file name: sst2-naive-bayes -> naive_bayes.
-        approach = next(a for a in ("naive_bayes", "logistic_regression") if a.replace("_", "-") in path.stem)
+        approach = next(a for a in ("naive_bayes", "logistic_regression", "encoder") if a.replace("_", "-") in path.stem)
         train._split_values(approach, parser.parse_args([approach, "--config", str(path)]))

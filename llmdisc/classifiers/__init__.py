@@ -3,6 +3,7 @@
 from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
 from .classical import LogisticRegressionClassifier, NaiveBayesClassifier
 from .encoder import EncoderClassifier
+from .zeroshot import ZeroShotClassifier
 
 __all__ = [
     "TextClassifier",
@@ -13,4 +14,5 @@ __all__ = [
     "NaiveBayesClassifier",
     "LogisticRegressionClassifier",
     "EncoderClassifier",
+    "ZeroShotClassifier",
 ]

@@ -22,8 +22,13 @@ __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
 logger = logging.getLogger(__name__)
 
-# What `llmdisc compare` (and `make demo`) runs when no approaches are named.
-DEFAULT_APPROACHES = ["naive_bayes", "logistic_regression"]
+# What `llmdisc compare` (and `make demo`) runs when no approaches are named: every approach,
+# with settings that keep the demo within a few minutes on 2 CPU cores.
+DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
+    "naive_bayes": {},
+    "logistic_regression": {},
+    "encoder": {"model": "minilm-l6", "epochs": 3, "learning_rate": 1e-4, "batch_size": 16},
+}
 
 
 @dataclass

@@ -1,0 +1,68 @@
+"""``llmdisc score``: how likely is each text under a causal LM?
+
+    llmdisc score "The cat sat on the mat." "Mat the on sat cat the."
+    llmdisc score --file texts.txt --per-token
+    llmdisc score --context "Review: great film\\nSentiment:" " positive" " negative"
+    llmdisc score --file reviews.txt --rank          # most surprising (anomalous) first
+
+One JSON line per text: ``text``, ``loglikelihood`` (natural log), ``num_tokens``,
+``perplexity`` and, with ``--per-token``, ``tokens`` as ``[token, logprob]`` pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import arg, make_parser as _fields_parser, parse_config
+from ..models import load_model
+from ..scoring import token_logprobs
+from .inputs import read_inputs, write_jsonl
+
+__all__ = ["ScoreConfig", "main", "make_parser"]
+
+
+@dataclass
+class ScoreConfig:
+    model: str = arg("smollm2-135m", "causal LM: an alias, a folder, a .gguf file or a Hub id")
+    file: str | None = arg(None, "texts, one per line or JSONL with a 'text' field")
+    context: str = arg("", "score each text as a continuation of this context")
+    per_token: bool = arg(False, "add each token's log-prob")
+    rank: bool = arg(False, "sort by perplexity, highest (most anomalous) first")
+    batch_size: int = arg(16, "texts per forward pass")
+    output: str | None = arg(None, "write JSONL here (default: standard output)")
+
+
+def main(config: ScoreConfig, texts: list[str] | None = None) -> list[dict[str, Any]]:
+    """Score the texts, write JSONL; return the records."""
+    texts = read_inputs(texts or [], config.file)
+    model, tokenizer = load_model(config.model, task="causal-lm")
+    records = []
+    for text, scores in zip(texts, token_logprobs(model, tokenizer, texts, config.batch_size, config.context)):
+        record = {"text": text, "loglikelihood": scores.loglikelihood, "num_tokens": len(scores.logprobs),
+                  "perplexity": scores.perplexity if scores.logprobs else math.nan}
+        if config.per_token:
+            record["tokens"] = [[t, lp] for t, lp in zip(scores.tokens, scores.logprobs)]
+        records.append(record)
+    if config.rank:
+        records.sort(key=lambda r: -r["perplexity"])
+    write_jsonl(records, config.output)
+    return records
+
+
+def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
+    kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = (subparsers.add_parser("score", help="log-likelihood and perplexity of texts", **kwargs)
+              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser.add_argument("inputs", nargs="*", metavar="TEXT", help="texts (else --file, else stdin)")
+    _fields_parser(ScoreConfig, parser)
+    parser.set_defaults(func=lambda args: main(parse_config(ScoreConfig, args), args.inputs))
+    return parser
+
+
+if __name__ == "__main__":
+    from ..cli import run
+
+    run(make_parser())
