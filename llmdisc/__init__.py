@@ -16,6 +16,7 @@ from .classifiers import (  # noqa: E402  (the version is read by classifiers.ba
     LogisticRegressionClassifier,
     NaiveBayesClassifier,
     TextClassifier,
+    ZeroShotClassifier,
     available_classifiers,
     get_classifier,
     register,
@@ -24,7 +25,9 @@ from .data import label_names, load_text_dataset, stratified_subset  # noqa: E40
 from .errors import LlmdiscError  # noqa: E402
 from .evaluation import compare, evaluate_classifier  # noqa: E402
 from .metrics import classification_metrics, expected_calibration_error  # noqa: E402
+from .generation import SamplingConfig, generate, synthesize  # noqa: E402
 from .models import load_model, resolve_model  # noqa: E402
+from .scoring import loglikelihood, perplexity, sequence_loglikelihood, token_logprobs  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -33,6 +36,7 @@ __all__ = [
     "NaiveBayesClassifier",
     "LogisticRegressionClassifier",
     "EncoderClassifier",
+    "ZeroShotClassifier",
     "available_classifiers",
     "get_classifier",
     "register",
@@ -45,4 +49,11 @@ __all__ = [
     "expected_calibration_error",
     "load_model",
     "resolve_model",
+    "SamplingConfig",
+    "generate",
+    "synthesize",
+    "loglikelihood",
+    "perplexity",
+    "sequence_loglikelihood",
+    "token_logprobs",
 ]

@@ -140,7 +140,8 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
         ids = torch.tensor([x + [pad_id] * (c_len - len(x)) for x in inputs], device=device)
         cont_mask = torch.tensor([[1] * len(x) + [0] * (c_len - len(x)) for x in inputs], device=device)
         start_pos = torch.tensor([len(ctx) - 1 for ctx, _ in chunk], device=device)
-        positions = start_pos[:, None] + torch.arange(c_len, device=device)[None, :]
+        # Right padding may run past the model's last position; those slots are masked, so clamp.
+        positions = (start_pos[:, None] + torch.arange(c_len, device=device)[None, :]).clamp(max=limit - 1)
         mask = torch.cat([prefix_mask[rows], cont_mask], dim=1)
         if cache is not None:
             cache.batch_select_indices(rows)

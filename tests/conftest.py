@@ -50,16 +50,38 @@ def tiny_bert(tmp_path_factory) -> Path:
 def tiny_gpt2(tmp_path_factory) -> Path:
     """A 2-layer random GPT-2 with a small byte-level BPE tokenizer trained on the demo texts."""
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-gpt2")
     texts = [t for split in llmdisc.load_text_dataset("demo").values() for t in split["text"]]
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=600, min_frequency=1, special_tokens=["<|endoftext|>"])
-    bpe.save_model(str(folder))
-    tokenizer = GPT2TokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
+                                        eos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    assert tokenizer("hello there")["input_ids"], "the tiny tokenizer encodes nothing"
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2,
                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tiny_gpt2, tmp_path_factory) -> Path:
+    """A 2-layer random Llama (grouped-query attention) sharing the tiny GPT-2's tokenizer."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session", params=["gpt2", "llama"])
+def tiny_lm(request, tiny_gpt2, tiny_llama):
+    """(model, tokenizer) of each tiny causal LM."""
+    return llmdisc.load_model(str(tiny_gpt2 if request.param == "gpt2" else tiny_llama))

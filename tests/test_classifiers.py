@@ -10,11 +10,12 @@ from llmdisc import LlmdiscError, TextClassifier, available_classifiers, get_cla
 
 # The cheapest settings that still exercise each approach. A newly registered approach must add
 # itself here, or test_every_approach_is_covered fails.
-# "TINY_BERT" stands for the path of the tiny random BERT fixture.
+# "TINY_BERT" and "TINY_GPT2" stand for the paths of the tiny random model fixtures.
 FAST_CONFIGS: dict[str, dict] = {
     "naive_bayes": {},
     "logistic_regression": {"C": 0.5},
     "encoder": {"model": "TINY_BERT", "max_steps": 4, "batch_size": 8, "eval_steps": 2},
+    "zeroshot": {"model": "TINY_GPT2", "calibrate": True, "k_shot": 2},
 }
 
 
@@ -23,9 +24,10 @@ def test_every_approach_is_covered():
 
 
 @pytest.fixture(scope="module", params=sorted(FAST_CONFIGS))
-def trained(request, demo, tiny_bert):
+def trained(request, demo, tiny_bert, tiny_gpt2):
     name = request.param
-    config = {k: str(tiny_bert) if v == "TINY_BERT" else v for k, v in FAST_CONFIGS[name].items()}
+    paths = {"TINY_BERT": str(tiny_bert), "TINY_GPT2": str(tiny_gpt2)}
+    config = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in FAST_CONFIGS[name].items()}
     return get_classifier(name, **config).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
 
 

@@ -47,6 +47,12 @@ MIN_TEMPLATES = ["{text} A {label} one .", "{text} It was {label} .", "{text} Al
 REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
 
 
+def _move_space(context: str, continuation: str) -> tuple[str, str]:
+    """Trailing whitespace of the context belongs to the continuation (lm-eval's convention)."""
+    stripped = context.rstrip()
+    return stripped, context[len(stripped):] + continuation
+
+
 @dataclass(frozen=True)
 class Template:
     """A template split into the pieces that direct and channel scoring need."""
@@ -72,7 +78,7 @@ class Template:
     def direct(self, text: str, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(verbalizer | text)."""
         before = self.source[: self.source.find("{label}")].replace("{text}", text)
-        return before, verbalizer
+        return _move_space(before, verbalizer)
 
     def channel(self, text: str, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(text | verbalizer)."""
@@ -82,7 +88,7 @@ class Template:
     def unconditional(self, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(verbalizer | the template without the text), for PMI."""
         _, _, label_part = self._parts
-        return label_part[: label_part.find("{label}")], verbalizer
+        return _move_space(label_part[: label_part.find("{label}")], verbalizer)
 
     def demonstration(self, text: str, verbalizer: str, mode: str) -> str:
         """A filled-in example to put before the prompt."""

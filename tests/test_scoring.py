@@ -1,0 +1,132 @@
+"""Scoring: lm-eval conventions, batch independence, prefix reuse, sliding-window perplexity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from llmdisc.models import load_model
+from llmdisc.scoring import (
+    _encode_pair, document_start_id, loglikelihood, perplexity, sequence_loglikelihood, token_logprobs,
+)
+
+REQUESTS = [
+    ("the film was wonderful . It was", " great"),
+    ("the film was wonderful . It was", " terrible"),
+    ("a dull , lifeless mess . It was", " great"),
+    ("a dull , lifeless mess . It was", " terrible"),
+    ("", "hello there"),
+    ("Review: fine\nSentiment: ", "negative"),
+    ("A terrible one .", " a long review of a film that goes on and on about the acting"),
+    ("short", " x"),
+]
+
+
+def naive(model, tokenizer, context, continuation):
+    """One unpadded forward pass over context + continuation, no cache: the reference."""
+    ctx, cont = _encode_pair(tokenizer, context, continuation)
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(torch.tensor([ctx + cont])).logits[0].float(), -1)
+    return sum(logprobs[len(ctx) - 1 + j, t].item() for j, t in enumerate(cont))
+
+
+def test_matches_a_plain_forward_pass(tiny_lm):
+    model, tokenizer = tiny_lm
+    got = loglikelihood(model, tokenizer, REQUESTS, batch_size=4)
+    np.testing.assert_allclose(got, [naive(model, tokenizer, *r) for r in REQUESTS], atol=1e-4)
+
+
+def test_batch_size_does_not_change_results(tiny_lm):
+    model, tokenizer = tiny_lm
+    one = token_logprobs(model, tokenizer, [c + x for c, x in REQUESTS], batch_size=1)
+    many = token_logprobs(model, tokenizer, [c + x for c, x in REQUESTS], batch_size=16)
+    for a, b in zip(one, many):
+        np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-4)
+    np.testing.assert_allclose(loglikelihood(model, tokenizer, REQUESTS, 1),
+                               loglikelihood(model, tokenizer, REQUESTS, 16), atol=1e-4)
+
+
+def test_space_belongs_to_the_continuation(tiny_lm):
+    model, tokenizer = tiny_lm
+    assert _encode_pair(tokenizer, "It was ", "great") == _encode_pair(tokenizer, "It was", " great")
+    ctx, cont = _encode_pair(tokenizer, "It was", " great")
+    assert tokenizer.decode(cont) == " great" and tokenizer.decode(ctx) == "It was"
+
+
+def test_continuation_is_whole_minus_context(tiny_lm):
+    _, tokenizer = tiny_lm
+    # A boundary inside a word: the continuation's tokens come from tokenizing the whole string.
+    ctx, cont = _encode_pair(tokenizer, "wonder", "ful film")
+    whole = tokenizer("wonderful film")["input_ids"]
+    assert ctx + cont == whole[: len(ctx)] + whole[len(ctx):] and ctx == tokenizer("wonder")["input_ids"]
+
+
+def test_empty_context_scores_from_the_document_start(tiny_lm):
+    model, tokenizer = tiny_lm
+    ctx, cont = _encode_pair(tokenizer, "", "hello")
+    assert ctx == [tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+    assert sequence_loglikelihood(model, tokenizer, ["hello"])[0] == pytest.approx(naive(model, tokenizer, "", "hello"), abs=1e-5)
+
+
+def test_bos_is_added_exactly_once(tiny_gpt2):
+    from transformers import AutoTokenizer
+
+    from tokenizers import processors
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    bos = tokenizer.bos_token_id
+    # Make it add BOS the way Llama-2's tokenizer does.
+    tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
+        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)])
+    assert tokenizer("It was")["input_ids"][0] == bos
+    ctx, cont = _encode_pair(tokenizer, "It was", " great")
+    assert ctx.count(tokenizer.bos_token_id) == 1 and ctx[0] == tokenizer.bos_token_id
+    assert tokenizer.bos_token_id not in cont
+
+
+def test_a_shared_context_runs_once(tiny_lm):
+    model, tokenizer = tiny_lm
+    calls = []
+    handle = model.register_forward_hook(lambda m, args, kwargs_out: calls.append(1))
+    try:
+        loglikelihood(model, tokenizer, [("one shared context here", f" label{i}") for i in range(6)], batch_size=16)
+    finally:
+        handle.remove()
+    assert len(calls) == 2  # the context once, then all six continuations in one batch
+
+
+def test_perplexity_sliding_window_scores_each_token_once(tiny_lm):
+    model, tokenizer = tiny_lm
+    text = " ".join(["the cat sat on the mat and looked at the dog ."] * 8)
+    n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    full = perplexity(model, tokenizer, text, window=128, stride=127)
+    windowed = perplexity(model, tokenizer, text, window=32, stride=16)
+    assert len(full.logprobs) == len(windowed.logprobs) == n
+    # Tokens in the first window see the same context either way.
+    np.testing.assert_allclose(full.logprobs[:16], windowed.logprobs[:16], atol=1e-4)
+    if n <= 127:
+        assert full.loglikelihood == pytest.approx(sequence_loglikelihood(model, tokenizer, [text])[0], abs=1e-3)
+    assert windowed.perplexity > 0 and np.isfinite(windowed.perplexity)
+
+
+def test_longer_than_the_window_is_cut_with_a_warning(tiny_lm, caplog):
+    model, tokenizer = tiny_lm
+    with caplog.at_level("WARNING"):
+        (score,) = loglikelihood(model, tokenizer, [("word " * 300, " end")])
+    assert np.isfinite(score) and "exceeds the model's 128" in caplog.text
+
+
+@pytest.mark.slow
+def test_smollm2_batch_independence_and_document_start():
+    model, tokenizer = load_model("smollm2-135m")
+    assert document_start_id(tokenizer) == tokenizer.convert_tokens_to_ids("<|endoftext|>") == 0
+    assert tokenizer.bos_token == "<|im_start|>"  # what the instruct tokenizer calls BOS; not used
+    one = token_logprobs(model, tokenizer, [c + x for c, x in REQUESTS], batch_size=1)
+    many = token_logprobs(model, tokenizer, [c + x for c, x in REQUESTS], batch_size=16)
+    # The tiny models above agree to 1e-4 absolute. Through SmolLM2's 30 float32 layers, CPU
+    # GEMM kernels round differently for a 3-token and a 16-token (padded) batch: one 576x1536
+    # linear layer alone differs by ~4e-5 between M=2 and M=16 rows. Log-probs of about -10
+    # then differ by ~1.4e-4, i.e. 1e-5 relative, so the check is 1e-4 plus 1e-5 relative.
+    for a, b in zip(one, many):
+        np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-4)

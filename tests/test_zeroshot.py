@@ -1,0 +1,75 @@
+"""Zero-shot classification: template pieces, options, and the real SmolLM2 on the demo set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmdisc import LlmdiscError, TextClassifier, evaluate_classifier, get_classifier, stratified_subset
+from llmdisc.classifiers.zeroshot import MIN_TEMPLATES, REVIEW_TEMPLATE, Template
+
+
+def test_template_pieces_match_the_reference_settings():
+    a = Template(MIN_TEMPLATES[0])  # "{text} A {label} one ."
+    assert a.direct("fine", "terrible") == ("fine A", " terrible")
+    assert a.channel("fine", "terrible") == ("A terrible one .", " fine")
+    assert a.unconditional("terrible") == ("A", " terrible")
+    review = Template(REVIEW_TEMPLATE)
+    assert review.direct("fine", "negative") == ("Review: fine\nSentiment:", " negative")
+    assert review.channel("fine", "negative") == ("Sentiment: negative", "\nReview: fine")
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{label} then {text} x", "must put {text} before {label}"),
+    ("no slots", "must hold {text} and {label} once each"),
+    ("{text}{label}", "needs whitespace right after {text}"),
+])
+def test_bad_templates(template, message):
+    with pytest.raises(LlmdiscError, match=message):
+        get_classifier("zeroshot", templates=[template])
+
+
+def test_identical_verbalizers_and_bad_modes(demo, tiny_gpt2):
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers={"negative": "meh", "positive": "meh"})
+    with pytest.raises(LlmdiscError, match="two labels share a verbalizer"):
+        clf.fit(demo["train"])
+    with pytest.raises(LlmdiscError, match="unknown zeroshot mode 'both'"):
+        get_classifier("zeroshot", mode="both")
+    with pytest.raises(LlmdiscError, match="pmi applies to direct mode only"):
+        get_classifier("zeroshot", mode="channel", pmi=True)
+
+
+def test_calibration_makes_the_content_free_input_uniform(demo, tiny_gpt2):
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), calibrate=True).fit(demo["train"])
+    np.testing.assert_allclose(clf.predict_proba(["N/A"]), [[0.5, 0.5]], atol=1e-6)
+    raw = get_classifier("zeroshot", model=str(tiny_gpt2)).fit(demo["train"])
+    assert not np.allclose(raw.predict_proba(["N/A"]), [[0.5, 0.5]], atol=1e-3)
+
+
+@pytest.mark.parametrize("options", [
+    {"mode": "channel"}, {"pmi": True}, {"length_normalize": True},
+    {"templates": MIN_TEMPLATES, "verbalizers": {"negative": "terrible", "positive": "great"}},
+])
+def test_options_give_distributions(options, demo, tiny_gpt2):
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), **options).fit(demo["train"])
+    probs = clf.predict_proba(demo["test"]["text"][:6])
+    assert probs.shape == (6, 2) and np.allclose(probs.sum(1), 1)
+
+
+def test_k_shot_demonstrations_are_seeded_and_saved(demo, tiny_gpt2, tmp_path):
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7).fit(demo["train"])
+    again = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7).fit(demo["train"])
+    assert clf.demonstrations == again.demonstrations and len(clf.demonstrations) == 3
+    prefix = clf._prefix(clf.templates[0])
+    assert prefix.count("Review: ") == 3 and prefix.endswith("\n\n")
+    loaded = TextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "zs"))
+    assert loaded.demonstrations == clf.demonstrations
+    texts = demo["test"]["text"][:4]
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_smollm2_zero_shot_beats_chance_on_demo(demo):
+    clf = get_classifier("zeroshot", model="smollm2-135m").fit(stratified_subset(demo["train"], 8))
+    accuracy = evaluate_classifier(clf, demo["test"])["accuracy"]
+    assert accuracy >= 0.65, accuracy  # 80 balanced reviews; >= 0.65 has p < 0.005 under chance
