@@ -70,7 +70,8 @@ def compare(
     "failed"`` and its error, and the others still run.
 
     Args:
-        approaches: names, or a mapping of name to that approach's config.
+        approaches: names, or a mapping of name to that approach's config (which may hold
+            ``approach``: the registered approach, when the name is a variant's).
         data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`.
         splits: the splits to evaluate on (missing ones are skipped).
         max_train_samples: train on a stratified subset of this size (``None``: all).
@@ -85,9 +86,13 @@ def compare(
     splits = [s for s in splits if s in data]
     records: list[dict[str, Any]] = []
     for name, config in normalise_approaches(approaches).items():
+        # A config may name its registered approach, so one approach can run in several
+        # variants: {"zeroshot_channel": {"approach": "zeroshot", "mode": "channel"}}.
+        config = dict(config)
+        registered = config.pop("approach", name)
         base = {"approach": name, "train_examples": len(train), "seed": seed}
         try:
-            clf = get_classifier(name, **config)
+            clf = get_classifier(registered, **config)
             base["paradigm"] = clf.paradigm
             logger.info("training %s on %d examples", name, len(train))
             clf.fit(train, eval=eval_split)

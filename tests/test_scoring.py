@@ -130,3 +130,17 @@ def test_smollm2_batch_independence_and_document_start():
     # then differ by ~1.4e-4, i.e. 1e-5 relative, so the check is 1e-4 plus 1e-5 relative.
     for a, b in zip(one, many):
         np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-4)
+
+
+def test_equal_to_lm_evaluation_harness(tiny_lm):
+    """The peer check: lm-eval's HF backend on the same model and pairs, to 1e-3."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    model, tokenizer = tiny_lm
+    # lm-eval starts an empty context from BOS when there is one; we use <|endoftext|> (see
+    # llmdisc.scoring), which is also this tokenizer's BOS, so the two agree here.
+    peer = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=4)
+    instances = [Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i) for i, r in enumerate(REQUESTS)]
+    theirs = [ll for ll, _ in peer.loglikelihood(instances, disable_tqdm=True)]
+    np.testing.assert_allclose(loglikelihood(model, tokenizer, REQUESTS, batch_size=4), theirs, atol=1e-3)

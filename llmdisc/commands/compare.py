@@ -28,6 +28,9 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "naive_bayes": {},
     "logistic_regression": {},
     "encoder": {"model": "minilm-l6", "epochs": 3, "learning_rate": 1e-4, "batch_size": 16},
+    "zeroshot_direct": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct"},
+    "zeroshot_calibrated": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "calibrate": True},
+    "zeroshot_channel": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "channel"},
 }
 
 

@@ -1,0 +1,194 @@
+"""Benchmark: zero-shot SST-2 with SmolLM2-135M, scoring speed, the peer check, generation speed.
+
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part accuracy   # all templates, 872 sentences
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part speed      # vs a plain loop and lm-eval's HFLM
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part peer       # log-likelihoods vs HFLM, to 1e-3
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part generation # tokens/s vs plain model.generate
+
+Settings follow the reference table in the generative issue: fp32, the packaged weights, no BOS
+token; direct scores " terrible" after "{text} A"; channel scores " {text}" after
+"A terrible one ."; calibration divides by the label probabilities for "N/A".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import llmdisc
+from llmdisc.classifiers.zeroshot import MIN_TEMPLATES, REVIEW_TEMPLATE, Template
+from llmdisc.generation import SamplingConfig, generate
+from llmdisc.models import load_model
+from llmdisc.scoring import _encode_pair, loglikelihood
+
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
+MIN_WORDS = {"negative": "terrible", "positive": "great"}
+# Ours: the review template with a task line, and the label names as verbalizers.
+OWN_TEMPLATE = "Is this movie review positive or negative?\nReview: {text}\nSentiment: {label}"
+
+
+def run(data, **config) -> tuple[float, float, float]:
+    """Accuracy uncalibrated and calibrated (from one scoring pass), and examples/s."""
+    clf = llmdisc.get_classifier("zeroshot", calibrate=True, **config).fit(llmdisc.stratified_subset(data["train"], 8))
+    labels = np.asarray(data["validation"]["label"])
+    start = time.perf_counter()
+    calibrated = clf.predict_proba(list(data["validation"]["text"]))
+    seconds = time.perf_counter() - start
+    # Calibration only rescales columns, so the raw probabilities come back as p_cal * c, renormalised.
+    raw = calibrated * clf.calibration[0]
+    return (float((raw.argmax(1) == labels).mean()), float((calibrated.argmax(1) == labels).mean()),
+            len(labels) / seconds)
+
+
+def part_accuracy(data) -> dict:
+    rows = {}
+    settings = [(t, MIN_WORDS) for t in MIN_TEMPLATES] + [(REVIEW_TEMPLATE, None), (OWN_TEMPLATE, None)]
+    for template, words in settings:
+        direct, calibrated, speed = run(data, templates=[template], verbalizers=words, mode="direct")
+        channel, _, cspeed = run(data, templates=[template], verbalizers=words, mode="channel")
+        rows[template] = {"direct": direct, "calibrated_direct": calibrated, "channel": channel,
+                          "direct_ex_s": round(speed, 2), "channel_ex_s": round(cspeed, 2)}
+        print(json.dumps({template: rows[template]}), flush=True)
+    best = {}
+    for name, config in {
+        "own, pmi": dict(templates=[OWN_TEMPLATE], pmi=True),
+        "review, 4-shot": dict(templates=[REVIEW_TEMPLATE], k_shot=4),
+        "own, 4-shot": dict(templates=[OWN_TEMPLATE], k_shot=4),
+    }.items():
+        acc, cal, speed = run(data, mode="direct", **config)
+        best[name] = {"accuracy": acc, "calibrated": cal, "ex_s": round(speed, 2)}
+        print(json.dumps({name: best[name]}), flush=True)
+    mins = [rows[t] for t in MIN_TEMPLATES]
+    summary = {k: {"mean": float(np.mean([r[k] for r in mins])), "worst": float(np.min([r[k] for r in mins]))}
+               for k in ("direct", "calibrated_direct", "channel")}
+    return {"templates": rows, "min_templates": summary, "search": best}
+
+
+def plain_loop(model, tokenizer, pairs) -> list[float]:
+    """The baseline: one unbatched forward pass per (context, continuation) pair."""
+    out = []
+    with torch.no_grad():
+        for context, continuation in pairs:
+            ctx, cont = _encode_pair(tokenizer, context, continuation)
+            logprobs = torch.log_softmax(model(torch.tensor([ctx + cont])).logits[0].float(), -1)
+            out.append(sum(logprobs[len(ctx) - 1 + j, t].item() for j, t in enumerate(cont)))
+    return out
+
+
+def hflm(model, tokenizer, batch_size=8):
+    from lm_eval.models.huggingface import HFLM
+
+    # prefix_token_id=0: start empty contexts from <|endoftext|> as llmdisc does (lm-eval's
+    # default would be SmolLM2-Instruct's nominal BOS, <|im_start|>).
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, prefix_token_id=0)
+
+
+def hflm_scores(lm, pairs) -> list[float]:
+    from lm_eval.api.instance import Instance
+
+    instances = [Instance(request_type="loglikelihood", doc={}, arguments=p, idx=i) for i, p in enumerate(pairs)]
+    return [ll for ll, _ in lm.loglikelihood(instances, disable_tqdm=True)]
+
+
+def part_speed(data, n: int, plain_n: int) -> dict:
+    model, tokenizer = load_model("smollm2-135m")
+    texts = list(data["validation"]["text"][:n])
+    template = Template(REVIEW_TEMPLATE)
+    results = {}
+    lm = hflm(model, tokenizer)
+    for mode in ("direct", "channel"):
+        pairs = [getattr(template, mode)(t, w) for t in texts for w in ("negative", "positive")]
+        timings = {}
+        start = time.perf_counter(); ours = loglikelihood(model, tokenizer, pairs, batch_size=16)
+        timings["llmdisc"] = n / (time.perf_counter() - start)
+        start = time.perf_counter(); theirs = hflm_scores(lm, pairs)
+        timings["lm_eval_hflm_b8"] = n / (time.perf_counter() - start)
+        start = time.perf_counter(); plain_loop(model, tokenizer, pairs[: 2 * plain_n])
+        timings["plain_loop_b1"] = plain_n / (time.perf_counter() - start)
+        tokens = sum(len(c) + len(x) for c, x in (_encode_pair(tokenizer, *p) for p in pairs))
+        results[mode] = {"examples": n, "ex_s": {k: round(v, 2) for k, v in timings.items()},
+                         "vs_lm_eval": round(timings["llmdisc"] / timings["lm_eval_hflm_b8"], 2),
+                         "vs_plain": round(timings["llmdisc"] / timings["plain_loop_b1"], 2),
+                         "max_abs_diff_vs_lm_eval": float(np.max(np.abs(np.array(ours) - np.array(theirs)))),
+                         "tokens_per_example_unshared": tokens / n}
+        print(json.dumps({mode: results[mode]}), flush=True)
+    # FLOP ceiling: 2 x non-embedding parameters per token processed, at the measured matmul rate.
+    a, b = torch.randn(1024, 576), torch.randn(576, 1536)
+    for _ in range(3):
+        a @ b
+    start, reps = time.perf_counter(), 200
+    for _ in range(reps):
+        a @ b
+    rate = 2 * 1024 * 576 * 1536 * reps / (time.perf_counter() - start)
+    non_embedding = sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel()
+    results["flops"] = {"matmul_gflops": round(rate / 1e9, 1), "non_embedding_params": non_embedding}
+    for mode in ("direct", "channel"):
+        # Ours processes each distinct context once, so count the tokens it actually runs.
+        tok_per_ex = results[mode]["tokens_per_example_unshared"]
+        ceiling = rate / (2 * non_embedding * tok_per_ex)
+        results["flops"][f"{mode}_ceiling_ex_s_unshared"] = round(ceiling, 1)
+    print(json.dumps(results["flops"]), flush=True)
+    return results
+
+
+def part_peer(data) -> dict:
+    model, tokenizer = load_model("smollm2-135m")
+    texts = list(data["validation"]["text"][:40])
+    pairs = [Template(t).direct(x, w) for t in MIN_TEMPLATES[:2] for x in texts for w in ("terrible", "great")]
+    pairs += [Template(REVIEW_TEMPLATE).channel(x, "positive") for x in texts] + [("", x) for x in texts[:10]]
+    diff = np.abs(np.array(loglikelihood(model, tokenizer, pairs)) - np.array(hflm_scores(hflm(model, tokenizer), pairs)))
+    out = {"pairs": len(pairs), "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean())}
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def part_generation() -> dict:
+    model, tokenizer = load_model("smollm2-135m")
+    prompts = ["Write a sentence about the sea.", "Name three fruits.", "What is a movie review?",
+               "Describe a rainy day.", "Give me a tip for cooking rice.", "What is 2 + 2?",
+               "Say something kind.", "Describe a cat."]
+    config = SamplingConfig(max_new_tokens=48, batch_size=8, chat_template=True)
+    start = time.perf_counter()
+    ours = generate(model, tokenizer, prompts, config)
+    ours_s = time.perf_counter() - start
+    ours_tokens = sum(r["tokens"] for r in ours)
+    # Plain model.generate: same prompts, template, left padding and greedy settings.
+    tokenizer.padding_side = "left"
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+             for p in prompts]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=48, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    plain_s = time.perf_counter() - start
+    new = out[:, enc["input_ids"].shape[1]:]
+    plain_tokens = int(sum(next((i + 1 for i, t in enumerate(row.tolist()) if t == tokenizer.eos_token_id), len(row)) for row in new))
+    result = {"llmdisc_tokens_s": round(ours_tokens / ours_s, 2), "plain_tokens_s": round(plain_tokens / plain_s, 2),
+              "ratio": round((ours_tokens / ours_s) / (plain_tokens / plain_s), 3),
+              "same_completions": [r["completion"] for r in ours] == tokenizer.batch_decode(new, skip_special_tokens=True)}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation"], required=True)
+    parser.add_argument("--data", default=str(SST2))
+    parser.add_argument("--speed-examples", type=int, default=200)
+    parser.add_argument("--plain-examples", type=int, default=50)
+    args = parser.parse_args()
+    data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
+    result = {"accuracy": lambda: part_accuracy(data), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
+              "peer": lambda: part_peer(data), "generation": part_generation}[args.part]()
+    path = Path(f"outputs/bench-zeroshot-{args.part}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
