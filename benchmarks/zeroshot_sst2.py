@@ -24,7 +24,7 @@ import llmdisc
 from llmdisc.classifiers.zeroshot import MIN_TEMPLATES, REVIEW_TEMPLATE, Template
 from llmdisc.generation import SamplingConfig, generate
 from llmdisc.models import load_model
-from llmdisc.scoring import _encode_pair, loglikelihood
+from llmdisc.scoring import encode_pair, loglikelihood
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 MIN_WORDS = {"negative": "terrible", "positive": "great"}
@@ -57,7 +57,6 @@ def part_accuracy(data) -> dict:
     best = {}
     for name, config in {
         "own, pmi": dict(templates=[OWN_TEMPLATE], pmi=True),
-        "review, 4-shot": dict(templates=[REVIEW_TEMPLATE], k_shot=4),
         "own, 4-shot": dict(templates=[OWN_TEMPLATE], k_shot=4),
     }.items():
         acc, cal, speed = run(data, mode="direct", **config)
@@ -74,7 +73,7 @@ def plain_loop(model, tokenizer, pairs) -> list[float]:
     out = []
     with torch.no_grad():
         for context, continuation in pairs:
-            ctx, cont = _encode_pair(tokenizer, context, continuation)
+            ctx, cont = encode_pair(tokenizer, context, continuation)
             logprobs = torch.log_softmax(model(torch.tensor([ctx + cont])).logits[0].float(), -1)
             out.append(sum(logprobs[len(ctx) - 1 + j, t].item() for j, t in enumerate(cont)))
     return out
@@ -110,7 +109,7 @@ def part_speed(data, n: int, plain_n: int) -> dict:
         timings["lm_eval_hflm_b8"] = n / (time.perf_counter() - start)
         start = time.perf_counter(); plain_loop(model, tokenizer, pairs[: 2 * plain_n])
         timings["plain_loop_b1"] = plain_n / (time.perf_counter() - start)
-        tokens = sum(len(c) + len(x) for c, x in (_encode_pair(tokenizer, *p) for p in pairs))
+        tokens = sum(len(c) + len(x) for c, x in (encode_pair(tokenizer, *p) for p in pairs))
         results[mode] = {"examples": n, "ex_s": {k: round(v, 2) for k, v in timings.items()},
                          "vs_lm_eval": round(timings["llmdisc"] / timings["lm_eval_hflm_b8"], 2),
                          "vs_plain": round(timings["llmdisc"] / timings["plain_loop_b1"], 2),

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 from .classifiers import (  # noqa: E402  (the version is read by classifiers.base)
     EncoderClassifier,
     LogisticRegressionClassifier,
+    LoraClassifier,
     NaiveBayesClassifier,
     TextClassifier,
     ZeroShotClassifier,
@@ -37,6 +38,7 @@ __all__ = [
     "LogisticRegressionClassifier",
     "EncoderClassifier",
     "ZeroShotClassifier",
+    "LoraClassifier",
     "available_classifiers",
     "get_classifier",
     "register",

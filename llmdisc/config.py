@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import types
 import typing
 from pathlib import Path
@@ -23,7 +24,8 @@ import yaml
 
 from .errors import LlmdiscError
 
-__all__ = ["CLI_KEYS", "arg", "config_from_dict", "config_to_dict", "load_yaml", "make_parser", "parse_args", "parse_config"]
+__all__ = ["CLI_KEYS", "arg", "config_from_dict", "config_to_dict", "load_yaml", "make_parser", "merged_values",
+           "parse_args", "parse_config"]
 
 T = TypeVar("T")
 
@@ -54,13 +56,19 @@ def _base_type(tp: Any, value: Any = None) -> tuple[Any, bool]:
             a_origin = typing.get_origin(a) or a
             if isinstance(value, a_origin) or (isinstance(value, str) and a_origin is list):
                 return a, optional
-        return Any, optional
+        if value is None:
+            return Any, optional
+        names = " or ".join(getattr(typing.get_origin(a) or a, "__name__", str(a)) for a in args)
+        raise TypeError(names)
     return tp, False
 
 
 def _coerce(name: str, tp: Any, value: Any) -> Any:
     """Convert ``value`` (from YAML or a flag) to the field type ``tp``."""
-    base, optional = _base_type(tp, value)
+    try:
+        base, optional = _base_type(tp, value)
+    except TypeError as e:
+        raise LlmdiscError(f"{name}: cannot read {value!r} as {e}") from None
     if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
         if optional or base is Any:
             return None
@@ -83,6 +91,8 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
         if base is str:
             return str(value)
         if origin in (list, tuple):
+            if isinstance(value, str) and value.lstrip().startswith("["):
+                value = json.loads(value)  # a JSON list, for items that hold commas
             items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
             args = typing.get_args(base)
             item_type = args[0] if args else Any
@@ -92,7 +102,7 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
             if not isinstance(value, dict):
                 raise ValueError(value)
             return dict(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # json.JSONDecodeError is a ValueError
         raise LlmdiscError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
     return value
 
@@ -135,6 +145,11 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def _unescape(value: str) -> str:
+    r"""Command-line strings may write a newline or tab as \n or \t (shells pass them literally)."""
+    return value.replace("\\n", "\n").replace("\\t", "\t")
+
+
 def make_parser(cls: type, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """Add one ``--flag`` per field of dataclass ``cls`` (plus ``--config``) to a parser.
 
@@ -158,16 +173,21 @@ def make_parser(cls: type, parser: argparse.ArgumentParser | None = None) -> arg
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=help_text)
         else:
-            parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
+            parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text,
+                                type=_unescape)
     return parser
+
+
+def merged_values(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """The ``--config`` YAML's values updated with the flags given; and what to call them in errors."""
+    values = load_yaml(args.config) if getattr(args, "config", None) else {}
+    values.update({k: v for k, v in vars(args).items() if k not in CLI_KEYS})
+    return values, Path(args.config).name if getattr(args, "config", None) else "config"
 
 
 def parse_config(cls: type[T], args: argparse.Namespace) -> T:
     """Merge ``--config`` YAML and the flags given in ``args`` into a ``cls`` instance."""
-    values = load_yaml(args.config) if getattr(args, "config", None) else {}
-    where = Path(args.config).name if getattr(args, "config", None) else "config"
-    flags = {k: v for k, v in vars(args).items() if k not in CLI_KEYS}
-    values.update(flags)
+    values, where = merged_values(args)
     return config_from_dict(cls, values, where=where)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import arg
 from .errors import LlmdiscError
-from .hub import hub_reachable
+from .offline import hub_reachable
 
 __all__ = [
     "DEMO_DATA",
@@ -65,8 +65,10 @@ def parse_data_source(source: str | Mapping[str, str]) -> str | dict[str, str]:
     """
     if isinstance(source, Mapping):
         return dict(source)
-    if "=" in source:
-        pairs = [p.split("=", 1) for p in source.split(",") if p.strip()]
+    pieces = [p.strip() for p in source.split(",") if p.strip()]
+    pairs = [p.split("=", 1) for p in pieces]
+    # Only "split=path" pieces with known split names; a path that merely holds "=" is a path.
+    if pieces and all(len(kv) == 2 and kv[0].strip() in SPLIT_NAMES for kv in pairs):
         return {k.strip(): v.strip() for k, v in pairs}
     return source
 
@@ -185,6 +187,19 @@ def _label_names_for(train: datasets.Dataset, column: str, given: Sequence[str] 
     return [str(v) for v in sorted(set(train[column]))]
 
 
+def _integer_label_map(values: Sequence, names: list[str]) -> dict[int, int] | None:
+    """For integer labels: identity when they are 0..k-1, else their sorted values in order."""
+    if not len(values) or isinstance(values[0], str):
+        return None
+    distinct = sorted({int(v) for v in values})
+    if all(0 <= v < len(names) for v in distinct):
+        return {i: i for i in range(len(names))}
+    if len(distinct) != len(names):
+        raise LlmdiscError(f"train has {len(distinct)} distinct integer labels {distinct[:10]} but "
+                           f"{len(names)} label names {names}; pass one name per label")
+    return {v: i for i, v in enumerate(distinct)}  # e.g. star ratings 1..5
+
+
 def _encode_labels(
     ds: datasets.Dataset, split: str, column: str, names: list[str], int_names: dict[int, int] | None
 ) -> list[int]:
@@ -250,18 +265,22 @@ def load_text_dataset(
                 f"{split} split has no column {missing[0]!r}; columns found: {', '.join(ds.column_names)}"
             )
 
+    for split in list(raw):
+        values = raw[split][label_col]
+        missing = sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in values)
+        unlabelled = sum(isinstance(v, (int, np.integer)) and v == -1 for v in values)
+        if unlabelled == len(values) and split != "train":
+            # GLUE-style hidden test labels (all -1): nothing to evaluate on.
+            logger.warning("%s split has no labels (all -1); dropping it", split)
+            del raw[split]
+        elif missing:
+            raise LlmdiscError(f"{split} split has {missing} rows with no label in column {label_col!r}; "
+                               "fill them in or drop those rows")
+
     names = _label_names_for(raw["train"], label_col, label_names)
     if len(set(names)) != len(names):
         raise LlmdiscError(f"label names must be distinct, got {names}")
-    # Integer labels index into the names when they fit (0..k-1), else map by sorted value.
-    int_names = None
-    train_values = raw["train"][label_col]
-    if train_values and not isinstance(train_values[0], str):
-        distinct = sorted({int(v) for v in train_values})
-        if label_names or isinstance(raw["train"].features[label_col], datasets.ClassLabel):
-            int_names = {i: i for i in range(len(names))}
-        else:
-            int_names = {v: i for i, v in enumerate(distinct)}
+    int_names = _integer_label_map(raw["train"][label_col], names)
 
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
     out = {}
@@ -283,7 +302,12 @@ def load_text_dataset(
         raise LlmdiscError(f"the training set has one class ({only!r}); a classifier needs at least two")
 
     if "validation" not in out:
+        if not 0 < validation_size < 1:
+            raise LlmdiscError(f"validation_size must be between 0 and 1, got {validation_size}")
         logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)
+        if min(np.bincount(out["train"]["label"])[present]) < 2:
+            raise LlmdiscError("a class has a single training example, so no stratified validation split can be "
+                               "carved; add examples of it or pass a validation file")
         # At least one validation example per class, however small the fraction.
         n_val = max(round(len(out["train"]) * validation_size), len(present))
         if len(out["train"]) - n_val < len(present):
@@ -307,9 +331,9 @@ def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
 def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = 0) -> datasets.Dataset:
     """A class-stratified random subset of ``n`` examples, nested across ``n`` for one seed.
 
-    Each class gets a share proportional to its frequency (largest remainder), and at least one
-    example while ``n`` allows. For a fixed seed the subset of size ``n`` contains the subset of
-    any smaller size, so learning curves compare like with like.
+    Each class gets a share proportional to its frequency, and at least one example while ``n``
+    allows. For a fixed seed the subset of size ``n`` contains the subset of any smaller size, so
+    learning curves compare like with like.
 
     Args:
         ds: a data set with a ``label`` column.
@@ -326,20 +350,19 @@ def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = 0) -> dat
     labels = np.asarray(ds["label"])
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
-    perms = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
-    freq = np.array([len(perms[c]) for c in classes], dtype=float)
-    quota = n * freq / freq.sum()
-    counts = np.floor(quota).astype(int)
-    if n >= len(classes):
-        counts = np.maximum(counts, 1)
-    # Hand out what is left by largest remainder, then trim any excess from the largest counts.
-    for i in np.argsort(-(quota - np.floor(quota))):
-        if counts.sum() >= n:
-            break
-        counts[i] += 1
-    while counts.sum() > n:
-        counts[np.argmax(counts)] -= 1
-    chosen = np.concatenate([perms[c][:k] for c, k in zip(classes, counts)])
+    perms = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    sizes = np.array([len(p) for p in perms], dtype=float)
+    # One fixed sequence of class picks, whatever n is, so that smaller subsets are prefixes of
+    # larger ones (nested): first one example of each class, most frequent first, then always the
+    # class furthest below its proportional share.
+    counts = np.zeros(len(classes), dtype=int)
+    for c in np.argsort(-sizes, kind="stable")[:n]:
+        counts[c] += 1
+    for step in range(counts.sum(), n):
+        deficit = (step + 1) * sizes / sizes.sum() - counts
+        deficit[counts >= sizes] = -np.inf  # a class that is used up
+        counts[int(np.argmax(deficit))] += 1
+    chosen = np.concatenate([p[:k] for p, k in zip(perms, counts)])
     return ds.select(np.sort(chosen))
 
 

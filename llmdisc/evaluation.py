@@ -15,7 +15,8 @@ import datasets
 import numpy as np
 
 from .classifiers import TextClassifier, get_classifier
-from .data import label_names, stratified_subset
+from .classifiers.base import check_dataset
+from .data import stratified_subset
 from .errors import LlmdiscError
 from .metrics import classification_metrics
 
@@ -36,7 +37,7 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> dict[str
         ``accuracy``, ``macro_f1``, ``log_loss``, ``brier``, ``ece`` (15 equal-width bins),
         ``examples``, ``predict_seconds`` and ``examples_per_second`` (of ``predict_proba``).
     """
-    names = label_names(data)
+    names = check_dataset(data, "evaluation")
     if names != clf.labels:
         raise LlmdiscError(f"data labels {names} differ from the classifier's {clf.labels}")
     start = time.perf_counter()

@@ -8,6 +8,7 @@ EOS) and ``seconds`` (wall time of the batch that produced it).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -140,10 +141,12 @@ def synthesize(model, tokenizer, labels: Sequence[str], per_label: int,
         raise LlmdiscError("synthetic data needs sampling (--do-sample), or every text would be the same")
     rows = []
     for label in labels:
-        prompt = template.replace("{label}", label)
-        outs = generate(model, tokenizer, [prompt], SamplingConfig(**{**vars(config), "num_samples": per_label}))
-        for r in outs:
+        # The same prompt per_label times, one sample each: generate() batches them by batch_size.
+        prompts = [template.replace("{label}", label)] * per_label
+        for r in generate(model, tokenizer, prompts, dataclasses.replace(config, num_samples=1)):
             text = r["completion"].strip().split("\n")[0].strip().strip('"').strip()
             if text:
                 rows.append({"text": text, "label": label})
+            else:
+                logger.warning("an empty %s sample was dropped", label)
     return rows

@@ -1,48 +1,21 @@
-"""The Hugging Face Hub: is it reachable, model cards, and pushing saved folders.
-
-Offline (as on the project's own machines) nothing here may hang: :func:`hub_reachable` answers
-in a few seconds at most, so callers can fail early with a clear message instead of waiting
-through ``huggingface_hub``'s retries.
-"""
+"""Model cards for saved classifiers, in the Hub's format (``huggingface_hub.ModelCard``)."""
 
 from __future__ import annotations
 
-import functools
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData, constants
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from . import __version__
 from .config import config_to_dict
+from .models import ALIASES
 
 if TYPE_CHECKING:  # only for the annotation; classifiers import this module
     from .classifiers.base import TextClassifier
 
-__all__ = ["hub_reachable", "write_model_card"]
-
-
-@functools.lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hub endpoint accepts a TCP connection (False when ``HF_HUB_OFFLINE`` is set).
-
-    Args:
-        timeout: seconds to wait for the connection.
-
-    Returns:
-        True if a connection to the endpoint's host on port 443 (or the URL's port) succeeded.
-    """
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(os.environ.get("HF_ENDPOINT", constants.ENDPOINT))
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+__all__ = ["write_model_card"]
 
 
 def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
@@ -59,6 +32,17 @@ def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
     return results
 
 
+def _hub_base_model(model: Any) -> str | None:
+    """The Hub id of a base model: an alias's source repo, a Hub id as given, never a local path."""
+    if not isinstance(model, str):
+        return None
+    if model in ALIASES:
+        return ALIASES[model].hub_id
+    if os.path.exists(os.path.expanduser(model)) or model.startswith((".", "/", "~")) or model.count("/") != 1:
+        return None
+    return model
+
+
 def write_model_card(clf: TextClassifier, folder: Path) -> None:
     """Write ``README.md``: a Hub model card for a saved classifier.
 
@@ -72,13 +56,13 @@ def write_model_card(clf: TextClassifier, folder: Path) -> None:
     """
     config = config_to_dict(clf.config)
     info = clf.info
-    base_model = config.get("model")
+    base_model = _hub_base_model(config.get("model"))
     results = _metrics_to_model_index(info)
     data = ModelCardData(
         library_name="llmdisc",
         pipeline_tag="text-classification",
         tags=["llmdisc", "text-classification", clf.paradigm, clf.name],
-        base_model=base_model if isinstance(base_model, str) and "/" in base_model else None,
+        base_model=base_model,
         datasets=[info["dataset"]] if info.get("dataset") else None,
         # model-index needs a model name.
         model_name=f"llmdisc-{clf.name}" if results else None,

@@ -16,39 +16,50 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import LlmdiscError
+
 __all__ = ["atomic_dir", "atomic_write_text", "write_json"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Build a folder in a temporary sibling, then move it to ``target`` in one step.
 
     Args:
-        target: the folder to create (or replace).
-        overwrite: replace an existing ``target``; if False, an existing one is an error.
+        target: the folder to create, or replace.
 
     Yields:
         The temporary folder to write into. On an exception it is deleted and ``target`` is
         left as it was.
     """
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists")
+    target = Path(target).resolve()
+    if target.exists() and not target.is_dir():
+        raise LlmdiscError(f"{target} is a file; pass a folder path")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a saved model is not
+    old = None
     try:
         yield tmp
-        old = None
         if target.exists():
             # Move the old folder aside first: two renames, so at no moment is there a partial one.
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, old / "x")
         os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and not target.exists():
+            os.replace(old / "x", target)  # put the old folder back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -64,6 +75,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

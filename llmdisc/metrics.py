@@ -11,9 +11,16 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-__all__ = ["classification_metrics", "log_loss", "brier_score", "expected_calibration_error", "reliability_bins"]
+__all__ = ["softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error", "reliability_bins"]
 
 EPS = 1e-15
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (logits or log-likelihoods to probabilities)."""
+    z = np.asarray(scores, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -80,8 +87,9 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, f
     preds = probs.argmax(axis=1)
     return {
         "accuracy": float(accuracy_score(labels, preds)),
-        # Macro over all k classes, also those never predicted (their F1 is 0).
-        "macro_f1": float(f1_score(labels, preds, average="macro", labels=np.arange(probs.shape[1]), zero_division=0)),
+        # Macro over the classes that occur (true or predicted): a class absent from a small
+        # evaluation split should not count as a zero.
+        "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)),
         "log_loss": log_loss(probs, labels),
         "brier": brier_score(probs, labels),
         "ece": expected_calibration_error(probs, labels),

@@ -32,7 +32,7 @@ from transformers import (
 )
 
 from .errors import LlmdiscError
-from .hub import hub_reachable
+from .offline import hub_reachable
 from .io import atomic_dir
 
 __all__ = ["ALIASES", "PackagedModel", "cache_dir", "resolve_model", "load_model", "load_model_config", "load_tokenizer"]
@@ -106,8 +106,13 @@ def _convert_gguf(gguf_path: Path) -> Path:
         return target
     logger.info("converting %s to safetensors in %s (once; later loads are fast)", gguf_path.name, target)
     kwargs = {"gguf_file": gguf_path.name}
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, **kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
+    except ImportError as e:
+        raise LlmdiscError(f"reading {gguf_path.name} needs a package that is missing ({e}); pip install gguf") from None
+    except (OSError, ValueError, RuntimeError) as e:
+        raise LlmdiscError(f"could not read {gguf_path} as a GGUF model: {str(e).splitlines()[0][:200]}") from None
     # transformers marks a GGUF-loaded model as quantized and refuses save_pretrained, although
     # its weights are already de-quantized to float tensors. Clearing the marker is what lets us
     # write them once as ordinary safetensors.
@@ -196,7 +201,7 @@ def load_model(
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
         model = AUTO_CLASSES[task].from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ImportError, RuntimeError) as e:
         if os.path.isdir(resolved):
             raise LlmdiscError(f"could not load model from {resolved}: {str(e).splitlines()[0][:300]}") from None
         raise _hub_error(name_or_path, e) from None

@@ -86,7 +86,9 @@ def write_report(records: Sequence[dict[str, Any]], output_dir: str | Path, *, t
 
 Metrics: accuracy and macro-F1 of the most probable label; log loss (natural log) and
 Brier score (sum over classes) of the predicted probabilities; ECE with 15 equal-width confidence
-bins. `predict ex/s` is `predict_proba` throughput on this machine.
+bins. `predict ex/s` is `predict_proba` throughput on this machine. Approaches that train with
+Trainer (encoder, lora) pick their best checkpoint on the validation split, so their validation
+numbers are slightly optimistic: compare approaches on test.
 
 ## Settings
 

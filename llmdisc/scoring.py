@@ -32,8 +32,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .errors import LlmdiscError
+
 __all__ = [
     "document_start_id",
+    "encode_pair",
+    "move_trailing_space",
     "loglikelihood",
     "sequence_loglikelihood",
     "token_logprobs",
@@ -68,7 +72,8 @@ def document_start_id(tokenizer) -> int:
     for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
         if token_id is not None:
             return token_id
-    raise ValueError("the tokenizer has no <|endoftext|>, BOS or EOS token to start an empty context from")
+    raise LlmdiscError("the tokenizer has no <|endoftext|>, BOS or EOS token to start an empty context from; "
+                       "give a non-empty context")
 
 
 def _max_length(model) -> int:
@@ -76,11 +81,18 @@ def _max_length(model) -> int:
     return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
 
 
-def _encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Token ids of (context, continuation), by the conventions in the module docstring."""
+def move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
+    """``("It was ", "great")`` -> ``("It was", " great")``: the space belongs to the continuation."""
     stripped = context.rstrip()
-    continuation = context[len(stripped):] + continuation
-    context = stripped
+    return stripped, context[len(stripped):] + continuation
+
+
+def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """Token ids of (context, continuation), by the conventions in the module docstring.
+
+    The LoRA heads train on exactly these ids, so training and scoring see the same tokens.
+    """
+    context, continuation = move_trailing_space(context, continuation)
     if not context:
         return [document_start_id(tokenizer)], tokenizer(continuation, add_special_tokens=False)["input_ids"]
     whole = tokenizer(context + continuation)["input_ids"]
@@ -97,7 +109,6 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
 
     Requests sharing a context share one forward pass over it (the KV cache is reused).
     """
-    device = model.device
     limit = _max_length(model)
     results: list[np.ndarray | None] = [None] * len(requests)
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -105,53 +116,75 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
         if not cont:
             results[i] = np.zeros(0, dtype=np.float32)
             continue
+        if len(cont) >= limit:
+            raise LlmdiscError(f"a continuation of {len(cont)} tokens does not fit the model's {limit}; "
+                               "score long texts with perplexity() (a sliding window) or shorten them")
         if len(ctx) + len(cont) > limit:
-            keep = max(limit - len(cont), 1)
+            keep = limit - len(cont)
             logger.warning("a request of %d tokens exceeds the model's %d; its context is cut to the last %d",
                            len(ctx) + len(cont), limit, keep)
             ctx = ctx[-keep:]
-            cont = cont[-(limit - len(ctx)):]
         groups.setdefault(tuple(ctx), []).append(i)
         requests[i] = (ctx, cont)
     # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
     items = sorted(((ctx, i) for ctx, members in groups.items() for i in members),
                    key=lambda x: (-len(x[0]), x[0], -len(requests[x[1]][1])))
-    pad_id = 0
     for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        contexts = list(dict.fromkeys(ctx for ctx, _ in chunk))
-        row_of = {ctx: r for r, ctx in enumerate(contexts)}
-        # 1. The context minus its last token, left-padded, run once per distinct context.
-        prefixes = [list(ctx[:-1]) for ctx in contexts]
-        p_len = max(len(p) for p in prefixes)
-        cache, prefix_mask = None, torch.zeros((len(contexts), 0), dtype=torch.long, device=device)
-        if p_len:
-            ids = torch.tensor([[pad_id] * (p_len - len(p)) + p for p in prefixes], device=device)
-            prefix_mask = torch.tensor([[0] * (p_len - len(p)) + [1] * len(p) for p in prefixes], device=device)
-            positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-            # Only the cache is needed: logits_to_keep=1 skips the vocabulary projection (a fifth
-            # of SmolLM2's compute) at every prefix position but one.
-            cache = model(input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True,
-                          logits_to_keep=1).past_key_values
-        # 2. Each continuation, fed after its context's last token, right-padded.
-        rows = torch.tensor([row_of[ctx] for ctx, _ in chunk], device=device)
-        inputs = [[ctx[-1]] + requests[i][1][:-1] for ctx, i in chunk]
-        c_len = max(len(x) for x in inputs)
-        ids = torch.tensor([x + [pad_id] * (c_len - len(x)) for x in inputs], device=device)
-        cont_mask = torch.tensor([[1] * len(x) + [0] * (c_len - len(x)) for x in inputs], device=device)
-        start_pos = torch.tensor([len(ctx) - 1 for ctx, _ in chunk], device=device)
-        # Right padding may run past the model's last position; those slots are masked, so clamp.
-        positions = (start_pos[:, None] + torch.arange(c_len, device=device)[None, :]).clamp(max=limit - 1)
-        mask = torch.cat([prefix_mask[rows], cont_mask], dim=1)
-        if cache is not None:
-            cache.batch_select_indices(rows)
-        hidden = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=cache is not None).logits
-        for r, (ctx, i) in enumerate(chunk):
-            target = torch.tensor(requests[i][1], device=device)
-            logits = hidden[r, : len(target)].float()  # only the scored positions
-            results[i] = torch.log_softmax(logits, dim=-1).gather(-1, target[:, None])[:, 0].cpu().numpy()
+        chunk = [(ctx, requests[i][1], i) for ctx, i in items[start:start + batch_size]]
+        for (_, _, i), scores in zip(chunk, _score_chunk(model, chunk, limit)):
+            results[i] = scores
     return results  # type: ignore[return-value]
+
+
+def _left_padded(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, attention mask, position ids) of token lists, left-padded to the longest."""
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], limit: int) -> list[np.ndarray]:
+    """Per-token log-probs for one batch of (context, continuation, index) items."""
+    device = model.device
+    contexts = list(dict.fromkeys(ctx for ctx, _, _ in chunk))
+    row_of = {ctx: r for r, ctx in enumerate(contexts)}
+    rows = torch.tensor([row_of[ctx] for ctx, _, _ in chunk], device=device)
+
+    if all(len(cont) == 1 for _, cont, _ in chunk):
+        # Every continuation is one token (a label word, usually): the distribution after each
+        # context's last token scores them all, so one pass over the contexts is enough.
+        # logits_to_keep=1 skips the vocabulary projection everywhere else.
+        ids, mask, positions = _left_padded([list(c) for c in contexts], device)
+        last = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
+        logprobs = torch.log_softmax(last.float(), dim=-1)[rows]
+        targets = torch.tensor([cont[0] for _, cont, _ in chunk], device=device)
+        return list(logprobs.gather(-1, targets[:, None]).cpu().numpy())
+
+    # 1. Each distinct context minus its last token, run once; only its KV cache is kept.
+    prefixes = [list(ctx[:-1]) for ctx in contexts]
+    cache, prefix_mask = None, torch.zeros((len(contexts), 0), dtype=torch.long, device=device)
+    if any(prefixes):
+        ids, prefix_mask, positions = _left_padded(prefixes, device)
+        cache = model(input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True,
+                      logits_to_keep=1).past_key_values
+        cache.batch_select_indices(rows)  # one copy of its context's cache per continuation
+    # 2. Each continuation, fed after its context's last token, right-padded.
+    inputs = [[ctx[-1]] + cont[:-1] for ctx, cont, _ in chunk]
+    width = max(len(x) for x in inputs)
+    ids = torch.tensor([x + [0] * (width - len(x)) for x in inputs], device=device)
+    cont_mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in inputs], device=device)
+    start_pos = torch.tensor([len(ctx) - 1 for ctx, _, _ in chunk], device=device)
+    # Right padding may run past the model's last position; those slots are masked, so clamp.
+    positions = (start_pos[:, None] + torch.arange(width, device=device)[None, :]).clamp(max=limit - 1)
+    logits = model(input_ids=ids, attention_mask=torch.cat([prefix_mask[rows], cont_mask], dim=1),
+                   position_ids=positions, past_key_values=cache, use_cache=cache is not None).logits
+    out = []
+    for r, (_, cont, _) in enumerate(chunk):
+        target = torch.tensor(cont, device=device)
+        scored = logits[r, : len(cont)].float()  # log-softmax only at the scored positions
+        out.append(torch.log_softmax(scored, dim=-1).gather(-1, target[:, None])[:, 0].cpu().numpy())
+    return out
 
 
 def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int = 16,
@@ -168,7 +201,7 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
     Returns:
         One natural-log score per request, in the order given.
     """
-    ids = [_encode_pair(tokenizer, c, x) for c, x in requests]
+    ids = [encode_pair(tokenizer, c, x) for c, x in requests]
     scores = _score_ids(model, ids, batch_size)
     if reduce == "mean":
         return [float(s.mean()) if len(s) else 0.0 for s in scores]
@@ -177,10 +210,23 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
 
 def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
                    context: str = "") -> list[TokenScores]:
-    """Per-token log-probs of each text (given ``context``; by default from the document start)."""
-    pairs = [_encode_pair(tokenizer, context, t) for t in texts]
-    scores = _score_ids(model, [(list(c), list(x)) for c, x in pairs], batch_size)
-    return [TokenScores(tokenizer.convert_ids_to_tokens(x), s.tolist()) for (_, x), s in zip(pairs, scores)]
+    """Per-token log-probs of each text (given ``context``; by default from the document start).
+
+    A text too long for the model's window is scored with :func:`perplexity`'s sliding window
+    (without ``context``), so every one of its tokens is scored once, with a warning.
+    """
+    pairs = [encode_pair(tokenizer, context, t) for t in texts]
+    limit = _max_length(model)
+    fits = [len(x) < limit for _, x in pairs]
+    scores = iter(_score_ids(model, [(list(c), list(x)) for (c, x), ok in zip(pairs, fits) if ok], batch_size))
+    out = []
+    for text, (_, cont), ok in zip(texts, pairs, fits):
+        if ok:
+            out.append(TokenScores(tokenizer.convert_ids_to_tokens(cont), next(scores).tolist()))
+        else:
+            logger.warning("a text of %d tokens exceeds the model's %d: scored with a sliding window", len(cont), limit)
+            out.append(perplexity(model, tokenizer, text, batch_size=batch_size))
+    return out
 
 
 def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int = 16) -> list[float]:
@@ -205,8 +251,8 @@ def perplexity(model, tokenizer, text: str, window: int | None = None, stride: i
     """
     window = min(window or _max_length(model), _max_length(model))
     stride = stride or max(window // 2, 1)
-    if not 0 < stride <= window - 1 and window > 1:
-        raise ValueError(f"stride must be in [1, window - 1], got {stride} for window {window}")
+    if not 0 < stride < window:
+        raise LlmdiscError(f"stride must be in [1, window - 1], got {stride} for window {window}")
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     requests = []
     for begin in range(0, len(ids), stride):

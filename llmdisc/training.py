@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, SchedulerType, Trainer, TrainingArguments
 from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from .config import arg
 from .errors import LlmdiscError
-from .metrics import classification_metrics
+from .metrics import classification_metrics, softmax
 
-__all__ = ["TrainerSettings", "train_model", "compute_classification_metrics", "softmax"]
+__all__ = ["TrainerSettings", "train_model", "compute_classification_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +55,6 @@ class TrainerSettings:
     resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
 def compute_classification_metrics(eval_pred) -> dict[str, float]:
     """Trainer's ``compute_metrics``: our metrics of the softmax of the logits."""
     logits, labels = eval_pred
@@ -86,12 +79,24 @@ class LossAndSpeedProgress(ProgressCallback):
         if "loss" in logs:
             postfix["loss"] = f"{logs['loss']:.4f}"
         self.training_bar.set_postfix(postfix)
-        for key in ("eval_accuracy", "eval_loss"):
-            if key in logs:
-                self.training_bar.write(f"step {state.global_step}: " + ", ".join(
-                    f"{k[5:]} {v:.4f}" for k, v in logs.items() if k.startswith("eval_") and isinstance(v, float)
-                    and k[5:] in ("loss", "accuracy", "macro_f1", "ece")))
-                break
+        if "eval_loss" in logs:
+            logger.info("step %d: %s", state.global_step, ", ".join(
+                f"{k[5:]} {v:.4f}" for k, v in logs.items()
+                if k[5:] in ("loss", "accuracy", "macro_f1", "ece") and isinstance(v, float)))
+
+
+METRICS = ("accuracy", "macro_f1", "log_loss", "brier", "ece", "loss")
+
+
+def _check(s: TrainerSettings) -> None:
+    """Settings that would only fail after an epoch of training fail now, in one line."""
+    if s.metric_for_best_model not in METRICS:
+        raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; use one of {', '.join(METRICS)}")
+    schedulers = [t.value for t in SchedulerType]
+    if s.lr_scheduler not in schedulers:
+        raise LlmdiscError(f"unknown lr_scheduler '{s.lr_scheduler}'; use one of {', '.join(schedulers)}")
+    if s.batch_size < 1 or s.gradient_accumulation_steps < 1 or s.max_length < 2 or s.learning_rate <= 0:
+        raise LlmdiscError("batch_size, gradient_accumulation_steps and learning_rate must be positive, max_length >= 2")
 
 
 def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **overrides: Any) -> TrainingArguments:
@@ -120,7 +125,6 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         metric_for_best_model=s.metric_for_best_model if has_eval else None,
         greater_is_better=s.metric_for_best_model not in ("loss", "log_loss", "brier", "ece") if has_eval else None,
         report_to="none",
-        disable_tqdm=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
@@ -154,6 +158,7 @@ def train_model(
         Facts about the run: ``global_step``, ``train_loss``, ``best_metric``,
         ``resumed_from`` and ``train_samples_per_second``.
     """
+    _check(settings)
     tmp = None
     checkpoint_dir = settings.checkpoint_dir
     if checkpoint_dir is None:

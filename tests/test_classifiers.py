@@ -16,6 +16,7 @@ FAST_CONFIGS: dict[str, dict] = {
     "logistic_regression": {"C": 0.5},
     "encoder": {"model": "TINY_BERT", "max_steps": 4, "batch_size": 8, "eval_steps": 2},
     "zeroshot": {"model": "TINY_GPT2", "calibrate": True, "k_shot": 2},
+    "lora": {"model": "TINY_GPT2", "head": "channel", "max_steps": 2, "batch_size": 4, "eval_steps": 1},
 }
 
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 def llmdisc(*args, cwd=None):
     """Run the installed console script the way a user does."""
     exe = Path(sys.executable).parent / "llmdisc"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=900,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
@@ -78,6 +78,7 @@ def test_train_saves_a_folder_and_refuses_to_overwrite(tmp_path):
     assert main(["train", "naive_bayes", "--alpha", "0.5", "--output-dir", str(out)]) == 0
     meta = json.loads((out / "llmdisc_config.json").read_text())
     assert meta["config"]["alpha"] == 0.5 and set(meta["info"]["metrics"]) == {"validation", "test"}
+    assert json.loads((out / "eval_results.json").read_text()) == meta["info"]["metrics"]
     result = llmdisc("train", "naive_bayes", "--output-dir", str(out))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

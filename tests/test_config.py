@@ -49,3 +49,17 @@ def test_config_from_dict_tuple_and_optional():
 
     config = config_from_dict(NaiveBayesClassifier.Config, {"ngram_range": [1, 3], "max_features": "none"})
     assert config.ngram_range == (1, 3) and config.max_features is None
+
+
+def test_json_lists_escapes_and_union_errors(tmp_path):
+    from llmdisc.classifiers.zeroshot import ZeroShotClassifier
+    from llmdisc.commands import train
+
+    parser = train.make_parser()
+    args = parser.parse_args(["zeroshot", "--templates", '["Review: {text}, so {label}"]', "--content-free", "none\\tgiven"])
+    _, approach = train._split_values("zeroshot", args)
+    config = config_from_dict(ZeroShotClassifier.Config, approach)
+    assert config.templates == ["Review: {text}, so {label}"] and config.content_free == "none\tgiven"
+    (tmp_path / "c.yaml").write_text("data: [a.csv]\n")
+    with pytest.raises(LlmdiscError, match=r"c.yaml.data: cannot read \['a.csv'\] as str or dict"):
+        parse(["--config", str(tmp_path / "c.yaml")])

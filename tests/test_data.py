@@ -176,3 +176,43 @@ def test_unsupported_format_and_folder_without_train(tmp_path):
 def test_offline_hub_id_fails_fast():
     with pytest.raises(LlmdiscError, match="could not load data set 'someone/no-such-set'"):
         load_text_dataset("someone/no-such-set")
+
+
+@pytest.mark.parametrize("sizes", [[98, 1, 1], [2, 46, 44], [30, 10], [5, 5]])
+def test_stratified_subsets_are_nested_for_every_n(sizes):
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(num_classes=len(sizes))})
+    labels = [c for c, k in enumerate(sizes) for _ in range(k)]
+    ds = datasets.Dataset.from_dict({"text": [f"t{i}" for i in range(len(labels))], "label": labels}, features=features)
+    previous: set[str] = set()
+    for n in range(1, len(ds)):
+        current = set(stratified_subset(ds, n, seed=2)["text"])
+        assert len(current) == n and previous <= current
+        previous = current
+    counts = np.bincount(stratified_subset(ds, len(sizes), seed=2)["label"], minlength=len(sizes))
+    assert (counts == 1).all()  # every class once, as soon as n allows
+
+
+def test_star_ratings_with_names_and_missing_labels(tmp_path):
+    rows = [(f"review number {i}", 1 + i % 5) for i in range(30)]
+    path = write(tmp_path / "stars.csv", rows, "csv")
+    ds = load_text_dataset(str(path), label_names=["awful", "poor", "ok", "good", "great"])
+    row = next(r for r in ds["train"] if r["text"] == "review number 4")
+    assert label_names(ds)[row["label"]] == "great"  # 5 stars -> the fifth name
+    (tmp_path / "gaps.jsonl").write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": null}\n')
+    with pytest.raises(LlmdiscError, match="1 rows with no label"):
+        load_text_dataset(str(tmp_path / "gaps.jsonl"))
+
+
+def test_split_equals_path_form_is_strict(tmp_path):
+    from llmdisc.data import parse_data_source
+
+    assert parse_data_source("train=a.csv,test=b.csv") == {"train": "a.csv", "test": "b.csv"}
+    assert parse_data_source("year=2024/train.parquet") == "year=2024/train.parquet"
+    assert parse_data_source("train=a.csv,b.csv") == "train=a.csv,b.csv"
+
+
+def test_a_single_example_class_cannot_be_carved(tmp_path):
+    path = write(tmp_path / "t.csv", ROWS + [("a lone neutral one", "neutral")], "csv")
+    with pytest.raises(LlmdiscError, match="a class has a single training example"):
+        load_text_dataset(str(path))

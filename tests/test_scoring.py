@@ -8,7 +8,7 @@ import torch
 
 from llmdisc.models import load_model
 from llmdisc.scoring import (
-    _encode_pair, document_start_id, loglikelihood, perplexity, sequence_loglikelihood, token_logprobs,
+    encode_pair, document_start_id, loglikelihood, perplexity, sequence_loglikelihood, token_logprobs,
 )
 
 REQUESTS = [
@@ -25,7 +25,7 @@ REQUESTS = [
 
 def naive(model, tokenizer, context, continuation):
     """One unpadded forward pass over context + continuation, no cache: the reference."""
-    ctx, cont = _encode_pair(tokenizer, context, continuation)
+    ctx, cont = encode_pair(tokenizer, context, continuation)
     with torch.no_grad():
         logprobs = torch.log_softmax(model(torch.tensor([ctx + cont])).logits[0].float(), -1)
     return sum(logprobs[len(ctx) - 1 + j, t].item() for j, t in enumerate(cont))
@@ -49,22 +49,22 @@ def test_batch_size_does_not_change_results(tiny_lm):
 
 def test_space_belongs_to_the_continuation(tiny_lm):
     model, tokenizer = tiny_lm
-    assert _encode_pair(tokenizer, "It was ", "great") == _encode_pair(tokenizer, "It was", " great")
-    ctx, cont = _encode_pair(tokenizer, "It was", " great")
+    assert encode_pair(tokenizer, "It was ", "great") == encode_pair(tokenizer, "It was", " great")
+    ctx, cont = encode_pair(tokenizer, "It was", " great")
     assert tokenizer.decode(cont) == " great" and tokenizer.decode(ctx) == "It was"
 
 
 def test_continuation_is_whole_minus_context(tiny_lm):
     _, tokenizer = tiny_lm
     # A boundary inside a word: the continuation's tokens come from tokenizing the whole string.
-    ctx, cont = _encode_pair(tokenizer, "wonder", "ful film")
+    ctx, cont = encode_pair(tokenizer, "wonder", "ful film")
     whole = tokenizer("wonderful film")["input_ids"]
     assert ctx + cont == whole[: len(ctx)] + whole[len(ctx):] and ctx == tokenizer("wonder")["input_ids"]
 
 
 def test_empty_context_scores_from_the_document_start(tiny_lm):
     model, tokenizer = tiny_lm
-    ctx, cont = _encode_pair(tokenizer, "", "hello")
+    ctx, cont = encode_pair(tokenizer, "", "hello")
     assert ctx == [tokenizer.convert_tokens_to_ids("<|endoftext|>")]
     assert sequence_loglikelihood(model, tokenizer, ["hello"])[0] == pytest.approx(naive(model, tokenizer, "", "hello"), abs=1e-5)
 
@@ -80,7 +80,7 @@ def test_bos_is_added_exactly_once(tiny_gpt2):
     tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
         single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)])
     assert tokenizer("It was")["input_ids"][0] == bos
-    ctx, cont = _encode_pair(tokenizer, "It was", " great")
+    ctx, cont = encode_pair(tokenizer, "It was", " great")
     assert ctx.count(tokenizer.bos_token_id) == 1 and ctx[0] == tokenizer.bos_token_id
     assert tokenizer.bos_token_id not in cont
 
@@ -144,3 +144,18 @@ def test_equal_to_lm_evaluation_harness(tiny_lm):
     instances = [Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i) for i, r in enumerate(REQUESTS)]
     theirs = [ll for ll, _ in peer.loglikelihood(instances, disable_tqdm=True)]
     np.testing.assert_allclose(loglikelihood(model, tokenizer, REQUESTS, batch_size=4), theirs, atol=1e-3)
+
+
+def test_single_token_continuations_take_one_pass(tiny_lm):
+    model, tokenizer = tiny_lm
+    words = [w for w in (" the", " a", " and", " is", " was") if len(tokenizer(w, add_special_tokens=False)["input_ids"]) == 1]
+    assert len(words) >= 2
+    requests = [(ctx, w) for ctx in ("the food was", "a long and dull film") for w in words]
+    calls = []
+    handle = model.register_forward_hook(lambda m, args, out: calls.append(1))
+    try:
+        got = loglikelihood(model, tokenizer, requests, batch_size=32)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    np.testing.assert_allclose(got, [naive(model, tokenizer, *r) for r in requests], atol=1e-5)

@@ -3,6 +3,7 @@
 from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
 from .classical import LogisticRegressionClassifier, NaiveBayesClassifier
 from .encoder import EncoderClassifier
+from .lora import LoraClassifier
 from .zeroshot import ZeroShotClassifier
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "LogisticRegressionClassifier",
     "EncoderClassifier",
     "ZeroShotClassifier",
+    "LoraClassifier",
 ]

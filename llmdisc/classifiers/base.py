@@ -14,7 +14,7 @@ Edge cases, pinned down:
 * ``predict_proba([])`` returns an array of shape ``(0, k)``; a single string is treated as a
   list of one. Rows are renormalised in float64, so they sum to 1 within 1e-9.
 * ``save_pretrained(dir)`` writes the approach's own files plus ``llmdisc_config.json`` (approach,
-  labels, config, info) and a model card ``README.md``; it builds the folder in a temporary
+  labels, config, info), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
   sibling and swaps it in, so a failed save leaves nothing half-written.
 * ``TextClassifier.from_pretrained(dir)`` returns an instance of whichever approach saved
   ``dir``; ``SomeApproach.from_pretrained(dir)`` also checks that it is that approach.
@@ -43,7 +43,7 @@ from ..errors import LlmdiscError
 from ..hub import write_model_card
 from ..io import atomic_dir, write_json
 
-__all__ = ["TextClassifier", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
+__all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class TextClassifier(ABC):
         Returns:
             ``self``, trained.
         """
-        names = _check_dataset(train, "train")
-        if eval is not None and _check_dataset(eval, "eval") != names:
+        names = check_dataset(train, "train")
+        if eval is not None and check_dataset(eval, "eval") != names:
             raise LlmdiscError("train and eval data have different label names; load them together")
         labels = np.asarray(train["label"], dtype=np.int64)
         if len(np.unique(labels)) < 2:
@@ -158,9 +158,14 @@ class TextClassifier(ABC):
         if not self.is_fitted:
             raise LlmdiscError("nothing to save: the classifier is not trained")
         save_directory = Path(save_directory)
+        if save_directory.is_dir() and any(save_directory.iterdir()) and not (save_directory / CONFIG_FILE).exists():
+            raise LlmdiscError(f"{save_directory} is a non-empty folder that is not a saved llmdisc classifier; "
+                               "save to a new or empty folder")
         with atomic_dir(save_directory) as tmp:
             self._save(tmp)
             write_json(tmp / CONFIG_FILE, self._metadata())
+            if self.info.get("metrics"):  # as transformers' examples do: metrics beside the model
+                write_json(tmp / "eval_results.json", self.info["metrics"])
             write_model_card(self, tmp)
         return save_directory
 
@@ -182,6 +187,8 @@ class TextClassifier(ABC):
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise LlmdiscError(f"{meta_file} is unreadable ({e}); save the model again") from None
+        if not isinstance(meta, dict) or not {"approach", "labels"} <= set(meta):
+            raise LlmdiscError(f"{meta_file} lacks 'approach' or 'labels'; save the model again")
         klass = get_classifier_class(meta["approach"])
         if not issubclass(klass, cls):
             raise LlmdiscError(f"{path} holds a '{meta['approach']}' classifier, not a {cls.__name__}")
@@ -205,12 +212,17 @@ class TextClassifier(ABC):
             The URL of the commit.
         """
         from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
         api = HfApi(token=token)
         with tempfile.TemporaryDirectory() as tmp:
             folder = self.save_pretrained(Path(tmp) / "model")
-            api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-            return str(api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message))
+            try:
+                api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+                return str(api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message))
+            except (HfHubHTTPError, LocalTokenNotFoundError, OSError) as e:
+                raise LlmdiscError(f"could not push to {repo_id} ({type(e).__name__}: {str(e).splitlines()[0][:150]}); "
+                                   "check your connection and log in with `hf auth login` or pass token=") from None
 
     def _metadata(self) -> dict[str, Any]:
         return {
@@ -228,7 +240,7 @@ class TextClassifier(ABC):
         return f"{type(self).__name__}({settings}) [{state}]"
 
 
-def _check_dataset(ds: Any, what: str) -> list[str]:
+def check_dataset(ds: Any, what: str) -> list[str]:
     """The label names of a well-formed data set, or a one-line error saying what is wrong."""
     if not isinstance(ds, datasets.Dataset):
         raise LlmdiscError(

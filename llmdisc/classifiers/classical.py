@@ -54,12 +54,14 @@ class _BagOfWordsClassifier(TextClassifier):
         vectorizer = CountVectorizer(
             ngram_range=tuple(c.ngram_range), min_df=c.min_df, max_features=c.max_features,
             binary=c.binary, lowercase=c.lowercase,
-            # The default pattern drops one-letter tokens and splits "n't" oddly; keep any word
-            # character run and the apostrophe forms common in reviews.
-            token_pattern=r"(?u)\b\w[\w']*\b|n't",
+            # The default pattern drops one-letter words and splits "don't" in two; keep both.
+            token_pattern=r"(?u)\b\w[\w']*\b",
         )
         self.pipeline = Pipeline([("vectorizer", vectorizer), ("model", self._estimator())])
-        self.pipeline.fit(texts, labels)
+        try:
+            self.pipeline.fit(texts, labels)
+        except ValueError as e:  # empty vocabulary, min_df too high, a bad alpha or C...
+            raise LlmdiscError(f"{self.name} could not be trained: {str(e).splitlines()[0]}; check its settings") from None
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         probs = np.zeros((len(texts), len(self.labels)))

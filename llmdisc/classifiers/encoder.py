@@ -27,6 +27,7 @@ from transformers.models.auto.modeling_auto import (
 
 from ..config import arg
 from ..errors import LlmdiscError
+from ..metrics import softmax
 from ..models import load_model, load_model_config
 from ..training import TrainerSettings, train_model
 from .base import TextClassifier, register
@@ -36,8 +37,8 @@ __all__ = ["EncoderClassifier", "tokenize_texts", "predict_logits"]
 logger = logging.getLogger(__name__)
 
 
-def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> tuple[dict[str, list], int]:
-    """Tokenize ``texts``, truncating to ``max_length`` tokens; also count the truncated ones.
+def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "texts") -> tuple[dict[str, list], int]:
+    """Tokenize ``texts``, truncating to ``max_length`` tokens; count (and log) the truncated ones.
 
     Returns:
         ``(encodings, n_truncated)``; encodings hold ``input_ids``, ``attention_mask`` (and
@@ -47,6 +48,7 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int) -> tuple[dict[s
     n_truncated = sum(len(ids) > max_length for ids in full["input_ids"])
     if n_truncated == 0:
         return dict(full), 0
+    logger.warning("%s: truncated %d of %d texts to %d tokens", what, n_truncated, len(texts), max_length)
     return dict(tokenizer(texts, truncation=True, max_length=max_length)), n_truncated
 
 
@@ -58,7 +60,7 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
         ``(logits as float32 array in the order of texts, number of truncated texts)``.
     """
     model.eval()
-    enc, n_truncated = tokenize_texts(tokenizer, texts, max_length)
+    enc, n_truncated = tokenize_texts(tokenizer, texts, max_length, "predict")
     order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
     out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
@@ -98,7 +100,13 @@ class EncoderClassifier(TextClassifier):
         id2label = dict(enumerate(self.labels))
         self.model, self.tokenizer = load_model(
             c.model, task="sequence-classification", num_labels=len(self.labels),
-            id2label=id2label, label2id={v: k for k, v in id2label.items()})
+            id2label=id2label, label2id={v: k for k, v in id2label.items()},
+            # A checkpoint fine-tuned with another number of labels gets a fresh head.
+            ignore_mismatched_sizes=True)
+        limit = getattr(self.model.config, "max_position_embeddings", None) or c.max_length
+        if c.max_length > limit:
+            logger.warning("max_length %d exceeds %s's %d positions; using %d", c.max_length, c.model, limit, limit)
+            c.max_length = limit
         train_ds = self._tokenized(texts, labels, "train")
         eval_ds = None
         if eval_data is not None:
@@ -109,20 +117,15 @@ class EncoderClassifier(TextClassifier):
         self.model.eval()
 
     def _tokenized(self, texts: list[str], labels: np.ndarray, split: str) -> datasets.Dataset:
-        enc, n_truncated = tokenize_texts(self.tokenizer, texts, self.config.max_length)
-        if n_truncated:
-            logger.warning("%s: truncated %d of %d texts to %d tokens", split, n_truncated, len(texts), self.config.max_length)
+        enc, n_truncated = tokenize_texts(self.tokenizer, texts, self.config.max_length, split)
         self.info[f"truncated_{split}_texts"] = n_truncated
         # `length` feeds the length-grouped sampler; Trainer drops it before the forward pass.
         return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
                                            "length": [len(ids) for ids in enc["input_ids"]]})
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        logits, n_truncated = predict_logits(self.model, self.tokenizer, texts, self.config.max_length,
-                                             self.config.eval_batch_size)
-        if n_truncated:
-            logger.warning("truncated %d of %d texts to %d tokens", n_truncated, len(texts), self.config.max_length)
-        return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+        logits, _ = predict_logits(self.model, self.tokenizer, texts, self.config.max_length, self.config.eval_batch_size)
+        return softmax(logits)
 
     def num_parameters(self) -> dict[str, int]:
         return {"total": sum(p.numel() for p in self.model.parameters()),

@@ -34,8 +34,9 @@ import numpy as np
 from ..config import arg
 from ..errors import LlmdiscError
 from ..io import write_json
+from ..metrics import softmax
 from ..models import load_model
-from ..scoring import loglikelihood
+from ..scoring import loglikelihood, move_trailing_space
 from .base import TextClassifier, register
 
 __all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "Template"]
@@ -45,12 +46,6 @@ logger = logging.getLogger(__name__)
 # Min et al. (2022), "Noisy channel language model prompting for few-shot text classification".
 MIN_TEMPLATES = ["{text} A {label} one .", "{text} It was {label} .", "{text} All in all {label} .", "{text} A {label} piece ."]
 REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
-
-
-def _move_space(context: str, continuation: str) -> tuple[str, str]:
-    """Trailing whitespace of the context belongs to the continuation (lm-eval's convention)."""
-    stripped = context.rstrip()
-    return stripped, context[len(stripped):] + continuation
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ class Template:
     def direct(self, text: str, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(verbalizer | text)."""
         before = self.source[: self.source.find("{label}")].replace("{text}", text)
-        return _move_space(before, verbalizer)
+        return move_trailing_space(before, verbalizer)
 
     def channel(self, text: str, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(text | verbalizer)."""
@@ -88,7 +83,7 @@ class Template:
     def unconditional(self, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(verbalizer | the template without the text), for PMI."""
         _, _, label_part = self._parts
-        return _move_space(label_part[: label_part.find("{label}")], verbalizer)
+        return move_trailing_space(label_part[: label_part.find("{label}")], verbalizer)
 
     def demonstration(self, text: str, verbalizer: str, mode: str) -> str:
         """A filled-in example to put before the prompt."""
@@ -126,6 +121,8 @@ class ZeroShotClassifier(TextClassifier):
             raise LlmdiscError(f"unknown zeroshot mode '{self.config.mode}'; use direct or channel")
         if self.config.pmi and self.config.mode != "direct":
             raise LlmdiscError("pmi applies to direct mode only")
+        if self.config.k_shot < 0:
+            raise LlmdiscError(f"k_shot must be >= 0, got {self.config.k_shot}")
         self.templates = [Template(t) for t in self.config.templates]
         self.model = self.tokenizer = None
         self.demonstrations: list[tuple[str, int]] = []
@@ -139,6 +136,9 @@ class ZeroShotClassifier(TextClassifier):
         if unknown:
             raise LlmdiscError(f"verbalizers name unknown labels {sorted(unknown)}; labels are {self.labels}")
         out = [words.get(label, label) for label in self.labels]
+        if not words and all(label.strip().lstrip("-").isdigit() for label in self.labels):
+            logger.warning("the labels are numbers (%s) and no verbalizers are set: the model will score the "
+                           "digits themselves; pass --label-names or verbalizers", ", ".join(self.labels))
         if len(set(out)) < len(out):
             raise LlmdiscError(f"two labels share a verbalizer ({out}); give each label its own word")
         return out
@@ -164,14 +164,10 @@ class ZeroShotClassifier(TextClassifier):
         scores = np.array(loglikelihood(self.model, self.tokenizer, requests, self.config.batch_size, reduce))
         scores = scores.reshape(len(texts), len(words))
         if self.config.pmi:
-            base = [template.unconditional(w) for w in words]
+            # The same demonstrations precede the text-free prompt, so only the text differs.
+            base = [(prefix + c, x) for c, x in (template.unconditional(w) for w in words)]
             scores = scores - np.array(loglikelihood(self.model, self.tokenizer, base, self.config.batch_size, reduce))
         return scores
-
-    @staticmethod
-    def _softmax(scores: np.ndarray) -> np.ndarray:
-        z = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
 
     # ---- the interface ---------------------------------------------------------------------
 
@@ -185,13 +181,13 @@ class ZeroShotClassifier(TextClassifier):
             self.demonstrations = [(texts[i], int(labels[i])) for i in picks]
         self.calibration = None
         if self.config.calibrate:
-            self.calibration = [self._softmax(self._label_scores([self.config.content_free], t))[0] for t in self.templates]
+            self.calibration = [softmax(self._label_scores([self.config.content_free], t))[0] for t in self.templates]
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         self._ensure_model()
         probs = []
         for i, template in enumerate(self.templates):
-            p = self._softmax(self._label_scores(texts, template))
+            p = softmax(self._label_scores(texts, template))
             if self.calibration is not None:
                 p = p / self.calibration[i]
                 p = p / p.sum(axis=1, keepdims=True)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -68,4 +69,4 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 if __name__ == "__main__":
     from ..cli import run
 
-    run(make_parser())
+    sys.exit(run(make_parser()))

@@ -47,12 +47,13 @@ def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[
     sampling = SamplingConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(SamplingConfig)})
     model, tokenizer = load_model(config.model, task="causal-lm")
     if config.labels:
+        # Synthetic data needs sampling; every other setting the user gave is kept.
         records = synthesize(model, tokenizer, config.labels, config.per_label, config.template,
-                             sampling if sampling.do_sample else None)
+                             dataclasses.replace(sampling, do_sample=True))
     else:
         prompts = read_inputs(prompts or [], config.file, field="prompt")
         streamer = _StderrStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True) \
-            if len(prompts) == 1 and sys.stderr.isatty() else None
+            if len(prompts) == 1 and sampling.num_samples == 1 and sys.stderr.isatty() else None
         records = generate(model, tokenizer, prompts, sampling, streamer=streamer)
     write_jsonl(records, config.output)
     return records
@@ -71,4 +72,4 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 if __name__ == "__main__":
     from ..cli import run
 
-    run(make_parser())
+    sys.exit(run(make_parser()))

@@ -12,6 +12,7 @@ One JSON line per text: ``text``, ``loglikelihood`` (natural log), ``num_tokens`
 from __future__ import annotations
 
 import argparse
+import sys
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -65,4 +66,4 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 if __name__ == "__main__":
     from ..cli import run
 
-    run(make_parser())
+    sys.exit(run(make_parser()))

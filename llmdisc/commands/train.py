@@ -10,6 +10,7 @@ same YAML file.
 from __future__ import annotations
 
 import argparse
+import sys
 import dataclasses
 import logging
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..classifiers import available_classifiers, get_classifier, get_classifier_class
-from ..config import CLI_KEYS, arg, config_from_dict, load_yaml, make_parser as _fields_parser
+from ..config import arg, config_from_dict, make_parser as _fields_parser, merged_values
 from ..data import DataConfig, stratified_subset
 from ..errors import LlmdiscError
 from ..evaluation import evaluate_classifier
@@ -46,6 +47,8 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     """
     approach_config = dict(approach_config or {})
     output_dir = Path(config.output_dir or f"outputs/{approach}")
+    if output_dir.is_file():
+        raise LlmdiscError(f"--output-dir {output_dir} is a file; pass a folder")
     if output_dir.exists() and any(output_dir.iterdir()) and not config.overwrite:
         raise LlmdiscError(f"{output_dir} already exists and is not empty; pass --overwrite or another --output-dir")
     fields = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
@@ -72,13 +75,12 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
 
 def _split_values(approach: str, args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
     """YAML + flags -> (TrainConfig, the approach's settings); a key neither knows is an error."""
-    values = load_yaml(args.config) if args.config else {}
-    values.update({k: v for k, v in vars(args).items() if k not in CLI_KEYS})
+    values, where = merged_values(args)
     own = {f.name for f in dataclasses.fields(TrainConfig)}
     theirs = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
     unknown = sorted(set(values) - own - theirs)
     if unknown:
-        raise LlmdiscError(f"unknown key(s) for train {approach}: {', '.join(unknown)}; "
+        raise LlmdiscError(f"unknown {where} key(s) for train {approach}: {', '.join(unknown)}; "
                            f"valid keys: {', '.join(sorted(own | theirs))}")
     config = config_from_dict(TrainConfig, {k: v for k, v in values.items() if k in own})
     return config, {k: v for k, v in values.items() if k in theirs}
@@ -105,4 +107,4 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 if __name__ == "__main__":
     from ..cli import run
 
-    run(make_parser())
+    sys.exit(run(make_parser()))

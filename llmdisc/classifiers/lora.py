@@ -1,0 +1,229 @@
+"""The bridge: a generative LM adapted with LoRA into a classifier, three ways.
+
+The same base model and the same low-rank adapters, with three objectives, so a comparison can
+tell whether the objective matters or the model does:
+
+* ``verbalizer``: train the LM to emit the label word after the prompt (loss on the label
+  tokens only); predict exactly as the zero-shot classifier does, with the same template, so
+  zero-shot -> LoRA is a clean before/after.
+* ``sequence``: ``AutoModelForSequenceClassification`` on the decoder (the last real token's
+  state feeds a linear ``score`` head, trained in full through ``modules_to_save``).
+* ``channel``: train the LM on label-conditioned text, P(text | label), and classify by Bayes'
+  rule with the training class prior: a true generative classifier.
+
+The folder is PEFT's own (``adapter_config.json``, ``adapter_model.safetensors`` with the head
+where there is one, the tokenizer), so ``AutoPeftModelForCausalLM`` /
+``AutoPeftModelForSequenceClassification`` load it without llmdisc wherever its
+``base_model_name_or_path`` resolves: a Hub id, or for a packaged alias the local converted
+folder (the de-quantized GGUF weights are not the Hub's, so the adapter must sit on them).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWithPadding
+
+from ..config import arg
+from ..errors import LlmdiscError
+from ..io import atomic_dir, write_json
+from ..models import load_model, resolve_model
+from ..scoring import encode_pair
+from ..metrics import softmax
+from ..training import TrainerSettings, compute_classification_metrics, train_model
+from .base import TextClassifier, register
+from .encoder import predict_logits, tokenize_texts
+from .zeroshot import REVIEW_TEMPLATE, Template, ZeroShotClassifier
+
+__all__ = ["LoraClassifier", "HEADS", "DEFAULT_TARGET_MODULES"]
+
+logger = logging.getLogger(__name__)
+
+HEADS = ("verbalizer", "sequence", "channel")
+_LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# The attention and MLP projections of each architecture.
+DEFAULT_TARGET_MODULES = {"llama": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE,
+                          "gpt2": ["c_attn", "c_proj", "c_fc"]}
+HEAD_FILE = "lora_head.json"
+
+
+def _linear_names(model) -> list[str]:
+    """Leaf names of the model's linear layers (what LoRA can target)."""
+    kinds = ("Linear", "Conv1D")  # GPT-2 uses transformers' Conv1D for its projections
+    return sorted({name.split(".")[-1] for name, m in model.named_modules() if type(m).__name__ in kinds})
+
+
+@register("lora")
+class LoraClassifier(TextClassifier):
+    """A causal LM with LoRA adapters trained as a classifier (verbalizer, sequence or channel head)."""
+
+    description = "A causal LM adapted with LoRA: verbalizer (P(label|text) as words), sequence (a score head) or channel (P(text|label))."
+
+    @dataclass
+    class Config(TrainerSettings):
+        model: str = arg("smollm2-135m", "base causal LM: an alias, a folder, a .gguf file or a Hub id")
+        head: str = arg("verbalizer", "verbalizer, sequence or channel")
+        r: int = arg(8, "LoRA rank")
+        lora_alpha: int = arg(16, "LoRA scaling numerator (the update is scaled by alpha / r)")
+        lora_dropout: float = arg(0.05, "dropout on the LoRA branch")
+        target_modules: list[str] | None = arg(None, "modules to adapt (default: attention and MLP projections)")
+        template: str = arg(REVIEW_TEMPLATE, "prompt template for the verbalizer and channel heads")
+        verbalizers: dict[str, str] | None = arg(None, "label name -> word (default: the label names)")
+        gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
+        learning_rate: float = arg(2e-4, "peak learning rate (LoRA takes larger ones than full fine-tuning)")
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        if self.config.head not in HEADS:
+            raise LlmdiscError(f"unknown lora head '{self.config.head}'; use one of {', '.join(HEADS)}")
+        Template(self.config.template)  # fail early on a bad template
+        self.model = self.tokenizer = None
+        self.prior: np.ndarray | None = None
+
+    @property
+    def paradigm(self) -> str:  # type: ignore[override]
+        return "generative" if self.config.head == "channel" else "discriminative"
+
+    # ---- building ------------------------------------------------------------------------------
+
+    def _load_base(self):
+        """The frozen base model (with a fresh score head for ``sequence``) and its tokenizer."""
+        if self.config.head == "sequence":
+            id2label = dict(enumerate(self.labels))
+            model, tokenizer = load_model(self.config.model, task="sequence-classification", num_labels=len(self.labels),
+                                          id2label=id2label, label2id={v: k for k, v in id2label.items()})
+        else:
+            model, tokenizer = load_model(self.config.model, task="causal-lm")
+        if tokenizer.pad_token_id is None:
+            logger.warning("the tokenizer has no pad token; using its EOS token (%r) for padding", tokenizer.eos_token)
+            tokenizer.pad_token = tokenizer.eos_token
+        # Last-token pooling finds each row's last real token through pad_token_id.
+        model.config.pad_token_id = tokenizer.pad_token_id
+        return model, tokenizer
+
+    def _target_modules(self, model) -> list[str]:
+        found = _linear_names(model)
+        targets = self.config.target_modules or DEFAULT_TARGET_MODULES.get(model.config.model_type)
+        if not targets:
+            raise LlmdiscError(f"no default LoRA target modules for model type '{model.config.model_type}'; "
+                               f"pass --target-modules from: {', '.join(found)}")
+        missing = [t for t in targets if t not in found]
+        if len(missing) == len(targets):
+            raise LlmdiscError(f"target modules {targets} match nothing in the model; its linear layers are: {', '.join(found)}")
+        return [t for t in targets if t in found]
+
+    def _examples(self, texts: list[str], labels: np.ndarray) -> datasets.Dataset:
+        """Tokenized training examples for the chosen head."""
+        if self.config.head == "sequence":
+            enc, _ = tokenize_texts(self.tokenizer, texts, self.config.max_length, "train")
+            return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
+                                               "length": [len(i) for i in enc["input_ids"]]})
+        template, words = Template(self.config.template), self._scorer()._verbalizers()
+        pair = template.direct if self.config.head == "verbalizer" else template.channel
+        rows = {"input_ids": [], "attention_mask": [], "labels": [], "length": []}
+        for text, y in zip(texts, labels):
+            context, target = encode_pair(self.tokenizer, *pair(text, words[y]))
+            # Over max_length: keep the start of the target (a channel text) and the end of the
+            # context (the tokens next to it).
+            target = target[: self.config.max_length - 1]
+            context = context[-(self.config.max_length - len(target)):]
+            ids = context + target
+            rows["input_ids"].append(ids)
+            rows["attention_mask"].append([1] * len(ids))
+            # The loss covers the label word (verbalizer) or the text (channel) only.
+            rows["labels"].append([-100] * len(context) + target)
+            rows["length"].append(len(ids))
+        return datasets.Dataset.from_dict(rows)
+
+    def _scorer(self) -> ZeroShotClassifier:
+        """The zero-shot scorer over this model: verbalizer and channel heads predict through it."""
+        scorer = ZeroShotClassifier(model=self.config.model, templates=[self.config.template],
+                                    verbalizers=self.config.verbalizers, batch_size=self.config.eval_batch_size,
+                                    mode="direct" if self.config.head == "verbalizer" else "channel")
+        scorer.labels, scorer.model, scorer.tokenizer = self.labels, self.model, self.tokenizer
+        return scorer
+
+    # ---- the interface ---------------------------------------------------------------------
+
+    def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        c = self.config
+        base, self.tokenizer = self._load_base()
+        sequence = c.head == "sequence"
+        lora = LoraConfig(task_type=TaskType.SEQ_CLS if sequence else TaskType.CAUSAL_LM, r=c.r,
+                          lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
+                          target_modules=self._target_modules(base))
+        self.model = get_peft_model(base, lora)  # SEQ_CLS adds the score head to modules_to_save
+        if c.gradient_checkpointing:
+            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        counts = self.num_parameters()
+        logger.info("lora %s: %d trainable of %d parameters (%.3f%%)", c.head, counts["trainable"], counts["total"],
+                    100 * counts["trainable"] / counts["total"])
+        train_ds = self._examples(texts, labels)
+        eval_ds = self._examples(list(eval_data["text"]), np.asarray(eval_data["label"])) if eval_data is not None else None
+        if sequence:
+            collator, metrics, settings = DataCollatorWithPadding(self.tokenizer), compute_classification_metrics, c
+        else:
+            # Language-model heads pick their best checkpoint by validation loss.
+            collator = DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=-100)
+            metrics, settings = None, dataclasses.replace(c, metric_for_best_model="loss")
+        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, settings, collator, metrics)
+        self.info.update(run, parameters=counts)
+        counts_per_class = np.bincount(labels, minlength=len(self.labels)).astype(float)
+        self.prior = (counts_per_class + 1) / (counts_per_class.sum() + len(self.labels))  # add-one smoothed
+        self.model.eval()
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        if self.config.head == "sequence":
+            logits, _ = predict_logits(self.model, self.tokenizer, texts, self.config.max_length, self.config.eval_batch_size)
+            return softmax(logits)
+        probs = self._scorer()._predict_proba(texts)
+        if self.config.head == "channel":
+            probs = probs * self.prior  # Bayes' rule: P(y | x) ∝ P(x | y) P(y)
+        return probs
+
+    def num_parameters(self) -> dict[str, int]:
+        trainable, total = self.model.get_nb_trainable_parameters()
+        return {"total": int(total), "trainable": int(trainable)}
+
+    def _save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        write_json(folder / HEAD_FILE, {"head": self.config.head, "prior": self.prior.tolist()})
+
+    def _load(self, folder: Path) -> None:
+        if not (folder / "adapter_config.json").is_file():
+            raise LlmdiscError(f"{folder} has no adapter_config.json; save the model again")
+        adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+        base, _ = self._load_base()
+        try:
+            self.model = PeftModel.from_pretrained(base, folder).eval()
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise LlmdiscError(
+                f"the adapter in {folder} was trained on {adapter.get('base_model_name_or_path')!r} and does not fit "
+                f"the base model {self.config.model!r} ({str(e).splitlines()[0][:120]}); load it with the model it was trained on"
+            ) from None
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.prior = np.array(json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))["prior"])
+
+    def save_merged(self, save_directory: str | Path) -> Path:
+        """Merge the adapters into the base weights and save a standalone transformers folder.
+
+        For the ``sequence`` head the trained score head is kept, so
+        ``pipeline("text-classification", model=dir)`` works on the result.
+        """
+        # merge_and_unload folds the adapters into the base in place: merge a copy, keep ours.
+        if self.model is None:
+            raise LlmdiscError("nothing to merge: the classifier is not trained")
+        merged = copy.deepcopy(self.model).merge_and_unload()
+        with atomic_dir(save_directory) as tmp:
+            merged.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+        return Path(save_directory)
