@@ -125,5 +125,12 @@ def test_shipped_recipes_parse():
             config_from_dict(CompareConfig, load_yaml(path), where=path.name)
             continue
         # A train recipe names its approach in the file name: sst2-naive-bayes -> naive_bayes.
-        approach = next(a for a in ("naive_bayes", "logistic_regression", "encoder") if a.replace("_", "-") in path.stem)
+        approach = next(a for a in ("naive_bayes", "logistic_regression", "encoder", "lora") if a.replace("_", "-") in path.stem)
         train._split_values(approach, parser.parse_args([approach, "--config", str(path)]))
+
+
+def test_demo_recipe_is_the_default_comparison():
+    from llmdisc.commands.compare import DEFAULT_APPROACHES
+    from llmdisc.config import load_yaml
+
+    assert load_yaml(REPO / "recipes" / "demo-compare.yaml")["approaches"] == DEFAULT_APPROACHES

@@ -16,7 +16,7 @@ def test_template_pieces_match_the_reference_settings():
     assert a.unconditional("terrible") == ("A", " terrible")
     review = Template(REVIEW_TEMPLATE)
     assert review.direct("fine", "negative") == ("Review: fine\nSentiment:", " negative")
-    assert review.channel("fine", "negative") == ("Sentiment: negative", "\nReview: fine")
+    assert review.channel("fine", "negative") == ("Sentiment: negative\nReview:", " fine")
 
 
 @pytest.mark.parametrize("template, message", [

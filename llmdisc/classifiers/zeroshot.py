@@ -6,11 +6,13 @@ or Min et al.'s ``"{text} A {label} one ."``. Each label has a *verbalizer*, the
 
 * ``direct``: score log P(verbalizer | template up to ``{label}``). With the template above and
   the text "fine", the request is ``("Review: fine\\nSentiment:", " negative")``.
-* ``channel``: score log P(text | label), with the template split at the whitespace after
-  ``{text}``: the part holding ``{label}`` becomes the context, the part holding ``{text}`` the
-  continuation. For ``"{text} A {label} one ."`` that is ``("A terrible one .", " fine")``; for
-  the review template, ``("Sentiment: negative", "\\nReview: fine")``. Labels are then compared by
-  Bayes' rule with a uniform prior.
+* ``channel``: score log P(text | label). The template is split at the whitespace after
+  ``{text}``; the part holding ``{label}`` comes first, then the text part, and only the text is
+  scored. For ``"{text} A {label} one ."`` that is ``("A terrible one .", " fine")``; for the
+  review template, ``("Sentiment: negative\\nReview:", " fine")``. Scoring
+  ``"\\nReview: fine"`` instead would add log P("\\nReview:" | label), a label-dependent bias
+  (on SST-2 it costs 10 points; see benchmarks/RESULTS.md). Labels are then compared by Bayes'
+  rule with a uniform prior.
 
 Options: contextual calibration (Zhao et al., 2021: divide by the label probabilities for a
 content-free input such as "N/A"), length normalisation (mean instead of summed log-prob),
@@ -76,9 +78,14 @@ class Template:
         return move_trailing_space(before, verbalizer)
 
     def channel(self, text: str, verbalizer: str) -> tuple[str, str]:
-        """(context, continuation) for P(text | verbalizer)."""
+        """(context, continuation) for P(text | verbalizer): only the text itself is scored.
+
+        The label part comes first, then the text part's own prefix ("Review:"), so that the
+        score holds no label-dependent term for that boilerplate.
+        """
         text_part, sep, label_part = self._parts
-        return label_part.replace("{label}", verbalizer), sep + text_part.replace("{text}", text)
+        prefix = text_part[: text_part.find("{text}")]
+        return move_trailing_space(label_part.replace("{label}", verbalizer) + sep + prefix, text)
 
     def unconditional(self, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(verbalizer | the template without the text), for PMI."""

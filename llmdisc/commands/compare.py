@@ -32,6 +32,9 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "zeroshot_direct": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct"},
     "zeroshot_calibrated": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "calibrate": True},
     "zeroshot_channel": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "channel"},
+    # The same prompt and scoring as zeroshot_direct, after LoRA training: a clean before/after.
+    "lora_verbalizer": {"approach": "lora", "model": "smollm2-135m", "head": "verbalizer", "epochs": 2,
+                        "batch_size": 16, "learning_rate": 3e-4},
 }
 
 

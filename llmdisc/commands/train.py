@@ -36,6 +36,7 @@ class TrainConfig(DataConfig):
     eval_splits: list[str] = arg(["validation", "test"], "splits to evaluate after training")
     output_dir: str | None = arg(None, "where to save the model (default: outputs/APPROACH)")
     overwrite: bool = arg(False, "replace an output folder that holds a different model")
+    merge: bool = arg(False, "lora: also write OUTPUT_DIR/merged, the adapters merged into a standalone model")
 
 
 def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | None = None) -> Path:
@@ -51,6 +52,8 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         raise LlmdiscError(f"--output-dir {output_dir} is a file; pass a folder")
     if output_dir.exists() and any(output_dir.iterdir()) and not config.overwrite:
         raise LlmdiscError(f"{output_dir} already exists and is not empty; pass --overwrite or another --output-dir")
+    if config.merge and not hasattr(get_classifier_class(approach), "save_merged"):
+        raise LlmdiscError(f"--merge applies to lora only, not {approach}")
     fields = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
     default_checkpoints = None
     if "checkpoint_dir" in fields and not approach_config.get("checkpoint_dir"):
@@ -65,6 +68,8 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     metrics = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
     clf.info.update(dataset=config.describe(), metrics=metrics)
     clf.save_pretrained(output_dir)
+    if config.merge:
+        clf.save_merged(output_dir / "merged")
     if default_checkpoints is not None:
         shutil.rmtree(default_checkpoints, ignore_errors=True)
     print(format_table([{"approach": approach, "paradigm": clf.paradigm, "split": s, "train_examples": len(train),
