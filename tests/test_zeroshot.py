@@ -73,3 +73,15 @@ def test_smollm2_zero_shot_beats_chance_on_demo(demo):
     clf = get_classifier("zeroshot", model="smollm2-135m").fit(stratified_subset(demo["train"], 8))
     accuracy = evaluate_classifier(clf, demo["test"])["accuracy"]
     assert accuracy >= 0.65, accuracy  # 80 balanced reviews; >= 0.65 has p < 0.005 under chance
+
+
+def test_multi_token_verbalizers_are_scored_whole(demo, tiny_gpt2):
+    from llmdisc.scoring import loglikelihood
+
+    words = {"negative": "not good at all", "positive": "really very good"}
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words).fit(demo["train"])
+    assert all(len(clf.tokenizer(" " + w, add_special_tokens=False)["input_ids"]) > 1 for w in words.values())
+    text = demo["test"]["text"][0]
+    scores = loglikelihood(clf.model, clf.tokenizer, [(f"Review: {text}\nSentiment:", " " + w) for w in words.values()])
+    expected = np.exp(scores - np.max(scores))
+    np.testing.assert_allclose(clf.predict_proba([text])[0], expected / expected.sum(), atol=1e-6)
