@@ -19,7 +19,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
     MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
@@ -97,6 +97,7 @@ class EncoderClassifier(TextClassifier):
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         c = self.config
         _check_encoder(c.model)
+        set_seed(c.seed)  # the new classification head is initialised from the global RNG
         id2label = dict(enumerate(self.labels))
         self.model, self.tokenizer = load_model(
             c.model, task="sequence-classification", num_labels=len(self.labels),

@@ -30,7 +30,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
-from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWithPadding
+from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWithPadding, set_seed
 
 from ..config import arg
 from ..errors import LlmdiscError
@@ -155,6 +155,7 @@ class LoraClassifier(TextClassifier):
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         c = self.config
+        set_seed(c.seed)  # LoRA matrices and the sequence head are initialised from the global RNG
         base, self.tokenizer = self._load_base()
         sequence = c.head == "sequence"
         lora = LoraConfig(task_type=TaskType.SEQ_CLS if sequence else TaskType.CAUSAL_LM, r=c.r,

@@ -1,0 +1,120 @@
+"""Benchmark: SmolLM2-135M with rank-8 LoRA on SST-2, each head; LoRA vs full fine-tuning cost.
+
+    .venv/bin/python benchmarks/lora_sst2.py --part accuracy [--heads verbalizer,sequence,channel]
+    .venv/bin/python benchmarks/lora_sst2.py --part cost
+
+accuracy: a stratified 4,000-example subset of SST-2 train (seed 0), one epoch, batch 16,
+lr 2e-4, r=8, alpha 16; SST-2 validation accuracy of each head (target: the best >= 0.88) and the
+trainable fraction. Each head's result is written as soon as it is done.
+
+cost: the same batches (verbalizer head, 20 steps of 16) with LoRA and with full fine-tuning,
+each in its own process: training examples/s and peak RSS while training (sampled every 20 ms;
+the process's own peak, which includes loading the model, is reported too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+import llmdisc
+
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
+OUT = Path("outputs")
+
+
+def accuracy(heads: list[str], n: int) -> None:
+    data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
+    train = llmdisc.stratified_subset(data["train"], n, seed=0)
+    for head in heads:
+        clf = llmdisc.get_classifier("lora", model="smollm2-135m", head=head, r=8, lora_alpha=16, epochs=1,
+                                     batch_size=16, learning_rate=2e-4, max_length=128, seed=0)
+        start = time.perf_counter()
+        clf.fit(train, eval=data["validation"])
+        metrics = llmdisc.evaluate_classifier(clf, data["validation"])
+        counts = clf.num_parameters()
+        result = {"head": head, "train_examples": n, "validation": metrics, "parameters": counts,
+                  "trainable_fraction": counts["trainable"] / counts["total"],
+                  "train_seconds": clf.info["train_seconds"], "total_seconds": time.perf_counter() - start,
+                  "best_metric": clf.info.get("best_metric")}
+        (OUT / f"bench-lora-{head}.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result), flush=True)
+
+
+def one_cost_run(mode: str, steps: int) -> None:
+    """Train `steps` batches of 16 with LoRA or all weights; print ex/s and peak RSS (this process)."""
+    import torch
+
+    data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
+    train = llmdisc.stratified_subset(data["train"], steps * 16, seed=0)
+    clf = llmdisc.get_classifier("lora", model="smollm2-135m", head="verbalizer", max_steps=steps, batch_size=16,
+                                 group_by_length=False, seed=0, logging_steps=steps)
+    if mode == "full":
+        # Full fine-tuning of the same model on the same batches: every weight trainable, no adapters.
+        from llmdisc.classifiers import lora as lora_module
+
+        lora_module.get_peft_model = lambda base, config: base
+        clf.num_parameters = lambda: {"total": sum(p.numel() for p in clf.model.parameters()),
+                                      "trainable": sum(p.numel() for p in clf.model.parameters() if p.requires_grad)}
+    # Peak RSS while training, sampled every 20 ms (the process peak would include model loading).
+    process, peak, done = psutil.Process(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(0.02)
+
+    before = process.memory_info().rss
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    clf.fit(train)
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    print(json.dumps({"mode": mode, "examples_per_second": steps * 16 / seconds,
+                      "rss_before_training_mib": before / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
+                      "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads()}), flush=True)
+
+
+def cost(steps: int) -> None:
+    results = {}
+    for mode in ("lora", "full"):
+        out = subprocess.run([sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps)],
+                             capture_output=True, text=True, check=True)
+        results[mode] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
+        print(json.dumps(results[mode]), flush=True)
+    results["memory_ratio_full_over_lora"] = results["full"]["peak_rss_training_mib"] / results["lora"]["peak_rss_training_mib"]
+    results["speed_ratio_lora_over_full"] = results["lora"]["examples_per_second"] / results["full"]["examples_per_second"]
+    (OUT / "bench-lora-cost.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["accuracy", "cost", "cost-run"], required=True)
+    parser.add_argument("--heads", default="verbalizer,sequence,channel")
+    parser.add_argument("--train-examples", type=int, default=4000)
+    parser.add_argument("--mode", choices=["lora", "full"], default="lora")
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    if args.part == "accuracy":
+        accuracy(args.heads.split(","), args.train_examples)
+    elif args.part == "cost":
+        cost(args.steps)
+    else:
+        one_cost_run(args.mode, args.steps)
+
+
+if __name__ == "__main__":
+    main()
