@@ -112,8 +112,10 @@ def generate(model, tokenizer, prompts: Sequence[str], config: SamplingConfig | 
         new = out[:, enc["input_ids"].shape[1]:]
         for row, ids in enumerate(new):
             ids = ids.tolist()
-            # Generated tokens: up to and including the first EOS; padding after it is not counted.
-            n = next((i + 1 for i, t in enumerate(ids) if t in eos), len(ids))
+            # Generated tokens: up to and including the first EOS. A row that ended early on a stop
+            # string is padded after it; the padding is not counted either.
+            n = next((i + 1 if t in eos else i for i, t in enumerate(ids) if t in eos or t == tokenizer.pad_token_id),
+                     len(ids))
             completion = _cut_at_stop(tokenizer.decode(ids[:n], skip_special_tokens=True), config.stop)
             records.append({"prompt": batch[row // config.num_samples], "completion": completion,
                             "tokens": n, "seconds": round(seconds, 3)})
