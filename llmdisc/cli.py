@@ -41,10 +41,13 @@ def _setup_logging(verbose: bool) -> None:
     import datasets
     import transformers
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="llmdisc: %(message)s",
-                        stream=sys.stderr)
+    from .distributed import is_main_process
+
+    # Under accelerate launch the other processes log only errors, so each message appears once.
+    level = (logging.DEBUG if verbose else logging.INFO) if is_main_process() else logging.ERROR
+    logging.basicConfig(level=level, format="llmdisc: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "datasets", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+        logging.getLogger(noisy).setLevel(max(level, logging.DEBUG if verbose else logging.WARNING))
     if not verbose:
         datasets.disable_progress_bars()
         transformers.utils.logging.set_verbosity_error()

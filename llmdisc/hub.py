@@ -1,4 +1,15 @@
-"""Model cards for saved classifiers, in the Hub's format (``huggingface_hub.ModelCard``)."""
+"""The Hugging Face Hub: model cards, checks that fail before training, uploads, dry runs.
+
+What is pushed is exactly the folder that ``save_pretrained`` wrote (except a LoRA ``merged/``
+sub-folder, a full model kept for local use). The model card (``README.md``) is written with
+``huggingface_hub.ModelCard``; its ``model-index`` holds the metrics, and its "How to use"
+section shows the approach's own vanilla-library code (a transformers pipeline, peft, skops)
+next to llmdisc's.
+
+Pushing is planned so that nothing is lost: :func:`check_push_access` runs before training (a
+token, a reachable Hub; no request that needs a login), the folder is saved locally first, and a
+failed :func:`upload_folder` says where the saved model is and how to push it later.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +17,37 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, constants, get_token, snapshot_download
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
+from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 
 from . import __version__
 from .config import config_to_dict
+from .errors import LlmdiscError
 from .models import ALIASES
+from .offline import hub_reachable
 
 if TYPE_CHECKING:  # only for the annotation; classifiers import this module
     from .classifiers.base import TextClassifier
 
-__all__ = ["write_model_card"]
+__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "base_model_text", "check_push_access", "check_repo_id",
+           "describe_upload", "download_folder", "hub_base_model", "upload_files", "upload_folder",
+           "write_model_card"]
+
+# Files of a saved folder that stay local: `lora --merge` writes a full standalone model there.
+LOCAL_ONLY = ["merged/*"]
+# What a card's snippets load from when the folder is saved for no repo in particular.
+REPO_PLACEHOLDER = "path/to/this/folder"
+
+PARADIGMS = {
+    "generative": "generative: it models how the text is produced (P(x|y), or an LM's likelihoods) and "
+                  "classifies by comparing them",
+    "discriminative": "discriminative: it models P(y|x), the label given the text, directly",
+}
+
+
+# ---- model cards ---------------------------------------------------------------------------
 
 
 def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
@@ -32,7 +64,7 @@ def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
     return results
 
 
-def _hub_base_model(model: Any) -> str | None:
+def hub_base_model(model: Any) -> str | None:
     """The Hub id of a base model: an alias's source repo, a Hub id as given, never a local path."""
     if not isinstance(model, str):
         return None
@@ -43,29 +75,59 @@ def _hub_base_model(model: Any) -> str | None:
     return model
 
 
-def write_model_card(clf: TextClassifier, folder: Path) -> None:
+
+
+def base_model_text(model: Any) -> str:
+    """The base model as a card states it: Hub id, packaged alias or local folder."""
+    if not isinstance(model, str):
+        return "none (word n-gram counts)"
+    if model in ALIASES:
+        spec = ALIASES[model]
+        return f"[{spec.hub_id}](https://huggingface.co/{spec.hub_id}), through llmdisc's packaged alias `{model}` ({spec.description})"
+    hub_id = hub_base_model(model)
+    if hub_id:
+        return f"[{hub_id}](https://huggingface.co/{hub_id})"
+    return f"a local model folder (`{Path(model).name}`), not on the Hub"
+
+
+def _training_text(info: dict[str, Any]) -> str:
+    seconds = info.get("train_seconds")
+    if seconds is None:
+        return "not recorded"
+    parts = [f"{seconds} s"]
+    if info.get("global_step"):
+        parts.append(f"{info['global_step']} optimizer step{'s' if info['global_step'] != 1 else ''}")
+    if info.get("num_processes", 1) > 1:
+        parts.append(f"{info['num_processes']} data-parallel processes")
+    return ", ".join(parts)
+
+
+def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = None) -> None:
     """Write ``README.md``: a Hub model card for a saved classifier.
 
     The card's metadata (library, tags, base model, data set, metrics in ``model-index`` form)
-    parses with ``huggingface_hub.ModelCard.load``; its text says what the approach is, which
-    labels it predicts, its hyper-parameters and how to load it.
+    parses with ``huggingface_hub.ModelCard.load``; its text says what the approach is, its base
+    model, data, labels, hyper-parameters, training time, intended use and limits, and how to
+    load it with llmdisc and with the approach's own library.
 
     Args:
         clf: the trained classifier being saved.
         folder: the folder being written.
+        repo_id: the Hub repo the folder is for; the snippets load from it (else from a folder).
     """
     config = config_to_dict(clf.config)
     info = clf.info
-    base_model = _hub_base_model(config.get("model"))
+    base_model = hub_base_model(config.get("model"))
     results = _metrics_to_model_index(info)
+    repo = repo_id or REPO_PLACEHOLDER
     data = ModelCardData(
-        library_name="llmdisc",
+        library_name=clf.hub_library,
         pipeline_tag="text-classification",
         tags=["llmdisc", "text-classification", clf.paradigm, clf.name],
         base_model=base_model,
         datasets=[info["dataset"]] if info.get("dataset") else None,
         # model-index needs a model name.
-        model_name=f"llmdisc-{clf.name}" if results else None,
+        model_name=(repo_id.split("/")[-1] if repo_id else f"llmdisc-{clf.name}") if results else None,
         eval_results=results or None,
     )
     settings = "\n".join(f"| `{k}` | `{v}` |" for k, v in config.items()) or "| (none) | |"
@@ -73,19 +135,37 @@ def write_model_card(clf: TextClassifier, folder: Path) -> None:
         f"| {split} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in ("accuracy", "macro_f1", "log_loss", "ece")) + " |"
         for split, m in (info.get("metrics") or {}).items()
     )
+    vanilla = clf._card_usage(repo)
+    vanilla_text = (f"### With {vanilla[0]} only\n\n```python\n{vanilla[1].strip()}\n```\n" if vanilla else
+                    "This approach has no stand-alone form; load it with llmdisc.\n")
+    limits = "\n".join(f"- {line}" for line in clf._card_limits())
     content = f"""---
 {data.to_yaml()}
 ---
 
-# {type(clf).__name__} ({clf.name})
+# {repo_id.split("/")[-1] if repo_id else f"llmdisc {clf.name}"}: a {clf.paradigm} text classifier
 
-{clf.description}
+{clf._card_approach()}
 
-- **Paradigm:** {clf.paradigm}
+- **Approach:** `{clf.name}`, {PARADIGMS.get(clf.paradigm, clf.paradigm)}.
+- **Base model:** {base_model_text(config.get("model"))}
 - **Labels:** {", ".join(f"`{label}`" for label in clf.labels)}
-- **Training data:** {info.get("dataset", "not recorded")} ({info.get("train_examples", "?")} examples, {info.get("train_seconds", "?")} s)
+- **Training data:** {info.get("dataset", "not recorded")} ({info.get("train_examples", "?")} training examples)
+- **Training time:** {_training_text(info)}
 - **Made with:** [llmdisc](https://pypi.org/project/llmdisc/) {__version__}
 
+## How to use
+
+### With llmdisc
+
+```python
+from llmdisc import TextClassifier
+
+clf = TextClassifier.from_pretrained("{repo}")  # a Hub repo id or a local folder
+clf.predict_proba(["a text to classify"])  # columns: {clf.labels}
+```
+
+{vanilla_text}
 ## Hyper-parameters
 
 | setting | value |
@@ -96,18 +176,123 @@ def write_model_card(clf: TextClassifier, folder: Path) -> None:
 
 {"| split | accuracy | macro-F1 | log loss | ECE (15 bins) |" + chr(10) + "| --- | --- | --- | --- | --- |" + chr(10) + metrics if metrics else "Not evaluated when saved."}
 
-## How to use
-
-```python
-from llmdisc import TextClassifier
-
-clf = TextClassifier.from_pretrained("path/or/hub-folder")
-clf.predict_proba(["a text to classify"])  # columns: {clf.labels}
-```
-
 ## Intended use and limits
 
-A {clf.paradigm} text classifier for comparing approaches with llmdisc. It predicts only the
-labels above, and was trained on the data named above: expect lower accuracy on text unlike it.
+Made to compare discriminative and generative classifiers with llmdisc, and to classify text like
+the training data into the labels above; it predicts nothing else.
+
+- Expect lower accuracy on text unlike the training data ({info.get("dataset", "not recorded")}): other domains, languages or lengths.
+- {"Probabilities are only as calibrated as the ECE above says" if metrics else "Calibration was not measured"}; check it on your data before thresholding.
+{limits}
 """
     ModelCard(content).save(folder / "README.md")
+
+
+# ---- pushing ---------------------------------------------------------------------------------
+
+
+def check_repo_id(repo_id: Any) -> str:
+    """``repo_id`` if it is a valid ``owner/name`` model repo id, else a one-line error."""
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise LlmdiscError(f"Hub model id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise LlmdiscError(f"Hub model id {repo_id!r} is invalid: {str(e).splitlines()[0]}") from None
+    return repo_id
+
+
+def check_push_access(repo_id: str, token: str | None = None) -> str:
+    """Fail now, not after training, if an upload cannot work: return the token to use.
+
+    Checks the repo id's form, that a token exists (``token``, else ``HF_TOKEN`` or the one
+    ``hf auth login`` stored) and that the Hub answers within seconds. It sends no request that
+    needs a login, so a token without write access is found out only at upload time (by then
+    the model is saved locally).
+
+    Args:
+        repo_id: ``owner/name``.
+        token: a token; by default the stored one.
+
+    Returns:
+        The token.
+    """
+    check_repo_id(repo_id)
+    if not token:
+        try:
+            token = get_token()
+        except Exception as e:  # noqa: BLE001  an OIDC or OAuth refresh that failed
+            raise LlmdiscError(f"could not read your Hugging Face token ({type(e).__name__}: {e}); "
+                               "log in again with `hf auth login`") from None
+    if not token:
+        raise LlmdiscError(f"pushing to {repo_id} needs a Hugging Face token and none is set; log in with "
+                           "`hf auth login` or set HF_TOKEN (or use --hub-dry-run to write the folder only)")
+    if not hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "no connection"
+        raise LlmdiscError(f"cannot push to {repo_id}: the Hugging Face Hub ({constants.ENDPOINT}) is unreachable "
+                           f"({why}); connect, or use --hub-dry-run to write the folder without uploading")
+    return token
+
+
+def upload_files(folder: str | Path) -> list[str]:
+    """The files of ``folder`` an upload sends (relative paths), chosen as ``upload_folder`` chooses."""
+    folder = Path(folder)
+    paths = sorted(p.relative_to(folder).as_posix() for p in folder.glob("**/*") if p.is_file())
+    return list(filter_repo_objects(paths, ignore_patterns=LOCAL_ONLY + DEFAULT_IGNORE_PATTERNS))
+
+
+def describe_upload(folder: str | Path, repo_id: str) -> str:
+    """What a dry run prints: the repo, then each file that would be uploaded with its size."""
+    folder = Path(folder)
+    files = upload_files(folder)
+    sizes = {f: (folder / f).stat().st_size for f in files}
+    width = max((len(f) for f in files), default=0)
+    lines = [f"dry run: nothing was uploaded; a push would send {len(files)} files "
+             f"({sum(sizes.values()) / 1e6:.2f} MB) from {folder} to {constants.ENDPOINT}/{repo_id}"]
+    lines += [f"  {f:<{width}}  {sizes[f]:>12,} bytes" for f in files]
+    if (folder / "merged").is_dir():
+        lines.append("  (merged/ stays local: it is the full merged model, not part of the pushed folder)")
+    return "\n".join(lines)
+
+
+def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = None, token: str | None = None,
+                  commit_message: str = "Upload llmdisc classifier") -> str:
+    """Create the model repo if needed and upload a saved folder to it.
+
+    Args:
+        folder: a folder written by ``save_pretrained``.
+        repo_id: ``owner/name``.
+        private: create the repo private (ignored if it exists).
+        token: a Hub token; by default the stored one.
+        commit_message: the commit message.
+
+    Returns:
+        The URL of the commit.
+    """
+    folder = Path(folder)
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type="model",
+                                   commit_message=commit_message, ignore_patterns=list(LOCAL_ONLY))
+    # Whatever went wrong (HTTP, connection, permissions), the user must learn that the model is
+    # safe on disk and how to send it again.
+    except Exception as e:  # noqa: BLE001
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise LlmdiscError(
+            f"uploading to {repo_id} failed ({type(e).__name__}: {first}); the model is saved at {folder}: "
+            f"push it later with `hf upload {repo_id} {folder} --exclude 'merged/*'`"
+        ) from None
+    return str(getattr(commit, "commit_url", commit))
+
+
+def download_folder(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
+    """Download a model repo (or take it from the local cache when the Hub is unreachable)."""
+    check_repo_id(repo_id)
+    online = hub_reachable()
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, token=token, local_files_only=not online))
+    except Exception as e:  # noqa: BLE001  not found, gated, not cached, a connection error...
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        where = "" if online else " (the Hub is unreachable and it is not in the local cache)"
+        raise LlmdiscError(f"could not download {repo_id}{where}: {first}") from None

@@ -31,6 +31,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from .distributed import process_device, world_size
 from .errors import LlmdiscError
 from .offline import hub_reachable
 from .io import atomic_dir
@@ -205,5 +206,8 @@ def load_model(
         if os.path.isdir(resolved):
             raise LlmdiscError(f"could not load model from {resolved}: {str(e).splitlines()[0][:300]}") from None
         raise _hub_error(name_or_path, e) from None
+    if world_size() > 1 and "device_map" not in model_kwargs:
+        # Under accelerate launch each process scores on its own GPU (a no-op on CPU).
+        model.to(process_device())
     model.eval()
     return model, tokenizer

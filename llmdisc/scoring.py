@@ -20,6 +20,10 @@ Batching: requests are grouped by context; each context is run once and its KV c
 all of its continuations (one prompt scored against several labels, or one label prompt scored
 against many texts). Prefixes are left-padded and continuations right-padded, with explicit
 position ids, so a result does not depend on the batch it was computed in (tested to 1e-4).
+
+Several processes (``accelerate launch``): every process makes the same call; the batches are
+shared out among them and the scores gathered back in request order (see
+:mod:`llmdisc.distributed`), identical to a single process's.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .distributed import map_batches
 from .errors import LlmdiscError
 
 __all__ = [
@@ -129,9 +134,11 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
     # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
     items = sorted(((ctx, i) for ctx, members in groups.items() for i in members),
                    key=lambda x: (-len(x[0]), x[0], -len(requests[x[1]][1])))
-    for start in range(0, len(items), batch_size):
-        chunk = [(ctx, requests[i][1], i) for ctx, i in items[start:start + batch_size]]
-        for (_, _, i), scores in zip(chunk, _score_chunk(model, chunk, limit)):
+    chunks = [[(ctx, requests[i][1], i) for ctx, i in items[start:start + batch_size]]
+              for start in range(0, len(items), batch_size)]
+    # Under several processes each computes a share of the batches; all get every result.
+    for chunk, chunk_scores in zip(chunks, map_batches(lambda c: _score_chunk(model, c, limit), chunks)):
+        for (_, _, i), scores in zip(chunk, chunk_scores):
             results[i] = scores
     return results  # type: ignore[return-value]
 

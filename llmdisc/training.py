@@ -22,6 +22,7 @@ from transformers import EarlyStoppingCallback, SchedulerType, Trainer, Training
 from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from . import distributed
 from .config import arg
 from .errors import LlmdiscError
 from .metrics import classification_metrics, softmax
@@ -128,6 +129,10 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
+    if distributed.world_size() > 1 and not torch.cuda.is_available():
+        # Launched on several CPU processes: Trainer only runs data-parallel (gloo) on CPUs when
+        # told so; otherwise each process would train alone on all the data.
+        kwargs["use_cpu"] = True
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
 
@@ -156,7 +161,8 @@ def train_model(
 
     Returns:
         Facts about the run: ``global_step``, ``train_loss``, ``best_metric``,
-        ``resumed_from`` and ``train_samples_per_second``.
+        ``resumed_from``, ``train_samples_per_second`` and ``num_processes`` (data-parallel
+        processes; the effective batch is ``batch_size * gradient_accumulation_steps * num_processes``).
     """
     _check(settings)
     tmp = None
@@ -164,7 +170,9 @@ def train_model(
     if checkpoint_dir is None:
         if settings.resume:
             raise LlmdiscError("resume needs a checkpoint_dir (--checkpoint-dir, or the train command's --output-dir)")
-        checkpoint_dir = tmp = tempfile.mkdtemp(prefix="llmdisc-checkpoints-")
+        # One folder for all processes: the main one writes checkpoints, all read the best back.
+        checkpoint_dir = tmp = distributed.broadcast_object(
+            tempfile.mkdtemp(prefix="llmdisc-checkpoints-") if distributed.is_main_process() else None)
     last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
     if last and not settings.resume:
         raise LlmdiscError(f"{checkpoint_dir} holds checkpoints of an unfinished run; pass --resume to continue "
@@ -179,12 +187,20 @@ def train_model(
     trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                       processing_class=tokenizer, data_collator=data_collator,
                       compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks)
+    if "ForSequenceClassification" in type(model).__name__:
+        # A classification loss is a mean over the batch. Trainer (transformers 5) takes any model
+        # whose forward has **kwargs for one whose loss is summed over the tokens of the whole
+        # step: it then multiplies it by the number of processes and skips the division by the
+        # accumulation steps (BERT's head ignores that count), so logged losses and gradients
+        # would grow with both.
+        trainer.model_accepts_loss_kwargs = False
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(LossAndSpeedProgress())
     try:
         result = trainer.train(resume_from_checkpoint=last if settings.resume and last else None)
+        distributed.barrier()  # several processes: all have read the best checkpoint back
     finally:
-        if tmp:
+        if tmp and distributed.is_main_process():
             shutil.rmtree(tmp, ignore_errors=True)
     return {
         "global_step": trainer.state.global_step,
@@ -192,4 +208,5 @@ def train_model(
         "best_metric": trainer.state.best_metric,
         "resumed_from": Path(last).name if settings.resume and last else None,
         "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "num_processes": args.world_size,
     }

@@ -15,18 +15,25 @@ Edge cases, pinned down:
   list of one. Rows are renormalised in float64, so they sum to 1 within 1e-9.
 * ``save_pretrained(dir)`` writes the approach's own files plus ``llmdisc_config.json`` (approach,
   labels, config, info), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
-  sibling and swaps it in, so a failed save leaves nothing half-written.
-* ``TextClassifier.from_pretrained(dir)`` returns an instance of whichever approach saved
-  ``dir``; ``SomeApproach.from_pretrained(dir)`` also checks that it is that approach.
+  sibling and swaps it in, so a failed save leaves nothing half-written. Under several processes
+  (``accelerate launch``) only the main one writes; the others wait for it.
+* ``TextClassifier.from_pretrained(dir_or_repo_id)`` returns an instance of whichever approach
+  saved it (a local folder, else a Hub model repo, downloaded); ``SomeApproach.from_pretrained``
+  also checks that it is that approach.
+* ``push_to_hub(repo_id)`` checks for a token and a reachable Hub first, saves, then uploads that
+  folder; if the upload fails, the error names the folder, which is kept.
 
 Adding an approach is one subclass, decorated with ``@register("name")``, that defines a
-``Config`` dataclass and ``_fit``, ``_predict_proba``, ``_save`` and ``_load``.
+``Config`` dataclass and ``_fit``, ``_predict_proba``, ``_save`` and ``_load`` (and, for its model
+card, ``_card_usage`` and ``_card_limits``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -37,10 +44,10 @@ from typing import Any, Callable, ClassVar, Sequence, TypeVar
 import datasets
 import numpy as np
 
-from .. import __version__
+from .. import __version__, distributed
 from ..config import config_from_dict, config_to_dict
 from ..errors import LlmdiscError
-from ..hub import write_model_card
+from ..hub import check_push_access, download_folder, upload_folder, write_model_card
 from ..io import atomic_dir, write_json
 
 __all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
@@ -59,6 +66,7 @@ class TextClassifier(ABC):
     name: ClassVar[str] = ""  # registry name, set by @register
     paradigm: ClassVar[str] = ""  # "generative" or "discriminative"
     description: ClassVar[str] = ""  # one line for model cards and reports
+    hub_library: ClassVar[str] = "llmdisc"  # the library that loads the saved folder without llmdisc
 
     @dataclass
     class Config:
@@ -91,6 +99,36 @@ class TextClassifier(ABC):
     def num_parameters(self) -> dict[str, int]:
         """Total and trainable parameters (``{}`` where the notion does not apply)."""
         return {}
+
+    # ---- what the model card says (approaches refine these) ---------------------------------
+
+    def _card_approach(self) -> str:
+        """A sentence or two: how this classifier works."""
+        return self.description
+
+    def _card_usage(self, repo: str) -> tuple[str, str] | None:
+        """``(library, Python code)`` loading the folder at ``repo`` without llmdisc, or None.
+
+        The code defines ``texts`` and ends with ``probs``: one row per text, columns in the
+        order of ``self.labels`` (or one ``{label: probability}`` dict per text).
+        """
+        return None
+
+    def _card_limits(self) -> list[str]:
+        """The approach's own limits, one line each."""
+        return []
+
+    def _for_hub(self, folder: Path) -> None:
+        """Adjust a folder saved for the Hub (nothing by default; no local paths may leak into it)."""
+
+    @property
+    def uses_training_data(self) -> bool:
+        """Whether ``fit`` learns from the training examples (zero-shot scoring does not).
+
+        A comparison runs an approach that does not once, and draws it as a flat line on the
+        learning curves.
+        """
+        return True
 
     # ---- the public interface ---------------------------------------------------------------
 
@@ -146,11 +184,14 @@ class TextClassifier(ABC):
         """The most probable label name for each text."""
         return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
-    def save_pretrained(self, save_directory: str | Path) -> Path:
+    def save_pretrained(self, save_directory: str | Path, *, repo_id: str | None = None) -> Path:
         """Save to a folder (atomically): the approach's files, ``llmdisc_config.json``, a model card.
+
+        Under several processes only the main one writes; every process returns once it has.
 
         Args:
             save_directory: the folder; an existing one is replaced.
+            repo_id: the Hub repo the folder is meant for; the model card's snippets load from it.
 
         Returns:
             The folder's path.
@@ -161,25 +202,40 @@ class TextClassifier(ABC):
         if save_directory.is_dir() and any(save_directory.iterdir()) and not (save_directory / CONFIG_FILE).exists():
             raise LlmdiscError(f"{save_directory} is a non-empty folder that is not a saved llmdisc classifier; "
                                "save to a new or empty folder")
-        with atomic_dir(save_directory) as tmp:
-            self._save(tmp)
-            write_json(tmp / CONFIG_FILE, self._metadata())
-            if self.info.get("metrics"):  # as transformers' examples do: metrics beside the model
-                write_json(tmp / "eval_results.json", self.info["metrics"])
-            write_model_card(self, tmp)
+        try:
+            if distributed.is_main_process():
+                with atomic_dir(save_directory) as tmp:
+                    self._save(tmp)
+                    if repo_id is not None:
+                        self._for_hub(tmp)
+                    write_json(tmp / CONFIG_FILE, self._metadata())
+                    if self.info.get("metrics"):  # as transformers' examples do: metrics beside the model
+                        write_json(tmp / "eval_results.json", self.info["metrics"])
+                    write_model_card(self, tmp, repo_id=repo_id)
+        finally:
+            distributed.barrier()  # the others may read the folder once this returns
         return save_directory
 
     @classmethod
-    def from_pretrained(cls: type[C], path: str | Path) -> C:
-        """Load a classifier saved with :meth:`save_pretrained`.
+    def from_pretrained(cls: type[C], path: str | Path, *, revision: str | None = None, token: str | None = None) -> C:
+        """Load a classifier saved with :meth:`save_pretrained`, from a folder or the Hub.
 
         Args:
-            path: the saved folder.
+            path: the saved folder, or the ``owner/name`` id of a Hub model repo holding one
+                (downloaded, or read from the local cache when the Hub is unreachable).
+            revision: for a Hub repo: a branch, tag or commit.
+            token: for a private Hub repo: a token (by default the stored one).
 
         Returns:
             An instance of the approach that saved it.
         """
-        path = Path(path)
+        if not os.path.exists(os.path.expanduser(str(path))) and str(path).count("/") == 1 \
+                and not str(path).startswith((".", "/", "~")):
+            try:
+                path = download_folder(str(path), revision=revision, token=token)
+            except LlmdiscError as e:
+                raise LlmdiscError(f"{path} is not a local folder, and as a Hub repo: {e}") from None
+        path = Path(path).expanduser()
         meta_file = path / CONFIG_FILE
         if not meta_file.is_file():
             raise LlmdiscError(f"{path} is not a saved llmdisc classifier (no {CONFIG_FILE}); check the path")
@@ -199,30 +255,38 @@ class TextClassifier(ABC):
         return obj
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                    commit_message: str = "Upload llmdisc classifier") -> str:
-        """Save to a temporary folder and upload it to the Hub as a model repo.
+                    commit_message: str = "Upload llmdisc classifier",
+                    save_directory: str | Path | None = None) -> str | None:
+        """Save (locally, first) and upload the saved folder to the Hub as a model repo.
+
+        A missing token or an unreachable Hub is an error before anything is written. If the
+        upload itself fails, the error names the saved folder, which is kept.
 
         Args:
-            repo_id: ``"user/name"``.
+            repo_id: ``"owner/name"``.
             private: create the repo private (if it does not exist yet).
-            token: a Hub token; by default the one ``huggingface-cli login`` stored.
+            token: a Hub token; by default ``HF_TOKEN`` or the one ``hf auth login`` stored.
             commit_message: the commit message.
+            save_directory: where to save first (default: a temporary folder, removed after a
+                successful upload).
 
         Returns:
-            The URL of the commit.
+            The URL of the commit (None on processes other than the main one, which do not upload).
         """
-        from huggingface_hub import HfApi
-        from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
-
-        api = HfApi(token=token)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = self.save_pretrained(Path(tmp) / "model")
-            try:
-                api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-                return str(api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message))
-            except (HfHubHTTPError, LocalTokenNotFoundError, OSError) as e:
-                raise LlmdiscError(f"could not push to {repo_id} ({type(e).__name__}: {str(e).splitlines()[0][:150]}); "
-                                   "check your connection and log in with `hf auth login` or pass token=") from None
+        if not self.is_fitted:
+            raise LlmdiscError("nothing to push: the classifier is not trained")
+        token = check_push_access(repo_id, token)
+        keep = save_directory is not None
+        if save_directory is None:
+            save_directory = Path(distributed.broadcast_object(
+                tempfile.mkdtemp(prefix="llmdisc-push-") if distributed.is_main_process() else None)) / "model"
+        folder = self.save_pretrained(save_directory, repo_id=repo_id)
+        if not distributed.is_main_process():
+            return None
+        url = upload_folder(folder, repo_id, private=private, token=token, commit_message=commit_message)
+        if not keep:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+        return url
 
     def _metadata(self) -> dict[str, Any]:
         return {

@@ -45,6 +45,7 @@ class _BagOfWordsClassifier(TextClassifier):
     """n-gram counts + a scikit-learn estimator; subclasses choose the estimator."""
 
     Config = BagOfWordsConfig
+    hub_library = "sklearn"
 
     def _estimator(self):
         raise NotImplementedError
@@ -73,6 +74,28 @@ class _BagOfWordsClassifier(TextClassifier):
         model = self.pipeline.named_steps["model"]
         n = sum(a.size for a in (getattr(model, k, None) for k in ("coef_", "intercept_", "feature_log_prob_", "class_log_prior_")) if a is not None)
         return {"total": int(n), "trainable": int(n)}
+
+    def _card_usage(self, repo: str) -> tuple[str, str]:
+        return "scikit-learn and skops", f"""
+import os
+
+import numpy as np
+import skops.io as sio
+from huggingface_hub import hf_hub_download
+
+repo = {repo!r}
+path = os.path.join(repo, "{MODEL_FILE}") if os.path.isdir(repo) else hf_hub_download(repo, "{MODEL_FILE}")
+# skops loads only trusted types: read the list (scikit-learn and numpy types) before trusting it.
+pipeline = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+labels = {self.labels!r}  # llmdisc_config.json; pipeline.classes_ holds their indices
+texts = ["a text to classify", "another one"]
+probs = np.zeros((len(texts), len(labels)))
+probs[:, pipeline.classes_] = pipeline.predict_proba(texts)
+"""
+
+    def _card_limits(self) -> list[str]:
+        return ["A bag of word n-grams: word order beyond "
+                f"{max(self.config.ngram_range)}-grams, negation scope and words unseen in training are not modelled."]
 
     def _save(self, folder: Path) -> None:
         # skops scans scikit-learn for its trusted types when imported (~3 s): import it only

@@ -26,6 +26,7 @@ from transformers.models.auto.modeling_auto import (
 )
 
 from ..config import arg
+from ..distributed import map_batches
 from ..errors import LlmdiscError
 from ..metrics import softmax
 from ..models import load_model, load_model_config
@@ -56,6 +57,9 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "te
 def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> tuple[np.ndarray, int]:
     """Logits for ``texts``, in batches of similar length (sorted, so little padding).
 
+    Under several processes (``accelerate launch``) each computes a share of the batches and
+    every process gets all the logits (see :mod:`llmdisc.distributed`).
+
     Returns:
         ``(logits as float32 array in the order of texts, number of truncated texts)``.
     """
@@ -63,11 +67,15 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
     enc, n_truncated = tokenize_texts(tokenizer, texts, max_length, "predict")
     order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
     out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
-    for start in range(0, len(texts), batch_size):
-        idx = order[start:start + batch_size]
+
+    def run(idx: np.ndarray) -> np.ndarray:
         batch = tokenizer.pad([{k: v[i] for k, v in enc.items()} for i in idx], return_tensors="pt")
         batch = {k: v.to(model.device) for k, v in batch.items()}
-        out[idx] = model(**batch).logits.float().cpu().numpy()
+        return model(**batch).logits.float().cpu().numpy()
+
+    batches = [order[start:start + batch_size] for start in range(0, len(texts), batch_size)]
+    for idx, logits in zip(batches, map_batches(run, batches)):
+        out[idx] = logits
     return out, n_truncated
 
 
@@ -89,6 +97,7 @@ class EncoderClassifier(TextClassifier):
 
     paradigm = "discriminative"
     description = "A pretrained encoder fine-tuned with a classification head: models P(y|x) directly."
+    hub_library = "transformers"
 
     @dataclass
     class Config(TrainerSettings):
@@ -131,6 +140,24 @@ class EncoderClassifier(TextClassifier):
     def num_parameters(self) -> dict[str, int]:
         return {"total": sum(p.numel() for p in self.model.parameters()),
                 "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad)}
+
+    def _card_approach(self) -> str:
+        return (f"{self.description} The text goes through the encoder; the first token's vector feeds a linear "
+                f"head over the {len(self.labels)} labels, and cross-entropy trains both.")
+
+    def _card_usage(self, repo: str) -> tuple[str, str]:
+        return "transformers", f"""
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model={repo!r}, top_k=None)
+texts = ["a text to classify", "another one"]
+# One {{label: probability}} dict per text; llmdisc truncated texts to {self.config.max_length} tokens.
+probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, truncation=True, max_length={self.config.max_length})]
+"""
+
+    def _card_limits(self) -> list[str]:
+        return [f"Texts longer than {self.config.max_length} tokens are truncated: only their start is read.",
+                "It inherits its base encoder's language coverage and biases."]
 
     def _save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)

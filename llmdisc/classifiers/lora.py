@@ -34,6 +34,7 @@ from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWith
 
 from ..config import arg
 from ..errors import LlmdiscError
+from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
 from ..models import load_model, resolve_model
 from ..scoring import encode_pair
@@ -41,7 +42,7 @@ from ..metrics import softmax
 from ..training import TrainerSettings, compute_classification_metrics, train_model
 from .base import TextClassifier, register
 from .encoder import predict_logits, tokenize_texts
-from .zeroshot import REVIEW_TEMPLATE, Template, ZeroShotClassifier
+from .zeroshot import REVIEW_TEMPLATE, Template, ZeroShotClassifier, likelihood_snippet
 
 __all__ = ["LoraClassifier", "HEADS", "DEFAULT_TARGET_MODULES"]
 
@@ -66,6 +67,7 @@ class LoraClassifier(TextClassifier):
     """A causal LM with LoRA adapters trained as a classifier (verbalizer, sequence or channel head)."""
 
     description = "A causal LM adapted with LoRA: verbalizer (P(label|text) as words), sequence (a score head) or channel (P(text|label))."
+    hub_library = "peft"
 
     @dataclass
     class Config(TrainerSettings):
@@ -193,6 +195,69 @@ class LoraClassifier(TextClassifier):
     def num_parameters(self) -> dict[str, int]:
         trainable, total = self.model.get_nb_trainable_parameters()
         return {"total": int(total), "trainable": int(trainable)}
+
+    def _card_approach(self) -> str:
+        how = {
+            "verbalizer": "trained to write the label word after the prompt (loss on the label tokens only), and "
+                          "predicting by comparing the label words' likelihoods, log P(label | text)",
+            "sequence": "with a linear score head on the last token's state (trained in full), predicting P(label | text)",
+            "channel": "trained on label-conditioned text, P(text | label), and classifying by Bayes' rule with the "
+                       "training class prior",
+        }[self.config.head]
+        c = self.config
+        return (f"A causal LM with LoRA adapters (rank {c.r}, alpha {c.lora_alpha}) on its attention and MLP "
+                f"projections, head `{c.head}`: {how}. Only the adapters{' and the head' if c.head == 'sequence' else ''} "
+                "are stored; the base model is loaded from its own repo.")
+
+    def _card_usage(self, repo: str) -> tuple[str, str]:
+        sequence = self.config.head == "sequence"
+        auto = "AutoPeftModelForSequenceClassification" if sequence else "AutoPeftModelForCausalLM"
+        plain = "AutoModelForSequenceClassification" if sequence else "AutoModelForCausalLM"
+        extra = f", num_labels={len(self.labels)}" if sequence else ""
+        hub_id = hub_base_model(self.config.model)
+        if hub_id and hub_id != self.config.model:
+            # A packaged alias: the adapter records a local folder; name the base's Hub repo instead.
+            load = (f"from peft import PeftModel\nfrom transformers import AutoTokenizer, {plain}\n\n"
+                    f"repo = {repo!r}\n"
+                    f"# llmdisc trained on its packaged copy `{self.config.model}` (a Q4_1 GGUF, de-quantized):\n"
+                    "# on the original weights the scores differ slightly.\n"
+                    f"base = {plain}.from_pretrained({hub_id!r}{extra})\n"
+                    "model = PeftModel.from_pretrained(base, repo).eval()\n")
+        else:
+            load = (f"from peft import {auto}\nfrom transformers import AutoTokenizer\n\n"
+                    f"repo = {repo!r}\n"
+                    f"model = {auto}.from_pretrained(repo{extra}).eval()  # loads the base model, then the adapter\n")
+        load = "import numpy as np\nimport torch\n" + load + "tokenizer = AutoTokenizer.from_pretrained(repo)\n"
+        if sequence:
+            return "transformers and peft", load + f"""model.config.pad_token_id = tokenizer.pad_token_id  # the head reads each text's last real token
+labels = {self.labels!r}
+texts = ["a text to classify", "another one"]
+with torch.no_grad():
+    batch = tokenizer(texts, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt")
+    probs = model(**batch).logits.float().softmax(-1).numpy()  # columns: labels
+"""
+        scorer = self._scorer()
+        return "transformers and peft", likelihood_snippet(
+            load, self.labels, scorer._verbalizers(), Template(self.config.template), scorer.config.mode,
+            prior=self.prior if self.config.head == "channel" else None)
+
+    def _card_limits(self) -> list[str]:
+        limits = [f"Trained on texts cut to {self.config.max_length} tokens.",
+                  "An adapter: it needs its exact base model, and inherits that model's language coverage and biases."]
+        if not hub_base_model(self.config.model):
+            limits.append("The base model was a local folder: the adapter's `base_model_name_or_path` names that "
+                          "folder, so elsewhere load the same base yourself and use `PeftModel.from_pretrained(base, repo)`.")
+        return limits
+
+    def _for_hub(self, folder: Path) -> None:
+        # For a packaged alias, the adapter names the local de-quantized folder as its base: on the
+        # Hub, name the alias's source repo instead (a local path would leak and resolve nowhere).
+        hub_id = hub_base_model(self.config.model)
+        config_file = folder / "adapter_config.json"
+        if hub_id and hub_id != self.config.model and config_file.is_file():
+            adapter = json.loads(config_file.read_text(encoding="utf-8"))
+            adapter["base_model_name_or_path"] = hub_id
+            write_json(config_file, adapter)
 
     def _save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)

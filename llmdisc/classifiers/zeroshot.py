@@ -35,13 +35,14 @@ import numpy as np
 
 from ..config import arg
 from ..errors import LlmdiscError
+from ..hub import hub_base_model
 from ..io import write_json
 from ..metrics import softmax
 from ..models import load_model
 from ..scoring import loglikelihood, move_trailing_space
 from .base import TextClassifier, register
 
-__all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "Template"]
+__all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "Template", "causal_lm_loading_code", "likelihood_snippet"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,81 @@ class Template:
             context, continuation = self.channel(text, verbalizer)
             return context + continuation
         return self.source.replace("{text}", text).replace("{label}", verbalizer)
+
+
+# What a model card's vanilla snippet scores with: llmdisc.scoring's conventions, one text at a time.
+_LOGPROB_CODE = '''
+def logprob(context, continuation):
+    """log P(continuation | context), as llmdisc scores it: the context's trailing space joins the continuation."""
+    stripped = context.rstrip()
+    continuation = context[len(stripped):] + continuation
+    ctx = tokenizer(stripped)["input_ids"]
+    ids = ctx + tokenizer(stripped + continuation)["input_ids"][len(ctx):]
+    with torch.no_grad():
+        logp = model(input_ids=torch.tensor([ids])).logits[0].float().log_softmax(-1)
+    return sum(logp[i - 1, ids[i]].item() for i in range(len(ctx), len(ids)))
+'''
+
+
+def causal_lm_loading_code(model: str, what: str = "the LM") -> str:
+    """Plain-transformers lines that load the causal LM an llmdisc ``model`` setting names."""
+    hub_id = hub_base_model(model)
+    if hub_id and hub_id != model:  # a packaged alias
+        note = (f"# {what}. llmdisc used its packaged copy `{model}` (a Q4_1 GGUF, de-quantized):\n"
+                "# these original weights score slightly differently.\n")
+    elif hub_id:
+        note = f"# {what}.\n"
+    else:
+        note = f"# {what}: a local folder on the machine it was made on; point this at the same model.\n"
+    return f"""import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+{note}base = {(hub_id or model)!r}
+model = AutoModelForCausalLM.from_pretrained(base).eval()
+tokenizer = AutoTokenizer.from_pretrained(base)
+"""
+
+
+def likelihood_snippet(load: str, labels: list[str], words: list[str], template: Template, mode: str,
+                       demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None) -> str:
+    """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
+
+    Args:
+        load: code that defines ``np``, ``torch``, ``model`` and ``tokenizer``.
+        labels: the label names; words: what each is scored as.
+        template: the one template; mode: ``direct`` or ``channel``.
+        demos: the demonstrations before every prompt.
+        calibration: label probabilities for the content-free input, to divide by.
+        prior: class prior to multiply by (Bayes' rule).
+
+    Returns:
+        Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
+    """
+    lines = [load.strip(), _LOGPROB_CODE, f"labels = {labels!r}", f"words = {words!r}  # what each label is scored as",
+             'texts = ["a text to classify", "another one"]']
+    if mode == "direct":
+        before = template.source[: template.source.find("{label}")]
+        lines += [f"demos = {demos!r}  # demonstrations drawn from the training data" if demos else 'demos = ""',
+                  f"prompt = {before!r}  # the template up to the label word",
+                  "scores = np.array([[logprob(demos + prompt.replace(\"{text}\", t), w) for w in words] for t in texts])"]
+    else:
+        text_part, sep, label_part = template._parts
+        contexts = [demos + label_part.replace("{label}", w) + sep + text_part[: text_part.find("{text}")] for w in words]
+        lines += ["# Channel: each label's prompt comes first and the text is scored after it, P(text | label).",
+                  f"contexts = {contexts!r}",
+                  "scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"]
+    lines += ["probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
+              "probs /= probs.sum(axis=1, keepdims=True)"]
+    if calibration is not None:
+        lines += [f"calibration = np.array({[float(x) for x in calibration]!r})  # zeroshot.json: P(label | content-free input)",
+                  "probs /= calibration",
+                  "probs /= probs.sum(axis=1, keepdims=True)"]
+    if prior is not None:
+        lines += [f"prior = np.array({[float(x) for x in prior]!r})  # lora_head.json: the training class prior",
+                  "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
+                  "probs /= probs.sum(axis=1, keepdims=True)"]
+    return "\n".join(lines) + "\n"
 
 
 @register("zeroshot")
@@ -201,9 +277,39 @@ class ZeroShotClassifier(TextClassifier):
             probs.append(p)
         return np.mean(probs, axis=0)
 
+    @property
+    def uses_training_data(self) -> bool:  # type: ignore[override]
+        return self.config.k_shot > 0  # only demonstrations come from the training set
+
     def num_parameters(self) -> dict[str, int]:
         self._ensure_model()
         return {"total": sum(p.numel() for p in self.model.parameters()), "trainable": 0}
+
+    def _card_approach(self) -> str:
+        how = ("direct: each label word's log-likelihood after the prompt, log P(label | text)" if self.config.mode == "direct"
+               else "channel: the text's log-likelihood after each label's prompt, log P(text | label), with a uniform prior")
+        extras = [name for name, on in (("contextual calibration", self.config.calibrate),
+                                        (f"{self.config.k_shot} demonstrations", self.config.k_shot),
+                                        ("PMI", self.config.pmi), ("length normalisation", self.config.length_normalize),
+                                        (f"{len(self.templates)} templates averaged", len(self.templates) > 1)) if on]
+        return f"{self.description} Mode {how}" + (f"; with {', '.join(extras)}." if extras else ".")
+
+    def _card_usage(self, repo: str) -> tuple[str, str]:
+        load = causal_lm_loading_code(self.config.model, "The LM (this repo holds only the prompt settings)")
+        unsupported = [name for name, on in (("PMI", self.config.pmi), ("length normalisation", self.config.length_normalize),
+                                             ("several templates", len(self.templates) > 1)) if on]
+        if unsupported:
+            return "transformers", load + (f"# This model uses {', '.join(unsupported)}: llmdisc's scorer applies them "
+                                           "(llmdisc.scoring); load it with llmdisc for its exact probabilities.\n")
+        template = self.templates[0]
+        return "transformers", likelihood_snippet(
+            load, self.labels, self._verbalizers(), template, self.config.mode, demos=self._prefix(template),
+            calibration=self.calibration[0] if self.calibration is not None else None)
+
+    def _card_limits(self) -> list[str]:
+        return ["No weights are stored: the folder holds the prompt settings (`llmdisc_config.json`, `zeroshot.json`) "
+                "and the predictions depend on the exact base LM named above.",
+                "Zero-shot accuracy is sensitive to the template and the label words; it is not trained on the labels."]
 
     def _save(self, folder: Path) -> None:
         # The LM is not trained: the folder records how to rebuild the classifier, not weights.

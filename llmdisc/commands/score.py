@@ -7,6 +7,8 @@
 
 One JSON line per text: ``text``, ``loglikelihood`` (natural log), ``num_tokens``,
 ``perplexity`` and, with ``--per-token``, ``tokens`` as ``[token, logprob]`` pairs.
+
+Under ``accelerate launch`` the processes share the batches; the main one writes the records.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .. import distributed
 from ..config import arg, make_parser as _fields_parser, parse_config
 from ..models import load_model
 from ..scoring import token_logprobs
@@ -49,7 +52,8 @@ def main(config: ScoreConfig, texts: list[str] | None = None) -> list[dict[str, 
         records.append(record)
     if config.rank:
         records.sort(key=lambda r: -r["perplexity"])
-    write_jsonl(records, config.output)
+    if distributed.is_main_process():  # every process holds all the scores; one writes them
+        write_jsonl(records, config.output)
     return records
 
 

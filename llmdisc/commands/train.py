@@ -2,9 +2,16 @@
 
     llmdisc train naive_bayes --data demo --output-dir outputs/nb
     llmdisc train logistic_regression --config recipes/sst2-logistic-regression.yaml --C 2
+    llmdisc train encoder --push-to-hub --hub-model-id you/minilm-demo   # save, then upload
+    llmdisc train encoder --hub-dry-run --hub-model-id you/minilm-demo   # what would be uploaded
 
 The approach's own settings (``--alpha`` for naive_bayes, say) are flags too, and keys in the
 same YAML file.
+
+Pushing: a missing token or an unreachable Hub stops the run before training. The model is
+always saved to ``--output-dir`` first and that folder is what is uploaded, so a failed upload
+loses nothing. Under ``accelerate launch`` every process trains and evaluates; only the main
+one saves, prints and uploads.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import distributed
 from ..classifiers import available_classifiers, get_classifier, get_classifier_class
 from ..config import arg, config_from_dict, make_parser as _fields_parser, merged_values
 from ..data import DataConfig, stratified_subset
 from ..errors import LlmdiscError
 from ..evaluation import evaluate_classifier
+from ..hub import check_push_access, check_repo_id, describe_upload, upload_folder
 from ..report import format_table
 
 __all__ = ["TrainConfig", "main", "make_parser"]
@@ -37,6 +46,24 @@ class TrainConfig(DataConfig):
     output_dir: str | None = arg(None, "where to save the model (default: outputs/APPROACH)")
     overwrite: bool = arg(False, "replace an output folder that holds a different model")
     merge: bool = arg(False, "lora: also write OUTPUT_DIR/merged, the adapters merged into a standalone model")
+    push_to_hub: bool = arg(False, "upload the saved folder to the Hugging Face Hub (needs --hub-model-id and a login)")
+    hub_model_id: str | None = arg(None, "the Hub model repo to push to, owner/name")
+    hub_private: bool | None = arg(None, "create the Hub repo private (default: the Hub's default, public)")
+    hub_dry_run: bool = arg(False, "write the folder that would be uploaded and list its files; no network")
+
+
+def _check_hub(config: TrainConfig) -> str | None:
+    """Before any training: the hub settings make sense, and an upload can work. Return the token."""
+    if not (config.push_to_hub or config.hub_dry_run):
+        if config.hub_model_id:
+            check_repo_id(config.hub_model_id)  # it goes into the model card's snippets
+        return None
+    if not config.hub_model_id:
+        raise LlmdiscError(f"--{'push-to-hub' if config.push_to_hub else 'hub-dry-run'} needs --hub-model-id owner/name")
+    check_repo_id(config.hub_model_id)
+    if config.hub_dry_run:
+        return None  # no token, no network
+    return check_push_access(config.hub_model_id)
 
 
 def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | None = None) -> Path:
@@ -54,20 +81,27 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         raise LlmdiscError(f"{output_dir} already exists and is not empty; pass --overwrite or another --output-dir")
     if config.merge and not hasattr(get_classifier_class(approach), "save_merged"):
         raise LlmdiscError(f"--merge applies to lora only, not {approach}")
+    token = _check_hub(config)  # fail in seconds, not after an hour of training
     fields = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
     default_checkpoints = None
     if "checkpoint_dir" in fields and not approach_config.get("checkpoint_dir"):
         default_checkpoints = Path(f"{output_dir}-checkpoints")
         approach_config["checkpoint_dir"] = str(default_checkpoints)
-        if config.overwrite and not approach_config.get("resume") and default_checkpoints.exists():
+        if config.overwrite and not approach_config.get("resume") and default_checkpoints.exists() \
+                and distributed.is_main_process():
             shutil.rmtree(default_checkpoints)  # --overwrite without --resume: start over
+    # Several processes: all have checked the folders (and none sees checkpoints about to go)
+    # before any of them trains or saves.
+    distributed.barrier()
     clf = get_classifier(approach, **approach_config)
     data = config.load()
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.fit(train, eval=data["validation"])
     metrics = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
     clf.info.update(dataset=config.describe(), metrics=metrics)
-    clf.save_pretrained(output_dir)
+    clf.save_pretrained(output_dir, repo_id=config.hub_model_id)  # on the main process; the others wait
+    if not distributed.is_main_process():
+        return output_dir
     if config.merge:
         clf.save_merged(output_dir / "merged")
     if default_checkpoints is not None:
@@ -75,6 +109,11 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     print(format_table([{"approach": approach, "paradigm": clf.paradigm, "split": s, "train_examples": len(train),
                          "train_seconds": clf.info.get("train_seconds"), **m} for s, m in metrics.items()]))
     print(f"\nsaved: {output_dir}")
+    if config.hub_dry_run:
+        print(describe_upload(output_dir, config.hub_model_id))
+    elif config.push_to_hub:
+        url = upload_folder(output_dir, config.hub_model_id, private=config.hub_private, token=token)
+        print(f"pushed: {url}")
     return output_dir
 
 

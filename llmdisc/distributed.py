@@ -1,0 +1,135 @@
+"""Several processes, one result: the little that llmdisc needs to run under ``accelerate launch``.
+
+``accelerate launch --multi_gpu --num_processes N script`` (or ``torchrun``) starts N copies of
+the same program. Trainer already trains data-parallel across them; this module makes the rest
+behave:
+
+* :func:`map_batches` splits batched inference (log-likelihood scoring, zero-shot and encoder
+  prediction) across the processes and gathers the results back, in their original order, on
+  every process. Batch ``i`` goes to process ``i % N`` and is computed exactly as one process
+  computes it, so the results equal the single-process ones bit for bit.
+* :func:`is_main_process` and :func:`barrier` let only the main process save and print.
+
+Not launched that way (no ``WORLD_SIZE`` > 1 and no process group), every function returns at
+once without importing or initialising anything: single-process runs behave as before.
+
+Every process must make the same calls in the same order (they are collective): score on all
+processes, then let the main one write.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence, TypeVar
+
+import torch
+
+__all__ = ["world_size", "rank", "local_rank", "is_main_process", "barrier", "broadcast_object",
+           "gather_object", "map_batches", "process_device"]
+
+X = TypeVar("X")
+Y = TypeVar("Y")
+
+# What torchrun / accelerate launch (WORLD_SIZE) and MPI launchers set.
+_SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+_RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+_LOCAL_RANK_VARS = ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK")
+
+
+def _env_int(names: Sequence[str], default: int) -> int:
+    for name in names:
+        if os.environ.get(name, "").strip():
+            return int(os.environ[name])
+    return default
+
+
+def _initialized() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def world_size() -> int:
+    """How many processes run this program (1 when not launched with several)."""
+    if _initialized():
+        return torch.distributed.get_world_size()
+    return _env_int(_SIZE_VARS, 1)
+
+
+def rank() -> int:
+    """This process's global index (0 is the main process)."""
+    if _initialized():
+        return torch.distributed.get_rank()
+    return _env_int(_RANK_VARS, 0)
+
+
+def local_rank() -> int:
+    """This process's index on its machine (which GPU it uses)."""
+    return _env_int(_LOCAL_RANK_VARS, 0)
+
+
+def is_main_process() -> bool:
+    """Whether this is the process that saves, uploads and prints."""
+    return rank() == 0
+
+
+def process_device() -> torch.device:
+    """The device a model should sit on in this process: its own GPU when there are GPUs."""
+    return torch.device("cuda", local_rank()) if torch.cuda.is_available() else torch.device("cpu")
+
+
+def _ensure_group() -> bool:
+    """Join the process group (gloo on CPU, nccl on GPUs) if several processes run; return whether they do."""
+    if _initialized():
+        return torch.distributed.get_world_size() > 1
+    if _env_int(_SIZE_VARS, 1) <= 1:
+        return False
+    # accelerate's PartialState reads every launcher's variables and picks the backend. On a
+    # machine without GPUs it must be told cpu=True, or it sees no backend and stays single.
+    from accelerate import PartialState
+
+    PartialState(cpu=not torch.cuda.is_available())
+    return _initialized() and torch.distributed.get_world_size() > 1
+
+
+def barrier() -> None:
+    """Wait until every process gets here (no-op in a single process)."""
+    if _ensure_group():
+        torch.distributed.barrier()
+
+
+def broadcast_object(obj: X) -> X:
+    """The main process's ``obj`` on every process (``obj`` itself in a single process)."""
+    if not _ensure_group():
+        return obj
+    box = [obj]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_object(obj: X) -> list[X]:
+    """Every process's ``obj``, in rank order, on every process (``[obj]`` in a single process)."""
+    if not _ensure_group():
+        return [obj]
+    out: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(out, obj)
+    return out
+
+
+def map_batches(fn: Callable[[X], Y], batches: Sequence[X]) -> list[Y]:
+    """``[fn(b) for b in batches]``, with the batches shared out among the processes.
+
+    Args:
+        fn: computes one batch's result (picklable: results travel between processes).
+        batches: the batches, identical on every process.
+
+    Returns:
+        Every batch's result in the order of ``batches``, on every process.
+    """
+    if not _ensure_group():
+        return [fn(b) for b in batches]
+    me, size = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    # Round-robin: with batches sorted longest first, every process gets a similar share of work.
+    mine = {i: fn(batches[i]) for i in range(me, len(batches), size)}
+    merged: dict[int, Y] = {}
+    for part in gather_object(mine):
+        merged.update(part)
+    return [merged[i] for i in range(len(batches))]

@@ -1,0 +1,275 @@
+"""Sharing on the Hub: vanilla-library reloading, model cards, uploads up to the network boundary.
+
+Nothing here reaches the network: ``HfApi.create_repo`` / ``upload_folder`` and
+``snapshot_download`` are replaced by fakes that record what they were given.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from huggingface_hub import HfApi, ModelCard
+
+import llmdisc
+from llmdisc import LlmdiscError, TextClassifier, evaluate_classifier, get_classifier, stratified_subset
+from llmdisc.cli import main as cli
+from llmdisc.classifiers.base import TextClassifier as BaseClassifier
+from llmdisc.hub import upload_files, write_model_card
+
+REPO = "someone/llmdisc-test"
+
+# Each approach (and each LoRA head and zero-shot mode) at its cheapest; the tiny-model paths
+# stand in for "TINY_BERT" / "TINY_GPT2".
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "naive_bayes": ("naive_bayes", {}),
+    "logistic_regression": ("logistic_regression", {"C": 0.5}),
+    "encoder": ("encoder", {"model": "TINY_BERT", "max_steps": 2, "batch_size": 8}),
+    "zeroshot_direct": ("zeroshot", {"model": "TINY_GPT2", "calibrate": True, "k_shot": 1}),
+    "zeroshot_channel": ("zeroshot", {"model": "TINY_GPT2", "mode": "channel"}),
+    "lora_verbalizer": ("lora", {"model": "TINY_GPT2", "head": "verbalizer", "max_steps": 2, "batch_size": 4}),
+    "lora_sequence": ("lora", {"model": "TINY_GPT2", "head": "sequence", "max_steps": 2, "batch_size": 4}),
+    "lora_channel": ("lora", {"model": "TINY_GPT2", "head": "channel", "max_steps": 2, "batch_size": 4}),
+}
+
+
+def test_every_approach_is_covered():
+    assert {approach for approach, _ in VARIANTS.values()} == set(llmdisc.available_classifiers())
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def saved(request, demo, tiny_bert, tiny_gpt2, tmp_path_factory):
+    """(classifier, folder): trained, evaluated and saved for REPO."""
+    approach, config = VARIANTS[request.param]
+    paths = {"TINY_BERT": str(tiny_bert), "TINY_GPT2": str(tiny_gpt2)}
+    config = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in config.items()}
+    clf = get_classifier(approach, **config).fit(stratified_subset(demo["train"], 32))
+    clf.info.update(dataset="llmdisc demo reviews",
+                    metrics={"test": evaluate_classifier(clf, stratified_subset(demo["test"], 16))})
+    folder = clf.save_pretrained(tmp_path_factory.mktemp(request.param) / "model", repo_id=REPO)
+    return clf, folder
+
+
+def _vanilla_snippet(readme: str) -> str:
+    match = re.search(r"### With (.+?) only\n\n```python\n(.*?)```", readme, re.S)
+    assert match, "the card has no vanilla-library snippet"
+    return match.group(2)
+
+
+def test_card_snippet_loads_the_folder_with_the_vanilla_library(saved):
+    """The card's own "with <library> only" code, run on the folder, gives llmdisc's probabilities."""
+    clf, folder = saved
+    code = _vanilla_snippet((folder / "README.md").read_text(encoding="utf-8"))
+    assert not re.search(r"^\s*(import|from)\s+llmdisc", code, re.M), "the vanilla snippet imports llmdisc"
+    assert repr(REPO) in code or clf.name == "zeroshot"  # zero-shot settings are inlined, the LM named
+    namespace: dict = {}
+    exec(compile(code.replace(repr(REPO), repr(str(folder))), "card-snippet", "exec"), namespace)  # noqa: S102
+    probs = namespace["probs"]
+    if isinstance(probs[0], dict):  # a pipeline's {label: score} per text
+        probs = [[row[label] for label in clf.labels] for row in probs]
+    np.testing.assert_allclose(np.asarray(probs, dtype=float), clf.predict_proba(namespace["texts"]), atol=1e-5)
+
+
+def test_llmdisc_loads_it_back_by_repo_id(saved, monkeypatch):
+    clf, folder = saved
+    calls = []
+
+    def fake_snapshot_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(folder)
+
+    monkeypatch.setattr(llmdisc.hub, "snapshot_download", fake_snapshot_download)
+    loaded = TextClassifier.from_pretrained(REPO, revision="main")
+    assert calls == [(REPO, {"revision": "main", "token": None, "local_files_only": True})]  # tests are offline
+    texts = ["a delightful little film", "dull and far too long"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-12)
+
+
+def test_model_card_parses_and_carries_the_metrics(saved):
+    clf, folder = saved
+    card = ModelCard.load(folder / "README.md")
+    metrics = clf.info["metrics"]["test"]
+    found = {r.metric_name: r.metric_value for r in card.data.eval_results}
+    assert found == {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+    assert {r.dataset_split for r in card.data.eval_results} == {"test"}
+    assert card.data.model_name == REPO.split("/")[1]
+    assert card.data.library_name == clf.hub_library and card.data.pipeline_tag == "text-classification"
+    assert clf.paradigm in card.data.tags and clf.name in card.data.tags
+    text = card.text
+    for needle in ("**Approach:**", "**Base model:**", "**Training data:** llmdisc demo reviews",
+                   f"**Training time:** {clf.info['train_seconds']} s", "## How to use", "### With llmdisc",
+                   f'TextClassifier.from_pretrained("{REPO}")', "## Hyper-parameters", "## Metrics",
+                   "## Intended use and limits", *(f"`{label}`" for label in clf.labels)):
+        assert needle in text, needle
+    for key in llmdisc.config.config_to_dict(clf.config):
+        assert f"| `{key}` |" in text
+
+
+def test_card_of_a_packaged_alias_names_the_hub_base(tmp_path):
+    """A LoRA adapter on the packaged SmolLM2: the card points at the Hub repo (no weights needed)."""
+    clf = get_classifier("lora", model="smollm2-135m")
+    clf.labels, clf.info = ["negative", "positive"], {"train_seconds": 1.0}
+    write_model_card(clf, tmp_path, repo_id=REPO)
+    card = ModelCard.load(tmp_path / "README.md")
+    assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    code = _vanilla_snippet(card.content)
+    assert 'AutoModelForCausalLM.from_pretrained(\'HuggingFaceTB/SmolLM2-135M-Instruct\')' in code
+    assert "PeftModel.from_pretrained(base, repo)" in code and "GGUF" in code
+
+
+def test_an_adapter_saved_for_the_hub_names_no_local_path(tiny_gpt2, demo, tmp_path, monkeypatch):
+    """On a packaged alias the adapter's base is a local folder; the folder for the Hub names the
+    alias's Hub repo instead (here the tiny model plays the alias)."""
+    import json
+
+    from llmdisc.classifiers import lora
+
+    clf = get_classifier("lora", model=str(tiny_gpt2), max_steps=1, batch_size=4).fit(stratified_subset(demo["train"], 8))
+    local = json.loads((clf.save_pretrained(tmp_path / "local") / "adapter_config.json").read_text())
+    assert local["base_model_name_or_path"] == str(tiny_gpt2)
+    monkeypatch.setattr(lora, "hub_base_model", lambda model: "owner/base")
+    pushed = json.loads((clf.save_pretrained(tmp_path / "hub", repo_id=REPO) / "adapter_config.json").read_text())
+    assert pushed["base_model_name_or_path"] == "owner/base"
+
+
+# ---- uploading -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """A logged-in user and a reachable Hub whose HfApi records calls (and snapshots the folder)."""
+    calls: dict = {"create_repo": [], "upload_folder": []}
+
+    def create_repo(self, repo_id, **kwargs):
+        calls["create_repo"].append({"repo_id": repo_id, "token": self.token, **kwargs})
+        return f"https://huggingface.co/{repo_id}"
+
+    def upload_folder(self, *, repo_id, folder_path, **kwargs):
+        folder = Path(folder_path)
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        calls["upload_folder"].append({"repo_id": repo_id, "folder_path": folder, "files": files, **kwargs})
+        if calls.get("fail"):
+            raise ConnectionError("connection reset by peer")
+        return f"https://huggingface.co/{repo_id}/commit/abc123"
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    return calls
+
+
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_push_to_hub_uploads_what_save_pretrained_writes(fake_hub, demo, tmp_path):
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    url = clf.push_to_hub(REPO, private=True)
+    assert url == f"https://huggingface.co/{REPO}/commit/abc123"
+    (create,), (upload,) = fake_hub["create_repo"], fake_hub["upload_folder"]
+    assert create == {"repo_id": REPO, "token": "hf_test_token", "private": True, "exist_ok": True, "repo_type": "model"}
+    reference = _folder_files(clf.save_pretrained(tmp_path / "reference", repo_id=REPO))
+    assert set(upload["files"]) == set(reference) == {"model.skops", "llmdisc_config.json", "README.md"}
+    for name in ("llmdisc_config.json", "README.md"):
+        assert upload["files"][name] == reference[name]
+    assert not upload["folder_path"].exists(), "the temporary folder was not removed after the upload"
+
+
+def test_train_push_to_hub_uploads_the_output_folder(fake_hub, tmp_path, capsys):
+    out = tmp_path / "nb"
+    assert cli(["train", "naive_bayes", "--data", "demo", "--output-dir", str(out),
+                "--push-to-hub", "--hub-model-id", REPO, "--hub-private"]) == 0
+    (upload,) = fake_hub["upload_folder"]
+    assert upload["folder_path"].resolve() == out.resolve() and upload["repo_id"] == REPO
+    assert upload["files"] == _folder_files(out)  # exactly the saved folder
+    assert fake_hub["create_repo"][0]["private"] is True
+    assert f"pushed: https://huggingface.co/{REPO}/commit/abc123" in capsys.readouterr().out
+    assert TextClassifier.from_pretrained(out).predict(["lovely"])
+
+
+def test_a_failed_upload_keeps_the_saved_model_and_says_where(fake_hub, demo, tmp_path, capsys):
+    fake_hub["fail"] = True
+    out = tmp_path / "nb"
+    assert cli(["train", "naive_bayes", "--data", "demo", "--output-dir", str(out),
+                "--push-to-hub", "--hub-model-id", REPO]) == 2
+    err = capsys.readouterr().err
+    assert "ConnectionError" in err and f"the model is saved at {out}" in err and f"hf upload {REPO}" in err
+    assert TextClassifier.from_pretrained(out).labels == ["negative", "positive"]
+
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    with pytest.raises(LlmdiscError, match="the model is saved at") as info:
+        clf.push_to_hub(REPO)
+    kept = Path(re.search(r"saved at (\S+):", str(info.value)).group(1))
+    assert TextClassifier.from_pretrained(kept).labels == clf.labels  # the temporary save is kept
+    shutil.rmtree(kept.parent)
+
+
+@pytest.mark.parametrize("problem", ["no token", "offline"])
+def test_no_token_or_offline_fails_before_training(problem, monkeypatch, tmp_path, capsys, demo):
+    trained = []
+    monkeypatch.setattr(BaseClassifier, "fit", lambda self, *a, **k: trained.append(self))
+    if problem == "no token":
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        monkeypatch.setattr(llmdisc.hub, "get_token", lambda: None)
+        monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
+        expected = "needs a Hugging Face token"
+    else:
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token")  # conftest sets HF_HUB_OFFLINE: unreachable
+        expected = "is unreachable (HF_HUB_OFFLINE is set)"
+    out = tmp_path / "enc"
+    assert cli(["train", "encoder", "--data", "demo", "--output-dir", str(out),
+                "--push-to-hub", "--hub-model-id", REPO]) == 2
+    assert expected in capsys.readouterr().err
+    assert trained == [] and not out.exists()
+
+    saves = []
+    monkeypatch.setattr(BaseClassifier, "save_pretrained", lambda self, *a, **k: saves.append(a))
+    clf = get_classifier("naive_bayes")
+    clf.labels = ["negative", "positive"]
+    with pytest.raises(LlmdiscError, match=re.escape(expected)):
+        clf.push_to_hub(REPO)
+    assert saves == []
+
+
+def test_dry_run_writes_the_folder_and_lists_it_without_network(monkeypatch, tmp_path, capsys):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the dry run touched the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(llmdisc.hub, "hub_reachable", no_network)
+    monkeypatch.setattr(llmdisc.hub, "get_token", no_network)
+    for method in ("create_repo", "upload_folder", "whoami", "create_commit"):
+        monkeypatch.setattr(HfApi, method, no_network)
+    out = tmp_path / "lr"
+    assert cli(["train", "logistic_regression", "--data", "demo", "--output-dir", str(out),
+                "--push-to-hub", "--hub-dry-run", "--hub-model-id", REPO]) == 0
+    printed = capsys.readouterr().out
+    assert f"huggingface.co/{REPO}" in printed and "nothing was uploaded" in printed
+    listed = re.findall(r"^  (\S+)\s+[\d,]+ bytes$", printed, re.M)
+    assert sorted(listed) == sorted(_folder_files(out)) == sorted(upload_files(out))
+    assert f'from_pretrained("{REPO}")' in (out / "README.md").read_text()
+
+
+def test_merged_lora_model_stays_local(tmp_path):
+    (tmp_path / "merged").mkdir()
+    for name in ("adapter_config.json", "README.md", "merged/model.safetensors", "merged/config.json"):
+        (tmp_path / name).write_text("{}")
+    assert upload_files(tmp_path) == ["README.md", "adapter_config.json"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--push-to-hub"], "--push-to-hub needs --hub-model-id owner/name"),
+    (["--hub-dry-run"], "--hub-dry-run needs --hub-model-id owner/name"),
+    (["--push-to-hub", "--hub-model-id", "no-owner"], "must be 'owner/name'"),
+    (["--hub-dry-run", "--hub-model-id", "me/bad name"], "is invalid"),
+])
+def test_bad_hub_settings_are_one_line_errors(flags, message, tmp_path, capsys):
+    assert cli(["train", "naive_bayes", "--data", "demo", "--output-dir", str(tmp_path / "x"), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "x").exists()
