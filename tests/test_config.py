@@ -23,8 +23,10 @@ def test_yaml_fills_and_flags_override(tmp_path):
 
 
 def test_flags_alone_and_list_coercion():
-    config = parse(["--approaches", "naive_bayes,logistic_regression", "--max-train-samples", "100"])
-    assert config.approaches == ["naive_bayes", "logistic_regression"] and config.max_train_samples == 100
+    config = parse(["--approaches", "naive_bayes,logistic_regression", "--sizes", "8,32,all", "--seeds", "3",
+                    "--drop-rates", "0,0.5"])
+    assert config.approaches == ["naive_bayes", "logistic_regression"]
+    assert (config.sizes, config.seeds, config.drop_rates) == (["8", "32", "all"], 3, [0.0, 0.5])
 
 
 def test_unknown_yaml_key(tmp_path):

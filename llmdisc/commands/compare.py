@@ -1,9 +1,14 @@
-"""``llmdisc compare``: run several approaches on the same splits; print and save the table.
+"""``llmdisc compare``: run several approaches on the same splits; write the report.
 
     llmdisc compare                                   # the demo comparison
     llmdisc compare --config recipes/sst2-compare.yaml
     llmdisc compare --data ../shared/data/sst2 --label-names negative,positive \\
-        --approaches naive_bayes,logistic_regression --output-dir out
+        --approaches naive_bayes,logistic_regression --sizes 8,32,128,all --seeds 3 --output-dir out
+    llmdisc compare --config recipes/sst2-compare.yaml --resume   # after an interruption, or
+                                                                  # with one more approach
+
+OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv, and
+runs/ (one cached result per approach, size and seed).
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from typing import Any
 
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
 from ..data import DataConfig
-from ..evaluation import compare
-from ..report import format_table, write_report
+from ..comparison import compare
+from ..report import markdown_table, report_tables, write_report
 
 __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
@@ -43,19 +48,31 @@ class CompareConfig(DataConfig):
     approaches: list[str] | dict[str, Any] = arg(
         DEFAULT_APPROACHES, "approaches, comma-separated (a YAML mapping may give each its settings)")
     splits: list[str] = arg(["validation", "test"], "splits to evaluate on")
-    max_train_samples: int | None = arg(None, "train on a stratified subset of this many examples")
-    output_dir: str = arg("outputs/compare-demo", "where report.md, results.json and results.csv go")
+    sizes: list[str] = arg(["all"], "training-set sizes for the learning curves, e.g. 8,32,128,all")
+    seeds: int = arg(1, "seeds per size (each draws its own subsets)")
+    drop_rates: list[float] = arg([0.0, 0.1, 0.25, 0.5], "robustness: fractions of words dropped from the texts")
+    robustness_split: str = arg("test", "the split whose words are dropped")
+    robustness_examples: int | None = arg(None, "drop words from a stratified subset of this many examples")
+    output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
+    resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
+    overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
 
 
 def main(config: CompareConfig) -> list[dict[str, Any]]:
-    """Run the comparison, print the table, write the report; return the records."""
+    """Run the comparison, print the summary, write the report; return the records."""
     data = config.load()
-    records = compare(config.approaches, data, splits=config.splits,
-                      max_train_samples=config.max_train_samples, seed=config.seed)
+    records = compare(config.approaches, data, splits=config.splits, sizes=config.sizes, seeds=config.seeds,
+                      seed=config.seed, drop_rates=config.drop_rates, robustness_split=config.robustness_split,
+                      robustness_examples=config.robustness_examples, output_dir=config.output_dir,
+                      resume=config.resume, overwrite=config.overwrite)
+    notes = sorted({r["notes"] for r in records if r.get("notes")})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
-                        settings=config_to_dict(config))
-    print(format_table(records))
-    print(f"\nreport: {path}")
+                        settings=config_to_dict(config), notes=notes)
+    tables = report_tables(records)
+    for key in ("summary", "learning_curves", "failures"):
+        if key in tables and (key != "learning_curves" or len(tables[key][0]) > 3):
+            print(markdown_table(tables[key]) + "\n")
+    print(f"report: {path} (and report.html)")
     return records
 
 

@@ -1,0 +1,352 @@
+"""Compare approaches on the same splits, over training-set sizes and seeds, with a disk cache.
+
+The grid is (approach, size, seed). For one seed, the subset of each size is the same for every
+approach and nested across sizes (:func:`~llmdisc.data.stratified_subset`), so learning curves
+compare like with like. An approach whose ``fit`` does not learn from examples (zero-shot
+scoring) is run once and drawn as a flat line.
+
+Each finished cell is written to ``OUTPUT_DIR/runs/APPROACH/...json`` at once, so an interrupted
+comparison resumes where it stopped (``resume=True``), and a re-run with one more approach
+computes only that approach. A folder made with another data set or other settings is refused,
+with the difference named, rather than silently mixed.
+
+Like :func:`~llmdisc.evaluation.evaluate_classifier`, this module only ever calls the
+:class:`~llmdisc.classifiers.TextClassifier` interface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import datasets
+import numpy as np
+import psutil
+
+from .classifiers import get_classifier, get_classifier_class
+from .data import stratified_subset
+from .errors import LlmdiscError
+from .evaluation import evaluate_classifier, robustness_curve
+from .io import write_json
+
+__all__ = ["compare", "normalise_approaches", "parse_sizes", "data_fingerprint", "PeakRSS"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "comparison.json"
+ZERO_SHOT = "zero-shot"  # the size label of an approach that does not learn from examples
+
+
+def normalise_approaches(approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str) -> dict[str, dict]:
+    """Accept ``"a,b"``, ``["a", "b"]`` or ``{"a": {...config...}, "b": None}``; return name -> config."""
+    if isinstance(approaches, str):
+        approaches = [a.strip() for a in approaches.split(",") if a.strip()]
+    if isinstance(approaches, Mapping):
+        return {name: dict(cfg or {}) for name, cfg in approaches.items()}
+    return {name: {} for name in approaches}
+
+
+def parse_sizes(sizes: Sequence[int | str], n_train: int) -> tuple[list[int], list[str]]:
+    """Training-set sizes as numbers: ``"all"`` is ``n_train``; larger sizes are capped.
+
+    Args:
+        sizes: ints, digit strings or ``"all"``.
+        n_train: the number of training examples.
+
+    Returns:
+        (the distinct sizes in increasing order, a note for each size that was capped).
+    """
+    out, notes = set(), []
+    for size in sizes:
+        if str(size).strip().lower() == "all":
+            out.add(n_train)
+            continue
+        try:
+            n = int(size)
+        except ValueError:
+            raise LlmdiscError(f"size {size!r} is neither a number nor 'all'; use e.g. --sizes 8,32,all") from None
+        if n <= 0:
+            raise LlmdiscError(f"size {n} must be positive")
+        if n > n_train:
+            notes.append(f"size {n} is larger than the training set; capped at {n_train}")
+        out.add(min(n, n_train))
+    return sorted(out), notes
+
+
+def data_fingerprint(data: datasets.DatasetDict) -> dict[str, Any]:
+    """Label names and, per split, the example count and a hash of its texts and labels."""
+    out: dict[str, Any] = {}
+    for name, split in data.items():
+        digest = hashlib.sha256()
+        for text, label in zip(split["text"], split["label"]):
+            digest.update(f"{label}\t{text}\n".encode())
+        out[name] = {"examples": len(split), "sha256": digest.hexdigest()[:16]}
+        out["labels"] = list(split.features["label"].names)
+    return out
+
+
+class PeakRSS:
+    """Context manager: the peak resident memory of this process while the block runs.
+
+    RSS is sampled every 20 ms in a thread (the process-wide maximum that the OS keeps cannot be
+    reset between approaches run in one process). ``peak_mib`` includes what was loaded before
+    the block; ``increase_mib`` is the peak minus the RSS at entry.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval, self.peak_mib, self.increase_mib = interval, 0.0, 0.0
+        self._process, self._done = psutil.Process(), threading.Event()
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self._peak = max(self._peak, self._process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self._start = self._peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._process.memory_info().rss)
+        self.peak_mib, self.increase_mib = self._peak / 2**20, (self._peak - self._start) / 2**20
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``key: old -> new`` for each (nested) key whose value differs."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "(unset)"), new.get(key, "(unset)")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a} -> {b}")
+    return out
+
+
+class _Cache:
+    """One JSON file per (approach, size, seed) under ``folder/runs``, and a manifest of the run."""
+
+    def __init__(self, folder: str | Path | None, manifest: dict[str, Any], resume: bool, overwrite: bool) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        if self.folder is None:
+            return
+        path = self.folder / MANIFEST
+        if path.exists() and overwrite:
+            shutil.rmtree(self.folder / "runs", ignore_errors=True)
+        elif path.exists() and not resume:
+            raise LlmdiscError(f"{self.folder} already holds a comparison; pass --resume to continue it "
+                               "(cached results are reused) or --overwrite to start again")
+        elif path.exists():
+            old = json.loads(path.read_text(encoding="utf-8"))
+            diff = _differences(old, manifest)
+            if diff:
+                raise LlmdiscError(f"cannot resume {self.folder}: it was made with different settings "
+                                   f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
+        write_json(path, manifest)
+
+    def _path(self, approach: str, size: int | None, seed: int | None) -> Path:
+        name = ZERO_SHOT if size is None else f"n{size}-seed{seed}"
+        return self.folder / "runs" / approach / f"{name}.json"
+
+    def get(self, approach: str, config: dict, size: int | None, seed: int | None) -> list[dict] | None:
+        if self.folder is None or not self._path(approach, size, seed).exists():
+            return None
+        cached = json.loads(self._path(approach, size, seed).read_text(encoding="utf-8"))
+        diff = _differences(cached["config"], config)
+        if diff:
+            raise LlmdiscError(f"cannot resume {self.folder}: {approach} was run with different settings "
+                               f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
+        return cached["records"]
+
+    def put(self, approach: str, config: dict, size: int | None, seed: int | None, records: list[dict]) -> None:
+        if self.folder is not None:
+            self._path(approach, size, seed).parent.mkdir(parents=True, exist_ok=True)
+            write_json(self._path(approach, size, seed), {"config": config, "records": records})
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class _Progress:
+    """Logs which cell runs, with an ETA from the mean duration of the cells computed so far."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.seconds: dict[str, list[float]] = {}
+
+    def begin(self, approach: str, size_label: str, seed: int | None) -> None:
+        self.done += 1
+        where = f"[{self.done}/{self.total}] {approach}, size {size_label}" + ("" if seed is None else f", seed {seed}")
+        remaining = self.total - self.done + 1
+        measured = [s for v in self.seconds.values() for s in v]
+        # Cells of one approach cost alike: use its own mean where there is one.
+        mean = np.mean(self.seconds.get(approach) or measured) if measured else None
+        eta = f"ETA {_format_seconds(mean * remaining)}" if mean is not None else "ETA after the first run"
+        logger.info("%s (elapsed %s, %s)", where, _format_seconds(time.perf_counter() - self.start), eta)
+
+    def end(self, approach: str, seconds: float) -> None:
+        self.seconds.setdefault(approach, []).append(seconds)
+
+
+def _run_cell(name: str, registered: str, config: dict, train: datasets.Dataset, data: datasets.DatasetDict,
+              splits: Sequence[str], base: dict[str, Any], robustness: dict[str, Any] | None) -> list[dict]:
+    """Train one approach on one subset and evaluate it on every split; failures become records."""
+    records: list[dict[str, Any]] = []
+    try:
+        with PeakRSS() as memory:
+            clf = get_classifier(registered, **config)
+            base["paradigm"] = clf.paradigm
+            clf.fit(train, eval=data["validation"] if "validation" in data else None)
+            base["train_seconds"] = clf.info.get("train_seconds")
+            counts = clf.num_parameters()
+            base.update(parameters_total=counts.get("total"), parameters_trainable=counts.get("trainable"))
+            for split in splits:
+                record = {**base, "split": split, "status": "ok", **evaluate_classifier(clf, data[split], reliability=True)}
+                if robustness and split == robustness["split"]:
+                    record["robustness"] = robustness_curve(clf, robustness["data"], robustness["rates"], robustness["seed"])
+                records.append(record)
+        for record in records:
+            record.update(peak_rss_mib=round(memory.peak_mib, 1), rss_increase_mib=round(memory.increase_mib, 1))
+    except Exception as e:  # one approach failing must not sink the comparison
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        logger.error("%s failed: %s", name, message)
+        if not isinstance(e, LlmdiscError):
+            logger.debug("".join(traceback.format_exception(e)))
+        records = [{**base, "split": split, "status": "failed", "error": message} for split in splits]
+    return records
+
+
+def compare(
+    approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str,
+    data: datasets.DatasetDict,
+    splits: Sequence[str] = ("validation", "test"),
+    sizes: Sequence[int | str] = ("all",),
+    seeds: int = 1,
+    seed: int = 0,
+    drop_rates: Sequence[float] = (),
+    robustness_split: str = "test",
+    robustness_examples: int | None = None,
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> list[dict[str, Any]]:
+    """Train every approach on the same subsets and evaluate it on the same splits.
+
+    Args:
+        approaches: names, or a mapping of name to that approach's config. A config may also
+            hold ``approach``, the registered approach when the name is a variant's (as in
+            ``{"zeroshot_channel": {"approach": "zeroshot", "mode": "channel"}}``), and
+            ``sizes`` / ``seeds`` to replace the global ones for that approach (an expensive
+            approach may stop at a smaller size).
+        data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`; ``validation``, where
+            present, is passed to ``fit`` for model selection.
+        splits: the splits to evaluate on (missing ones are skipped).
+        sizes: training-set sizes (``"all"``: the whole training split); larger ones are capped.
+        seeds: how many seeds per size (``seed``, ``seed + 1``, ...): each draws its own
+            subsets and is passed to approaches that take a ``seed``.
+        seed: the first seed.
+        drop_rates: word-dropout rates for the robustness curve (empty: none), measured at the
+            largest size with the first seed.
+        robustness_split: the split whose texts are damaged (the last evaluated split if absent).
+        robustness_examples: damage a stratified subset of this many examples (``None``: all).
+        output_dir: where to cache each finished cell (``None``: no cache).
+        resume: reuse the cells cached in ``output_dir``.
+        overwrite: discard the cells cached in ``output_dir``.
+
+    Returns:
+        One record per (approach, size, seed, split): ``approach``, ``paradigm``, ``size``
+        (a number or ``"zero-shot"``), ``train_examples``, ``seed``, ``split``, ``status``
+        (``"ok"`` or ``"failed"`` with ``error``), the metrics of
+        :func:`~llmdisc.evaluate_classifier` with ``reliability`` bins, ``train_seconds``,
+        ``parameters_total`` / ``parameters_trainable``, ``peak_rss_mib``, and ``robustness``
+        (drop rate -> accuracy) on the robustness split's record of the largest size.
+    """
+    splits = [s for s in splits if s in data]
+    if not splits:
+        raise LlmdiscError(f"none of the splits to evaluate is in the data; it has: {', '.join(data)}")
+    if seeds < 1:
+        raise LlmdiscError(f"seeds must be at least 1, got {seeds}")
+    bad = [r for r in drop_rates if not 0 <= r < 1]
+    if bad:
+        raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
+    train = data["train"]
+    numbers, notes = parse_sizes(sizes, len(train))
+    for note in notes:
+        logger.warning(note)
+    robustness = None
+    if drop_rates:
+        split = robustness_split if robustness_split in splits else splits[-1]
+        robustness = {"split": split, "rates": [float(r) for r in drop_rates], "seed": seed,
+                      "data": stratified_subset(data[split], robustness_examples, seed)}
+    manifest = {"data": data_fingerprint(data), "splits": splits,
+                "robustness": {k: v for k, v in (robustness or {}).items() if k != "data"} | {"examples": robustness_examples}}
+    cache = _Cache(output_dir, manifest, resume, overwrite)
+
+    plan = []  # (name, registered, config, size or None, seed or None)
+    for name, config in normalise_approaches(approaches).items():
+        config = dict(config)
+        # Comparison options an approach's entry may carry, besides its own settings.
+        registered = config.pop("approach", name)
+        own_numbers, own_notes = parse_sizes(config.pop("sizes"), len(train)) if "sizes" in config else (numbers, [])
+        own_seeds = int(config.pop("seeds", seeds))
+        notes += [n for n in own_notes if n not in notes]
+        try:
+            learns = get_classifier(registered, **config).uses_training_data
+        except Exception:  # noqa: BLE001 - a bad config fails in its own cell, with its message
+            learns = True
+        if not learns:
+            plan.append((name, registered, config, None, None))
+            continue
+        plan += [(name, registered, config, n, s) for s in range(seed, seed + own_seeds) for n in own_numbers]
+
+    progress, records = _Progress(len(plan)), []
+    for name, registered, config, size, cell_seed in plan:
+        key = {"approach": registered, **config}
+        cell_config = dict(config)
+        if cell_seed is not None and "seed" in _config_fields(registered) and "seed" not in config:
+            cell_config["seed"] = cell_seed  # vary the approach's own randomness with the subset
+        cached = cache.get(name, key, size, cell_seed)
+        if cached is not None:
+            progress.total -= 1
+            logger.info("%s, size %s%s: cached", name, size or ZERO_SHOT, "" if cell_seed is None else f", seed {cell_seed}")
+            records += cached
+            continue
+        progress.begin(name, str(size or ZERO_SHOT), cell_seed)
+        subset = train if size is None else stratified_subset(train, size, cell_seed)
+        base = {"approach": name, "size": size or ZERO_SHOT, "train_examples": 0 if size is None else len(subset),
+                "seed": cell_seed, "flat": size is None}
+        # Robustness is measured once per approach: at its largest size with the first seed.
+        largest = max((n for other, _, _, n, _ in plan if other == name and n is not None), default=None)
+        wants_robustness = robustness if size == largest and cell_seed in (None, seed) else None
+        start = time.perf_counter()
+        cell = _run_cell(name, registered, cell_config, subset, data, splits, base, wants_robustness)
+        progress.end(name, time.perf_counter() - start)
+        if all(r["status"] == "ok" for r in cell):
+            cache.put(name, key, size, cell_seed, cell)  # failures are retried on resume
+        records += cell
+    if notes:
+        for record in records:
+            record["notes"] = "; ".join(notes)
+    return records
+
+
+def _config_fields(registered: str) -> set[str]:
+    """The config keys of a registered approach (none for an unknown name: that fails in its cell)."""
+    try:
+        return {f.name for f in dataclasses.fields(get_classifier_class(registered).Config)}
+    except LlmdiscError:
+        return set()

@@ -1,0 +1,223 @@
+"""The comparison: learning curves, caching and resume, robustness, the report and its plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+import llmdisc
+from llmdisc.classifiers.classical import NaiveBayesClassifier
+from llmdisc.cli import main
+from llmdisc.comparison import parse_sizes
+from llmdisc.evaluation import drop_words
+from llmdisc.summary import learning_curve
+
+REPO = Path(__file__).resolve().parents[1]
+CHEAP = "naive_bayes,logistic_regression"
+
+
+def run(*args: str) -> int:
+    return main(["compare", *args])
+
+
+def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert run("--approaches", CHEAP, "--sizes", "8,32,all", "--seeds", "2", "--output-dir", str(out)) == 0
+    records = json.loads((out / "results.json").read_text())
+    # 2 approaches x 3 sizes x 2 seeds x 2 splits, every one a success with every metric.
+    assert len(records) == 24 and all(r["status"] == "ok" for r in records)
+    assert {(r["approach"], r["train_examples"], r["seed"]) for r in records} == {
+        (a, n, s) for a in CHEAP.split(",") for n in (8, 32, 320) for s in (0, 1)}
+    for r in records:
+        assert 0 <= r["accuracy"] <= 1 and r["peak_rss_mib"] > 0 and r["parameters_total"] > 0
+        assert sum(b["count"] for b in r["reliability"]) == r["examples"]
+    robust = [r for r in records if "robustness" in r]
+    # Measured once per approach: at the largest size, first seed, on test.
+    assert [(r["approach"], r["train_examples"], r["seed"], r["split"]) for r in robust] == [
+        ("naive_bayes", 320, 0, "test"), ("logistic_regression", 320, 0, "test")]
+    assert list(robust[0]["robustness"]) == ["0", "0.1", "0.25", "0.5"]
+    plain = next(r for r in records if r["approach"] == "naive_bayes" and r["train_examples"] == 320
+                 and r["seed"] == 0 and r["split"] == "test")
+    assert robust[0]["robustness"]["0"] == plain["accuracy"]
+    # Identical subsets across approaches: the same (size, seed) gives the same train examples.
+    report = (out / "report.md").read_text()
+    for heading in ("## Summary", "## Learning curves", "## Calibration", "## Robustness to missing words", "## Cost"):
+        assert heading in report
+    printed = capsys.readouterr().out
+    assert "| naive_bayes | generative | 320 | 2 |" in printed and "report:" in printed
+    assert (out / "results.csv").read_text().count("\n") == 25
+
+
+def test_plots_are_written_and_not_empty(tmp_path):
+    out = tmp_path / "cmp"
+    assert run("--approaches", CHEAP, "--sizes", "16,all", "--output-dir", str(out)) == 0
+    names = {p.name for p in (out / "plots").iterdir()}
+    assert names == {"learning_curves.png", "reliability.png", "robustness.png", "cost.png"}
+    for name in names:
+        image = imread(out / "plots" / name)
+        assert image.shape[0] > 200 and image.shape[1] > 300
+        # Something is drawn: many distinct colours, not a blank canvas.
+        assert len(np.unique(image.reshape(-1, image.shape[-1])[:, :3], axis=0)) > 50, name
+        assert f"plots/{name}" in (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    assert html.count("src='data:image/png;base64,") == 4  # self-contained
+
+
+def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monkeypatch):
+    out = tmp_path / "cmp"
+    calls = []
+    original = NaiveBayesClassifier._fit
+
+    def counting_fit(self, texts, labels, eval_data):
+        calls.append(len(texts))
+        if os.environ.get("INTERRUPT_AT") == str(len(calls)):
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the third run
+        return original(self, texts, labels, eval_data)
+
+    monkeypatch.setattr(NaiveBayesClassifier, "_fit", counting_fit)
+    monkeypatch.setenv("INTERRUPT_AT", "3")
+    args = ["--approaches", "naive_bayes", "--sizes", "8,32,128,all", "--output-dir", str(out), "--drop-rates", "0"]
+    assert run(*args) == 130
+    assert calls == [8, 32, 128]
+    assert len(list((out / "runs" / "naive_bayes").iterdir())) == 2  # the finished runs are on disk
+
+    monkeypatch.delenv("INTERRUPT_AT")
+    assert run(*args) == 2  # no silent reuse (or loss) without --resume
+    calls.clear()
+    assert run(*args, "--resume") == 0
+    assert calls == [128, 320]  # only what was not finished
+    first = json.loads((out / "results.json").read_text())
+
+    calls.clear()
+    args[1] = "naive_bayes,logistic_regression"
+    assert run(*args, "--resume") == 0
+    assert calls == []  # naive_bayes fully cached: only logistic_regression ran
+    records = json.loads((out / "results.json").read_text())
+    assert [r for r in records if r["approach"] == "naive_bayes"] == first
+    assert {r["approach"] for r in records} == {"naive_bayes", "logistic_regression"}
+
+
+@pytest.mark.parametrize("change, named", [
+    (["--data", "train=DATA/train.jsonl,test=DATA/test.jsonl"], "data.train"),
+    (["--drop-rates", "0,0.3"], "robustness.rates"),
+    (["--splits", "test"], "splits"),
+])
+def test_resume_on_a_different_run_is_refused_with_the_difference(tmp_path, capsys, change, named):
+    out = tmp_path / "cmp"
+    base = ["--approaches", "naive_bayes", "--output-dir", str(out)]
+    assert run(*base) == 0
+    demo = REPO / "llmdisc" / "demo_data"
+    shutil.copy(demo / "test.jsonl", tmp_path / "test.jsonl")
+    (tmp_path / "train.jsonl").write_text("".join((demo / "train.jsonl").read_text().splitlines(True)[:200]))
+    change = [c.replace("DATA", str(tmp_path)) for c in change]
+    capsys.readouterr()
+    assert run(*base, *change, "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"llmdisc: error: cannot resume {out}") and named in err and "\n" not in err
+
+
+def test_resume_with_other_approach_settings_is_refused(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"approaches:\n  naive_bayes: {{alpha: 1.0}}\noutput_dir: {out}\n")
+    assert run("--config", str(recipe)) == 0
+    recipe.write_text(f"approaches:\n  naive_bayes: {{alpha: 0.5}}\noutput_dir: {out}\n")
+    capsys.readouterr()
+    assert run("--config", str(recipe), "--resume") == 2
+    assert "naive_bayes was run with different settings (alpha: 1.0 -> 0.5)" in capsys.readouterr().err
+
+
+def test_a_size_larger_than_the_training_set_is_capped_with_a_note(tmp_path, caplog):
+    assert parse_sizes([8, "all", 5000, "32"], 320) == ([8, 32, 320], ["size 5000 is larger than the training set; capped at 320"])
+    with pytest.raises(llmdisc.LlmdiscError, match="neither a number nor 'all'"):
+        parse_sizes(["lots"], 320)
+    with caplog.at_level(logging.WARNING):
+        assert run("--approaches", "naive_bayes", "--sizes", "10000", "--output-dir", str(tmp_path / "c")) == 0
+    assert "capped at 320" in caplog.text
+    assert "Note: size 10000 is larger than the training set; capped at 320" in (tmp_path / "c" / "report.md").read_text()
+
+
+def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="llmdisc.comparison"):
+        assert run("--approaches", CHEAP, "--sizes", "8,all", "--output-dir", str(tmp_path)) == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "llmdisc.comparison"]
+    assert lines[0].startswith("[1/4] naive_bayes, size 8, seed 0") and "ETA after the first run" in lines[0]
+    assert lines[3].startswith("[4/4] logistic_regression, size 320, seed 0") and "ETA 0m" in lines[3]
+
+
+def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2):
+    data = llmdisc.load_text_dataset("demo")
+    small = llmdisc.stratified_subset(data["test"], 12, seed=0)
+    data = type(data)({"train": data["train"], "test": small})
+    records = llmdisc.compare({"naive_bayes": {}, "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}}, data,
+                              splits=["test"], sizes=[8, 64])
+    zs = [r for r in records if r["approach"] == "zs"]
+    assert len(zs) == 1 and zs[0]["flat"] and zs[0]["size"] == "zero-shot" and zs[0]["train_examples"] == 0
+    curves = learning_curve(records, "test")
+    assert curves["zs"]["flat"] and curves["naive_bayes"]["sizes"] == [8, 64]
+
+
+def test_drop_words():
+    texts = ["a b c d e f g h i j"] * 200 + ["one"]
+    assert drop_words(texts, 0.0) == texts
+    damaged = drop_words(texts, 0.3, seed=1)
+    assert damaged == drop_words(texts, 0.3, seed=1)  # the same words for every classifier
+    kept = np.mean([len(t.split()) for t in damaged[:200]]) / 10
+    assert 0.65 < kept < 0.75
+    assert all(t.strip() for t in drop_words(texts, 0.99))  # never an empty text
+
+
+def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
+    """report.html in a real browser (Debian's chromium): every image loads; keep a screenshot."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver must be installed in CI (make test installs them)")
+        pytest.skip("chromium / chromedriver not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    out = tmp_path / "cmp"
+    assert run("--approaches", CHEAP, "--sizes", "16,all", "--output-dir", str(out)) == 0
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,2400"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        browser.get((out / "report.html").as_uri())
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+        assert len(images) == 4
+        for alt, complete, width, height in images:
+            assert complete and width > 300 and height > 200, alt
+        assert browser.title.startswith("llmdisc comparison")
+        # The whole page in one screenshot: grow the window to the page's height first.
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1200, height + 200)
+        artifacts = REPO / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(artifacts / "report.png"))
+    finally:
+        browser.quit()
+    shot = imread(artifacts / "report.png")
+    assert shot.shape[1] == 1200 and shot.shape[0] >= height
+    assert len(np.unique(shot.reshape(-1, shot.shape[-1])[:, :3], axis=0)) > 100  # not a blank page
+
+
+def test_an_approach_can_stop_at_smaller_sizes_and_fewer_seeds():
+    data = llmdisc.load_text_dataset("demo")
+    records = llmdisc.compare({"naive_bayes": {"sizes": [8], "seeds": 1, "alpha": 0.5}, "logistic_regression": {}}, data,
+                              splits=["test"], sizes=[8, 32], seeds=2, drop_rates=[0, 0.5])
+    runs = sorted({(r["approach"], r["train_examples"], r["seed"]) for r in records})
+    assert runs == [("logistic_regression", 8, 0), ("logistic_regression", 8, 1), ("logistic_regression", 32, 0),
+                    ("logistic_regression", 32, 1), ("naive_bayes", 8, 0)]
+    assert [(r["approach"], r["train_examples"]) for r in records if "robustness" in r] == [
+        ("naive_bayes", 8), ("logistic_regression", 32)]
