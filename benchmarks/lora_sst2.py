@@ -31,21 +31,22 @@ SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 OUT = Path("outputs")
 
 
-def accuracy(heads: list[str], n: int) -> None:
+def accuracy(heads: list[str], n: int, epochs: int) -> None:
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], n, seed=0)
     for head in heads:
-        clf = llmdisc.get_classifier("lora", model="smollm2-135m", head=head, r=8, lora_alpha=16, epochs=1,
+        clf = llmdisc.get_classifier("lora", model="smollm2-135m", head=head, r=8, lora_alpha=16, epochs=epochs,
                                      batch_size=16, learning_rate=2e-4, max_length=128, seed=0)
         start = time.perf_counter()
         clf.fit(train, eval=data["validation"])
         metrics = llmdisc.evaluate_classifier(clf, data["validation"])
         counts = clf.num_parameters()
-        result = {"head": head, "train_examples": n, "validation": metrics, "parameters": counts,
+        result = {"head": head, "train_examples": n, "epochs": epochs, "validation": metrics, "parameters": counts,
                   "trainable_fraction": counts["trainable"] / counts["total"],
                   "train_seconds": clf.info["train_seconds"], "total_seconds": time.perf_counter() - start,
                   "best_metric": clf.info.get("best_metric")}
-        (OUT / f"bench-lora-{head}.json").write_text(json.dumps(result, indent=2))
+        suffix = "" if (n, epochs) == (4000, 1) else f"-{n}x{epochs}"
+        (OUT / f"bench-lora-{head}{suffix}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result), flush=True)
 
 
@@ -64,24 +65,40 @@ def one_cost_run(mode: str, steps: int) -> None:
         lora_module.get_peft_model = lambda base, config: base
         clf.num_parameters = lambda: {"total": sum(p.numel() for p in clf.model.parameters()),
                                       "trainable": sum(p.numel() for p in clf.model.parameters() if p.requires_grad)}
-    # Peak RSS while training, sampled every 20 ms (the process peak would include model loading).
-    process, peak, done = psutil.Process(), [0], threading.Event()
+    # Peak RSS while Trainer.train runs, sampled every 20 ms: model loading and tokenisation
+    # happen before it inside fit, and the process peak (which includes them) is reported apart.
+    import transformers
+
+    process, peak, training, done = psutil.Process(), [0], threading.Event(), threading.Event()
+    window = {}
+    original_train = transformers.Trainer.train
+
+    def timed_train(self, *args, **kwargs):
+        window["rss_before"] = process.memory_info().rss
+        training.set()
+        window["start"] = time.perf_counter()
+        try:
+            return original_train(self, *args, **kwargs)
+        finally:
+            window["seconds"] = time.perf_counter() - window["start"]
+            training.clear()
+
+    transformers.Trainer.train = timed_train
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], process.memory_info().rss)
+            if training.is_set():
+                peak[0] = max(peak[0], process.memory_info().rss)
             time.sleep(0.02)
 
-    before = process.memory_info().rss
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    start = time.perf_counter()
     clf.fit(train)
-    seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    print(json.dumps({"mode": mode, "examples_per_second": steps * 16 / seconds,
-                      "rss_before_training_mib": before / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
+    print(json.dumps({"mode": mode, "examples_per_second": steps * 16 / window["seconds"],
+                      "rss_before_training_mib": window["rss_before"] / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
+                      "training_increase_mib": (peak[0] - window["rss_before"]) / 2**20,
                       "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads()}), flush=True)
 
@@ -94,6 +111,7 @@ def cost(steps: int) -> None:
         results[mode] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
         print(json.dumps(results[mode]), flush=True)
     results["memory_ratio_full_over_lora"] = results["full"]["peak_rss_training_mib"] / results["lora"]["peak_rss_training_mib"]
+    results["increase_ratio_full_over_lora"] = results["full"]["training_increase_mib"] / results["lora"]["training_increase_mib"]
     results["speed_ratio_lora_over_full"] = results["lora"]["examples_per_second"] / results["full"]["examples_per_second"]
     (OUT / "bench-lora-cost.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results), flush=True)
@@ -104,12 +122,13 @@ def main() -> None:
     parser.add_argument("--part", choices=["accuracy", "cost", "cost-run"], required=True)
     parser.add_argument("--heads", default="verbalizer,sequence,channel")
     parser.add_argument("--train-examples", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--mode", choices=["lora", "full"], default="lora")
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
-        accuracy(args.heads.split(","), args.train_examples)
+        accuracy(args.heads.split(","), args.train_examples, args.epochs)
     elif args.part == "cost":
         cost(args.steps)
     else:
