@@ -6,8 +6,8 @@ TORCH ?= torch==2.13.0
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.llmdisc-installed
 
-# apt needs root: sudo when not root.
-SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# apt needs root: sudo when not root (-n: fail rather than prompt for a password).
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 .PHONY: setup browser demo test bench clean
 

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import datasets
 import numpy as np
 import psutil
+import torch
 
 from .classifiers import get_classifier, get_classifier_class
 from .data import stratified_subset
@@ -85,24 +86,23 @@ def data_fingerprint(data: datasets.DatasetDict) -> dict[str, Any]:
     """Label names and, per split, the example count and a hash of its texts and labels."""
     out: dict[str, Any] = {}
     for name, split in data.items():
-        digest = hashlib.sha256()
-        for text, label in zip(split["text"], split["label"]):
-            digest.update(f"{label}\t{text}\n".encode())
-        out[name] = {"examples": len(split), "sha256": digest.hexdigest()[:16]}
+        out[name] = {"examples": len(split), "sha256": _subset_hash(split)}
         out["labels"] = list(split.features["label"].names)
     return out
 
 
 class PeakRSS:
-    """Context manager: the peak resident memory of this process while the block runs.
+    """Context manager: the peak memory of this process while the block runs.
 
-    RSS is sampled every 20 ms in a thread (the process-wide maximum that the OS keeps cannot be
-    reset between approaches run in one process). ``peak_mib`` includes what was loaded before
-    the block; ``increase_mib`` is the peak minus the RSS at entry.
+    RSS is sampled every 20 ms in a thread: the kernel's own high-water mark (VmHWM) spans the
+    process's whole life, and several approaches run in one process. ``peak_mib`` includes what
+    the process held at entry (so it depends on what ran before); ``increase_mib`` is the peak
+    minus the RSS at entry, closer to what the block itself needed. On a GPU, ``gpu_peak_mib``
+    is torch's peak allocated memory during the block (None without CUDA).
     """
 
     def __init__(self, interval: float = 0.02) -> None:
-        self.interval, self.peak_mib, self.increase_mib = interval, 0.0, 0.0
+        self.interval, self.peak_mib, self.increase_mib, self.gpu_peak_mib = interval, 0.0, 0.0, None
         self._process, self._done = psutil.Process(), threading.Event()
 
     def _sample(self) -> None:
@@ -112,6 +112,8 @@ class PeakRSS:
 
     def __enter__(self) -> PeakRSS:
         self._start = self._peak = self._process.memory_info().rss
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -121,6 +123,8 @@ class PeakRSS:
         self._thread.join()
         self._peak = max(self._peak, self._process.memory_info().rss)
         self.peak_mib, self.increase_mib = self._peak / 2**20, (self._peak - self._start) / 2**20
+        if torch.cuda.is_available():
+            self.gpu_peak_mib = torch.cuda.max_memory_allocated() / 2**20
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -133,6 +137,27 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "
         elif a != b:
             out.append(f"{prefix}{key}: {a} -> {b}")
     return out
+
+
+@dataclasses.dataclass
+class _Cell:
+    """One (approach, size, seed) of the grid; ``size`` and ``seed`` are None for a zero-shot run."""
+
+    name: str
+    registered: str
+    config: dict[str, Any]  # the approach's settings, as given
+    size: int | None
+    seed: int | None
+    robustness: bool = False  # measure the robustness curve here (the approach's largest size, first seed)
+
+    @property
+    def key(self) -> dict[str, Any]:
+        """What a cached result must have been made with (JSON-normalised: tuples become lists)."""
+        return json.loads(json.dumps({"approach": self.registered, **self.config}))
+
+    @property
+    def label(self) -> str:
+        return ZERO_SHOT if self.size is None else f"size {self.size}, seed {self.seed}"
 
 
 class _Cache:
@@ -160,20 +185,34 @@ class _Cache:
         name = ZERO_SHOT if size is None else f"n{size}-seed{seed}"
         return self.folder / "runs" / approach / f"{name}.json"
 
-    def get(self, approach: str, config: dict, size: int | None, seed: int | None) -> list[dict] | None:
-        if self.folder is None or not self._path(approach, size, seed).exists():
-            return None
-        cached = json.loads(self._path(approach, size, seed).read_text(encoding="utf-8"))
-        diff = _differences(cached["config"], config)
-        if diff:
-            raise LlmdiscError(f"cannot resume {self.folder}: {approach} was run with different settings "
-                               f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
-        return cached["records"]
+    def get(self, cell: _Cell) -> list[dict] | None:
+        """The cell's cached records, or None; an error if they were made with other settings.
 
-    def put(self, approach: str, config: dict, size: int | None, seed: int | None, records: list[dict]) -> None:
+        A cached cell that lacks the robustness curve this plan wants is a miss (the plan's
+        largest size changed); one that has a curve this plan does not want loses it.
+        """
+        if self.folder is None:
+            return None
+        path = self._path(cell.name, cell.size, cell.seed)
+        if not path.exists():
+            return None
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        diff = _differences(cached["config"], cell.key)
+        if diff:
+            raise LlmdiscError(f"cannot resume {self.folder}: {cell.name} was run with different settings "
+                               f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
+        records = cached["records"]
+        if cell.robustness and not any("robustness" in r for r in records):
+            return None
+        if not cell.robustness:
+            records = [{k: v for k, v in r.items() if k != "robustness"} for r in records]
+        return records
+
+    def put(self, cell: _Cell, records: list[dict]) -> None:
         if self.folder is not None:
-            self._path(approach, size, seed).parent.mkdir(parents=True, exist_ok=True)
-            write_json(self._path(approach, size, seed), {"config": config, "records": records})
+            path = self._path(cell.name, cell.size, cell.seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, {"config": cell.key, "records": records})
 
 
 def _format_seconds(seconds: float) -> str:
@@ -182,48 +221,58 @@ def _format_seconds(seconds: float) -> str:
 
 
 class _Progress:
-    """Logs which cell runs, with an ETA from the mean duration of the cells computed so far."""
+    """Logs which cell runs, with a rough ETA: each remaining cell is estimated by the mean duration
+    of its approach's finished cells, or of all finished cells for an approach not yet timed."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.start = total, 0, time.perf_counter()
+    def __init__(self, todo: list[_Cell]) -> None:
+        self.todo, self.done, self.start = todo, 0, time.perf_counter()
         self.seconds: dict[str, list[float]] = {}
 
-    def begin(self, approach: str, size_label: str, seed: int | None) -> None:
+    def begin(self, cell: _Cell) -> None:
         self.done += 1
-        where = f"[{self.done}/{self.total}] {approach}, size {size_label}" + ("" if seed is None else f", seed {seed}")
-        remaining = self.total - self.done + 1
         measured = [s for v in self.seconds.values() for s in v]
-        # Cells of one approach cost alike: use its own mean where there is one.
-        mean = np.mean(self.seconds.get(approach) or measured) if measured else None
-        eta = f"ETA {_format_seconds(mean * remaining)}" if mean is not None else "ETA after the first run"
-        logger.info("%s (elapsed %s, %s)", where, _format_seconds(time.perf_counter() - self.start), eta)
+        if measured:
+            remaining = self.todo[self.done - 1:]
+            eta = "ETA " + _format_seconds(sum(np.mean(self.seconds.get(c.name) or measured) for c in remaining))
+        else:
+            eta = "ETA after the first run"
+        logger.info("[%d/%d] %s, %s (elapsed %s, %s)", self.done, len(self.todo), cell.name, cell.label,
+                    _format_seconds(time.perf_counter() - self.start), eta)
 
-    def end(self, approach: str, seconds: float) -> None:
-        self.seconds.setdefault(approach, []).append(seconds)
+    def end(self, cell: _Cell, seconds: float) -> None:
+        self.seconds.setdefault(cell.name, []).append(seconds)
 
 
-def _run_cell(name: str, registered: str, config: dict, train: datasets.Dataset, data: datasets.DatasetDict,
-              splits: Sequence[str], base: dict[str, Any], robustness: dict[str, Any] | None) -> list[dict]:
+def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
+              selection: datasets.Dataset | None, robustness: dict[str, Any] | None) -> list[dict]:
     """Train one approach on one subset and evaluate it on every split; failures become records."""
+    config = dict(cell.config)
+    if cell.seed is not None and "seed" in _config_fields(cell.registered) and "seed" not in config:
+        config["seed"] = cell.seed  # vary the approach's own randomness with the subset
+    base: dict[str, Any] = {"approach": cell.name, "size": cell.size or ZERO_SHOT, "seed": cell.seed,
+                            "train_examples": 0 if cell.size is None else len(train), "flat": cell.size is None,
+                            "train_subset": _subset_hash(train) if cell.size is not None else None}
     records: list[dict[str, Any]] = []
     try:
         with PeakRSS() as memory:
-            clf = get_classifier(registered, **config)
+            clf = get_classifier(cell.registered, **config)
             base["paradigm"] = clf.paradigm
-            clf.fit(train, eval=data["validation"] if "validation" in data else None)
+            clf.fit(train, eval=selection)
             base["train_seconds"] = clf.info.get("train_seconds")
             counts = clf.num_parameters()
             base.update(parameters_total=counts.get("total"), parameters_trainable=counts.get("trainable"))
             for split in splits:
                 record = {**base, "split": split, "status": "ok", **evaluate_classifier(clf, data[split], reliability=True)}
-                if robustness and split == robustness["split"]:
+                if cell.robustness and robustness and split == robustness["split"]:
                     record["robustness"] = robustness_curve(clf, robustness["data"], robustness["rates"], robustness["seed"])
                 records.append(record)
         for record in records:
             record.update(peak_rss_mib=round(memory.peak_mib, 1), rss_increase_mib=round(memory.increase_mib, 1))
+            if memory.gpu_peak_mib is not None:
+                record["peak_gpu_mib"] = round(memory.gpu_peak_mib, 1)
     except Exception as e:  # one approach failing must not sink the comparison
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        logger.error("%s failed: %s", name, message)
+        logger.error("%s failed: %s", cell.name, message)
         if not isinstance(e, LlmdiscError):
             logger.debug("".join(traceback.format_exception(e)))
         records = [{**base, "split": split, "status": "failed", "error": message} for split in splits]
@@ -240,6 +289,7 @@ def compare(
     drop_rates: Sequence[float] = (),
     robustness_split: str = "test",
     robustness_examples: int | None = None,
+    selection_split: str | None = "validation",
     output_dir: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -252,8 +302,7 @@ def compare(
             ``{"zeroshot_channel": {"approach": "zeroshot", "mode": "channel"}}``), and
             ``sizes`` / ``seeds`` to replace the global ones for that approach (an expensive
             approach may stop at a smaller size).
-        data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`; ``validation``, where
-            present, is passed to ``fit`` for model selection.
+        data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`.
         splits: the splits to evaluate on (missing ones are skipped).
         sizes: training-set sizes (``"all"``: the whole training split); larger ones are capped.
         seeds: how many seeds per size (``seed``, ``seed + 1``, ...): each draws its own
@@ -263,6 +312,9 @@ def compare(
             largest size with the first seed.
         robustness_split: the split whose texts are damaged (the last evaluated split if absent).
         robustness_examples: damage a stratified subset of this many examples (``None``: all).
+        selection_split: the split passed to ``fit`` as ``eval``, for the approaches that pick
+            a checkpoint or stop early on it (``None``: none; the last checkpoint is kept).
+            Numbers on this split are then slightly optimistic for those approaches.
         output_dir: where to cache each finished cell (``None``: no cache).
         resume: reuse the cells cached in ``output_dir``.
         overwrite: discard the cells cached in ``output_dir``.
@@ -292,56 +344,67 @@ def compare(
         split = robustness_split if robustness_split in splits else splits[-1]
         robustness = {"split": split, "rates": [float(r) for r in drop_rates], "seed": seed,
                       "data": stratified_subset(data[split], robustness_examples, seed)}
-    manifest = {"data": data_fingerprint(data), "splits": splits,
+    manifest = {"data": data_fingerprint(data), "splits": splits, "selection_split": selection_split,
                 "robustness": {k: v for k, v in (robustness or {}).items() if k != "data"} | {"examples": robustness_examples}}
     cache = _Cache(output_dir, manifest, resume, overwrite)
 
-    plan = []  # (name, registered, config, size or None, seed or None)
-    for name, config in normalise_approaches(approaches).items():
-        config = dict(config)
-        # Comparison options an approach's entry may carry, besides its own settings.
-        registered = config.pop("approach", name)
-        own_numbers, own_notes = parse_sizes(config.pop("sizes"), len(train)) if "sizes" in config else (numbers, [])
-        own_seeds = int(config.pop("seeds", seeds))
-        notes += [n for n in own_notes if n not in notes]
-        try:
-            learns = get_classifier(registered, **config).uses_training_data
-        except Exception:  # noqa: BLE001 - a bad config fails in its own cell, with its message
-            learns = True
-        if not learns:
-            plan.append((name, registered, config, None, None))
+    plan = _plan(approaches, numbers, seeds, seed, len(train), notes)
+    # Look every cached cell up before running anything: a refusal comes at once, not hours in.
+    cached = {id(cell): cache.get(cell) for cell in plan}
+    selection = data[selection_split] if selection_split in data else None
+    progress, records = _Progress([c for c in plan if cached[id(c)] is None]), []
+    for cell in plan:
+        if cached[id(cell)] is not None:
+            logger.info("%s, %s: cached", cell.name, cell.label)
+            records += cached[id(cell)]
             continue
-        plan += [(name, registered, config, n, s) for s in range(seed, seed + own_seeds) for n in own_numbers]
-
-    progress, records = _Progress(len(plan)), []
-    for name, registered, config, size, cell_seed in plan:
-        key = {"approach": registered, **config}
-        cell_config = dict(config)
-        if cell_seed is not None and "seed" in _config_fields(registered) and "seed" not in config:
-            cell_config["seed"] = cell_seed  # vary the approach's own randomness with the subset
-        cached = cache.get(name, key, size, cell_seed)
-        if cached is not None:
-            progress.total -= 1
-            logger.info("%s, size %s%s: cached", name, size or ZERO_SHOT, "" if cell_seed is None else f", seed {cell_seed}")
-            records += cached
-            continue
-        progress.begin(name, str(size or ZERO_SHOT), cell_seed)
-        subset = train if size is None else stratified_subset(train, size, cell_seed)
-        base = {"approach": name, "size": size or ZERO_SHOT, "train_examples": 0 if size is None else len(subset),
-                "seed": cell_seed, "flat": size is None}
-        # Robustness is measured once per approach: at its largest size with the first seed.
-        largest = max((n for other, _, _, n, _ in plan if other == name and n is not None), default=None)
-        wants_robustness = robustness if size == largest and cell_seed in (None, seed) else None
+        progress.begin(cell)
+        subset = train if cell.size is None else stratified_subset(train, cell.size, cell.seed)
         start = time.perf_counter()
-        cell = _run_cell(name, registered, cell_config, subset, data, splits, base, wants_robustness)
-        progress.end(name, time.perf_counter() - start)
-        if all(r["status"] == "ok" for r in cell):
-            cache.put(name, key, size, cell_seed, cell)  # failures are retried on resume
-        records += cell
+        done = _run_cell(cell, subset, data, splits, selection, robustness)
+        progress.end(cell, time.perf_counter() - start)
+        if all(r["status"] == "ok" for r in done):
+            cache.put(cell, done)  # failures are retried on resume
+        records += done
     if notes:
         for record in records:
             record["notes"] = "; ".join(notes)
     return records
+
+
+def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, notes: list[str]) -> list[_Cell]:
+    """The grid's cells, approach by approach; ``notes`` gets a line for each capped size."""
+    plan: list[_Cell] = []
+    for name, config in normalise_approaches(approaches).items():
+        config = dict(config)
+        # Comparison options an approach's entry may carry, besides its own settings.
+        registered = config.pop("approach", name)
+        own_numbers = numbers
+        if "sizes" in config:
+            own_numbers, own_notes = parse_sizes(config.pop("sizes"), n_train)
+            for note in own_notes:
+                logger.warning("%s: %s", name, note)
+                notes.append(f"{name}: {note}")
+        own_seeds = int(config.pop("seeds", seeds))
+        try:
+            learns = get_classifier(registered, **config).uses_training_data
+        except Exception:  # noqa: BLE001 - a bad name or config: one cell, which fails with its message
+            plan.append(_Cell(name, registered, config, own_numbers[-1], seed))
+            continue
+        if not learns:
+            plan.append(_Cell(name, registered, config, None, None, robustness=True))
+            continue
+        plan += [_Cell(name, registered, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
+                 for s in range(seed, seed + own_seeds) for n in own_numbers]
+    return plan
+
+
+def _subset_hash(ds: datasets.Dataset) -> str:
+    """A short hash of a data set's texts and labels: equal hashes, equal examples."""
+    digest = hashlib.sha256()
+    for text, label in zip(ds["text"], ds["label"]):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _config_fields(registered: str) -> set[str]:

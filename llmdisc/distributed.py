@@ -118,7 +118,8 @@ def map_batches(fn: Callable[[X], Y], batches: Sequence[X]) -> list[Y]:
     """``[fn(b) for b in batches]``, with the batches shared out among the processes.
 
     Args:
-        fn: computes one batch's result (picklable: results travel between processes).
+        fn: computes one batch's result, which must be picklable (results travel between
+            processes; ``fn`` itself does not).
         batches: the batches, identical on every process.
 
     Returns:

@@ -51,7 +51,7 @@ PARADIGMS = {
 
 
 def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
-    dataset = info.get("dataset", "unknown")
+    dataset = _public(info.get("dataset", "unknown"))
     results = []
     for split, metrics in (info.get("metrics") or {}).items():
         for key in ("accuracy", "macro_f1"):
@@ -75,6 +75,20 @@ def hub_base_model(model: Any) -> str | None:
     return model
 
 
+def _public(value: Any) -> Any:
+    """A setting or data source as a card may show it: local paths cut to their last part.
+
+    ``../shared/data/sst2`` -> ``sst2 (local)``; ``train=/a/b.csv,test=/a/c.csv`` ->
+    ``train=b.csv,test=c.csv (local)``; Hub ids, aliases and plain values are kept.
+    """
+    if not isinstance(value, str) or value in ALIASES or hub_base_model(value) == value:
+        return value
+    if "=" in value and "," in value or value.count("=") == 1:
+        parts = [part.partition("=") for part in value.split(",")]
+        return ",".join(f"{k.strip()}={Path(v.strip()).name}" for k, _, v in parts) + " (local)"
+    if os.path.exists(os.path.expanduser(value)) or value.startswith((".", "/", "~")) or "/" in value:
+        return f"{Path(value).name} (local)"
+    return value
 
 
 def base_model_text(model: Any) -> str:
@@ -125,12 +139,14 @@ def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = No
         pipeline_tag="text-classification",
         tags=["llmdisc", "text-classification", clf.paradigm, clf.name],
         base_model=base_model,
-        datasets=[info["dataset"]] if info.get("dataset") else None,
+        # Only a Hub data set id belongs in the metadata; a local source is named in the text.
+        datasets=[info["dataset"]] if info.get("dataset") and hub_base_model(info["dataset"]) == info["dataset"] else None,
         # model-index needs a model name.
         model_name=(repo_id.split("/")[-1] if repo_id else f"llmdisc-{clf.name}") if results else None,
         eval_results=results or None,
     )
-    settings = "\n".join(f"| `{k}` | `{v}` |" for k, v in config.items()) or "| (none) | |"
+    # Where checkpoints went is not a hyper-parameter, and local paths do not belong on the Hub.
+    settings = "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in config.items() if k != "checkpoint_dir") or "| (none) | |"
     metrics = "\n".join(
         f"| {split} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in ("accuracy", "macro_f1", "log_loss", "ece")) + " |"
         for split, m in (info.get("metrics") or {}).items()
@@ -150,7 +166,7 @@ def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = No
 - **Approach:** `{clf.name}`, {PARADIGMS.get(clf.paradigm, clf.paradigm)}.
 - **Base model:** {base_model_text(config.get("model"))}
 - **Labels:** {", ".join(f"`{label}`" for label in clf.labels)}
-- **Training data:** {info.get("dataset", "not recorded")} ({info.get("train_examples", "?")} training examples)
+- **Training data:** {_public(info.get("dataset", "not recorded"))} ({info.get("train_examples", "?")} training examples)
 - **Training time:** {_training_text(info)}
 - **Made with:** [llmdisc](https://pypi.org/project/llmdisc/) {__version__}
 
@@ -181,7 +197,7 @@ clf.predict_proba(["a text to classify"])  # columns: {clf.labels}
 Made to compare discriminative and generative classifiers with llmdisc, and to classify text like
 the training data into the labels above; it predicts nothing else.
 
-- Expect lower accuracy on text unlike the training data ({info.get("dataset", "not recorded")}): other domains, languages or lengths.
+- Expect lower accuracy on text unlike the training data ({_public(info.get("dataset", "not recorded"))}): other domains, languages or lengths.
 - {"Probabilities are only as calibrated as the ECE above says" if metrics else "Calibration was not measured"}; check it on your data before thresholding.
 {limits}
 """

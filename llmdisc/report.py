@@ -94,15 +94,18 @@ def report_tables(records: Sequence[dict[str, Any]]) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     if split:
         rows = []
+        gpu = any("peak_gpu_mib" in r for r in records)
         for r in summary_rows(records, split):
             params = "-" if r.get("parameters_total") is None else f"{r['parameters_total']:,} / {r.get('parameters_trainable') or 0:,}"
             rows.append([r["approach"], r.get("paradigm", "-"), "zero-shot" if r.get("flat") else str(r["train_examples"]),
                          str(r["seeds"]), _pm(r, "accuracy", "{:.4f}"), _pm(r, "macro_f1", "{:.4f}"),
                          _pm(r, "ece", "{:.4f}"), _pm(r, "log_loss", "{:.4f}"), _pm(r, "brier", "{:.4f}"),
                          _pm(r, "train_seconds", "{:.2f}"), _pm(r, "examples_per_second", "{:.0f}"), params,
-                         _pm(r, "peak_rss_mib", "{:.0f}")])
+                         _pm(r, "peak_rss_mib", "{:.0f}"), _pm(r, "rss_increase_mib", "{:.0f}")]
+                        + ([_pm(r, "peak_gpu_mib", "{:.0f}")] if gpu else []))
         tables["summary"] = (["approach", "paradigm", "train n", "seeds", "accuracy", "macro-F1", "ECE", "log loss",
-                              "Brier", "train s", "predict ex/s", "parameters (total / trainable)", "peak RSS MiB"], rows)
+                              "Brier", "train s", "predict ex/s", "parameters (total / trainable)", "peak RSS MiB",
+                              "RSS increase MiB"] + (["peak GPU MiB"] if gpu else []), rows)
         curves = learning_curve(records, split)
         sizes = sorted({n for c in curves.values() if not c["flat"] for n in c["sizes"]})
         rows = []
@@ -144,7 +147,7 @@ def _csv(records: Sequence[dict[str, Any]]) -> str:
 
 
 SECTIONS = [  # (table or plot key, heading, what it shows)
-    ("summary", "Summary", "Each approach at its largest training size (mean ± standard deviation over seeds)."),
+    ("summary", "Summary", "Each approach at its largest training size (mean ± sample standard deviation over seeds)."),
     ("failures", "Failed approaches", "These did not run; the others did."),
     ("learning_curves", "Learning curves", "Accuracy by training-set size, on the same stratified, nested subsets "
      "for every approach. Zero-shot approaches do not learn from examples: one flat value."),
@@ -160,9 +163,10 @@ PLOTS = {"learning_curves": "learning_curves.png", "reliability": "reliability.p
 NOTE = ("Metrics: accuracy and macro-F1 of the most probable label; log loss (natural log) and Brier score "
         "(sum over classes) of the predicted probabilities; ECE with 15 equal-width confidence bins. "
         "`predict ex/s` is `predict_proba` throughput and peak RSS the process's resident memory while the "
-        "approach trained and predicted, on this machine. Approaches that train with Trainer (encoder, lora) "
-        "pick their best checkpoint on the validation split, so their validation numbers are slightly "
-        "optimistic: compare approaches on test.")
+        "approach trained and predicted, on this machine (it includes what the process held before: the "
+        "increase over that is the second memory column). Approaches that train with Trainer (encoder, lora) "
+        "pick their best checkpoint on `selection_split` (see the settings) when one is set, so their numbers "
+        "on that split are slightly optimistic: compare approaches on another split.")
 
 
 def _draw_plots(records: Sequence[dict[str, Any]], folder: Path) -> dict[str, Path]:

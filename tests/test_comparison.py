@@ -46,7 +46,13 @@ def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
     plain = next(r for r in records if r["approach"] == "naive_bayes" and r["train_examples"] == 320
                  and r["seed"] == 0 and r["split"] == "test")
     assert robust[0]["robustness"]["0"] == plain["accuracy"]
-    # Identical subsets across approaches: the same (size, seed) gives the same train examples.
+    # Identical subsets across approaches: the same (size, seed) trains on the same examples...
+    subsets = {}
+    for r in records:
+        subsets.setdefault((r["train_examples"], r["seed"]), set()).add(r["train_subset"])
+    assert all(len(hashes) == 1 for hashes in subsets.values())
+    # ... and different seeds draw different subsets (below the whole training set).
+    assert subsets[(8, 0)] != subsets[(8, 1)] and subsets[(320, 0)] == subsets[(320, 1)]
     report = (out / "report.md").read_text()
     for heading in ("## Summary", "## Learning curves", "## Calibration", "## Robustness to missing words", "## Cost"):
         assert heading in report
@@ -221,3 +227,29 @@ def test_an_approach_can_stop_at_smaller_sizes_and_fewer_seeds():
                     ("logistic_regression", 32, 1), ("naive_bayes", 8, 0)]
     assert [(r["approach"], r["train_examples"]) for r in records if "robustness" in r] == [
         ("naive_bayes", 8), ("logistic_regression", 32)]
+
+
+def test_resume_after_the_largest_size_changed_moves_the_robustness_curve(tmp_path):
+    data = llmdisc.load_text_dataset("demo")
+    common = dict(splits=["test"], drop_rates=[0, 0.5], output_dir=tmp_path)
+    llmdisc.compare(["naive_bayes"], data, sizes=[8, 32], **common)
+    records = llmdisc.compare(["naive_bayes"], data, sizes=[8, 32, 64], resume=True, **common)
+    assert [r["train_examples"] for r in records if "robustness" in r] == [64]
+    records = llmdisc.compare(["naive_bayes"], data, sizes=[8, 32], resume=True, **common)
+    assert [r["train_examples"] for r in records if "robustness" in r] == [32]  # recomputed, not lost
+
+
+def test_resume_accepts_settings_given_as_tuples(tmp_path):
+    data = llmdisc.load_text_dataset("demo")
+    approaches = {"naive_bayes": {"ngram_range": (1, 1)}}
+    llmdisc.compare(approaches, data, splits=["test"], output_dir=tmp_path)
+    assert llmdisc.compare(approaches, data, splits=["test"], output_dir=tmp_path, resume=True)
+
+
+def test_a_bad_approach_fails_once_not_per_size_and_seed(tmp_path):
+    data = llmdisc.load_text_dataset("demo")
+    records = llmdisc.compare({"naive_bayes": {"alpha": "x"}, "logistic_regression": {}}, data, splits=["test"],
+                              sizes=[8, 32], seeds=2)
+    failed = [r for r in records if r["status"] == "failed"]
+    assert len(failed) == 1 and "alpha" in failed[0]["error"]
+    assert sum(r["status"] == "ok" for r in records) == 4

@@ -106,7 +106,7 @@ def test_model_card_parses_and_carries_the_metrics(saved):
                    "## Intended use and limits", *(f"`{label}`" for label in clf.labels)):
         assert needle in text, needle
     for key in llmdisc.config.config_to_dict(clf.config):
-        assert f"| `{key}` |" in text
+        assert (f"| `{key}` |" in text) == (key != "checkpoint_dir"), key  # where checkpoints went is not a setting
 
 
 def test_card_of_a_packaged_alias_names_the_hub_base(tmp_path):
@@ -273,3 +273,13 @@ def test_bad_hub_settings_are_one_line_errors(flags, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_card_shows_no_local_paths(demo, tmp_path):
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    clf.info.update(dataset="train=/home/me/secret/train.csv,test=/home/me/secret/test.csv",
+                    metrics={"test": evaluate_classifier(clf, demo["test"])})
+    write_model_card(clf, tmp_path, repo_id=REPO)
+    text = (tmp_path / "README.md").read_text()
+    assert "/home/me" not in text and "train=train.csv,test=test.csv (local)" in text
+    assert ModelCard.load(tmp_path / "README.md").data.datasets is None  # not a Hub data set id

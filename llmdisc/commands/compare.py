@@ -7,8 +7,9 @@
     llmdisc compare --config recipes/sst2-compare.yaml --resume   # after an interruption, or
                                                                   # with one more approach
 
-OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv, and
-runs/ (one cached result per approach, size and seed).
+OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv,
+runs/ (one cached result per approach, size and seed) and comparison.json (what the cache was
+made from: the data's fingerprint and the settings a resume must share).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
 logger = logging.getLogger(__name__)
 
-# What `llmdisc compare` (and `make demo`) runs when no approaches are named: every approach,
-# with settings that keep the demo within a few minutes on 2 CPU cores.
+# What `llmdisc compare` (and `make demo`) runs when no approaches are named: every approach
+# (LoRA with its verbalizer head only), with settings that keep the demo within a few minutes
+# on 2 CPU cores.
 DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "naive_bayes": {},
     "logistic_regression": {},
@@ -53,6 +55,7 @@ class CompareConfig(DataConfig):
     drop_rates: list[float] = arg([0.0, 0.1, 0.25, 0.5], "robustness: fractions of words dropped from the texts")
     robustness_split: str = arg("test", "the split whose words are dropped")
     robustness_examples: int | None = arg(None, "drop words from a stratified subset of this many examples")
+    selection_split: str | None = arg("validation", "split that Trainer approaches pick their checkpoint on (none: last)")
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
@@ -63,7 +66,8 @@ def main(config: CompareConfig) -> list[dict[str, Any]]:
     data = config.load()
     records = compare(config.approaches, data, splits=config.splits, sizes=config.sizes, seeds=config.seeds,
                       seed=config.seed, drop_rates=config.drop_rates, robustness_split=config.robustness_split,
-                      robustness_examples=config.robustness_examples, output_dir=config.output_dir,
+                      robustness_examples=config.robustness_examples, selection_split=config.selection_split,
+                      output_dir=config.output_dir,
                       resume=config.resume, overwrite=config.overwrite)
     notes = sorted({r["notes"] for r in records if r.get("notes")})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
