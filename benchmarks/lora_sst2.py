@@ -50,7 +50,7 @@ def accuracy(heads: list[str], n: int, epochs: int) -> None:
         print(json.dumps(result), flush=True)
 
 
-def one_cost_run(mode: str, steps: int) -> None:
+def one_cost_run(mode: str, steps: int, lora_dropout: float) -> None:
     """Train `steps` batches of 16 with LoRA or all weights; print ex/s and peak RSS (this process)."""
     import torch
 
@@ -82,6 +82,12 @@ def one_cost_run(mode: str, steps: int) -> None:
         finally:
             window["seconds"] = time.perf_counter() - window["start"]
             training.clear()
+            # The persistent training state, counted tensor by tensor: trainable weights' gradients
+            # (as left after the last step) and AdamW's two moments per trainable weight.
+            states = [t for st in self.optimizer.state.values() for t in st.values() if torch.is_tensor(t)]
+            window["optimizer_state_mib"] = sum(t.numel() * t.element_size() for t in states) / 2**20
+            window["trainable_weights_mib"] = sum(p.numel() * p.element_size() for p in self.model.parameters()
+                                                  if p.requires_grad) / 2**20
 
     transformers.Trainer.train = timed_train
 
@@ -99,21 +105,24 @@ def one_cost_run(mode: str, steps: int) -> None:
     print(json.dumps({"mode": mode, "examples_per_second": steps * 16 / window["seconds"],
                       "rss_before_training_mib": window["rss_before"] / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
                       "training_increase_mib": (peak[0] - window["rss_before"]) / 2**20,
+                      "optimizer_state_mib": window["optimizer_state_mib"], "trainable_weights_mib": window["trainable_weights_mib"],
+                      "lora_dropout": lora_dropout,
                       "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads()}), flush=True)
 
 
-def cost(steps: int) -> None:
+def cost(steps: int, lora_dropout: float) -> None:
     results = {}
     for mode in ("lora", "full"):
-        out = subprocess.run([sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps)],
+        out = subprocess.run([sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps),
+                              "--lora-dropout", str(lora_dropout)],
                              capture_output=True, text=True, check=True)
         results[mode] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
         print(json.dumps(results[mode]), flush=True)
     results["memory_ratio_full_over_lora"] = results["full"]["peak_rss_training_mib"] / results["lora"]["peak_rss_training_mib"]
     results["increase_ratio_full_over_lora"] = results["full"]["training_increase_mib"] / results["lora"]["training_increase_mib"]
     results["speed_ratio_lora_over_full"] = results["lora"]["examples_per_second"] / results["full"]["examples_per_second"]
-    (OUT / "bench-lora-cost.json").write_text(json.dumps(results, indent=2))
+    (OUT / f"bench-lora-cost-dropout{lora_dropout:g}.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results), flush=True)
 
 
@@ -125,14 +134,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--mode", choices=["lora", "full"], default="lora")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--lora-dropout", type=float, default=0.05, help="cost: LoRA dropout (0: no copies of layer inputs)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
         accuracy(args.heads.split(","), args.train_examples, args.epochs)
     elif args.part == "cost":
-        cost(args.steps)
+        cost(args.steps, args.lora_dropout)
     else:
-        one_cost_run(args.mode, args.steps)
+        one_cost_run(args.mode, args.steps, args.lora_dropout)
 
 
 if __name__ == "__main__":
