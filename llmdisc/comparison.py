@@ -222,7 +222,8 @@ def _format_seconds(seconds: float) -> str:
 
 class _Progress:
     """Logs which cell runs, with a rough ETA: each remaining cell is estimated by the mean duration
-    of its approach's finished cells, or of all finished cells for an approach not yet timed."""
+    of its approach's finished cells; cells of approaches not timed yet are counted apart (a
+    zero-shot LM and Naive Bayes differ by orders of magnitude, so no common mean would do)."""
 
     def __init__(self, todo: list[_Cell]) -> None:
         self.todo, self.done, self.start = todo, 0, time.perf_counter()
@@ -230,12 +231,14 @@ class _Progress:
 
     def begin(self, cell: _Cell) -> None:
         self.done += 1
-        measured = [s for v in self.seconds.values() for s in v]
-        if measured:
-            remaining = self.todo[self.done - 1:]
-            eta = "ETA " + _format_seconds(sum(np.mean(self.seconds.get(c.name) or measured) for c in remaining))
+        remaining = self.todo[self.done - 1:]
+        untimed = sum(c.name not in self.seconds for c in remaining)
+        if untimed == len(remaining):
+            eta = "ETA after this approach's first run"
         else:
-            eta = "ETA after the first run"
+            eta = "ETA " + _format_seconds(sum(np.mean(self.seconds[c.name]) for c in remaining if c.name in self.seconds))
+            if untimed:
+                eta += f" + {untimed} run{'s' if untimed > 1 else ''} of approaches not timed yet"
         logger.info("[%d/%d] %s, %s (elapsed %s, %s)", self.done, len(self.todo), cell.name, cell.label,
                     _format_seconds(time.perf_counter() - self.start), eta)
 
