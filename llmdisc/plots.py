@@ -76,7 +76,7 @@ def plot_learning_curves(records: Sequence[dict[str, Any]], split: str, path: st
     curves = learning_curve(records, split)
     if not curves:
         return None
-    sizes = sorted({n for c in curves.values() for n in c["sizes"]})
+    sizes = sorted({n for c in curves.values() if not c["flat"] for n in c["sizes"]})  # a flat line has no size
     fig, ax, colours = _canvas(records)
     for name, c in curves.items():
         style = dict(color=colours[name], linestyle=_style(c["paradigm"]), label=name)

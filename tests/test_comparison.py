@@ -161,7 +161,7 @@ def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
     assert "ETA 0m" in lines[3] and "not timed" not in lines[3]
 
 
-def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2):
+def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     data = llmdisc.load_text_dataset("demo")
     small = llmdisc.stratified_subset(data["test"], 12, seed=0)
     data = type(data)({"train": data["train"], "test": small})
@@ -171,6 +171,11 @@ def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2):
     assert len(zs) == 1 and zs[0]["flat"] and zs[0]["size"] == "zero-shot" and zs[0]["train_examples"] == 0
     curves = learning_curve(records, "test")
     assert curves["zs"]["flat"] and curves["naive_bayes"]["sizes"] == [8, 64]
+    # The flat line spans the plot; the x axis shows only real training sizes (a log axis has no 0).
+    from llmdisc.plots import plot_learning_curves
+
+    path = plot_learning_curves(records, "test", tmp_path / "lc.png")
+    assert path.stat().st_size > 10_000
 
 
 def test_drop_words():
