@@ -234,7 +234,7 @@ class _Progress:
         remaining = self.todo[self.done - 1:]
         untimed = sum(c.name not in self.seconds for c in remaining)
         if untimed == len(remaining):
-            eta = "ETA after this approach's first run"
+            eta = f"ETA unknown: {untimed} run{'s' if untimed > 1 else ''} left of approaches not timed yet"
         else:
             eta = "ETA " + _format_seconds(sum(np.mean(self.seconds[c.name]) for c in remaining if c.name in self.seconds))
             if untimed:
