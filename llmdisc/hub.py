@@ -31,7 +31,7 @@ from .offline import hub_reachable
 if TYPE_CHECKING:  # only for the annotation; classifiers import this module
     from .classifiers.base import TextClassifier
 
-__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "base_model_text", "check_push_access", "check_repo_id",
+__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "base_model_text", "check_push_access", "check_repo_id", "is_repo_id",
            "describe_upload", "download_folder", "hub_base_model", "upload_files", "upload_folder",
            "write_model_card"]
 
@@ -70,9 +70,13 @@ def hub_base_model(model: Any) -> str | None:
         return None
     if model in ALIASES:
         return ALIASES[model].hub_id
-    if os.path.exists(os.path.expanduser(model)) or model.startswith((".", "/", "~")) or model.count("/") != 1:
-        return None
-    return model
+    return model if is_repo_id(model) else None
+
+
+def is_repo_id(value: Any) -> bool:
+    """Whether ``value`` reads as a Hub ``owner/name`` rather than a local path."""
+    return (isinstance(value, str) and value.count("/") == 1 and not value.startswith((".", "/", "~"))
+            and not os.path.exists(os.path.expanduser(value)))
 
 
 def _public(value: Any) -> Any:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -47,7 +46,7 @@ import numpy as np
 from .. import __version__, distributed
 from ..config import config_from_dict, config_to_dict
 from ..errors import LlmdiscError
-from ..hub import check_push_access, download_folder, upload_folder, write_model_card
+from ..hub import check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
 from ..io import atomic_dir, write_json
 
 __all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
@@ -229,8 +228,7 @@ class TextClassifier(ABC):
         Returns:
             An instance of the approach that saved it.
         """
-        if not os.path.exists(os.path.expanduser(str(path))) and str(path).count("/") == 1 \
-                and not str(path).startswith((".", "/", "~")):
+        if is_repo_id(str(path)):
             try:
                 path = download_folder(str(path), revision=revision, token=token)
             except LlmdiscError as e:
