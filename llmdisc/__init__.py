@@ -10,9 +10,8 @@ The public API, for notebooks and scripts::
     llmdisc.write_report(records, "outputs/my-comparison", title="NB vs LR", settings={})
 """
 
-__version__ = "0.1.0"
-
-from .classifiers import (  # noqa: E402  (the version is read by classifiers.base)
+from .version import __version__
+from .classifiers import (
     EncoderClassifier,
     LogisticRegressionClassifier,
     LoraClassifier,
@@ -23,15 +22,15 @@ from .classifiers import (  # noqa: E402  (the version is read by classifiers.ba
     get_classifier,
     register,
 )
-from .data import label_names, load_text_dataset, stratified_subset  # noqa: E402
-from .errors import LlmdiscError  # noqa: E402
-from .comparison import compare  # noqa: E402
-from .evaluation import drop_words, evaluate_classifier, robustness_curve  # noqa: E402
-from .metrics import classification_metrics, expected_calibration_error  # noqa: E402
-from .generation import SamplingConfig, generate, synthesize  # noqa: E402
-from .models import load_model, resolve_model  # noqa: E402
-from .report import write_report  # noqa: E402
-from .scoring import loglikelihood, perplexity, sequence_loglikelihood, token_logprobs  # noqa: E402
+from .data import label_names, load_text_dataset, stratified_subset
+from .errors import LlmdiscError
+from .comparison import compare
+from .evaluation import drop_words, evaluate_classifier, robustness_curve
+from .metrics import classification_metrics, expected_calibration_error
+from .generation import SamplingConfig, generate, synthesize
+from .models import load_model, resolve_model
+from .report import write_report
+from .scoring import loglikelihood, perplexity, sequence_loglikelihood, token_logprobs
 
 __all__ = [
     "__version__",

@@ -16,7 +16,7 @@ import logging
 import sys
 from typing import Sequence
 
-from . import __version__
+from .version import __version__
 from .commands import compare, generate, score, train
 from .errors import LlmdiscError
 

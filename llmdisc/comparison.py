@@ -34,7 +34,8 @@ import torch
 
 from .classifiers import get_classifier, get_classifier_class
 from .data import stratified_subset
-from .errors import LlmdiscError
+from .config import DEFAULT_SEED
+from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_curve
 from .io import write_json
 
@@ -274,7 +275,7 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
             if memory.gpu_peak_mib is not None:
                 record["peak_gpu_mib"] = round(memory.gpu_peak_mib, 1)
     except Exception as e:  # one approach failing must not sink the comparison
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        message = first_line(e)
         logger.error("%s failed: %s", cell.name, message)
         if not isinstance(e, LlmdiscError):
             logger.debug("".join(traceback.format_exception(e)))
@@ -288,7 +289,7 @@ def compare(
     splits: Sequence[str] = ("validation", "test"),
     sizes: Sequence[int | str] = ("all",),
     seeds: int = 1,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     drop_rates: Sequence[float] = (),
     robustness_split: str = "test",
     robustness_examples: int | None = None,

@@ -18,16 +18,20 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
-from .errors import LlmdiscError
+from .errors import LlmdiscError, first_line
 
-__all__ = ["CLI_KEYS", "arg", "config_from_dict", "config_to_dict", "load_yaml", "make_parser", "merged_values",
-           "parse_args", "parse_config"]
+__all__ = ["CLI_KEYS", "DEFAULT_SEED", "arg", "config_from_dict", "config_to_dict", "load_yaml", "make_parser",
+           "merged_values", "parse_config"]
 
 T = TypeVar("T")
+
+# The one default seed: data subsets, splits, training, demonstrations and sampling all start here,
+# so a run with no --seed is reproducible and the same everywhere.
+DEFAULT_SEED = 0
 
 # argparse destinations that steer the CLI itself and are not settings.
 CLI_KEYS = frozenset({"config", "command", "func", "approach", "verbose", "inputs"})
@@ -139,7 +143,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise LlmdiscError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise LlmdiscError(f"{path} is not valid YAML: {first_line(e)}") from None
     if not isinstance(values, dict):
         raise LlmdiscError(f"{path} must hold a mapping of key: value, not a {type(values).__name__}")
     return values
@@ -190,7 +194,3 @@ def parse_config(cls: type[T], args: argparse.Namespace) -> T:
     values, where = merged_values(args)
     return config_from_dict(cls, values, where=where)
 
-
-def parse_args(cls: type[T], argv: Sequence[str] | None = None) -> T:
-    """Parse ``argv`` for a standalone script built on ``cls``."""
-    return parse_config(cls, make_parser(cls).parse_args(argv))

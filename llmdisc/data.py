@@ -19,8 +19,8 @@ from typing import Mapping, Sequence
 import datasets
 import numpy as np
 
-from .config import arg
-from .errors import LlmdiscError
+from .config import DEFAULT_SEED, arg
+from .errors import LlmdiscError, first_line
 from .offline import hub_reachable
 
 __all__ = [
@@ -113,7 +113,7 @@ def _load_file(path: Path) -> datasets.Dataset:
     try:
         return datasets.load_dataset(builder, data_files={"data": str(path)}, split="data", **kwargs)
     except Exception as e:  # datasets raises many types for a malformed file
-        raise LlmdiscError(f"could not parse {path} as {path.suffix[1:]}: {str(e).splitlines()[0]}") from None
+        raise LlmdiscError(f"could not parse {path} as {path.suffix[1:]}: {first_line(e)}") from None
 
 
 def _load_raw(source: str | Mapping[str, str]) -> datasets.DatasetDict:
@@ -232,7 +232,7 @@ def load_text_dataset(
     label_column: str | None = None,
     label_names: Sequence[str] | None = None,
     validation_size: float = 0.1,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
 ) -> datasets.DatasetDict:
     """Load a labelled text data set and normalise it to ``text`` + ``label`` columns.
 
@@ -328,7 +328,7 @@ def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
     return list(ds.features["label"].names)
 
 
-def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = 0) -> datasets.Dataset:
+def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = DEFAULT_SEED) -> datasets.Dataset:
     """A class-stratified random subset of ``n`` examples, nested across ``n`` for one seed.
 
     Each class gets a share proportional to its frequency, and at least one example while ``n``
@@ -376,7 +376,7 @@ class DataConfig:
     label_column: str | None = arg(None, "label column (default: label or labels)")
     label_names: list[str] | None = arg(None, "label names, comma-separated: names integer labels 0..k-1 in order")
     validation_size: float = arg(0.1, "fraction of train held out when there is no validation split")
-    seed: int = arg(0, "random seed (subsets, splits, training)")
+    seed: int = arg(DEFAULT_SEED, "random seed (subsets, splits, training)")
 
     def load(self) -> datasets.DatasetDict:
         """Load the data set these settings describe (see :func:`load_text_dataset`)."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from .classifiers import TextClassifier
 from .classifiers.base import check_dataset
+from .config import DEFAULT_SEED
 from .errors import LlmdiscError
 from .metrics import classification_metrics, reliability_bins
 
@@ -48,7 +49,7 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset, reliability
     return out
 
 
-def drop_words(texts: Sequence[str], rate: float, seed: int = 0) -> list[str]:
+def drop_words(texts: Sequence[str], rate: float, seed: int = DEFAULT_SEED) -> list[str]:
     """Delete each whitespace-separated word with probability ``rate`` (missing data).
 
     A text always keeps at least one word (a random survivor when all were drawn), so no
@@ -75,7 +76,7 @@ def drop_words(texts: Sequence[str], rate: float, seed: int = 0) -> list[str]:
     return out
 
 
-def robustness_curve(clf: TextClassifier, data: datasets.Dataset, rates: Sequence[float], seed: int = 0) -> dict[str, float]:
+def robustness_curve(clf: TextClassifier, data: datasets.Dataset, rates: Sequence[float], seed: int = DEFAULT_SEED) -> dict[str, float]:
     """Accuracy of ``clf`` as words are dropped from the texts of ``data`` at each rate.
 
     Args:

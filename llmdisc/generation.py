@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import torch
 from transformers import set_seed
 
-from .config import arg
+from .config import DEFAULT_SEED, arg
 from .errors import LlmdiscError
 
 __all__ = ["SamplingConfig", "generate", "synthesize"]
@@ -37,7 +37,7 @@ class SamplingConfig:
     repetition_penalty: float = arg(1.0, "penalise tokens already generated (1: none)")
     stop: list[str] | None = arg(None, "stop strings, comma-separated; the completion ends before them")
     num_samples: int = arg(1, "completions per prompt")
-    seed: int | None = arg(None, "random seed for sampling")
+    seed: int | None = arg(DEFAULT_SEED, "random seed for sampling (none: a fresh draw each run)")
     chat_template: bool = arg(True, "wrap prompts in the model's chat template, when it has one")
     batch_size: int = arg(8, "prompts per batch")
 

@@ -22,9 +22,9 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
 from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 
-from . import __version__
+from .version import __version__
 from .config import config_to_dict
-from .errors import LlmdiscError
+from .errors import LlmdiscError, first_line
 from .models import ALIASES
 from .offline import hub_reachable
 
@@ -218,7 +218,7 @@ def check_repo_id(repo_id: Any) -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise LlmdiscError(f"Hub model id {repo_id!r} is invalid: {str(e).splitlines()[0]}") from None
+        raise LlmdiscError(f"Hub model id {repo_id!r} is invalid: {first_line(e)}") from None
     return repo_id
 
 
@@ -298,9 +298,8 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
     # Whatever went wrong (HTTP, connection, permissions), the user must learn that the model is
     # safe on disk and how to send it again.
     except Exception as e:  # noqa: BLE001
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise LlmdiscError(
-            f"uploading to {repo_id} failed ({type(e).__name__}: {first}); the model is saved at {folder}: "
+            f"uploading to {repo_id} failed ({type(e).__name__}: {first_line(e, 200)}); the model is saved at {folder}: "
             f"push it later with `hf upload {repo_id} {folder} --exclude 'merged/*'`"
         ) from None
     return str(getattr(commit, "commit_url", commit))
@@ -313,6 +312,5 @@ def download_folder(repo_id: str, revision: str | None = None, token: str | None
     try:
         return Path(snapshot_download(repo_id, revision=revision, token=token, local_files_only=not online))
     except Exception as e:  # noqa: BLE001  not found, gated, not cached, a connection error...
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         where = "" if online else " (the Hub is unreachable and it is not in the local cache)"
-        raise LlmdiscError(f"could not download {repo_id}{where}: {first}") from None
+        raise LlmdiscError(f"could not download {repo_id}{where}: {first_line(e, 200)}") from None

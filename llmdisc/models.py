@@ -32,7 +32,7 @@ from transformers import (
 )
 
 from .distributed import process_device, world_size
-from .errors import LlmdiscError
+from .errors import LlmdiscError, first_line
 from .offline import hub_reachable
 from .io import atomic_dir
 
@@ -113,7 +113,7 @@ def _convert_gguf(gguf_path: Path) -> Path:
     except ImportError as e:
         raise LlmdiscError(f"reading {gguf_path.name} needs a package that is missing ({e}); pip install gguf") from None
     except (OSError, ValueError, RuntimeError) as e:
-        raise LlmdiscError(f"could not read {gguf_path} as a GGUF model: {str(e).splitlines()[0][:200]}") from None
+        raise LlmdiscError(f"could not read {gguf_path} as a GGUF model: {first_line(e, 200)}") from None
     # transformers marks a GGUF-loaded model as quantized and refuses save_pretrained, although
     # its weights are already de-quantized to float tensors. Clearing the marker is what lets us
     # write them once as ordinary safetensors.
@@ -153,9 +153,8 @@ def resolve_model(name_or_path: str) -> str:
 
 def _hub_error(name: str, error: Exception) -> LlmdiscError:
     aliases = ", ".join(ALIASES)
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return LlmdiscError(
-        f"could not load model '{name}' ({first[:200]}); offline, use a packaged alias ({aliases}), "
+        f"could not load model '{name}' ({first_line(error, 200)}); offline, use a packaged alias ({aliases}), "
         "a local folder or a .gguf file"
     )
 
@@ -204,7 +203,7 @@ def load_model(
         model = AUTO_CLASSES[task].from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
     except (OSError, ValueError, ImportError, RuntimeError) as e:
         if os.path.isdir(resolved):
-            raise LlmdiscError(f"could not load model from {resolved}: {str(e).splitlines()[0][:300]}") from None
+            raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None
         raise _hub_error(name_or_path, e) from None
     if world_size() > 1 and "device_map" not in model_kwargs:
         # Under accelerate launch each process scores on its own GPU (a no-op on CPU).

@@ -23,7 +23,7 @@ from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from . import distributed
-from .config import arg
+from .config import DEFAULT_SEED, arg
 from .errors import LlmdiscError
 from .metrics import classification_metrics, softmax
 
@@ -51,7 +51,7 @@ class TrainerSettings:
     early_stopping_patience: int | None = arg(None, "stop after this many evaluations without improvement")
     group_by_length: bool = arg(True, "batch texts of similar length together (less padding)")
     logging_steps: int = arg(20, "log the loss every N steps")
-    seed: int = arg(42, "training seed")
+    seed: int = arg(DEFAULT_SEED, "training seed (head and LoRA initialisation, data order)")
     checkpoint_dir: str | None = arg(None, "where checkpoints go (default: a temporary folder)")
     resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
 

@@ -43,7 +43,8 @@ from typing import Any, Callable, ClassVar, Sequence, TypeVar
 import datasets
 import numpy as np
 
-from .. import __version__, distributed
+from .. import distributed
+from ..version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..errors import LlmdiscError
 from ..hub import check_push_access, download_folder, is_repo_id, upload_folder, write_model_card

@@ -21,7 +21,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 
 from ..config import arg
-from ..errors import LlmdiscError
+from ..errors import LlmdiscError, first_line
 from .base import TextClassifier, register
 
 __all__ = ["NaiveBayesClassifier", "LogisticRegressionClassifier"]
@@ -62,7 +62,7 @@ class _BagOfWordsClassifier(TextClassifier):
         try:
             self.pipeline.fit(texts, labels)
         except ValueError as e:  # empty vocabulary, min_df too high, a bad alpha or C...
-            raise LlmdiscError(f"{self.name} could not be trained: {str(e).splitlines()[0]}; check its settings") from None
+            raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         probs = np.zeros((len(texts), len(self.labels)))

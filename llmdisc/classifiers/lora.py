@@ -33,7 +33,7 @@ from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWithPadding, set_seed
 
 from ..config import arg
-from ..errors import LlmdiscError
+from ..errors import LlmdiscError, first_line
 from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
 from ..models import load_model, resolve_model
@@ -274,7 +274,7 @@ with torch.no_grad():
         except (RuntimeError, ValueError, KeyError) as e:
             raise LlmdiscError(
                 f"the adapter in {folder} was trained on {adapter.get('base_model_name_or_path')!r} and does not fit "
-                f"the base model {self.config.model!r} ({str(e).splitlines()[0][:120]}); load it with the model it was trained on"
+                f"the base model {self.config.model!r} ({first_line(e, 120)}); load it with the model it was trained on"
             ) from None
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.prior = np.array(json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))["prior"])

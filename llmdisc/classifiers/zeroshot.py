@@ -33,7 +33,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from ..config import arg
+from ..config import DEFAULT_SEED, arg
 from ..errors import LlmdiscError
 from ..hub import hub_base_model
 from ..io import write_json
@@ -195,7 +195,7 @@ class ZeroShotClassifier(TextClassifier):
         pmi: bool = arg(False, "direct only: subtract log P(label | template without the text)")
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
         demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
-        seed: int = arg(0, "seed for drawing demonstrations")
+        seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
         batch_size: int = arg(16, "continuations per forward pass")
 
     def __init__(self, **config):
