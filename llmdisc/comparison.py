@@ -32,19 +32,19 @@ import numpy as np
 import psutil
 import torch
 
-from .classifiers import get_classifier, get_classifier_class
-from .data import stratified_subset
+from .classifiers import TextClassifier, get_classifier
+from .data import label_names, stratified_subset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_curve
 from .io import write_json
+from .records import ZERO_SHOT, Costs, RunRecord
 
 __all__ = ["compare", "normalise_approaches", "parse_sizes", "data_fingerprint", "PeakRSS"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "comparison.json"
-ZERO_SHOT = "zero-shot"  # the size label of an approach that does not learn from examples
 
 
 def normalise_approaches(approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str) -> dict[str, dict]:
@@ -144,8 +144,10 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "
 class _Cell:
     """One (approach, size, seed) of the grid; ``size`` and ``seed`` are None for a zero-shot run."""
 
-    name: str
-    registered: str
+    name: str  # the entry's name (the variant)
+    registered: str  # the registered approach
+    cls: type[TextClassifier]
+    paradigm: str
     config: dict[str, Any]  # the approach's settings, as given
     size: int | None
     seed: int | None
@@ -186,7 +188,7 @@ class _Cache:
         name = ZERO_SHOT if size is None else f"n{size}-seed{seed}"
         return self.folder / "runs" / approach / f"{name}.json"
 
-    def get(self, cell: _Cell) -> list[dict] | None:
+    def get(self, cell: _Cell) -> list[RunRecord] | None:
         """The cell's cached records, or None; an error if they were made with other settings.
 
         A cached cell that lacks the robustness curve this plan wants is a miss (the plan's
@@ -202,18 +204,19 @@ class _Cache:
         if diff:
             raise LlmdiscError(f"cannot resume {self.folder}: {cell.name} was run with different settings "
                                f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
-        records = cached["records"]
-        if cell.robustness and not any("robustness" in r for r in records):
+        records = [RunRecord.from_dict(r, where=str(path)) for r in cached["records"]]
+        if cell.robustness and not any(r.robustness is not None for r in records):
             return None
         if not cell.robustness:
-            records = [{k: v for k, v in r.items() if k != "robustness"} for r in records]
+            for r in records:
+                r.robustness = None
         return records
 
-    def put(self, cell: _Cell, records: list[dict]) -> None:
+    def put(self, cell: _Cell, records: list[RunRecord]) -> None:
         if self.folder is not None:
             path = self._path(cell.name, cell.size, cell.seed)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, {"config": cell.key, "records": records})
+            write_json(path, {"config": cell.key, "records": [r.to_dict() for r in records]})
 
 
 def _format_seconds(seconds: float) -> str:
@@ -248,38 +251,40 @@ class _Progress:
 
 
 def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
-              selection: datasets.Dataset | None, robustness: dict[str, Any] | None) -> list[dict]:
+              selection: datasets.Dataset | None, robustness: dict[str, Any] | None) -> list[RunRecord]:
     """Train one approach on one subset and evaluate it on every split; failures become records."""
     config = dict(cell.config)
-    if cell.seed is not None and "seed" in _config_fields(cell.registered) and "seed" not in config:
+    if cell.seed is not None and cell.cls.takes_seed and "seed" not in config:
         config["seed"] = cell.seed  # vary the approach's own randomness with the subset
-    base: dict[str, Any] = {"approach": cell.name, "size": cell.size or ZERO_SHOT, "seed": cell.seed,
-                            "train_examples": 0 if cell.size is None else len(train), "flat": cell.size is None,
-                            "train_subset": _subset_hash(train) if cell.size is not None else None}
-    records: list[dict[str, Any]] = []
+    base = dict(approach=cell.registered, variant=cell.name, paradigm=cell.paradigm, size=cell.size, seed=cell.seed,
+                train_examples=0 if cell.size is None else len(train),
+                train_subset=_subset_hash(train) if cell.size is not None else None)
+    records: list[RunRecord] = []
     try:
         with PeakRSS() as memory:
             clf = get_classifier(cell.registered, **config)
-            base["paradigm"] = clf.paradigm
             clf.fit(train, eval=selection)
-            base["train_seconds"] = clf.info.get("train_seconds")
-            counts = clf.num_parameters()
-            base.update(parameters_total=counts.get("total"), parameters_trainable=counts.get("trainable"))
             for split in splits:
-                record = {**base, "split": split, "status": "ok", **evaluate_classifier(clf, data[split], reliability=True)}
+                e = evaluate_classifier(clf, data[split])
+                record = RunRecord(**base, split=split, examples=e.examples, metrics=e.metrics,
+                                   reliability=e.reliability, confusion=e.confusion,
+                                   costs=Costs(train_seconds=clf.info.train_seconds, predict_seconds=e.predict_seconds,
+                                               examples_per_second=e.examples_per_second,
+                                               parameters_total=clf.info.parameters.get("total"),
+                                               parameters_trainable=clf.info.parameters.get("trainable")))
                 if cell.robustness and robustness and split == robustness["split"]:
-                    record["robustness"] = robustness_curve(clf, robustness["data"], robustness["rates"], robustness["seed"])
+                    record.robustness = robustness_curve(clf, robustness["data"], robustness["rates"], robustness["seed"])
                 records.append(record)
         for record in records:
-            record.update(peak_rss_mib=round(memory.peak_mib, 1), rss_increase_mib=round(memory.increase_mib, 1))
+            record.costs.peak_rss_mib, record.costs.rss_increase_mib = round(memory.peak_mib, 1), round(memory.increase_mib, 1)
             if memory.gpu_peak_mib is not None:
-                record["peak_gpu_mib"] = round(memory.gpu_peak_mib, 1)
+                record.costs.peak_gpu_mib = round(memory.gpu_peak_mib, 1)
     except Exception as e:  # one approach failing must not sink the comparison
         message = first_line(e)
         logger.error("%s failed: %s", cell.name, message)
         if not isinstance(e, LlmdiscError):
             logger.debug("".join(traceback.format_exception(e)))
-        records = [{**base, "split": split, "status": "failed", "error": message} for split in splits]
+        records = [RunRecord(**base, split=split, status="failed", error=message) for split in splits]
     return records
 
 
@@ -297,7 +302,7 @@ def compare(
     output_dir: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """Train every approach on the same subsets and evaluate it on the same splits.
 
     Args:
@@ -305,7 +310,8 @@ def compare(
             hold ``approach``, the registered approach when the name is a variant's (as in
             ``{"zeroshot_channel": {"approach": "zeroshot", "mode": "channel"}}``), and
             ``sizes`` / ``seeds`` to replace the global ones for that approach (an expensive
-            approach may stop at a smaller size).
+            approach may stop at a smaller size). Every approach is built and checked against
+            the data's labels before the first run: a bad one is a one-line error at once.
         data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`.
         splits: the splits to evaluate on (missing ones are skipped).
         sizes: training-set sizes (``"all"``: the whole training split); larger ones are capped.
@@ -324,11 +330,8 @@ def compare(
         overwrite: discard the cells cached in ``output_dir``.
 
     Returns:
-        One record per (approach, size, seed, split): ``approach``, ``paradigm``, ``size``
-        (a number or ``"zero-shot"``), ``train_examples``, ``seed``, ``split``, ``status``
-        (``"ok"`` or ``"failed"`` with ``error``), the metrics of
-        :func:`~llmdisc.evaluate_classifier` with ``reliability`` bins, ``train_seconds``,
-        ``parameters_total`` / ``parameters_trainable``, ``peak_rss_mib``, and ``robustness``
+        One :class:`~llmdisc.records.RunRecord` per (approach, size, seed, split), with
+        ``status`` ``failed`` and the ``error`` for a run that raised, and ``robustness``
         (drop rate -> accuracy) on the robustness split's record of the largest size.
     """
     splits = [s for s in splits if s in data]
@@ -352,7 +355,7 @@ def compare(
                 "robustness": {k: v for k, v in (robustness or {}).items() if k != "data"} | {"examples": robustness_examples}}
     cache = _Cache(output_dir, manifest, resume, overwrite)
 
-    plan = _plan(approaches, numbers, seeds, seed, len(train), notes)
+    plan = _plan(approaches, numbers, seeds, seed, len(train), label_names(train), notes)
     # Look every cached cell up before running anything: a refusal comes at once, not hours in.
     cached = {id(cell): cache.get(cell) for cell in plan}
     selection = data[selection_split] if selection_split in data else None
@@ -367,17 +370,23 @@ def compare(
         start = time.perf_counter()
         done = _run_cell(cell, subset, data, splits, selection, robustness)
         progress.end(cell, time.perf_counter() - start)
-        if all(r["status"] == "ok" for r in done):
+        if all(r.ok for r in done):
             cache.put(cell, done)  # failures are retried on resume
         records += done
     if notes:
         for record in records:
-            record["notes"] = "; ".join(notes)
+            record.notes = "; ".join(notes)
     return records
 
 
-def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, notes: list[str]) -> list[_Cell]:
-    """The grid's cells, approach by approach; ``notes`` gets a line for each capped size."""
+def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, labels: list[str],
+          notes: list[str]) -> list[_Cell]:
+    """The grid's cells, approach by approach; ``notes`` gets a line for each capped size.
+
+    Every approach is built from its config and checked against ``labels`` here, before any
+    run: an unknown key, a wrong type, an unknown model, a bad template or a verbalizer naming
+    an unknown label is a one-line error naming the approach.
+    """
     plan: list[_Cell] = []
     for name, config in normalise_approaches(approaches).items():
         config = dict(config)
@@ -391,14 +400,15 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
                 notes.append(f"{name}: {note}")
         own_seeds = int(config.pop("seeds", seeds))
         try:
-            learns = get_classifier(registered, **config).uses_training_data
-        except Exception:  # noqa: BLE001 - a bad name or config: one cell, which fails with its message
-            plan.append(_Cell(name, registered, config, own_numbers[-1], seed))
+            clf = get_classifier(registered, **config)
+            clf.check(labels)
+        except LlmdiscError as e:
+            raise LlmdiscError(f"approach '{name}': {e}") from None
+        cls, paradigm = type(clf), clf.paradigm
+        if not clf.uses_training_data:
+            plan.append(_Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
             continue
-        if not learns:
-            plan.append(_Cell(name, registered, config, None, None, robustness=True))
-            continue
-        plan += [_Cell(name, registered, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
+        plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
                  for s in range(seed, seed + own_seeds) for n in own_numbers]
     return plan
 
@@ -409,11 +419,3 @@ def _subset_hash(ds: datasets.Dataset) -> str:
     for text, label in zip(ds["text"], ds["label"]):
         digest.update(f"{label}\t{text}\n".encode())
     return digest.hexdigest()[:16]
-
-
-def _config_fields(registered: str) -> set[str]:
-    """The config keys of a registered approach (none for an unknown name: that fails in its cell)."""
-    try:
-        return {f.name for f in dataclasses.fields(get_classifier_class(registered).Config)}
-    except LlmdiscError:
-        return set()

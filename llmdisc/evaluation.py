@@ -7,46 +7,47 @@ The evaluation knows only the :class:`~llmdisc.classifiers.TextClassifier` inter
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import datasets
 import numpy as np
+from sklearn.metrics import confusion_matrix
 
 from .classifiers import TextClassifier
 from .classifiers.base import check_dataset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError
 from .metrics import classification_metrics, reliability_bins
+from .records import Evaluation
 
 __all__ = ["evaluate_classifier", "drop_words", "robustness_curve"]
 
 
-def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset, reliability: bool = False) -> dict[str, Any]:
+def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> Evaluation:
     """Score a trained classifier on a labelled data set.
 
     Args:
         clf: a trained classifier.
         data: a data set with ``text`` and ``ClassLabel`` ``label`` columns, with the same label
             names as ``clf.labels``.
-        reliability: also return ``reliability``, the 15 confidence bins of the reliability
-            diagram (see :func:`~llmdisc.metrics.reliability_bins`).
 
     Returns:
-        ``accuracy``, ``macro_f1``, ``log_loss``, ``brier``, ``ece`` (15 equal-width bins),
-        ``examples``, ``predict_seconds`` and ``examples_per_second`` (of ``predict_proba``).
+        An :class:`~llmdisc.records.Evaluation`: every metric of
+        :data:`~llmdisc.metrics.METRICS`, the reliability bins (15 equal-width confidence bins),
+        the confusion matrix, the example count and the speed of ``predict_proba``.
     """
     names = check_dataset(data, "evaluation")
     if names != clf.labels:
         raise LlmdiscError(f"data labels {names} differ from the classifier's {clf.labels}")
+    labels = np.asarray(data["label"])
     start = time.perf_counter()
     probs = clf.predict_proba(list(data["text"]))
     seconds = time.perf_counter() - start
-    out: dict[str, Any] = classification_metrics(probs, np.asarray(data["label"]))
-    out.update(examples=len(data), predict_seconds=round(seconds, 4),
-               examples_per_second=round(len(data) / seconds, 2) if seconds > 0 else float("inf"))
-    if reliability:
-        out["reliability"] = reliability_bins(probs, np.asarray(data["label"]))
-    return out
+    return Evaluation(
+        metrics=classification_metrics(probs, labels), examples=len(data), predict_seconds=round(seconds, 4),
+        examples_per_second=round(len(data) / seconds, 2) if seconds > 0 else float("inf"),
+        reliability=reliability_bins(probs, labels),
+        confusion=confusion_matrix(labels, probs.argmax(axis=1), labels=list(range(len(names)))).tolist())
 
 
 def drop_words(texts: Sequence[str], rate: float, seed: int = DEFAULT_SEED) -> list[str]:

@@ -14,8 +14,9 @@ failed :func:`upload_folder` says where the saved model is and how to push it la
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, constants, get_token, snapshot_download
 from huggingface_hub.errors import HFValidationError
@@ -23,15 +24,13 @@ from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
 from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 
 from .version import __version__
-from .config import config_to_dict
 from .errors import LlmdiscError, first_line
+from .metrics import ACCURACY, ECE, LOG_LOSS, MACRO_F1, METRICS
 from .models import ALIASES
 from .offline import hub_reachable
+from .records import TrainInfo
 
-if TYPE_CHECKING:  # only for the annotation; classifiers import this module
-    from .classifiers.base import TextClassifier
-
-__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "base_model_text", "check_push_access", "check_repo_id", "is_repo_id",
+__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "ModelCardInfo", "base_model_text", "check_push_access", "check_repo_id", "is_repo_id",
            "describe_upload", "download_folder", "hub_base_model", "upload_files", "upload_folder",
            "write_model_card"]
 
@@ -50,16 +49,47 @@ PARADIGMS = {
 # ---- model cards ---------------------------------------------------------------------------
 
 
-def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
-    dataset = _public(info.get("dataset", "unknown"))
+@dataclass
+class ModelCardInfo:
+    """Everything a model card says, filled by the classifier being saved (``clf.card_info(repo)``).
+
+    Attributes:
+        approach: the registered approach; paradigm: generative or discriminative.
+        library: the library that loads the folder without llmdisc (the card's ``library_name``).
+        labels: the label names, in column order.
+        settings: the approach's hyper-parameters.
+        base_model: the ``model`` setting (an alias, a Hub id or a local path), None if none.
+        info: what was recorded about training.
+        how_it_works: a sentence or two on the approach.
+        usage: ``(library, Python code)`` loading the folder without llmdisc, or None.
+        limits: the approach's own limits, one line each.
+    """
+
+    approach: str
+    paradigm: str
+    library: str
+    labels: list[str]
+    settings: dict[str, Any]
+    base_model: Any
+    info: TrainInfo
+    how_it_works: str
+    usage: tuple[str, str] | None = None
+    limits: list[str] = field(default_factory=list)
+
+
+# The metrics of a card's table.
+_CARD_METRICS = (ACCURACY, MACRO_F1, LOG_LOSS, ECE)
+
+
+def _metrics_to_model_index(info: TrainInfo) -> list[EvalResult]:
+    dataset = _public(info.dataset or "unknown")
     results = []
-    for split, metrics in (info.get("metrics") or {}).items():
-        for key in ("accuracy", "macro_f1"):
-            if key in metrics:
+    for split, metrics in info.metrics.items():
+        for m in METRICS.values():
+            if m.hub_type and m.name in metrics:
                 results.append(EvalResult(
                     task_type="text-classification", dataset_type=dataset, dataset_name=dataset,
-                    dataset_split=split, metric_type="f1" if key == "macro_f1" else key,
-                    metric_name=key, metric_value=float(metrics[key]),
+                    dataset_split=split, metric_type=m.hub_type, metric_name=m.name, metric_value=float(metrics[m.name]),
                 ))
     return results
 
@@ -108,19 +138,19 @@ def base_model_text(model: Any) -> str:
     return f"a local model folder (`{Path(model).name}`), not on the Hub"
 
 
-def _training_text(info: dict[str, Any]) -> str:
-    seconds = info.get("train_seconds")
-    if seconds is None:
+def _training_text(info: TrainInfo) -> str:
+    if info.train_seconds is None:
         return "not recorded"
-    parts = [f"{seconds} s"]
-    if info.get("global_step"):
-        parts.append(f"{info['global_step']} optimizer step{'s' if info['global_step'] != 1 else ''}")
-    if info.get("num_processes", 1) > 1:
-        parts.append(f"{info['num_processes']} data-parallel processes")
+    parts = [f"{info.train_seconds} s"]
+    run = info.trainer
+    if run and run.global_step:
+        parts.append(f"{run.global_step} optimizer step{'s' if run.global_step != 1 else ''}")
+    if run and run.num_processes > 1:
+        parts.append(f"{run.num_processes} data-parallel processes")
     return ", ".join(parts)
 
 
-def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = None) -> None:
+def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = None) -> None:
     """Write ``README.md``: a Hub model card for a saved classifier.
 
     The card's metadata (library, tags, base model, data set, metrics in ``model-index`` form)
@@ -129,48 +159,52 @@ def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = No
     load it with llmdisc and with the approach's own library.
 
     Args:
-        clf: the trained classifier being saved.
+        card: what the classifier being saved says about itself (``clf.card_info(repo)``).
         folder: the folder being written.
         repo_id: the Hub repo the folder is for; the snippets load from it (else from a folder).
     """
-    config = config_to_dict(clf.config)
-    info = clf.info
-    base_model = hub_base_model(config.get("model"))
+    info = card.info
+    base_model = hub_base_model(card.base_model)
     results = _metrics_to_model_index(info)
     repo = repo_id or REPO_PLACEHOLDER
     data = ModelCardData(
-        library_name=clf.hub_library,
+        library_name=card.library,
         pipeline_tag="text-classification",
-        tags=["llmdisc", "text-classification", clf.paradigm, clf.name],
+        tags=["llmdisc", "text-classification", card.paradigm, card.approach],
         base_model=base_model,
         # Only a Hub data set id belongs in the metadata; a local source is named in the text.
-        datasets=[info["dataset"]] if info.get("dataset") and hub_base_model(info["dataset"]) == info["dataset"] else None,
+        datasets=[info.dataset] if info.dataset and hub_base_model(info.dataset) == info.dataset else None,
         # model-index needs a model name.
-        model_name=(repo_id.split("/")[-1] if repo_id else f"llmdisc-{clf.name}") if results else None,
+        model_name=(repo_id.split("/")[-1] if repo_id else f"llmdisc-{card.approach}") if results else None,
         eval_results=results or None,
     )
     # Where checkpoints went is not a hyper-parameter, and local paths do not belong on the Hub.
-    settings = "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in config.items() if k != "checkpoint_dir") or "| (none) | |"
+    settings = "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in card.settings.items() if k != "checkpoint_dir") \
+        or "| (none) | |"
     metrics = "\n".join(
-        f"| {split} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in ("accuracy", "macro_f1", "log_loss", "ece")) + " |"
-        for split, m in (info.get("metrics") or {}).items()
+        f"| {split} | " + " | ".join(m.format(values.get(m.name, float("nan"))) for m in _CARD_METRICS) + " |"
+        for split, values in info.metrics.items()
     )
-    vanilla = clf._card_usage(repo)
+    metrics_header = ("| split | " + " | ".join(m.label for m in _CARD_METRICS) + " |\n|" + " --- |" * (len(_CARD_METRICS) + 1)
+                      + "\n")
+    vanilla = card.usage
     vanilla_text = (f"### With {vanilla[0]} only\n\n```python\n{vanilla[1].strip()}\n```\n" if vanilla else
                     "This approach has no stand-alone form; load it with llmdisc.\n")
-    limits = "\n".join(f"- {line}" for line in clf._card_limits())
+    limits = "\n".join(f"- {line}" for line in card.limits)
+    name = repo_id.split("/")[-1] if repo_id else f"llmdisc {card.approach}"
+    dataset = _public(info.dataset or "not recorded")
     content = f"""---
 {data.to_yaml()}
 ---
 
-# {repo_id.split("/")[-1] if repo_id else f"llmdisc {clf.name}"}: a {clf.paradigm} text classifier
+# {name}: a {card.paradigm} text classifier
 
-{clf._card_approach()}
+{card.how_it_works}
 
-- **Approach:** `{clf.name}`, {PARADIGMS.get(clf.paradigm, clf.paradigm)}.
-- **Base model:** {base_model_text(config.get("model"))}
-- **Labels:** {", ".join(f"`{label}`" for label in clf.labels)}
-- **Training data:** {_public(info.get("dataset", "not recorded"))} ({info.get("train_examples", "?")} training examples)
+- **Approach:** `{card.approach}`, {PARADIGMS.get(card.paradigm, card.paradigm)}.
+- **Base model:** {base_model_text(card.base_model)}
+- **Labels:** {", ".join(f"`{label}`" for label in card.labels)}
+- **Training data:** {dataset} ({info.train_examples if info.train_examples is not None else "?"} training examples)
 - **Training time:** {_training_text(info)}
 - **Made with:** [llmdisc](https://pypi.org/project/llmdisc/) {__version__}
 
@@ -182,7 +216,7 @@ def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = No
 from llmdisc import TextClassifier
 
 clf = TextClassifier.from_pretrained("{repo}")  # a Hub repo id or a local folder
-clf.predict_proba(["a text to classify"])  # columns: {clf.labels}
+clf.predict_proba(["a text to classify"])  # columns: {card.labels}
 ```
 
 {vanilla_text}
@@ -194,14 +228,14 @@ clf.predict_proba(["a text to classify"])  # columns: {clf.labels}
 
 ## Metrics
 
-{"| split | accuracy | macro-F1 | log loss | ECE (15 bins) |" + chr(10) + "| --- | --- | --- | --- | --- |" + chr(10) + metrics if metrics else "Not evaluated when saved."}
+{metrics_header + metrics if metrics else "Not evaluated when saved."}
 
 ## Intended use and limits
 
 Made to compare discriminative and generative classifiers with llmdisc, and to classify text like
 the training data into the labels above; it predicts nothing else.
 
-- Expect lower accuracy on text unlike the training data ({_public(info.get("dataset", "not recorded"))}): other domains, languages or lengths.
+- Expect lower accuracy on text unlike the training data ({dataset}): other domains, languages or lengths.
 - {"Probabilities are only as calibrated as the ECE above says" if metrics else "Calibration was not measured"}; check it on your data before thresholding.
 {limits}
 """

@@ -1,17 +1,31 @@
-"""Classification metrics from predicted probabilities.
+"""Classification metrics from predicted probabilities, and the one table that defines them.
 
-Accuracy and macro-F1 come from scikit-learn, which is what the ``evaluate`` library's
-``accuracy`` and ``f1`` modules call; ``evaluate.load`` fetches those modules from the Hub at run
-time, so it cannot be used offline. Log loss, Brier score and expected calibration error are
-written out here, short enough to check by hand (see ``tests/test_metrics.py``).
+:data:`METRICS` is the only place a metric is defined: its name (the key in every record, JSON
+file and Trainer log), the function, whether higher is better, how it is displayed and what it
+means. Trainer's ``compute_metrics`` and checkpoint choice, the summary, the report, the plots
+and the model card's ``model-index`` all read it; code elsewhere names a metric through its
+constant (``ACCURACY.name``), never a string of its own.
+
+Accuracy and macro-F1 come from scikit-learn. Log loss, Brier score and expected calibration
+error are written out here, short enough to check by hand (see ``tests/test_metrics.py``); they
+are also packaged as ``evaluate`` modules (:func:`load_evaluate_module`), so any Trainer user
+can load them offline.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-__all__ = ["softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error", "reliability_bins"]
+from .errors import LlmdiscError
+
+__all__ = ["Metric", "METRICS", "ACCURACY", "MACRO_F1", "LOG_LOSS", "BRIER", "ECE", "TRAINER_LOSS", "metric",
+           "softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error",
+           "reliability_bins", "load_evaluate_module", "EVALUATE_MODULES"]
 
 EPS = 1e-15
 
@@ -72,25 +86,112 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
     return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(probs, labels, n_bins)))
 
 
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of examples whose most probable label is the true one."""
+    return float(accuracy_score(labels, probs.argmax(axis=1)))
+
+
+def macro_f1(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Unweighted mean of the per-class F1 of the most probable label.
+
+    Macro over the classes that occur (true or predicted): a class absent from a small
+    evaluation split should not count as a zero.
+    """
+    return float(f1_score(labels, probs.argmax(axis=1), average="macro", zero_division=0))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: what it is called, how it is computed, which way is better, how it is shown.
+
+    Attributes:
+        name: the key in records, JSON files and Trainer logs (``eval_`` + name).
+        function: ``(probs (n, k), labels (n,)) -> float``.
+        higher_is_better: the direction for checkpoint choice, rankings and verdicts.
+        fmt: a ``str.format`` spec for tables (``"{:.4f}"``).
+        label: the column header.
+        meaning: one line for report footnotes and model cards.
+        hub_type: the Hub's metric type in a model card's ``model-index`` (None: not listed there).
+    """
+
+    name: str
+    function: Callable[[np.ndarray, np.ndarray], float]
+    higher_is_better: bool
+    fmt: str
+    label: str
+    meaning: str
+    hub_type: str | None = None
+
+    def format(self, value: float | None) -> str:
+        """``value`` as the tables show it (``-`` for a missing value)."""
+        return "-" if value is None else self.fmt.format(value)
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+
+ACCURACY = Metric("accuracy", accuracy, True, "{:.4f}", "accuracy", "fraction of texts whose most probable label is right",
+                  hub_type="accuracy")
+MACRO_F1 = Metric("macro_f1", macro_f1, True, "{:.4f}", "macro-F1",
+                  "mean F1 over the classes, each class counted equally (matters when classes are imbalanced)",
+                  hub_type="f1")
+LOG_LOSS = Metric("log_loss", log_loss, False, "{:.4f}", "log loss",
+                  "mean negative natural log-probability of the true label (probabilities clipped at 1e-15)")
+BRIER = Metric("brier", brier_score, False, "{:.4f}", "Brier",
+               "mean squared distance between the probabilities and the one-hot label, summed over classes (0 to 2)")
+ECE = Metric("ece", expected_calibration_error, False, "{:.4f}", "ECE",
+             "expected calibration error: weighted gap between confidence and accuracy in 15 equal-width bins")
+
+#: Every metric, in display order. Adding one here adds it to records, reports and cards.
+METRICS: dict[str, Metric] = {m.name: m for m in (ACCURACY, MACRO_F1, LOG_LOSS, BRIER, ECE)}
+
+#: Trainer's own validation loss (the model's loss function, not computed from probabilities): a
+#: valid ``metric_for_best_model`` besides :data:`METRICS`, lower is better.
+TRAINER_LOSS = "loss"
+
+
+def metric(name: str) -> Metric:
+    """The metric called ``name``; a one-line error listing the known ones otherwise."""
+    if name not in METRICS:
+        raise LlmdiscError(f"unknown metric '{name}'; use one of {', '.join(METRICS)}")
+    return METRICS[name]
+
+
 def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro-F1, log loss, Brier score and ECE (15 bins) of ``probs`` against ``labels``.
+    """Every metric of :data:`METRICS` of ``probs`` against ``labels``.
 
     Args:
         probs: ``(n, k)`` probabilities, rows summing to 1.
         labels: ``(n,)`` integer labels in ``[0, k)``.
 
     Returns:
-        A dict with ``accuracy``, ``macro_f1``, ``log_loss``, ``brier`` and ``ece``.
+        Metric name -> value, in the order of :data:`METRICS`.
     """
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    preds = probs.argmax(axis=1)
-    return {
-        "accuracy": float(accuracy_score(labels, preds)),
-        # Macro over the classes that occur (true or predicted): a class absent from a small
-        # evaluation split should not count as a zero.
-        "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)),
-        "log_loss": log_loss(probs, labels),
-        "brier": brier_score(probs, labels),
-        "ece": expected_calibration_error(probs, labels),
-    }
+    return {m.name: m.function(probs, labels) for m in METRICS.values()}
+
+
+#: The metrics packaged as ``evaluate`` modules (folders under ``llmdisc/evaluate_modules``).
+EVALUATE_MODULES = (LOG_LOSS.name, BRIER.name, ECE.name)
+
+
+def load_evaluate_module(name: str):
+    """One of llmdisc's calibration metrics as an ``evaluate`` module, loaded offline.
+
+    ``evaluate.load("ece")`` would fetch a module from the Hub; these load from the installed
+    package. Their ``compute(predictions=probs, references=labels)`` takes probabilities (one
+    row per example) and gives the same number as this module's function.
+
+    Args:
+        name: one of :data:`EVALUATE_MODULES`.
+
+    Returns:
+        An ``evaluate.EvaluationModule``.
+    """
+    import evaluate  # slow to import, and only needed here
+
+    if name not in EVALUATE_MODULES:
+        raise LlmdiscError(f"no evaluate module '{name}' in llmdisc; available: {', '.join(EVALUATE_MODULES)}")
+    return evaluate.load(str(Path(__file__).parent / "evaluate_modules" / name))

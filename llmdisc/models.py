@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import try_to_load_from_cache
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -36,7 +37,7 @@ from .errors import LlmdiscError, first_line
 from .offline import hub_reachable
 from .io import atomic_dir
 
-__all__ = ["ALIASES", "PackagedModel", "cache_dir", "resolve_model", "load_model", "load_model_config", "load_tokenizer"]
+__all__ = ["ALIASES", "PackagedModel", "cache_dir", "check_model_available", "resolve_model", "load_model", "load_model_config", "load_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,30 @@ def resolve_model(name_or_path: str) -> str:
             raise LlmdiscError(f"{path} is a file but not a .gguf; pass a model folder, a .gguf file or an alias")
         path = _convert_gguf(path)
     return str(path)
+
+
+def check_model_available(name_or_path: str) -> None:
+    """Fail in a second, before any training, if a model setting can name nothing loadable.
+
+    A packaged alias must be installed, a path must exist, and a Hub id must be reachable or
+    already in the local Hugging Face cache. Nothing is loaded or converted.
+
+    Args:
+        name_or_path: as for :func:`load_model`.
+    """
+    if name_or_path in ALIASES:
+        _packaged_path(name_or_path)
+        return
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if path.is_file() and path.suffix != ".gguf":
+            raise LlmdiscError(f"{path} is a file but not a .gguf; pass a model folder, a .gguf file or an alias")
+        return
+    if name_or_path.endswith(".gguf") or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
+        raise LlmdiscError(f"model file or folder not found: {name_or_path}")
+    if not hub_reachable() and not isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
+        raise LlmdiscError(f"model '{name_or_path}' is not a packaged alias ({', '.join(ALIASES)}) or a local folder, "
+                           "and the Hub is unreachable with no cached copy; connect, or pass an alias or a folder")
 
 
 def _hub_error(name: str, error: Exception) -> LlmdiscError:

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from .metrics import ACCURACY, ECE
+from .records import RunRecord
 from .summary import largest_size_rows, learning_curve
 
 __all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "PARADIGM_STYLE"]
@@ -24,15 +26,15 @@ PARADIGM_STYLE = {"generative": {"linestyle": "--", "cmap": "autumn"},
                   "discriminative": {"linestyle": "-", "cmap": "winter"}}
 
 
-def _colours(records: Sequence[dict[str, Any]]) -> dict[str, tuple]:
+def _colours(records: Sequence[RunRecord]) -> dict[str, tuple]:
     """One colour per approach, from its paradigm's colour map."""
     from matplotlib import colormaps
 
     by_paradigm: dict[str, list[str]] = {}
     for r in records:
-        names = by_paradigm.setdefault(r.get("paradigm", "discriminative"), [])
-        if r["approach"] not in names:
-            names.append(r["approach"])
+        names = by_paradigm.setdefault(r.paradigm or "discriminative", [])
+        if r.variant not in names:
+            names.append(r.variant)
     colours = {}
     for paradigm, names in by_paradigm.items():
         cmap = colormaps[PARADIGM_STYLE.get(paradigm, PARADIGM_STYLE["discriminative"])["cmap"]]
@@ -51,7 +53,7 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _canvas(records: Sequence[dict[str, Any]]) -> tuple[Figure, Any, dict[str, tuple]]:
+def _canvas(records: Sequence[RunRecord]) -> tuple[Figure, Any, dict[str, tuple]]:
     """A one-axis figure and the approaches' colours."""
     fig = Figure(figsize=(7.5, 4.5))
     return fig, fig.add_subplot(), _colours(records)
@@ -68,7 +70,7 @@ def _finish(fig: Figure, ax: Any, path: str | Path, xlabel: str, ylabel: str, ti
     return _save(fig, Path(path))
 
 
-def plot_learning_curves(records: Sequence[dict[str, Any]], split: str, path: str | Path) -> Path | None:
+def plot_learning_curves(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
     """Accuracy against training-set size (log scale), mean +- standard deviation over seeds.
 
     Approaches that do not learn from examples are horizontal lines.
@@ -76,27 +78,27 @@ def plot_learning_curves(records: Sequence[dict[str, Any]], split: str, path: st
     curves = learning_curve(records, split)
     if not curves:
         return None
-    sizes = sorted({n for c in curves.values() if not c["flat"] for n in c["sizes"]})  # a flat line has no size
+    sizes = sorted({n for c in curves.values() if not c.flat for n in c.sizes})  # a flat line has no size
     fig, ax, colours = _canvas(records)
     for name, c in curves.items():
-        style = dict(color=colours[name], linestyle=_style(c["paradigm"]), label=name)
-        if c["flat"]:
-            ax.axhline(c["mean"][0], linewidth=1.5, **style)
+        style = dict(color=colours[name], linestyle=_style(c.paradigm), label=name)
+        if c.flat:
+            ax.axhline(c.mean[0], linewidth=1.5, **style)
             continue
-        mean, std = np.array(c["mean"]), np.array(c["std"])
-        ax.plot(c["sizes"], mean, marker="o", **style)
-        ax.fill_between(c["sizes"], mean - std, mean + std, color=colours[name], alpha=0.15)
+        mean, std = np.array(c.mean), np.array(c.std)
+        ax.plot(c.sizes, mean, marker="o", **style)
+        ax.fill_between(c.sizes, mean - std, mean + std, color=colours[name], alpha=0.15)
     if len(sizes) > 1:
         ax.set_xscale("log")
     if sizes:
         ax.set_xticks(sizes, [str(n) for n in sizes])
-    return _finish(fig, ax, path, "training examples", f"{split} accuracy",
+    return _finish(fig, ax, path, "training examples", f"{split} {ACCURACY.label}",
                    "Learning curves (dashed: generative; flat: zero-shot)", {"loc": "lower right"})
 
 
-def plot_reliability(records: Sequence[dict[str, Any]], split: str, path: str | Path) -> Path | None:
+def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
     """A reliability diagram per approach (largest size, first seed), with its ECE."""
-    rows = [r for r in largest_size_rows(records, split) if r.get("reliability")]
+    rows = [r for r in largest_size_rows(records, split) if r.reliability]
     if not rows:
         return None
     cols = min(4, len(rows))
@@ -105,50 +107,51 @@ def plot_reliability(records: Sequence[dict[str, Any]], split: str, path: str | 
     colours = _colours(records)
     for i, r in enumerate(rows):
         ax = fig.add_subplot(nrows, cols, i + 1)
-        bins = r["reliability"]
+        bins = r.reliability
         centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
         ax.bar(centres, [b["accuracy"] for b in bins], width=[b["upper"] - b["lower"] for b in bins],
-               color=colours[r["approach"]], edgecolor="black", linewidth=0.5, alpha=0.8, label="accuracy")
+               color=colours[r.variant], edgecolor="black", linewidth=0.5, alpha=0.8, label=ACCURACY.label)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
         ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "k.", markersize=4)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{r['approach']}\nECE {r['ece']:.3f}", fontsize=9)
+        ax.set_title(f"{r.variant}\n{ECE.label} {r.metrics[ECE.name]:.3f}", fontsize=9)
         ax.set_xlabel("confidence", fontsize=8)
-        ax.set_ylabel("accuracy", fontsize=8)
+        ax.set_ylabel(ACCURACY.label, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"Reliability diagrams ({split}; diagonal: perfect calibration)", fontsize=10)
     fig.tight_layout()
     return _save(fig, Path(path))
 
 
-def plot_robustness(records: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+def plot_robustness(records: Sequence[RunRecord], path: str | Path) -> Path | None:
     """Accuracy against the fraction of words dropped from the texts."""
-    rows = [r for r in records if r.get("status") == "ok" and r.get("robustness")]
+    rows = [r for r in records if r.ok and r.robustness]
     if not rows:
         return None
     fig, ax, colours = _canvas(records)
     for r in rows:
-        rates = sorted(r["robustness"], key=float)
-        ax.plot([100 * float(x) for x in rates], [r["robustness"][x] for x in rates], marker="o",
-                color=colours[r["approach"]], linestyle=_style(r["paradigm"]), label=r["approach"])
-    return _finish(fig, ax, path, "words dropped (%)", f"{rows[0]['split']} accuracy",
+        rates = sorted(r.robustness, key=float)
+        ax.plot([100 * float(x) for x in rates], [r.robustness[x] for x in rates], marker="o",
+                color=colours[r.variant], linestyle=_style(r.paradigm), label=r.variant)
+    return _finish(fig, ax, path, "words dropped (%)", f"{rows[0].split} {ACCURACY.label}",
                    "Robustness to missing words (dashed: generative)", {})
 
 
-def plot_cost(records: Sequence[dict[str, Any]], split: str, path: str | Path) -> Path | None:
+def plot_cost(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
     """Accuracy against training plus prediction time (log scale), one point per approach."""
     rows = largest_size_rows(records, split)
     if not rows:
         return None
     fig, ax, colours = _canvas(records)
     for r in rows:
-        seconds = (r.get("train_seconds") or 0) + (r.get("predict_seconds") or 0)
-        marker = "s" if r["paradigm"] == "discriminative" else "^"
-        ax.scatter([max(seconds, 1e-3)], [r["accuracy"]], s=60, color=colours[r["approach"]], marker=marker,
-                   edgecolor="black", label=r["approach"])
-        ax.annotate(r["approach"], (max(seconds, 1e-3), r["accuracy"]), fontsize=7, xytext=(4, 4),
+        seconds = (r.costs.train_seconds or 0) + (r.costs.predict_seconds or 0)
+        marker = "s" if r.paradigm == "discriminative" else "^"
+        accuracy = r.metrics[ACCURACY.name]
+        ax.scatter([max(seconds, 1e-3)], [accuracy], s=60, color=colours[r.variant], marker=marker,
+                   edgecolor="black", label=r.variant)
+        ax.annotate(r.variant, (max(seconds, 1e-3), accuracy), fontsize=7, xytext=(4, 4),
                     textcoords="offset points")
     ax.set_xscale("log")
-    return _finish(fig, ax, path, f"seconds to train + predict {split} (log)", f"{split} accuracy",
+    return _finish(fig, ax, path, f"seconds to train + predict {split} (log)", f"{split} {ACCURACY.label}",
                    "Cost against accuracy (triangles: generative)", None)

@@ -16,49 +16,36 @@ from typing import Any, Sequence
 
 from .io import atomic_write_text, write_json
 from .plots import plot_cost, plot_learning_curves, plot_reliability, plot_robustness
-from .summary import failures, learning_curve, report_split, summary_rows
+from .metrics import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, METRICS
+from .records import RunRecord
+from .summary import SummaryRow, failures, learning_curve, report_split, summary_rows
 
-__all__ = ["TABLE_COLUMNS", "format_table", "markdown_table", "report_tables", "write_report"]
-
-# Per-run table: (record key, column header, format)
-TABLE_COLUMNS = [
-    ("approach", "approach", "{}"),
-    ("paradigm", "paradigm", "{}"),
-    ("split", "split", "{}"),
-    ("train_examples", "train n", "{}"),
-    ("seed", "seed", "{}"),
-    ("accuracy", "accuracy", "{:.4f}"),
-    ("macro_f1", "macro-F1", "{:.4f}"),
-    ("log_loss", "log loss", "{:.4f}"),
-    ("brier", "Brier", "{:.4f}"),
-    ("ece", "ECE", "{:.4f}"),
-    ("train_seconds", "train s", "{:.2f}"),
-    ("examples_per_second", "predict ex/s", "{:.0f}"),
-]
+__all__ = ["format_table", "markdown_table", "report_tables", "write_report"]
 
 Table = tuple[list[str], list[list[str]]]  # (headers, rows of cells)
 
 
-def _cell(record: dict[str, Any], key: str, fmt: str) -> str:
-    value = record.get(key)
-    if value is None:
-        return "-"
-    try:
-        return fmt.format(value)
-    except (ValueError, TypeError):
-        return str(value)
+def _number(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
 
 
-def _runs_table(records: Sequence[dict[str, Any]]) -> Table:
+# The per-run table: identity columns, then every metric of the registry, then two costs.
+_RUN_HEADERS = ["approach", "paradigm", "split", "train n", "seed"] + [m.label for m in METRICS.values()] \
+    + ["train s", "predict ex/s"]
+
+
+def _runs_table(records: Sequence[RunRecord]) -> Table:
     rows = []
     for r in records:
-        if r.get("status") == "failed":
-            cells = [r["approach"], r.get("paradigm", "-"), r.get("split", "-"), f"FAILED: {r.get('error', '')}"]
-            cells += [""] * (len(TABLE_COLUMNS) - len(cells))
+        if not r.ok:
+            cells = [r.variant, r.paradigm or "-", r.split, f"FAILED: {r.error or ''}"]
+            cells += [""] * (len(_RUN_HEADERS) - len(cells))
         else:
-            cells = [_cell(r, key, fmt) for key, _, fmt in TABLE_COLUMNS]
+            cells = [r.variant, r.paradigm, r.split, str(r.train_examples), "-" if r.seed is None else str(r.seed)]
+            cells += [m.format(r.metrics.get(m.name)) for m in METRICS.values()]
+            cells += [_number(r.costs.train_seconds, "{:.2f}"), _number(r.costs.examples_per_second, "{:.0f}")]
         rows.append(cells)
-    return [h for _, h, _ in TABLE_COLUMNS], rows
+    return _RUN_HEADERS, rows
 
 
 def markdown_table(table: Table) -> str:
@@ -75,66 +62,75 @@ def _html_table(table: Table) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def format_table(records: Sequence[dict[str, Any]]) -> str:
+def format_table(records: Sequence[RunRecord]) -> str:
     """A Markdown table with one row per record; failed approaches show their error."""
     return markdown_table(_runs_table(records))
 
 
-def _pm(row: dict[str, Any], key: str, fmt: str) -> str:
+def _pm(row: SummaryRow, key: str, fmt: str) -> str:
     """``mean ± std`` over seeds (just the value for one seed)."""
-    if f"{key}_mean" not in row:
+    if key not in row.mean:
         return "-"
-    mean, std = row[f"{key}_mean"], row[f"{key}_std"]
-    return fmt.format(mean) + (f" ± {fmt.format(std)}" if row["seeds"] > 1 else "")
+    return fmt.format(row.mean[key]) + (f" ± {fmt.format(row.std[key])}" if row.seeds > 1 else "")
 
 
-def report_tables(records: Sequence[dict[str, Any]]) -> dict[str, Table]:
+# The summary's metric columns, in this order (calibration next to accuracy).
+_SUMMARY_METRICS = (ACCURACY, MACRO_F1, ECE, LOG_LOSS, BRIER)
+# The summary's cost columns: (cost field, header, format).
+_SUMMARY_COSTS = (("train_seconds", "train s", "{:.2f}"), ("examples_per_second", "predict ex/s", "{:.0f}"))
+_MEMORY = (("peak_rss_mib", "peak RSS MiB"), ("rss_increase_mib", "RSS increase MiB"))
+
+
+def report_tables(records: Sequence[RunRecord]) -> dict[str, Table]:
     """The report's tables: ``summary``, ``failures``, ``learning_curves``, ``robustness``, ``runs``."""
     split = report_split(records)
     tables: dict[str, Table] = {}
     if split:
         rows = []
-        gpu = any("peak_gpu_mib" in r for r in records)
-        for r in summary_rows(records, split):
-            params = "-" if r.get("parameters_total") is None else f"{r['parameters_total']:,} / {r.get('parameters_trainable') or 0:,}"
-            rows.append([r["approach"], r.get("paradigm", "-"), "zero-shot" if r.get("flat") else str(r["train_examples"]),
-                         str(r["seeds"]), _pm(r, "accuracy", "{:.4f}"), _pm(r, "macro_f1", "{:.4f}"),
-                         _pm(r, "ece", "{:.4f}"), _pm(r, "log_loss", "{:.4f}"), _pm(r, "brier", "{:.4f}"),
-                         _pm(r, "train_seconds", "{:.2f}"), _pm(r, "examples_per_second", "{:.0f}"), params,
-                         _pm(r, "peak_rss_mib", "{:.0f}"), _pm(r, "rss_increase_mib", "{:.0f}")]
-                        + ([_pm(r, "peak_gpu_mib", "{:.0f}")] if gpu else []))
-        tables["summary"] = (["approach", "paradigm", "train n", "seeds", "accuracy", "macro-F1", "ECE", "log loss",
-                              "Brier", "train s", "predict ex/s", "parameters (total / trainable)", "peak RSS MiB",
-                              "RSS increase MiB"] + (["peak GPU MiB"] if gpu else []), rows)
+        gpu = any(r.costs.peak_gpu_mib is not None for r in records)
+        memory = _MEMORY + ((("peak_gpu_mib", "peak GPU MiB"),) if gpu else ())
+        for row in summary_rows(records, split):
+            r = row.record
+            params = "-" if r.costs.parameters_total is None else \
+                f"{r.costs.parameters_total:,} / {r.costs.parameters_trainable or 0:,}"
+            rows.append([r.variant, r.paradigm, "zero-shot" if r.flat else str(r.train_examples), str(row.seeds)]
+                        + [_pm(row, m.name, m.fmt) for m in _SUMMARY_METRICS]
+                        + [_pm(row, key, fmt) for key, _, fmt in _SUMMARY_COSTS] + [params]
+                        + [_pm(row, key, "{:.0f}") for key, _ in memory])
+        tables["summary"] = (["approach", "paradigm", "train n", "seeds"] + [m.label for m in _SUMMARY_METRICS]
+                             + [h for _, h, _ in _SUMMARY_COSTS] + ["parameters (total / trainable)"]
+                             + [h for _, h in memory], rows)
         curves = learning_curve(records, split)
-        sizes = sorted({n for c in curves.values() if not c["flat"] for n in c["sizes"]})
+        sizes = sorted({n for c in curves.values() if not c.flat for n in c.sizes})
         rows = []
         for name, c in curves.items():
-            by_size = dict(zip(c["sizes"], zip(c["mean"], c["std"], c["seeds"])))
-            cells = [f"{c['mean'][0]:.4f} (flat)" if c["flat"] else
-                     (f"{by_size[n][0]:.4f}" + (f" ± {by_size[n][1]:.4f}" if by_size[n][2] > 1 else "") if n in by_size else "-")
+            by_size = dict(zip(c.sizes, zip(c.mean, c.std, c.seeds)))
+            cells = [f"{ACCURACY.format(c.mean[0])} (flat)" if c.flat else
+                     (ACCURACY.format(by_size[n][0]) + (f" ± {ACCURACY.format(by_size[n][1])}" if by_size[n][2] > 1 else "")
+                      if n in by_size else "-")
                      for n in sizes]
-            rows.append([name, c["paradigm"], *cells])
+            rows.append([name, c.paradigm, *cells])
         tables["learning_curves"] = (["approach", "paradigm", *[str(n) for n in sizes]], rows)
-    robust = [r for r in records if r.get("status") == "ok" and r.get("robustness")]
+    robust = [r for r in records if r.ok and r.robustness]
     if robust:
-        rates = sorted({k for r in robust for k in r["robustness"]}, key=float)
+        rates = sorted({k for r in robust for k in r.robustness}, key=float)
         tables["robustness"] = (["approach", "paradigm", *[f"{100 * float(k):g}% dropped" for k in rates]],
-                                [[r["approach"], r["paradigm"], *[f"{r['robustness'][k]:.4f}" if k in r["robustness"] else "-"
-                                                                  for k in rates]] for r in robust])
+                                [[r.variant, r.paradigm, *[ACCURACY.format(r.robustness[k]) if k in r.robustness else "-"
+                                                           for k in rates]] for r in robust])
     failed = failures(records)
     if failed:
-        tables["failures"] = (["approach", "status", "error"], [[r["approach"], "FAILED", r.get("error", "")] for r in failed])
+        tables["failures"] = (["approach", "status", "error"], [[r.variant, "FAILED", r.error or ""] for r in failed])
     tables["runs"] = _runs_table(records)
     return tables
 
 
-def _csv(records: Sequence[dict[str, Any]]) -> str:
-    """Every record as a row; robustness as one column per rate, reliability bins left to the JSON."""
+def _csv(records: Sequence[RunRecord]) -> str:
+    """Every record as a row; robustness as one column per rate, reliability bins and the
+    confusion matrix left to the JSON."""
     flat = []
     for r in records:
-        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness")}
-        row.update({f"robustness_{k}": v for k, v in (r.get("robustness") or {}).items()})
+        row = {k: v for k, v in r.to_dict().items() if k not in ("reliability", "robustness", "confusion")}
+        row.update({f"robustness_{k}": v for k, v in (r.robustness or {}).items()})
         flat.append(row)
     keys: list[str] = []
     for r in flat:
@@ -160,8 +156,7 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
 ]
 PLOTS = {"learning_curves": "learning_curves.png", "reliability": "reliability.png",
          "robustness": "robustness.png", "cost": "cost.png"}
-NOTE = ("Metrics: accuracy and macro-F1 of the most probable label; log loss (natural log) and Brier score "
-        "(sum over classes) of the predicted probabilities; ECE with 15 equal-width confidence bins. "
+NOTE = ("Metrics: " + "; ".join(f"{m.label}: {m.meaning}" for m in METRICS.values()) + ". "
         "`predict ex/s` is `predict_proba` throughput and peak RSS the process's resident memory while the "
         "approach trained and predicted, on this machine (it includes what the process held before: the "
         "increase over that is the second memory column). Approaches that train with Trainer (encoder, lora) "
@@ -169,7 +164,7 @@ NOTE = ("Metrics: accuracy and macro-F1 of the most probable label; log loss (na
         "on that split are slightly optimistic: compare approaches on another split.")
 
 
-def _draw_plots(records: Sequence[dict[str, Any]], folder: Path) -> dict[str, Path]:
+def _draw_plots(records: Sequence[RunRecord], folder: Path) -> dict[str, Path]:
     split = report_split(records)
     if split is None:
         return {}
@@ -182,7 +177,7 @@ def _draw_plots(records: Sequence[dict[str, Any]], folder: Path) -> dict[str, Pa
     return {k: v for k, v in drawn.items() if v is not None}
 
 
-def write_report(records: Sequence[dict[str, Any]], output_dir: str | Path, *, title: str,
+def write_report(records: Sequence[RunRecord], output_dir: str | Path, *, title: str,
                  settings: dict[str, Any], notes: Sequence[str] = ()) -> Path:
     """Write ``results.json``, ``results.csv``, ``plots/*.png``, ``report.md`` and ``report.html``.
 
@@ -197,7 +192,7 @@ def write_report(records: Sequence[dict[str, Any]], output_dir: str | Path, *, t
         The path of ``report.md``.
     """
     output_dir = Path(output_dir)
-    write_json(output_dir / "results.json", list(records))
+    write_json(output_dir / "results.json", [r.to_dict() for r in records])
     atomic_write_text(output_dir / "results.csv", _csv(records))
     plots = _draw_plots(records, output_dir / "plots")
     tables = report_tables(records)

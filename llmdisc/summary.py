@@ -1,16 +1,26 @@
 """Aggregate comparison records (see :func:`llmdisc.compare`) for the report and its plots.
 
-Records are one per (approach, size, seed, split). These helpers group them by approach, in
-the order the approaches first appear, and average over seeds.
+Records are one :class:`~llmdisc.records.RunRecord` per (approach, size, seed, split). These
+helpers group them by variant (the comparison entry's name), in the order the variants first
+appear, and average over seeds.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-__all__ = ["report_split", "learning_curve", "largest_size_rows", "summary_rows", "failures", "MEAN_KEYS", "std"]
+from .metrics import ACCURACY, METRICS
+from .records import Costs, RunRecord
+
+__all__ = ["LearningCurve", "SummaryRow", "MEAN_COSTS", "report_split", "by_variant", "learning_curve",
+           "largest_size_rows", "summary_rows", "failures", "std"]
+
+#: The cost fields averaged over seeds in the summary (besides every metric).
+MEAN_COSTS = tuple(f.name for f in dataclasses.fields(Costs) if not f.name.startswith("parameters_"))
 
 
 def std(values: Sequence[float]) -> float:
@@ -19,70 +29,96 @@ def std(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def report_split(records: Sequence[dict[str, Any]]) -> str | None:
+def report_split(records: Sequence[RunRecord]) -> str | None:
     """The split the report leads with: ``test`` when it was evaluated, else the first one."""
-    splits = [r["split"] for r in records if r.get("status") == "ok"]
+    splits = [r.split for r in records if r.ok]
     return "test" if "test" in splits else (splits[0] if splits else None)
 
 
-def _by_approach(records: Sequence[dict[str, Any]], split: str) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+def by_variant(records: Sequence[RunRecord], split: str) -> dict[str, list[RunRecord]]:
+    """The successful records on ``split``, grouped by variant in order of first appearance."""
+    out: dict[str, list[RunRecord]] = {}
     for r in records:
-        if r.get("status") == "ok" and r["split"] == split:
-            out.setdefault(r["approach"], []).append(r)
+        if r.ok and r.split == split:
+            out.setdefault(r.variant, []).append(r)
     return out
 
 
-def learning_curve(records: Sequence[dict[str, Any]], split: str, metric: str = "accuracy") -> dict[str, dict[str, Any]]:
-    """Per approach: ``sizes``, ``mean`` and ``std`` of ``metric`` over seeds, ``seeds`` per size,
-    ``paradigm``, and ``flat`` (a zero-shot approach: one value that applies at every size)."""
+@dataclass
+class LearningCurve:
+    """One variant's metric against training-set size, averaged over seeds.
+
+    ``flat`` marks an approach that does not learn from examples: one value (at size 0) that
+    applies at every size.
+    """
+
+    variant: str
+    paradigm: str
+    flat: bool
+    sizes: list[int]
+    mean: list[float]
+    std: list[float]
+    seeds: list[int]
+
+
+def learning_curve(records: Sequence[RunRecord], split: str, metric: str = ACCURACY.name) -> dict[str, LearningCurve]:
+    """Per variant, ``metric`` (a name of :data:`~llmdisc.metrics.METRICS`) by training-set size."""
     out = {}
-    for name, rows in _by_approach(records, split).items():
-        flat = any(r.get("flat") for r in rows)
-        sizes = sorted({0 if flat else r["train_examples"] for r in rows})
-        values = [[r[metric] for r in rows if (0 if flat else r["train_examples"]) == n] for n in sizes]
-        out[name] = {"paradigm": rows[0].get("paradigm", ""), "flat": flat, "sizes": sizes,
-                     "mean": [float(np.mean(v)) for v in values], "std": [std(v) for v in values],
-                     "seeds": [len(v) for v in values]}
+    for name, rows in by_variant(records, split).items():
+        flat = any(r.flat for r in rows)
+        sizes = sorted({0 if flat else r.train_examples for r in rows})
+        values = [[r.metrics[metric] for r in rows if (0 if flat else r.train_examples) == n] for n in sizes]
+        out[name] = LearningCurve(name, rows[0].paradigm, flat, sizes, [float(np.mean(v)) for v in values],
+                                  [std(v) for v in values], [len(v) for v in values])
     return out
 
 
-def largest_size_rows(records: Sequence[dict[str, Any]], split: str) -> list[dict[str, Any]]:
-    """Per approach, the record at its largest training size with its first seed."""
-    return [_at_largest(group)[0] for group in _by_approach(records, split).values()]
-
-
-def _at_largest(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _at_largest(group: list[RunRecord]) -> list[RunRecord]:
     """The records at the group's largest training size, first seed first."""
-    top = max(r["train_examples"] for r in group)
-    return sorted((r for r in group if r["train_examples"] == top), key=lambda r: r.get("seed") or 0)
+    top = max(r.train_examples for r in group)
+    return sorted((r for r in group if r.train_examples == top), key=lambda r: r.seed or 0)
 
 
-MEAN_KEYS = ("accuracy", "macro_f1", "log_loss", "brier", "ece", "train_seconds", "examples_per_second", "peak_rss_mib",
-             "rss_increase_mib", "peak_gpu_mib")
+def largest_size_rows(records: Sequence[RunRecord], split: str) -> list[RunRecord]:
+    """Per variant, the record at its largest training size with its first seed."""
+    return [_at_largest(group)[0] for group in by_variant(records, split).values()]
 
 
-def summary_rows(records: Sequence[dict[str, Any]], split: str) -> list[dict[str, Any]]:
-    """Per approach at its largest size: the first seed's record, with ``KEY_mean`` / ``KEY_std``
-    over seeds for each of :data:`MEAN_KEYS`, and ``seeds``."""
+@dataclass
+class SummaryRow:
+    """One variant at its largest training size: its first seed's record, and means over seeds.
+
+    ``mean`` and ``std`` are keyed by metric name (:data:`~llmdisc.metrics.METRICS`) and by cost
+    field (:data:`MEAN_COSTS`); a value no seed recorded is absent.
+    """
+
+    record: RunRecord
+    seeds: int
+    mean: dict[str, float]
+    std: dict[str, float]
+
+
+def summary_rows(records: Sequence[RunRecord], split: str) -> list[SummaryRow]:
+    """Per variant at its largest size, the means and standard deviations over seeds."""
     out = []
-    for group in _by_approach(records, split).values():
+    for group in by_variant(records, split).values():
         at_top = _at_largest(group)
-        row = dict(at_top[0])
-        for key in MEAN_KEYS:
-            values = [r[key] for r in at_top if isinstance(r.get(key), (int, float))]
+        mean, spread = {}, {}
+        columns = [(name, [r.metrics.get(name) for r in at_top]) for name in METRICS]
+        columns += [(name, [getattr(r.costs, name) for r in at_top]) for name in MEAN_COSTS]
+        for name, raw in columns:
+            values = [v for v in raw if isinstance(v, (int, float))]
             if values:
-                row[f"{key}_mean"], row[f"{key}_std"] = float(np.mean(values)), std(values)
-        row["seeds"] = len(at_top)
-        out.append(row)
+                mean[name], spread[name] = float(np.mean(values)), std(values)
+        out.append(SummaryRow(at_top[0], len(at_top), mean, spread))
     return out
 
 
-def failures(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per approach that failed (at any size or seed), with its error."""
+def failures(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """One record per variant that failed (at any size or seed), with its error."""
     seen, out = set(), []
     for r in records:
-        if r.get("status") == "failed" and r["approach"] not in seen:
-            seen.add(r["approach"])
+        if not r.ok and r.variant not in seen:
+            seen.add(r.variant)
             out.append(r)
     return out

@@ -25,9 +25,10 @@ from transformers.trainer_utils import get_last_checkpoint
 from . import distributed
 from .config import DEFAULT_SEED, arg
 from .errors import LlmdiscError
-from .metrics import classification_metrics, softmax
+from .records import TrainerRun
+from .metrics import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classification_metrics, softmax
 
-__all__ = ["TrainerSettings", "train_model", "compute_classification_metrics"]
+__all__ = ["SELECTION_METRICS", "TrainerSettings", "train_model", "compute_classification_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class TrainerSettings:
     lr_scheduler: str = arg("linear", "learning-rate decay after warm-up: linear, cosine, constant...")
     max_length: int = arg(128, "tokens per text at most; longer texts are truncated, with a count")
     eval_steps: int | None = arg(None, "evaluate and checkpoint every N steps (default: every epoch)")
-    metric_for_best_model: str = arg("accuracy", "validation metric that picks the best checkpoint")
+    metric_for_best_model: str = arg(ACCURACY.name, "validation metric that picks the best checkpoint (a metric, or loss)")
     early_stopping_patience: int | None = arg(None, "stop after this many evaluations without improvement")
     group_by_length: bool = arg(True, "batch texts of similar length together (less padding)")
     logging_steps: int = arg(20, "log the loss every N steps")
@@ -83,16 +84,20 @@ class LossAndSpeedProgress(ProgressCallback):
         if "eval_loss" in logs:
             logger.info("step %d: %s", state.global_step, ", ".join(
                 f"{k[5:]} {v:.4f}" for k, v in logs.items()
-                if k[5:] in ("loss", "accuracy", "macro_f1", "ece") and isinstance(v, float)))
+                if k[5:] in _LOGGED and isinstance(v, float)))
 
 
-METRICS = ("accuracy", "macro_f1", "log_loss", "brier", "ece", "loss")
+# What the progress line shows after each evaluation (Trainer prefixes each with "eval_").
+_LOGGED = (TRAINER_LOSS, ACCURACY.name, MACRO_F1.name, ECE.name)
+# Valid choices of metric_for_best_model, with their direction.
+SELECTION_METRICS: dict[str, bool] = {**{m.name: m.higher_is_better for m in METRICS.values()}, TRAINER_LOSS: False}
 
 
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
-    if s.metric_for_best_model not in METRICS:
-        raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; use one of {', '.join(METRICS)}")
+    if s.metric_for_best_model not in SELECTION_METRICS:
+        raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; "
+                           f"use one of {', '.join(SELECTION_METRICS)}")
     schedulers = [t.value for t in SchedulerType]
     if s.lr_scheduler not in schedulers:
         raise LlmdiscError(f"unknown lr_scheduler '{s.lr_scheduler}'; use one of {', '.join(schedulers)}")
@@ -124,7 +129,7 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         save_total_limit=2,
         load_best_model_at_end=has_eval,
         metric_for_best_model=s.metric_for_best_model if has_eval else None,
-        greater_is_better=s.metric_for_best_model not in ("loss", "log_loss", "brier", "ece") if has_eval else None,
+        greater_is_better=SELECTION_METRICS[s.metric_for_best_model] if has_eval else None,
         report_to="none",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
@@ -146,7 +151,7 @@ def train_model(
     data_collator: Callable,
     compute_metrics: Callable | None = compute_classification_metrics,
     **training_overrides: Any,
-) -> dict[str, Any]:
+) -> TrainerRun:
     """Train ``model`` with Trainer; leave the best checkpoint's weights in it.
 
     Args:
@@ -160,9 +165,8 @@ def train_model(
         **training_overrides: extra ``TrainingArguments``.
 
     Returns:
-        Facts about the run: ``global_step``, ``train_loss``, ``best_metric``,
-        ``resumed_from``, ``train_samples_per_second`` and ``num_processes`` (data-parallel
-        processes; the effective batch is ``batch_size * gradient_accumulation_steps * num_processes``).
+        The run's :class:`~llmdisc.records.TrainerRun`: steps, loss, best metric, the checkpoint
+        it resumed from, speed and the number of data-parallel processes.
     """
     _check(settings)
     tmp = None
@@ -202,11 +206,11 @@ def train_model(
     finally:
         if tmp and distributed.is_main_process():
             shutil.rmtree(tmp, ignore_errors=True)
-    return {
-        "global_step": trainer.state.global_step,
-        "train_loss": round(float(result.training_loss), 5),
-        "best_metric": trainer.state.best_metric,
-        "resumed_from": Path(last).name if settings.resume and last else None,
-        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
-        "num_processes": args.world_size,
-    }
+    return TrainerRun(
+        global_step=trainer.state.global_step,
+        train_loss=round(float(result.training_loss), 5),
+        best_metric=trainer.state.best_metric,
+        resumed_from=Path(last).name if settings.resume and last else None,
+        train_samples_per_second=result.metrics.get("train_samples_per_second"),
+        num_processes=args.world_size,
+    )

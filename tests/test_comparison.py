@@ -38,7 +38,8 @@ def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
     for r in records:
         assert 0 <= r["accuracy"] <= 1 and r["peak_rss_mib"] > 0 and r["parameters_total"] > 0
         assert sum(b["count"] for b in r["reliability"]) == r["examples"]
-    robust = [r for r in records if "robustness" in r]
+    assert all(r["schema_version"] == 2 for r in records)
+    robust = [r for r in records if r["robustness"]]
     # Measured once per approach: at the largest size, first seed, on test.
     assert [(r["approach"], r["train_examples"], r["seed"], r["split"]) for r in robust] == [
         ("naive_bayes", 320, 0, "test"), ("logistic_regression", 320, 0, "test")]
@@ -167,10 +168,11 @@ def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     data = type(data)({"train": data["train"], "test": small})
     records = llmdisc.compare({"naive_bayes": {}, "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}}, data,
                               splits=["test"], sizes=[8, 64])
-    zs = [r for r in records if r["approach"] == "zs"]
-    assert len(zs) == 1 and zs[0]["flat"] and zs[0]["size"] == "zero-shot" and zs[0]["train_examples"] == 0
+    zs = [r for r in records if r.variant == "zs"]
+    assert len(zs) == 1 and zs[0].approach == "zeroshot" and zs[0].flat and zs[0].size is None
+    assert zs[0].train_examples == 0 and zs[0].to_dict()["size"] == "zero-shot"
     curves = learning_curve(records, "test")
-    assert curves["zs"]["flat"] and curves["naive_bayes"]["sizes"] == [8, 64]
+    assert curves["zs"].flat and curves["naive_bayes"].sizes == [8, 64]
     # The flat line spans the plot; the x axis shows only real training sizes (a log axis has no 0).
     from llmdisc.plots import plot_learning_curves
 
@@ -230,10 +232,10 @@ def test_an_approach_can_stop_at_smaller_sizes_and_fewer_seeds():
     data = llmdisc.load_text_dataset("demo")
     records = llmdisc.compare({"naive_bayes": {"sizes": [8], "seeds": 1, "alpha": 0.5}, "logistic_regression": {}}, data,
                               splits=["test"], sizes=[8, 32], seeds=2, drop_rates=[0, 0.5])
-    runs = sorted({(r["approach"], r["train_examples"], r["seed"]) for r in records})
+    runs = sorted({(r.variant, r.train_examples, r.seed) for r in records})
     assert runs == [("logistic_regression", 8, 0), ("logistic_regression", 8, 1), ("logistic_regression", 32, 0),
                     ("logistic_regression", 32, 1), ("naive_bayes", 8, 0)]
-    assert [(r["approach"], r["train_examples"]) for r in records if "robustness" in r] == [
+    assert [(r.variant, r.train_examples) for r in records if r.robustness is not None] == [
         ("naive_bayes", 8), ("logistic_regression", 32)]
 
 
@@ -242,9 +244,9 @@ def test_resume_after_the_largest_size_changed_moves_the_robustness_curve(tmp_pa
     common = dict(splits=["test"], drop_rates=[0, 0.5], output_dir=tmp_path)
     llmdisc.compare(["naive_bayes"], data, sizes=[8, 32], **common)
     records = llmdisc.compare(["naive_bayes"], data, sizes=[8, 32, 64], resume=True, **common)
-    assert [r["train_examples"] for r in records if "robustness" in r] == [64]
+    assert [r.train_examples for r in records if r.robustness is not None] == [64]
     records = llmdisc.compare(["naive_bayes"], data, sizes=[8, 32], resume=True, **common)
-    assert [r["train_examples"] for r in records if "robustness" in r] == [32]  # recomputed, not lost
+    assert [r.train_examples for r in records if r.robustness is not None] == [32]  # recomputed, not lost
 
 
 def test_resume_accepts_settings_given_as_tuples(tmp_path):
@@ -254,10 +256,46 @@ def test_resume_accepts_settings_given_as_tuples(tmp_path):
     assert llmdisc.compare(approaches, data, splits=["test"], output_dir=tmp_path, resume=True)
 
 
-def test_a_bad_approach_fails_once_not_per_size_and_seed(tmp_path):
+@pytest.mark.parametrize("config, named", [
+    ({"approach": "naive_bayes", "alpha": "x"}, "alpha: cannot read 'x' as float"),
+    ({"approach": "naive_bayes", "alhpa": 1.0}, "unknown naive_bayes config key(s): alhpa"),
+    ({"approach": "bayes"}, "unknown approach 'bayes'"),
+    ({"approach": "zeroshot", "model": "no-such-model/at-all/here"}, "model file or folder not found"),
+    ({"approach": "zeroshot", "templates": ["Review: {text}"]}, "must hold {text} and {label} once each"),
+    ({"approach": "zeroshot", "verbalizers": {"neutral": "meh"}}, "verbalizers name unknown labels ['neutral']"),
+    ({"approach": "lora", "head": "channel", "verbalizers": {"neutral": "meh"}}, "verbalizers name unknown labels"),
+    ({"approach": "encoder", "model": "./missing-folder"}, "model file or folder not found"),
+])
+def test_a_bad_last_approach_fails_before_the_first_run(monkeypatch, config, named):
+    calls = []
+    monkeypatch.setattr(NaiveBayesClassifier, "_fit", lambda self, *a: calls.append(1))
     data = llmdisc.load_text_dataset("demo")
-    records = llmdisc.compare({"naive_bayes": {"alpha": "x"}, "logistic_regression": {}}, data, splits=["test"],
-                              sizes=[8, 32], seeds=2)
-    failed = [r for r in records if r["status"] == "failed"]
-    assert len(failed) == 1 and "alpha" in failed[0]["error"]
-    assert sum(r["status"] == "ok" for r in records) == 4
+    with pytest.raises(llmdisc.LlmdiscError) as error:
+        llmdisc.compare({"naive_bayes": {}, "logistic_regression": {}, "last": config}, data, splits=["test"],
+                        sizes=[8, 32], seeds=2)
+    message = str(error.value)
+    assert message.startswith("approach 'last': ") and named in message and "\n" not in message
+    assert calls == []  # nothing was trained
+
+
+def test_the_cli_reports_a_bad_recipe_in_one_line_before_any_run(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"approaches:\n  naive_bayes: {{}}\n  zs: {{approach: zeroshot, mode: chanel}}\noutput_dir: {tmp_path / 'o'}\n")
+    assert run("--config", str(recipe)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "llmdisc: error: approach 'zs': unknown scoring mode 'chanel'; use direct or channel"
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+def test_a_cache_of_an_older_schema_is_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert run("--approaches", "naive_bayes", "--output-dir", str(out)) == 0
+    cached = next((out / "runs" / "naive_bayes").iterdir())
+    old = json.loads(cached.read_text())
+    for record in old["records"]:
+        del record["schema_version"]  # as llmdisc 0.1.0 wrote them
+    cached.write_text(json.dumps(old))
+    capsys.readouterr()
+    assert run("--approaches", "naive_bayes", "--output-dir", str(out), "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    assert "schema version 1" in err and "--overwrite" in err and "\n" not in err

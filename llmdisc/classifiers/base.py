@@ -14,7 +14,7 @@ Edge cases, pinned down:
 * ``predict_proba([])`` returns an array of shape ``(0, k)``; a single string is treated as a
   list of one. Rows are renormalised in float64, so they sum to 1 within 1e-9.
 * ``save_pretrained(dir)`` writes the approach's own files plus ``llmdisc_config.json`` (approach,
-  labels, config, info), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
+  labels, config, :class:`~llmdisc.records.TrainInfo`), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
   sibling and swaps it in, so a failed save leaves nothing half-written. Under several processes
   (``accelerate launch``) only the main one writes; the others wait for it.
 * ``TextClassifier.from_pretrained(dir_or_repo_id)`` returns an instance of whichever approach
@@ -25,11 +25,14 @@ Edge cases, pinned down:
 
 Adding an approach is one subclass, decorated with ``@register("name")``, that defines a
 ``Config`` dataclass and ``_fit``, ``_predict_proba``, ``_save`` and ``_load`` (and, for its model
-card, ``_card_usage`` and ``_card_limits``).
+card, ``_card_usage`` and ``_card_limits``), and declares what it can do in class attributes
+(``uses_training_data``, ``takes_seed``, ``checkpoints``, ``can_merge``): the comparison and the
+CLI read those, never the names of config fields.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -47,8 +50,9 @@ from .. import distributed
 from ..version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..errors import LlmdiscError
-from ..hub import check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
+from ..hub import REPO_PLACEHOLDER, ModelCardInfo, check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
 from ..io import atomic_dir, write_json
+from ..records import TrainInfo
 
 __all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
 
@@ -68,6 +72,13 @@ class TextClassifier(ABC):
     description: ClassVar[str] = ""  # one line for model cards and reports
     hub_library: ClassVar[str] = "llmdisc"  # the library that loads the saved folder without llmdisc
 
+    # What the approach can do. The comparison and the CLI read these; nothing looks for config
+    # field names. `register` checks that the Config agrees with them.
+    uses_training_data: ClassVar[bool] = True  # fit learns from the examples (else: run once, drawn flat)
+    takes_seed: ClassVar[bool] = False  # Config.seed drives its randomness; a comparison varies it with the subset
+    checkpoints: ClassVar[bool] = False  # trains with checkpoints: Config.checkpoint_dir and Config.resume
+    can_merge: ClassVar[bool] = False  # save_merged(dir) writes a standalone model of the base library
+
     @dataclass
     class Config:
         """Hyper-parameters; each approach replaces this with its own dataclass."""
@@ -75,8 +86,8 @@ class TextClassifier(ABC):
     def __init__(self, **config: Any) -> None:
         self.config = config_from_dict(self.Config, config, where=f"{self.name or type(self).__name__} config")
         self.labels: list[str] = []
-        # Free-form facts recorded with the model: training time, data set, metrics...
-        self.info: dict[str, Any] = {}
+        # What is recorded about training: time, steps, data set, metrics (saved with the model).
+        self.info = TrainInfo()
 
     # ---- what an approach implements -------------------------------------------------------
 
@@ -121,14 +132,35 @@ class TextClassifier(ABC):
     def _for_hub(self, folder: Path) -> None:
         """Adjust a folder saved for the Hub (nothing by default; no local paths may leak into it)."""
 
-    @property
-    def uses_training_data(self) -> bool:
-        """Whether ``fit`` learns from the training examples (zero-shot scoring does not).
+    def _check(self, labels: list[str]) -> None:
+        """Raise a one-line error if this configuration cannot be trained on these labels."""
 
-        A comparison runs an approach that does not once, and draws it as a flat line on the
-        learning curves.
+    # ---- checks before any work ---------------------------------------------------------------
+
+    def check(self, labels: Sequence[str]) -> None:
+        """Validate this configured approach for data with ``labels``, before any model loads.
+
+        The config's keys and types were checked when it was built; this checks what needs the
+        data's labels (verbalizers naming unknown labels, say) or the machine (a model that is
+        not installed). A comparison calls it for every approach before the first run, so a typo
+        in the last approach of a long recipe fails in seconds, not after hours.
+
+        Args:
+            labels: the data's label names, in order.
         """
-        return True
+        self._check(list(labels))
+
+    def card_info(self, repo: str) -> ModelCardInfo:
+        """What the model card says about this classifier (see :func:`~llmdisc.hub.write_model_card`).
+
+        Args:
+            repo: where the card's code snippets load the model from.
+        """
+        return ModelCardInfo(
+            approach=self.name, paradigm=self.paradigm, library=self.hub_library, labels=list(self.labels),
+            settings=config_to_dict(self.config), base_model=getattr(self.config, "model", None),
+            info=self.info, how_it_works=self._card_approach(), usage=self._card_usage(repo),
+            limits=self._card_limits())
 
     # ---- the public interface ---------------------------------------------------------------
 
@@ -155,7 +187,8 @@ class TextClassifier(ABC):
         self.labels = names
         start = time.perf_counter()
         self._fit(list(train["text"]), labels, eval)
-        self.info.update(train_seconds=round(time.perf_counter() - start, 3), train_examples=len(train))
+        self.info.train_seconds, self.info.train_examples = round(time.perf_counter() - start, 3), len(train)
+        self.info.parameters = self.num_parameters()
         return self
 
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
@@ -209,9 +242,9 @@ class TextClassifier(ABC):
                     if repo_id is not None:
                         self._for_hub(tmp)
                     write_json(tmp / CONFIG_FILE, self._metadata())
-                    if self.info.get("metrics"):  # as transformers' examples do: metrics beside the model
-                        write_json(tmp / "eval_results.json", self.info["metrics"])
-                    write_model_card(self, tmp, repo_id=repo_id)
+                    if self.info.metrics:  # as transformers' examples do: metrics beside the model
+                        write_json(tmp / "eval_results.json", self.info.metrics)
+                    write_model_card(self.card_info(repo_id or REPO_PLACEHOLDER), tmp, repo_id=repo_id)
         finally:
             distributed.barrier()  # the others may read the folder once this returns
         return save_directory
@@ -249,7 +282,7 @@ class TextClassifier(ABC):
             raise LlmdiscError(f"{path} holds a '{meta['approach']}' classifier, not a {cls.__name__}")
         obj = klass(**meta.get("config", {}))
         obj.labels = list(meta["labels"])
-        obj.info = dict(meta.get("info", {}))
+        obj.info = TrainInfo.from_dict(meta.get("info"))
         obj._load(path)
         return obj
 
@@ -293,7 +326,7 @@ class TextClassifier(ABC):
             "paradigm": self.paradigm,
             "labels": self.labels,
             "config": config_to_dict(self.config),
-            "info": self.info,
+            "info": self.info.to_dict(),
             "llmdisc_version": __version__,
         }
 
@@ -327,6 +360,14 @@ def register(name: str) -> Callable[[type[C]], type[C]]:
     def wrap(cls: type[C]) -> type[C]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"approach '{name}' is already registered by {_REGISTRY[name].__name__}")
+        # The declared capabilities must match the settings they rely on (a programming error).
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        needs = {"takes_seed": {"seed"}, "checkpoints": {"checkpoint_dir", "resume"}}
+        for capability, names in needs.items():
+            if getattr(cls, capability) and not names <= fields:
+                raise TypeError(f"{cls.__name__} declares {capability} but its Config lacks {', '.join(sorted(names - fields))}")
+        if cls.can_merge and not callable(getattr(cls, "save_merged", None)):
+            raise TypeError(f"{cls.__name__} declares can_merge but defines no save_merged")
         cls.name = name
         _REGISTRY[name] = cls
         return cls

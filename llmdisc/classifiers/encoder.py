@@ -29,7 +29,7 @@ from ..config import arg
 from ..distributed import map_batches
 from ..errors import LlmdiscError
 from ..metrics import softmax
-from ..models import load_model, load_model_config
+from ..models import check_model_available, load_model, load_model_config
 from ..training import TrainerSettings, train_model
 from .base import TextClassifier, register
 
@@ -98,10 +98,16 @@ class EncoderClassifier(TextClassifier):
     paradigm = "discriminative"
     description = "A pretrained encoder fine-tuned with a classification head: models P(y|x) directly."
     hub_library = "transformers"
+    takes_seed = True
+    checkpoints = True
 
     @dataclass
     class Config(TrainerSettings):
         model: str = arg("minilm-l6", "encoder: an alias, a folder or a Hub id")
+
+    def _check(self, labels: list[str]) -> None:
+        check_model_available(self.config.model)
+        _check_encoder(self.config.model)
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         c = self.config
@@ -123,12 +129,12 @@ class EncoderClassifier(TextClassifier):
             eval_ds = self._tokenized(list(eval_data["text"]), np.asarray(eval_data["label"]), "validation")
         run = train_model(self.model, self.tokenizer, train_ds, eval_ds, c,
                           DataCollatorWithPadding(self.tokenizer))
-        self.info.update(run)
+        self.info.trainer = run
         self.model.eval()
 
     def _tokenized(self, texts: list[str], labels: np.ndarray, split: str) -> datasets.Dataset:
         enc, n_truncated = tokenize_texts(self.tokenizer, texts, self.config.max_length, split)
-        self.info[f"truncated_{split}_texts"] = n_truncated
+        self.info.truncated[split] = n_truncated
         # `length` feeds the length-grouped sampler; Trainer drops it before the forward pass.
         return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
                                            "length": [len(ids) for ids in enc["input_ids"]]})

@@ -36,13 +36,13 @@ from ..config import arg
 from ..errors import LlmdiscError, first_line
 from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
-from ..models import load_model, resolve_model
+from ..likelihood import REVIEW_TEMPLATE, LikelihoodScorer, Template, likelihood_snippet, resolve_verbalizers
+from ..models import check_model_available, load_model
 from ..scoring import encode_pair
-from ..metrics import softmax
+from ..metrics import TRAINER_LOSS, softmax
 from ..training import TrainerSettings, compute_classification_metrics, train_model
 from .base import TextClassifier, register
 from .encoder import predict_logits, tokenize_texts
-from .zeroshot import REVIEW_TEMPLATE, Template, ZeroShotClassifier, likelihood_snippet
 
 __all__ = ["LoraClassifier", "HEADS", "DEFAULT_TARGET_MODULES"]
 
@@ -68,6 +68,9 @@ class LoraClassifier(TextClassifier):
 
     description = "A causal LM adapted with LoRA: verbalizer (P(label|text) as words), sequence (a score head) or channel (P(text|label))."
     hub_library = "peft"
+    takes_seed = True
+    checkpoints = True
+    can_merge = True
 
     @dataclass
     class Config(TrainerSettings):
@@ -77,7 +80,8 @@ class LoraClassifier(TextClassifier):
         lora_alpha: int = arg(16, "LoRA scaling numerator (the update is scaled by alpha / r)")
         lora_dropout: float = arg(0.05, "dropout on the LoRA branch")
         target_modules: list[str] | None = arg(None, "modules to adapt (default: attention and MLP projections)")
-        template: str = arg(REVIEW_TEMPLATE, "prompt template for the verbalizer and channel heads")
+        templates: list[str] = arg([REVIEW_TEMPLATE], "verbalizer and channel heads: one or more templates with {text} then "
+                                   "{label}; each training text is seen with each, predictions average them")
         verbalizers: dict[str, str] | None = arg(None, "label name -> word (default: the label names)")
         gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
         learning_rate: float = arg(2e-4, "peak learning rate (LoRA takes larger ones than full fine-tuning)")
@@ -86,9 +90,17 @@ class LoraClassifier(TextClassifier):
         super().__init__(**config)
         if self.config.head not in HEADS:
             raise LlmdiscError(f"unknown lora head '{self.config.head}'; use one of {', '.join(HEADS)}")
-        Template(self.config.template)  # fail early on a bad template
+        self.templates = [Template(t) for t in self.config.templates]  # fail early on a bad template
+        if not self.templates:
+            raise LlmdiscError("lora needs at least one template")
         self.model = self.tokenizer = None
         self.prior: np.ndarray | None = None
+        self._scorer: LikelihoodScorer | None = None
+
+    def _check(self, labels: list[str]) -> None:
+        check_model_available(self.config.model)
+        if self.config.head != "sequence":
+            resolve_verbalizers(labels, self.config.verbalizers)
 
     @property
     def paradigm(self) -> str:  # type: ignore[override]
@@ -128,10 +140,10 @@ class LoraClassifier(TextClassifier):
             enc, _ = tokenize_texts(self.tokenizer, texts, self.config.max_length, "train")
             return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
                                                "length": [len(i) for i in enc["input_ids"]]})
-        template, words = Template(self.config.template), self._scorer()._verbalizers()
-        pair = template.direct if self.config.head == "verbalizer" else template.channel
+        words = resolve_verbalizers(self.labels, self.config.verbalizers)
         rows = {"input_ids": [], "attention_mask": [], "labels": [], "length": []}
-        for text, y in zip(texts, labels):
+        for template, text, y in ((t, text, y) for t in self.templates for text, y in zip(texts, labels)):
+            pair = template.direct if self.config.head == "verbalizer" else template.channel
             context, target = encode_pair(self.tokenizer, *pair(text, words[y]))
             # Over max_length: keep the start of the target (a channel text) and the end of the
             # context (the tokens next to it).
@@ -145,13 +157,14 @@ class LoraClassifier(TextClassifier):
             rows["length"].append(len(ids))
         return datasets.Dataset.from_dict(rows)
 
-    def _scorer(self) -> ZeroShotClassifier:
-        """The zero-shot scorer over this model: verbalizer and channel heads predict through it."""
-        scorer = ZeroShotClassifier(model=self.config.model, templates=[self.config.template],
-                                    verbalizers=self.config.verbalizers, batch_size=self.config.eval_batch_size,
-                                    mode="direct" if self.config.head == "verbalizer" else "channel")
-        scorer.labels, scorer.model, scorer.tokenizer = self.labels, self.model, self.tokenizer
-        return scorer
+    def scorer(self) -> LikelihoodScorer:
+        """The likelihood scorer over the adapted model: verbalizer and channel heads predict through it,
+        exactly as the zero-shot classifier does with the same templates (built once)."""
+        if self._scorer is None:
+            self._scorer = LikelihoodScorer(
+                self.model, self.tokenizer, self.labels, self.templates, self.config.verbalizers,
+                mode="direct" if self.config.head == "verbalizer" else "channel", batch_size=self.config.eval_batch_size)
+        return self._scorer
 
     # ---- the interface ---------------------------------------------------------------------
 
@@ -164,6 +177,7 @@ class LoraClassifier(TextClassifier):
                           lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                           target_modules=self._target_modules(base))
         self.model = get_peft_model(base, lora)  # SEQ_CLS adds the score head to modules_to_save
+        self._scorer = None
         if c.gradient_checkpointing:
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         counts = self.num_parameters()
@@ -176,9 +190,9 @@ class LoraClassifier(TextClassifier):
         else:
             # Language-model heads pick their best checkpoint by validation loss.
             collator = DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=-100)
-            metrics, settings = None, dataclasses.replace(c, metric_for_best_model="loss")
+            metrics, settings = None, dataclasses.replace(c, metric_for_best_model=TRAINER_LOSS)
         run = train_model(self.model, self.tokenizer, train_ds, eval_ds, settings, collator, metrics)
-        self.info.update(run, parameters=counts)
+        self.info.trainer = run
         counts_per_class = np.bincount(labels, minlength=len(self.labels)).astype(float)
         self.prior = (counts_per_class + 1) / (counts_per_class.sum() + len(self.labels))  # add-one smoothed
         self.model.eval()
@@ -187,7 +201,7 @@ class LoraClassifier(TextClassifier):
         if self.config.head == "sequence":
             logits, _ = predict_logits(self.model, self.tokenizer, texts, self.config.max_length, self.config.eval_batch_size)
             return softmax(logits)
-        probs = self._scorer()._predict_proba(texts)
+        probs = self.scorer().probabilities(texts)
         if self.config.head == "channel":
             probs = probs * self.prior  # Bayes' rule: P(y | x) ∝ P(x | y) P(y)
         return probs
@@ -236,9 +250,12 @@ with torch.no_grad():
     batch = tokenizer(texts, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt")
     probs = model(**batch).logits.float().softmax(-1).numpy()  # columns: labels
 """
-        scorer = self._scorer()
+        scorer = self.scorer()
+        if len(scorer.templates) > 1:
+            return "transformers and peft", load + ("# This model averages several templates: load it with llmdisc "
+                                                   "for its exact probabilities.\n")
         return "transformers and peft", likelihood_snippet(
-            load, self.labels, scorer._verbalizers(), Template(self.config.template), scorer.config.mode,
+            load, self.labels, scorer.words, scorer.templates[0], scorer.mode,
             prior=self.prior if self.config.head == "channel" else None)
 
     def _card_limits(self) -> list[str]:
@@ -271,6 +288,7 @@ with torch.no_grad():
         base, _ = self._load_base()
         try:
             self.model = PeftModel.from_pretrained(base, folder).eval()
+            self._scorer = None
         except (RuntimeError, ValueError, KeyError) as e:
             raise LlmdiscError(
                 f"the adapter in {folder} was trained on {adapter.get('base_model_name_or_path')!r} and does not fit "

@@ -1,18 +1,9 @@
 """Zero-shot classification with a generative LM, by comparing likelihoods.
 
-A *template* holds ``{text}`` and, after it, ``{label}``: ``"Review: {text}\\nSentiment: {label}"``
-or Min et al.'s ``"{text} A {label} one ."``. Each label has a *verbalizer*, the word that fills
-``{label}`` (by default the label name itself).
-
-* ``direct``: score log P(verbalizer | template up to ``{label}``). With the template above and
-  the text "fine", the request is ``("Review: fine\\nSentiment:", " negative")``.
-* ``channel``: score log P(text | label). The template is split at the whitespace after
-  ``{text}``; the part holding ``{label}`` comes first, then the text part, and only the text is
-  scored. For ``"{text} A {label} one ."`` that is ``("A terrible one .", " fine")``; for the
-  review template, ``("Sentiment: negative\\nReview:", " fine")``. Scoring
-  ``"\\nReview: fine"`` instead would add log P("\\nReview:" | label), a label-dependent bias
-  (on SST-2 it costs 10 points; see benchmarks/RESULTS.md). Labels are then compared by Bayes'
-  rule with a uniform prior.
+Each label has a *verbalizer*, the word that fills a template's ``{label}`` (by default the
+label name itself). ``direct`` mode scores log P(verbalizer | text), ``channel`` mode
+log P(text | verbalizer) and compares labels by Bayes' rule with a uniform prior; the scoring
+itself, and where each piece of the template goes, is :mod:`llmdisc.likelihood`'s.
 
 Options: contextual calibration (Zhao et al., 2021: divide by the label probabilities for a
 content-free input such as "N/A"), length normalisation (mean instead of summed log-prob),
@@ -26,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,146 +25,15 @@ import numpy as np
 
 from ..config import DEFAULT_SEED, arg
 from ..errors import LlmdiscError
-from ..hub import hub_base_model
 from ..io import write_json
-from ..metrics import softmax
-from ..models import load_model
-from ..scoring import loglikelihood, move_trailing_space
+from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, causal_lm_loading_code, check_mode,
+                          likelihood_snippet, resolve_verbalizers)
+from ..models import check_model_available, load_model
 from .base import TextClassifier, register
 
-__all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "Template", "causal_lm_loading_code", "likelihood_snippet"]
+__all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template"]
 
 logger = logging.getLogger(__name__)
-
-# Min et al. (2022), "Noisy channel language model prompting for few-shot text classification".
-MIN_TEMPLATES = ["{text} A {label} one .", "{text} It was {label} .", "{text} All in all {label} .", "{text} A {label} piece ."]
-REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
-
-
-@dataclass(frozen=True)
-class Template:
-    """A template split into the pieces that direct and channel scoring need."""
-
-    source: str
-
-    def __post_init__(self):
-        t, lab = self.source.find("{text}"), self.source.find("{label}")
-        if t < 0 or lab < 0 or self.source.count("{text}") != 1 or self.source.count("{label}") != 1:
-            raise LlmdiscError(f"template {self.source!r} must hold {{text}} and {{label}} once each")
-        if t > lab:
-            raise LlmdiscError(f"template {self.source!r} must put {{text}} before {{label}}")
-        if not re.match(r"\s", self.source[t + 6:]):
-            raise LlmdiscError(f"template {self.source!r} needs whitespace right after {{text}}")
-
-    @property
-    def _parts(self) -> tuple[str, str, str]:
-        """(text part, whitespace separator, label part)."""
-        end = self.source.find("{text}") + len("{text}")
-        sep = re.match(r"\s+", self.source[end:]).group(0)
-        return self.source[:end], sep, self.source[end + len(sep):]
-
-    def direct(self, text: str, verbalizer: str) -> tuple[str, str]:
-        """(context, continuation) for P(verbalizer | text)."""
-        before = self.source[: self.source.find("{label}")].replace("{text}", text)
-        return move_trailing_space(before, verbalizer)
-
-    def channel(self, text: str, verbalizer: str) -> tuple[str, str]:
-        """(context, continuation) for P(text | verbalizer): only the text itself is scored.
-
-        The label part comes first, then the text part's own prefix ("Review:"), so that the
-        score holds no label-dependent term for that boilerplate.
-        """
-        text_part, sep, label_part = self._parts
-        prefix = text_part[: text_part.find("{text}")]
-        return move_trailing_space(label_part.replace("{label}", verbalizer) + sep + prefix, text)
-
-    def unconditional(self, verbalizer: str) -> tuple[str, str]:
-        """(context, continuation) for P(verbalizer | the template without the text), for PMI."""
-        _, _, label_part = self._parts
-        return move_trailing_space(label_part[: label_part.find("{label}")], verbalizer)
-
-    def demonstration(self, text: str, verbalizer: str, mode: str) -> str:
-        """A filled-in example to put before the prompt."""
-        if mode == "channel":
-            context, continuation = self.channel(text, verbalizer)
-            return context + continuation
-        return self.source.replace("{text}", text).replace("{label}", verbalizer)
-
-
-# What a model card's vanilla snippet scores with: llmdisc.scoring's conventions, one text at a time.
-_LOGPROB_CODE = '''
-def logprob(context, continuation):
-    """log P(continuation | context), as llmdisc scores it: the context's trailing space joins the continuation."""
-    stripped = context.rstrip()
-    continuation = context[len(stripped):] + continuation
-    ctx = tokenizer(stripped)["input_ids"]
-    ids = ctx + tokenizer(stripped + continuation)["input_ids"][len(ctx):]
-    with torch.no_grad():
-        logp = model(input_ids=torch.tensor([ids])).logits[0].float().log_softmax(-1)
-    return sum(logp[i - 1, ids[i]].item() for i in range(len(ctx), len(ids)))
-'''
-
-
-def causal_lm_loading_code(model: str, what: str = "the LM") -> str:
-    """Plain-transformers lines that load the causal LM an llmdisc ``model`` setting names."""
-    hub_id = hub_base_model(model)
-    if hub_id and hub_id != model:  # a packaged alias
-        note = (f"# {what}. llmdisc used its packaged copy `{model}` (a Q4_1 GGUF, de-quantized):\n"
-                "# these original weights score slightly differently.\n")
-    elif hub_id:
-        note = f"# {what}.\n"
-    else:
-        note = f"# {what}: a local folder on the machine it was made on; point this at the same model.\n"
-    return f"""import numpy as np
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-{note}base = {(hub_id or model)!r}
-model = AutoModelForCausalLM.from_pretrained(base).eval()
-tokenizer = AutoTokenizer.from_pretrained(base)
-"""
-
-
-def likelihood_snippet(load: str, labels: list[str], words: list[str], template: Template, mode: str,
-                       demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None) -> str:
-    """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
-
-    Args:
-        load: code that defines ``np``, ``torch``, ``model`` and ``tokenizer``.
-        labels: the label names; words: what each is scored as.
-        template: the one template; mode: ``direct`` or ``channel``.
-        demos: the demonstrations before every prompt.
-        calibration: label probabilities for the content-free input, to divide by.
-        prior: class prior to multiply by (Bayes' rule).
-
-    Returns:
-        Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
-    """
-    lines = [load.strip(), _LOGPROB_CODE, f"labels = {labels!r}", f"words = {words!r}  # what each label is scored as",
-             'texts = ["a text to classify", "another one"]']
-    if mode == "direct":
-        before = template.source[: template.source.find("{label}")]
-        lines += [f"demos = {demos!r}  # demonstrations drawn from the training data" if demos else 'demos = ""',
-                  f"prompt = {before!r}  # the template up to the label word",
-                  "scores = np.array([[logprob(demos + prompt.replace(\"{text}\", t), w) for w in words] for t in texts])"]
-    else:
-        text_part, sep, label_part = template._parts
-        contexts = [demos + label_part.replace("{label}", w) + sep + text_part[: text_part.find("{text}")] for w in words]
-        lines += ["# Channel: each label's prompt comes first and the text is scored after it, P(text | label).",
-                  f"contexts = {contexts!r}",
-                  "scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"]
-    lines += ["probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
-              "probs /= probs.sum(axis=1, keepdims=True)"]
-    if calibration is not None:
-        lines += [f"calibration = np.array({[float(x) for x in calibration]!r})  # zeroshot.json: P(label | content-free input)",
-                  "probs /= calibration",
-                  "probs /= probs.sum(axis=1, keepdims=True)"]
-    if prior is not None:
-        lines += [f"prior = np.array({[float(x) for x in prior]!r})  # lora_head.json: the training class prior",
-                  "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
-                  "probs /= probs.sum(axis=1, keepdims=True)"]
-    return "\n".join(lines) + "\n"
-
 
 @register("zeroshot")
 class ZeroShotClassifier(TextClassifier):
@@ -182,12 +41,13 @@ class ZeroShotClassifier(TextClassifier):
 
     paradigm = "generative"
     description = "A causal LM classifying without training, by comparing likelihoods (direct or channel)."
+    takes_seed = True  # the seed draws the demonstrations
 
     @dataclass
     class Config:
         model: str = arg("smollm2-135m", "causal LM: an alias, a folder, a .gguf file or a Hub id")
         mode: str = arg("direct", "direct: P(label | text); channel: P(text | label)")
-        templates: list[str] = arg([REVIEW_TEMPLATE], "templates with {text} then {label}; several are averaged")
+        templates: list[str] = arg([REVIEW_TEMPLATE], "one or more templates with {text} then {label}; several are averaged")
         verbalizers: dict[str, str] | None = arg(None, "label name -> word (default: the label names)")
         calibrate: bool = arg(False, "contextual calibration with a content-free input")
         content_free: str = arg("N/A", "the content-free input for calibration")
@@ -196,93 +56,61 @@ class ZeroShotClassifier(TextClassifier):
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
         demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
         seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
-        batch_size: int = arg(16, "continuations per forward pass")
+        batch_size: int = arg(16, "text-label pairs scored per forward pass (no training happens)")
 
     def __init__(self, **config):
         super().__init__(**config)
-        if self.config.mode not in ("direct", "channel"):
-            raise LlmdiscError(f"unknown zeroshot mode '{self.config.mode}'; use direct or channel")
-        if self.config.pmi and self.config.mode != "direct":
-            raise LlmdiscError("pmi applies to direct mode only")
-        if self.config.k_shot < 0:
-            raise LlmdiscError(f"k_shot must be >= 0, got {self.config.k_shot}")
-        self.templates = [Template(t) for t in self.config.templates]
+        c = self.config
+        check_mode(c.mode, c.pmi)
+        if c.k_shot < 0:
+            raise LlmdiscError(f"k_shot must be >= 0, got {c.k_shot}")
+        self.templates = [Template(t) for t in c.templates]
+        if not self.templates:
+            raise LlmdiscError("zeroshot needs at least one template")
         self.model = self.tokenizer = None
         self.demonstrations: list[tuple[str, int]] = []
         self.calibration: list[np.ndarray] | None = None
+        self._scorer: LikelihoodScorer | None = None
 
-    # ---- helpers ---------------------------------------------------------------------------
+    def _check(self, labels: list[str]) -> None:
+        resolve_verbalizers(labels, self.config.verbalizers)
+        check_model_available(self.config.model)
 
-    def _verbalizers(self) -> list[str]:
-        words = self.config.verbalizers or {}
-        unknown = set(words) - set(self.labels)
-        if unknown:
-            raise LlmdiscError(f"verbalizers name unknown labels {sorted(unknown)}; labels are {self.labels}")
-        out = [words.get(label, label) for label in self.labels]
-        if not words and all(label.strip().lstrip("-").isdigit() for label in self.labels):
-            logger.warning("the labels are numbers (%s) and no verbalizers are set: the model will score the "
-                           "digits themselves; pass --label-names or verbalizers", ", ".join(self.labels))
-        if len(set(out)) < len(out):
-            raise LlmdiscError(f"two labels share a verbalizer ({out}); give each label its own word")
-        return out
-
-    def _ensure_model(self) -> None:
-        if self.model is None:
-            self.model, self.tokenizer = load_model(self.config.model, task="causal-lm")
-
-    def _prefix(self, template: Template) -> str:
-        words = self._verbalizers()
-        shots = [template.demonstration(t, words[y], self.config.mode) for t, y in self.demonstrations]
-        return "".join(s + self.config.demo_separator for s in shots)
-
-    def _label_scores(self, texts: list[str], template: Template) -> np.ndarray:
-        """(n, k) log-scores of each label for each text under one template."""
-        words, prefix = self._verbalizers(), self._prefix(template)
-        requests = []
-        for text in texts:
-            for word in words:
-                context, continuation = (template.direct if self.config.mode == "direct" else template.channel)(text, word)
-                requests.append((prefix + context, continuation))
-        reduce = "mean" if self.config.length_normalize else "sum"
-        scores = np.array(loglikelihood(self.model, self.tokenizer, requests, self.config.batch_size, reduce))
-        scores = scores.reshape(len(texts), len(words))
-        if self.config.pmi:
-            # The same demonstrations precede the text-free prompt, so only the text differs.
-            base = [(prefix + c, x) for c, x in (template.unconditional(w) for w in words)]
-            scores = scores - np.array(loglikelihood(self.model, self.tokenizer, base, self.config.batch_size, reduce))
-        return scores
+    def scorer(self) -> LikelihoodScorer:
+        """The likelihood scorer of this classifier (built once, after the demonstrations are known)."""
+        if self._scorer is None:
+            if self.model is None:
+                self.model, self.tokenizer = load_model(self.config.model, task="causal-lm")
+            c = self.config
+            self._scorer = LikelihoodScorer(
+                self.model, self.tokenizer, self.labels, self.templates, c.verbalizers, mode=c.mode,
+                length_normalize=c.length_normalize, pmi=c.pmi, demonstrations=self.demonstrations,
+                demo_separator=c.demo_separator, batch_size=c.batch_size)
+        return self._scorer
 
     # ---- the interface ---------------------------------------------------------------------
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
-        self._verbalizers()  # fail early on bad verbalizers
-        self._ensure_model()
+        resolve_verbalizers(self.labels, self.config.verbalizers)  # fail before loading the model
         self.demonstrations = []
         if self.config.k_shot:
             rng = np.random.default_rng(self.config.seed)
             picks = rng.choice(len(texts), size=min(self.config.k_shot, len(texts)), replace=False)
             self.demonstrations = [(texts[i], int(labels[i])) for i in picks]
+        self._scorer = None  # the demonstrations changed
         self.calibration = None
         if self.config.calibrate:
-            self.calibration = [softmax(self._label_scores([self.config.content_free], t))[0] for t in self.templates]
+            self.calibration = self.scorer().content_free_probabilities(self.config.content_free)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        self._ensure_model()
-        probs = []
-        for i, template in enumerate(self.templates):
-            p = softmax(self._label_scores(texts, template))
-            if self.calibration is not None:
-                p = p / self.calibration[i]
-                p = p / p.sum(axis=1, keepdims=True)
-            probs.append(p)
-        return np.mean(probs, axis=0)
+        return self.scorer().probabilities(texts, self.calibration)
 
     @property
     def uses_training_data(self) -> bool:  # type: ignore[override]
         return self.config.k_shot > 0  # only demonstrations come from the training set
 
     def num_parameters(self) -> dict[str, int]:
-        self._ensure_model()
+        self.scorer()  # loads the model
         return {"total": sum(p.numel() for p in self.model.parameters()), "trainable": 0}
 
     def _card_approach(self) -> str:
@@ -301,9 +129,9 @@ class ZeroShotClassifier(TextClassifier):
         if unsupported:
             return "transformers", load + (f"# This model uses {', '.join(unsupported)}: llmdisc's scorer applies them "
                                            "(llmdisc.scoring); load it with llmdisc for its exact probabilities.\n")
-        template = self.templates[0]
+        scorer = self.scorer()
         return "transformers", likelihood_snippet(
-            load, self.labels, self._verbalizers(), template, self.config.mode, demos=self._prefix(template),
+            load, self.labels, scorer.words, scorer.templates[0], self.config.mode, demos=scorer.prefix(scorer.templates[0]),
             calibration=self.calibration[0] if self.calibration is not None else None)
 
     def _card_limits(self) -> list[str]:
@@ -321,4 +149,5 @@ class ZeroShotClassifier(TextClassifier):
     def _load(self, folder: Path) -> None:
         state = json.loads((folder / "zeroshot.json").read_text(encoding="utf-8"))
         self.demonstrations = [(d["text"], self.labels.index(d["label"])) for d in state["demonstrations"]]
+        self._scorer = None
         self.calibration = [np.array(c) for c in state["calibration"]] if state["calibration"] is not None else None

@@ -23,6 +23,7 @@ from typing import Any
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
 from ..data import DataConfig
 from ..comparison import compare
+from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
 
 __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
@@ -61,7 +62,7 @@ class CompareConfig(DataConfig):
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
 
 
-def main(config: CompareConfig) -> list[dict[str, Any]]:
+def main(config: CompareConfig) -> list[RunRecord]:
     """Run the comparison, print the summary, write the report; return the records."""
     data = config.load()
     records = compare(config.approaches, data, splits=config.splits, sizes=config.sizes, seeds=config.seeds,
@@ -69,7 +70,7 @@ def main(config: CompareConfig) -> list[dict[str, Any]]:
                       robustness_examples=config.robustness_examples, selection_split=config.selection_split,
                       output_dir=config.output_dir,
                       resume=config.resume, overwrite=config.overwrite)
-    notes = sorted({r["notes"] for r in records if r.get("notes")})
+    notes = sorted({r.notes for r in records if r.notes})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
                         settings=config_to_dict(config), notes=notes)
     tables = report_tables(records)

@@ -32,6 +32,7 @@ from ..data import DataConfig, stratified_subset
 from ..errors import LlmdiscError
 from ..evaluation import evaluate_classifier
 from ..hub import check_push_access, check_repo_id, describe_upload, upload_folder
+from ..records import Costs, RunRecord
 from ..report import format_table
 
 __all__ = ["TrainConfig", "main", "make_parser"]
@@ -79,12 +80,13 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         raise LlmdiscError(f"--output-dir {output_dir} is a file; pass a folder")
     if output_dir.exists() and any(output_dir.iterdir()) and not config.overwrite:
         raise LlmdiscError(f"{output_dir} already exists and is not empty; pass --overwrite or another --output-dir")
-    if config.merge and not hasattr(get_classifier_class(approach), "save_merged"):
-        raise LlmdiscError(f"--merge applies to lora only, not {approach}")
+    cls = get_classifier_class(approach)
+    if config.merge and not cls.can_merge:
+        mergeable = [name for name in available_classifiers() if get_classifier_class(name).can_merge]
+        raise LlmdiscError(f"--merge applies to {', '.join(mergeable)} only, not {approach}")
     token = _check_hub(config)  # fail in seconds, not after an hour of training
-    fields = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
     default_checkpoints = None
-    if "checkpoint_dir" in fields and not approach_config.get("checkpoint_dir"):
+    if cls.checkpoints and not approach_config.get("checkpoint_dir"):
         default_checkpoints = Path(f"{output_dir}-checkpoints")
         approach_config["checkpoint_dir"] = str(default_checkpoints)
         if config.overwrite and not approach_config.get("resume") and default_checkpoints.exists() \
@@ -95,10 +97,12 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     distributed.barrier()
     clf = get_classifier(approach, **approach_config)
     data = config.load()
+    clf.check(data["train"].features["label"].names)
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.fit(train, eval=data["validation"])
-    metrics = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
-    clf.info.update(dataset=config.describe(), metrics=metrics)
+    evaluations = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
+    clf.info.dataset = config.describe()
+    clf.info.metrics = {split: e.metrics for split, e in evaluations.items()}
     clf.save_pretrained(output_dir, repo_id=config.hub_model_id)  # on the main process; the others wait
     if not distributed.is_main_process():
         return output_dir
@@ -106,8 +110,12 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         clf.save_merged(output_dir / "merged")
     if default_checkpoints is not None:
         shutil.rmtree(default_checkpoints, ignore_errors=True)
-    print(format_table([{"approach": approach, "paradigm": clf.paradigm, "split": s, "train_examples": len(train),
-                         "train_seconds": clf.info.get("train_seconds"), **m} for s, m in metrics.items()]))
+    print(format_table([RunRecord(approach=approach, variant=approach, paradigm=clf.paradigm, size=len(train),
+                                  seed=config.seed, split=split, train_examples=len(train), examples=e.examples,
+                                  metrics=e.metrics, costs=Costs(train_seconds=clf.info.train_seconds,
+                                                                 predict_seconds=e.predict_seconds,
+                                                                 examples_per_second=e.examples_per_second))
+                        for split, e in evaluations.items()]))
     print(f"\nsaved: {output_dir}")
     if config.hub_dry_run:
         print(describe_upload(output_dir, config.hub_model_id))

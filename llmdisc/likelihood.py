@@ -1,0 +1,278 @@
+"""One likelihood scorer: a template, label words and ``scoring.loglikelihood``.
+
+Zero-shot classification and the LoRA verbalizer and channel heads predict the same way: fill a
+template with the text and each label's word, score with the LM, compare. :class:`Template`
+splits a template into the pieces direct and channel scoring need, :func:`resolve_verbalizers`
+turns the label names and a ``verbalizers`` mapping into the words scored, and
+:class:`LikelihoodScorer` does the scoring. The model-card helpers at the end write the same
+computation in plain transformers.
+
+Templates hold ``{text}`` and, after it, ``{label}``: ``"Review: {text}\\nSentiment: {label}"``
+or Min et al.'s ``"{text} A {label} one ."``. Where the space between context and continuation
+goes is pinned down in :func:`llmdisc.scoring.move_trailing_space`.
+
+* ``direct``: score log P(verbalizer | template up to ``{label}``). With the template above and
+  the text "fine", the request is ``("Review: fine\\nSentiment:", " negative")``.
+* ``channel``: score log P(text | label). The template is split at the whitespace after
+  ``{text}``; the part holding ``{label}`` comes first, then the text part, and only the text is
+  scored. For ``"{text} A {label} one ."`` that is ``("A terrible one .", " fine")``; for the
+  review template, ``("Sentiment: negative\\nReview:", " fine")``. Scoring
+  ``"\\nReview: fine"`` instead would add log P("\\nReview:" | label), a label-dependent bias
+  (on SST-2 it costs 10 points; see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .errors import LlmdiscError
+from .hub import hub_base_model
+from .metrics import softmax
+from .scoring import loglikelihood, move_trailing_space
+
+__all__ = ["MODES", "check_mode", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
+           "causal_lm_loading_code", "likelihood_snippet"]
+
+logger = logging.getLogger(__name__)
+
+MODES = ("direct", "channel")
+# Min et al. (2022), "Noisy channel language model prompting for few-shot text classification".
+MIN_TEMPLATES = ["{text} A {label} one .", "{text} It was {label} .", "{text} All in all {label} .", "{text} A {label} piece ."]
+REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template split into the pieces that direct and channel scoring need."""
+
+    source: str
+
+    def __post_init__(self):
+        t, lab = self.source.find("{text}"), self.source.find("{label}")
+        if t < 0 or lab < 0 or self.source.count("{text}") != 1 or self.source.count("{label}") != 1:
+            raise LlmdiscError(f"template {self.source!r} must hold {{text}} and {{label}} once each")
+        if t > lab:
+            raise LlmdiscError(f"template {self.source!r} must put {{text}} before {{label}}")
+        if not re.match(r"\s", self.source[t + 6:]):
+            raise LlmdiscError(f"template {self.source!r} needs whitespace right after {{text}}")
+
+    @property
+    def _parts(self) -> tuple[str, str, str]:
+        """(text part, whitespace separator, label part)."""
+        end = self.source.find("{text}") + len("{text}")
+        sep = re.match(r"\s+", self.source[end:]).group(0)
+        return self.source[:end], sep, self.source[end + len(sep):]
+
+    def direct(self, text: str, verbalizer: str) -> tuple[str, str]:
+        """(context, continuation) for P(verbalizer | text)."""
+        before = self.source[: self.source.find("{label}")].replace("{text}", text)
+        return move_trailing_space(before, verbalizer)
+
+    def channel(self, text: str, verbalizer: str) -> tuple[str, str]:
+        """(context, continuation) for P(text | verbalizer): only the text itself is scored.
+
+        The label part comes first, then the text part's own prefix ("Review:"), so that the
+        score holds no label-dependent term for that boilerplate.
+        """
+        text_part, sep, label_part = self._parts
+        prefix = text_part[: text_part.find("{text}")]
+        return move_trailing_space(label_part.replace("{label}", verbalizer) + sep + prefix, text)
+
+    def unconditional(self, verbalizer: str) -> tuple[str, str]:
+        """(context, continuation) for P(verbalizer | the template without the text), for PMI."""
+        _, _, label_part = self._parts
+        return move_trailing_space(label_part[: label_part.find("{label}")], verbalizer)
+
+    def demonstration(self, text: str, verbalizer: str, mode: str) -> str:
+        """A filled-in example to put before the prompt."""
+        if mode == "channel":
+            context, continuation = self.channel(text, verbalizer)
+            return context + continuation
+        return self.source.replace("{text}", text).replace("{label}", verbalizer)
+
+
+def resolve_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] | None) -> list[str]:
+    """The word scored for each label, in label order.
+
+    Args:
+        labels: the label names.
+        verbalizers: label name -> word; a label not in it is scored as its own name.
+
+    Returns:
+        One word per label. A mapping naming an unknown label, or two labels sharing a word, is
+        a one-line error; labels that are all numbers (and no mapping) get a warning.
+    """
+    words = dict(verbalizers or {})
+    unknown = set(words) - set(labels)
+    if unknown:
+        raise LlmdiscError(f"verbalizers name unknown labels {sorted(unknown)}; labels are {list(labels)}")
+    out = [words.get(label, label) for label in labels]
+    if not words and all(label.strip().lstrip("-").isdigit() for label in labels):
+        logger.warning("the labels are numbers (%s) and no verbalizers are set: the model will score the "
+                       "digits themselves; pass --label-names or verbalizers", ", ".join(labels))
+    if len(set(out)) < len(out):
+        raise LlmdiscError(f"two labels share a verbalizer ({out}); give each label its own word")
+    return out
+
+
+class LikelihoodScorer:
+    """Label probabilities from a causal LM's likelihoods, for one set of templates and words.
+
+    Built once per trained model (the zero-shot classifier after ``fit`` or loading, a LoRA head
+    after training or loading) and reused for every prediction.
+
+    Args:
+        model, tokenizer: the causal LM.
+        labels: the label names (columns of the output, in order).
+        templates: one or more templates; several are averaged (probabilities, not scores).
+        verbalizers: label name -> word (see :func:`resolve_verbalizers`).
+        mode: ``direct`` (log P(word | text)) or ``channel`` (log P(text | word)).
+        length_normalize: mean log-prob per token instead of the sum.
+        pmi: direct only: subtract log P(word | the template without the text).
+        demonstrations: ``(text, label index)`` pairs put before every prompt.
+        demo_separator: text between demonstrations and the prompt.
+        batch_size: continuations (text-label pairs) per forward pass.
+    """
+
+    def __init__(self, model, tokenizer, labels: Sequence[str], templates: Sequence[str | Template],
+                 verbalizers: Mapping[str, str] | None = None, *, mode: str = "direct", length_normalize: bool = False,
+                 pmi: bool = False, demonstrations: Sequence[tuple[str, int]] = (), demo_separator: str = "\n\n",
+                 batch_size: int = 16) -> None:
+        check_mode(mode, pmi)
+        self.model, self.tokenizer, self.labels = model, tokenizer, list(labels)
+        self.templates = [t if isinstance(t, Template) else Template(t) for t in templates]
+        if not self.templates:
+            raise LlmdiscError("give at least one template")
+        self.words = resolve_verbalizers(self.labels, verbalizers)
+        self.mode, self.pmi, self.batch_size = mode, pmi, batch_size
+        self.reduce = "mean" if length_normalize else "sum"
+        self.demonstrations = list(demonstrations)
+        self.demo_separator = demo_separator
+
+    def prefix(self, template: Template) -> str:
+        """The demonstrations, filled in with ``template``, that precede every prompt."""
+        shots = [template.demonstration(t, self.words[y], self.mode) for t, y in self.demonstrations]
+        return "".join(s + self.demo_separator for s in shots)
+
+    def label_scores(self, texts: Sequence[str], template: Template) -> np.ndarray:
+        """(n, k) log-scores of each label for each text under one template."""
+        prefix = self.prefix(template)
+        pair = template.direct if self.mode == "direct" else template.channel
+        requests = [(prefix + context, continuation) for text in texts
+                    for context, continuation in (pair(text, word) for word in self.words)]
+        scores = np.array(loglikelihood(self.model, self.tokenizer, requests, self.batch_size, self.reduce))
+        scores = scores.reshape(len(texts), len(self.words))
+        if self.pmi:
+            # The same demonstrations precede the text-free prompt, so only the text differs.
+            base = [(prefix + c, x) for c, x in (template.unconditional(w) for w in self.words)]
+            scores = scores - np.array(loglikelihood(self.model, self.tokenizer, base, self.batch_size, self.reduce))
+        return scores
+
+    def content_free_probabilities(self, content_free: str) -> list[np.ndarray]:
+        """Per template, the label probabilities for a content-free input (contextual calibration)."""
+        return [softmax(self.label_scores([content_free], t))[0] for t in self.templates]
+
+    def probabilities(self, texts: Sequence[str], calibration: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """(n, k) label probabilities: the softmax of the scores, averaged over the templates.
+
+        Args:
+            texts: the texts.
+            calibration: per template, probabilities to divide by before averaging (Zhao et
+                al., 2021), as :meth:`content_free_probabilities` returns; None for none.
+        """
+        probs = []
+        for i, template in enumerate(self.templates):
+            p = softmax(self.label_scores(texts, template))
+            if calibration is not None:
+                p = p / calibration[i]
+                p = p / p.sum(axis=1, keepdims=True)
+            probs.append(p)
+        return np.mean(probs, axis=0)
+
+
+def check_mode(mode: str, pmi: bool = False) -> None:
+    """A one-line error for an unknown scoring mode, or PMI outside direct mode."""
+    if mode not in MODES:
+        raise LlmdiscError(f"unknown scoring mode '{mode}'; use {' or '.join(MODES)}")
+    if pmi and mode != "direct":
+        raise LlmdiscError("pmi applies to direct mode only")
+
+
+# What a model card's vanilla snippet scores with: llmdisc.scoring's conventions, one text at a time.
+_LOGPROB_CODE = '''
+def logprob(context, continuation):
+    """log P(continuation | context), as llmdisc scores it: the context's trailing space joins the continuation."""
+    stripped = context.rstrip()
+    continuation = context[len(stripped):] + continuation
+    ctx = tokenizer(stripped)["input_ids"]
+    ids = ctx + tokenizer(stripped + continuation)["input_ids"][len(ctx):]
+    with torch.no_grad():
+        logp = model(input_ids=torch.tensor([ids])).logits[0].float().log_softmax(-1)
+    return sum(logp[i - 1, ids[i]].item() for i in range(len(ctx), len(ids)))
+'''
+
+
+def causal_lm_loading_code(model: str, what: str = "the LM") -> str:
+    """Plain-transformers lines that load the causal LM an llmdisc ``model`` setting names."""
+    hub_id = hub_base_model(model)
+    if hub_id and hub_id != model:  # a packaged alias
+        note = (f"# {what}. llmdisc used its packaged copy `{model}` (a Q4_1 GGUF, de-quantized):\n"
+                "# these original weights score slightly differently.\n")
+    elif hub_id:
+        note = f"# {what}.\n"
+    else:
+        note = f"# {what}: a local folder on the machine it was made on; point this at the same model.\n"
+    return f"""import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+{note}base = {(hub_id or model)!r}
+model = AutoModelForCausalLM.from_pretrained(base).eval()
+tokenizer = AutoTokenizer.from_pretrained(base)
+"""
+
+
+def likelihood_snippet(load: str, labels: list[str], words: list[str], template: Template, mode: str,
+                       demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None) -> str:
+    """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
+
+    Args:
+        load: code that defines ``np``, ``torch``, ``model`` and ``tokenizer``.
+        labels: the label names; words: what each is scored as.
+        template: the one template; mode: ``direct`` or ``channel``.
+        demos: the demonstrations before every prompt.
+        calibration: label probabilities for the content-free input, to divide by.
+        prior: class prior to multiply by (Bayes' rule).
+
+    Returns:
+        Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
+    """
+    lines = [load.strip(), _LOGPROB_CODE, f"labels = {labels!r}", f"words = {words!r}  # what each label is scored as",
+             'texts = ["a text to classify", "another one"]']
+    if mode == "direct":
+        before = template.source[: template.source.find("{label}")]
+        lines += [f"demos = {demos!r}  # demonstrations drawn from the training data" if demos else 'demos = ""',
+                  f"prompt = {before!r}  # the template up to the label word",
+                  "scores = np.array([[logprob(demos + prompt.replace(\"{text}\", t), w) for w in words] for t in texts])"]
+    else:
+        text_part, sep, label_part = template._parts
+        contexts = [demos + label_part.replace("{label}", w) + sep + text_part[: text_part.find("{text}")] for w in words]
+        lines += ["# Channel: each label's prompt comes first and the text is scored after it, P(text | label).",
+                  f"contexts = {contexts!r}",
+                  "scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"]
+    lines += ["probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
+              "probs /= probs.sum(axis=1, keepdims=True)"]
+    if calibration is not None:
+        lines += [f"calibration = np.array({[float(x) for x in calibration]!r})  # zeroshot.json: P(label | content-free input)",
+                  "probs /= calibration",
+                  "probs /= probs.sum(axis=1, keepdims=True)"]
+    if prior is not None:
+        lines += [f"prior = np.array({[float(x) for x in prior]!r})  # lora_head.json: the training class prior",
+                  "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
+                  "probs /= probs.sum(axis=1, keepdims=True)"]
+    return "\n".join(lines) + "\n"

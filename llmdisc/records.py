@@ -1,0 +1,222 @@
+"""The typed records that cross the joints between the layers.
+
+* :class:`TrainInfo`: what a classifier records about its own training (saved in
+  ``llmdisc_config.json``, read by the model card);
+* :class:`TrainerRun`: what one ``transformers.Trainer`` run reports (inside ``TrainInfo``);
+* :class:`Evaluation`: what :func:`~llmdisc.evaluate_classifier` measures on one split;
+* :class:`RunRecord`: one cell of a comparison on one split (approach, size, seed, split), which
+  the cache, ``results.json``, the summary, the report and the plots read and write.
+
+On disk a ``RunRecord`` is one flat JSON object (metrics and costs at the top level, as a
+``pandas.DataFrame(json.load(...))`` wants them) with ``schema_version``; a file of another
+version is refused with one line naming the fix rather than misread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import LlmdiscError
+from .metrics import METRICS
+
+__all__ = ["SCHEMA_VERSION", "ZERO_SHOT", "TrainerRun", "TrainInfo", "Evaluation", "Costs", "RunRecord"]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the on-disk form of :class:`RunRecord` (results.json, results.csv, runs/ cache).
+#: 1: before records were typed (no ``schema_version`` key; ``approach`` held the variant's name).
+SCHEMA_VERSION = 2
+#: How the ``size`` of an approach that does not learn from examples is written.
+ZERO_SHOT = "zero-shot"
+
+
+def _known(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """The keys of ``values`` that are fields of ``cls``; the others are logged and dropped."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(values) - names)
+    if extra:
+        logger.debug("%s: ignoring unknown keys %s", where, ", ".join(extra))
+    return {k: v for k, v in values.items() if k in names}
+
+
+@dataclass
+class TrainerRun:
+    """Facts about one Trainer run.
+
+    ``num_processes`` counts data-parallel processes: the effective batch is
+    ``batch_size * gradient_accumulation_steps * num_processes``.
+    """
+
+    global_step: int = 0
+    train_loss: float | None = None
+    best_metric: float | None = None
+    resumed_from: str | None = None
+    train_samples_per_second: float | None = None
+    num_processes: int = 1
+
+
+@dataclass
+class TrainInfo:
+    """What a classifier records about its training; saved with it and shown on its model card.
+
+    Attributes:
+        train_seconds: wall time of ``fit``.
+        train_examples: how many examples ``fit`` saw.
+        dataset: the training data as a card may name it (set by the ``train`` command).
+        metrics: split -> metric name (see :data:`~llmdisc.metrics.METRICS`) -> value.
+        parameters: ``total`` and ``trainable`` parameter counts, where the notion applies.
+        truncated: split -> how many texts were cut to the model's ``max_length``.
+        trainer: the Trainer run, for approaches that train with one.
+    """
+
+    train_seconds: float | None = None
+    train_examples: int | None = None
+    dataset: str | None = None
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    parameters: dict[str, int] = field(default_factory=dict)
+    truncated: dict[str, int] = field(default_factory=dict)
+    trainer: TrainerRun | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> TrainInfo:
+        """Read what :meth:`to_dict` wrote (or, from folders saved before it existed, the flat dict
+        of those days: its Trainer keys are gathered into ``trainer``)."""
+        values = dict(values or {})
+        trainer = values.pop("trainer", None)
+        legacy = {k: values.pop(k) for k in [f.name for f in dataclasses.fields(TrainerRun)] if k in values}
+        if trainer is None and legacy:
+            trainer = legacy
+        info = cls(**_known(cls, values, "llmdisc_config.json info"))
+        if trainer is not None:
+            info.trainer = TrainerRun(**_known(TrainerRun, trainer, "llmdisc_config.json info.trainer"))
+        return info
+
+
+@dataclass
+class Evaluation:
+    """A trained classifier measured on one labelled split.
+
+    Attributes:
+        metrics: metric name -> value, for every metric of :data:`~llmdisc.metrics.METRICS`.
+        examples: how many examples were scored.
+        predict_seconds: wall time of ``predict_proba`` on them.
+        examples_per_second: ``examples / predict_seconds``.
+        reliability: the reliability diagram's bins (see :func:`~llmdisc.metrics.reliability_bins`).
+        confusion: ``confusion[i][j]`` counts examples of gold label ``i`` predicted as ``j``.
+    """
+
+    metrics: dict[str, float]
+    examples: int
+    predict_seconds: float
+    examples_per_second: float
+    reliability: list[dict[str, float]] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class Costs:
+    """What a comparison cell cost on the machine it ran on."""
+
+    train_seconds: float | None = None
+    predict_seconds: float | None = None
+    examples_per_second: float | None = None
+    peak_rss_mib: float | None = None
+    rss_increase_mib: float | None = None
+    peak_gpu_mib: float | None = None
+    parameters_total: int | None = None
+    parameters_trainable: int | None = None
+
+
+@dataclass
+class RunRecord:
+    """One (approach, size, seed) of a comparison, evaluated on one split.
+
+    Attributes:
+        approach: the registered approach (``zeroshot``).
+        variant: the comparison entry's name (``zeroshot_calibrated``); the approach's own name
+            for a plain entry. Reports, plots and tables name runs by it.
+        paradigm: ``generative`` or ``discriminative``.
+        size: the training-set size asked for; None for an approach that does not learn from
+            examples (one run, drawn flat on the learning curves).
+        seed: the seed of the subset and of the approach's randomness (None for a flat run).
+        split: the evaluated split.
+        status: ``ok`` or ``failed`` (then ``error`` holds the one-line reason).
+        train_examples: the examples actually trained on (0 for a flat run).
+        train_subset: a hash of the training subset: equal hashes, equal examples.
+        examples: the evaluated examples.
+        metrics: metric name -> value (:data:`~llmdisc.metrics.METRICS`).
+        costs: time, memory and size.
+        reliability: the reliability diagram's bins.
+        confusion: the confusion matrix (rows: gold labels).
+        robustness: word-drop rate (as a string) -> accuracy, on the robustness split's record
+            of the approach's largest size and first seed.
+        predictions: where the per-example predictions are stored, when they are.
+        notes: remarks that apply to the whole comparison (a capped size, say).
+    """
+
+    approach: str
+    variant: str
+    paradigm: str
+    size: int | None
+    seed: int | None
+    split: str
+    status: str = "ok"
+    error: str | None = None
+    train_examples: int = 0
+    train_subset: str | None = None
+    examples: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    costs: Costs = field(default_factory=Costs)
+    reliability: list[dict[str, float]] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+    robustness: dict[str, float] | None = None
+    predictions: str | None = None
+    notes: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def flat(self) -> bool:
+        """Whether the approach did not learn from examples (one value at every size)."""
+        return self.size is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat JSON form: metrics and costs at the top level, ``size`` ``"zero-shot"`` when flat."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "metrics":
+                out.update(value)
+            elif f.name == "costs":
+                out.update(dataclasses.asdict(value))
+            elif f.name == "size":
+                out["size"] = ZERO_SHOT if value is None else value
+            else:
+                out[f.name] = value
+        out["flat"] = self.flat
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "record") -> RunRecord:
+        """Read what :meth:`to_dict` wrote; a record of another schema version is a one-line error."""
+        version = values.get("schema_version", 1)
+        if version != SCHEMA_VERSION:
+            raise LlmdiscError(f"{where} holds results of schema version {version}, written by another llmdisc "
+                               f"version (this one reads version {SCHEMA_VERSION}); re-run the comparison with "
+                               "--overwrite, or use a new --output-dir")
+        values = dict(values)
+        metrics = {name: values.pop(name) for name in METRICS if name in values}
+        cost_names = [f.name for f in dataclasses.fields(Costs)]
+        costs = Costs(**{name: values.pop(name) for name in cost_names if name in values})
+        size = values.pop("size", None)
+        values.pop("flat", None)
+        return cls(**_known(cls, values, where), metrics=metrics, costs=costs,
+                   size=None if size == ZERO_SHOT else size)
