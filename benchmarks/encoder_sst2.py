@@ -29,7 +29,6 @@ from transformers import DataCollatorWithPadding
 import llmdisc
 from llmdisc.classifiers.encoder import EncoderClassifier, tokenize_texts
 from llmdisc.models import load_model
-from llmdisc.report import format_table
 from llmdisc.training import TrainerSettings, train_model
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
@@ -66,13 +65,11 @@ def accuracy(data, args) -> dict:
                             eval_steps=args.eval_steps, logging_steps=50, checkpoint_dir=args.checkpoint_dir,
                             resume=args.resume, seed=0)
     clf.fit(data["train"], eval=data["validation"])
-    metrics = {s: llmdisc.evaluate_classifier(clf, data[s]) for s in ("validation", "test")}
-    clf.info["metrics"] = metrics
+    metrics = {s: llmdisc.evaluate_classifier(clf, data[s]).metrics for s in ("validation", "test")}
+    clf.info.metrics = metrics
     clf.save_pretrained(args.save_to)
-    print(format_table([{"approach": "encoder", "paradigm": "discriminative", "split": s,
-                         "train_examples": len(data["train"]), "train_seconds": clf.info["train_seconds"], **m}
-                        for s, m in metrics.items()]))
-    return {"info": clf.info, "metrics": metrics}
+    print(json.dumps(metrics, indent=2))
+    return {"info": clf.info.to_dict(), "metrics": metrics}
 
 
 def main() -> None:

@@ -39,12 +39,12 @@ def accuracy(heads: list[str], n: int, epochs: int) -> None:
                                      batch_size=16, learning_rate=2e-4, max_length=128, seed=0)
         start = time.perf_counter()
         clf.fit(train, eval=data["validation"])
-        metrics = llmdisc.evaluate_classifier(clf, data["validation"])
+        metrics = llmdisc.evaluate_classifier(clf, data["validation"]).metrics
         counts = clf.num_parameters()
         result = {"head": head, "train_examples": n, "epochs": epochs, "validation": metrics, "parameters": counts,
                   "trainable_fraction": counts["trainable"] / counts["total"],
-                  "train_seconds": clf.info["train_seconds"], "total_seconds": time.perf_counter() - start,
-                  "best_metric": clf.info.get("best_metric")}
+                  "train_seconds": clf.info.train_seconds, "total_seconds": time.perf_counter() - start,
+                  "best_metric": clf.info.trainer.best_metric}
         suffix = "" if (n, epochs) == (4000, 1) else f"-{n}x{epochs}"
         (OUT / f"bench-lora-{head}{suffix}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result), flush=True)

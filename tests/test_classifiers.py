@@ -8,28 +8,17 @@ import pytest
 import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, available_classifiers, get_classifier, stratified_subset
 
-# The cheapest settings that still exercise each approach. A newly registered approach must add
-# itself here, or test_every_approach_is_covered fails.
-# "TINY_BERT" and "TINY_GPT2" stand for the paths of the tiny random model fixtures.
-FAST_CONFIGS: dict[str, dict] = {
-    "naive_bayes": {},
-    "logistic_regression": {"C": 0.5},
-    "encoder": {"model": "TINY_BERT", "max_steps": 4, "batch_size": 8, "eval_steps": 2},
-    "zeroshot": {"model": "TINY_GPT2", "calibrate": True, "k_shot": 2},
-    "lora": {"model": "TINY_GPT2", "head": "channel", "max_steps": 2, "batch_size": 4, "eval_steps": 1},
-}
+from cases import CASES, build_case
+
 
 
 def test_every_approach_is_covered():
-    assert set(available_classifiers()) == set(FAST_CONFIGS)
+    assert {approach for approach, _ in CASES.values()} == set(available_classifiers())
 
 
-@pytest.fixture(scope="module", params=sorted(FAST_CONFIGS))
+@pytest.fixture(scope="module", params=sorted(CASES))
 def trained(request, demo, tiny_bert, tiny_gpt2):
-    name = request.param
-    paths = {"TINY_BERT": str(tiny_bert), "TINY_GPT2": str(tiny_gpt2)}
-    config = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in FAST_CONFIGS[name].items()}
-    return get_classifier(name, **config).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
+    return build_case(request.param, tiny_bert, tiny_gpt2).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
 
 
 def test_contract(trained, demo, tmp_path):
@@ -42,7 +31,7 @@ def test_contract(trained, demo, tmp_path):
     assert trained.predict_proba(texts[0]).shape == (1, 2)
     assert trained.predict_proba([]).shape == (0, 2)
     assert trained.paradigm in ("generative", "discriminative")
-    assert trained.name in repr(trained) or type(trained).__name__ in repr(trained)
+    assert trained.info.train_examples == 64 and trained.info.train_seconds > 0
 
     folder = trained.save_pretrained(tmp_path / "model")
     assert (folder / "README.md").is_file() and (folder / "llmdisc_config.json").is_file()
@@ -50,6 +39,7 @@ def test_contract(trained, demo, tmp_path):
     assert type(loaded) is type(trained)
     assert loaded.labels == trained.labels
     assert loaded.config == trained.config
+    assert loaded.info == trained.info  # TrainInfo survives the round trip
     np.testing.assert_array_equal(loaded.predict_proba(texts), probs)
 
 

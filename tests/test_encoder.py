@@ -28,7 +28,7 @@ def test_tiny_bert_weights_change(tiny_bert, demo):
     changed = [k for k in before if k in after and not torch.equal(before[k], after[k])]
     assert any("encoder.layer.0" in k for k in changed), "encoder weights did not move"
     assert any(k.startswith("classifier") for k in changed), "head did not move"
-    assert clf.info["global_step"] == 3
+    assert clf.info.trainer.global_step == 3
     assert clf.num_parameters()["trainable"] == clf.num_parameters()["total"] > 0
 
 
@@ -67,7 +67,7 @@ def test_a_decoder_is_refused_with_its_type(tiny_gpt2, demo):
 def test_real_minilm_beats_chance_on_demo(demo):
     clf = get_classifier("encoder", model="minilm-l6", epochs=3, batch_size=16, learning_rate=1e-4, seed=0)
     clf.fit(stratified_subset(demo["train"], 200, seed=0))
-    accuracy = evaluate_classifier(clf, demo["test"])["accuracy"]
+    accuracy = evaluate_classifier(clf, demo["test"]).metrics["accuracy"]
     # 80 balanced test reviews: chance is 0.5, and >= 0.65 has p < 0.005 under chance.
     assert accuracy >= 0.65, accuracy
 
@@ -94,8 +94,9 @@ def test_kill_minus_nine_then_resume(tiny_bert, tmp_path):
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     info = json.loads((out / "llmdisc_config.json").read_text())["info"]
-    assert info["global_step"] == 400
-    assert info["resumed_from"].startswith("checkpoint-") and int(info["resumed_from"].split("-")[1]) >= 8
+    assert info["trainer"]["global_step"] == 400
+    resumed = info["trainer"]["resumed_from"]
+    assert resumed.startswith("checkpoint-") and int(resumed.split("-")[1]) >= 8
     assert not checkpoints.exists()  # cleaned up once the model is saved
 
 

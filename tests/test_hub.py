@@ -20,36 +20,24 @@ from llmdisc import LlmdiscError, TextClassifier, evaluate_classifier, get_class
 from llmdisc.cli import main as cli
 from llmdisc.classifiers.base import TextClassifier as BaseClassifier
 from llmdisc.hub import upload_files, write_model_card
+from llmdisc.records import TrainInfo
+
+from cases import CASES, build_case
 
 REPO = "someone/llmdisc-test"
 
-# Each approach (and each LoRA head and zero-shot mode) at its cheapest; the tiny-model paths
-# stand in for "TINY_BERT" / "TINY_GPT2".
-VARIANTS: dict[str, tuple[str, dict]] = {
-    "naive_bayes": ("naive_bayes", {}),
-    "logistic_regression": ("logistic_regression", {"C": 0.5}),
-    "encoder": ("encoder", {"model": "TINY_BERT", "max_steps": 2, "batch_size": 8}),
-    "zeroshot_direct": ("zeroshot", {"model": "TINY_GPT2", "calibrate": True, "k_shot": 1}),
-    "zeroshot_channel": ("zeroshot", {"model": "TINY_GPT2", "mode": "channel"}),
-    "lora_verbalizer": ("lora", {"model": "TINY_GPT2", "head": "verbalizer", "max_steps": 2, "batch_size": 4}),
-    "lora_sequence": ("lora", {"model": "TINY_GPT2", "head": "sequence", "max_steps": 2, "batch_size": 4}),
-    "lora_channel": ("lora", {"model": "TINY_GPT2", "head": "channel", "max_steps": 2, "batch_size": 4}),
-}
 
 
 def test_every_approach_is_covered():
-    assert {approach for approach, _ in VARIANTS.values()} == set(llmdisc.available_classifiers())
+    assert {approach for approach, _ in CASES.values()} == set(llmdisc.available_classifiers())
 
 
-@pytest.fixture(scope="module", params=sorted(VARIANTS))
+@pytest.fixture(scope="module", params=sorted(CASES))
 def saved(request, demo, tiny_bert, tiny_gpt2, tmp_path_factory):
     """(classifier, folder): trained, evaluated and saved for REPO."""
-    approach, config = VARIANTS[request.param]
-    paths = {"TINY_BERT": str(tiny_bert), "TINY_GPT2": str(tiny_gpt2)}
-    config = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in config.items()}
-    clf = get_classifier(approach, **config).fit(stratified_subset(demo["train"], 32))
-    clf.info.update(dataset="llmdisc demo reviews",
-                    metrics={"test": evaluate_classifier(clf, stratified_subset(demo["test"], 16))})
+    clf = build_case(request.param, tiny_bert, tiny_gpt2).fit(stratified_subset(demo["train"], 32))
+    clf.info.dataset = "llmdisc demo reviews"
+    clf.info.metrics = {"test": evaluate_classifier(clf, stratified_subset(demo["test"], 16)).metrics}
     folder = clf.save_pretrained(tmp_path_factory.mktemp(request.param) / "model", repo_id=REPO)
     return clf, folder
 
@@ -92,7 +80,7 @@ def test_llmdisc_loads_it_back_by_repo_id(saved, monkeypatch):
 def test_model_card_parses_and_carries_the_metrics(saved):
     clf, folder = saved
     card = ModelCard.load(folder / "README.md")
-    metrics = clf.info["metrics"]["test"]
+    metrics = clf.info.metrics["test"]
     found = {r.metric_name: r.metric_value for r in card.data.eval_results}
     assert found == {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
     assert {r.dataset_split for r in card.data.eval_results} == {"test"}
@@ -101,7 +89,7 @@ def test_model_card_parses_and_carries_the_metrics(saved):
     assert clf.paradigm in card.data.tags and clf.name in card.data.tags
     text = card.text
     for needle in ("**Approach:**", "**Base model:**", "**Training data:** llmdisc demo reviews",
-                   f"**Training time:** {clf.info['train_seconds']} s", "## How to use", "### With llmdisc",
+                   f"**Training time:** {clf.info.train_seconds} s", "## How to use", "### With llmdisc",
                    f'TextClassifier.from_pretrained("{REPO}")', "## Hyper-parameters", "## Metrics",
                    "## Intended use and limits", *(f"`{label}`" for label in clf.labels)):
         assert needle in text, needle
@@ -112,8 +100,8 @@ def test_model_card_parses_and_carries_the_metrics(saved):
 def test_card_of_a_packaged_alias_names_the_hub_base(tmp_path):
     """A LoRA adapter on the packaged SmolLM2: the card points at the Hub repo (no weights needed)."""
     clf = get_classifier("lora", model="smollm2-135m")
-    clf.labels, clf.info = ["negative", "positive"], {"train_seconds": 1.0}
-    write_model_card(clf, tmp_path, repo_id=REPO)
+    clf.labels, clf.info = ["negative", "positive"], TrainInfo(train_seconds=1.0)
+    write_model_card(clf.card_info(REPO), tmp_path, repo_id=REPO)
     card = ModelCard.load(tmp_path / "README.md")
     assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
     code = _vanilla_snippet(card.content)
@@ -277,9 +265,9 @@ def test_bad_hub_settings_are_one_line_errors(flags, message, tmp_path, capsys):
 
 def test_card_shows_no_local_paths(demo, tmp_path):
     clf = get_classifier("naive_bayes").fit(demo["train"])
-    clf.info.update(dataset="train=/home/me/secret/train.csv,test=/home/me/secret/test.csv",
-                    metrics={"test": evaluate_classifier(clf, demo["test"])})
-    write_model_card(clf, tmp_path, repo_id=REPO)
+    clf.info.dataset = "train=/home/me/secret/train.csv,test=/home/me/secret/test.csv"
+    clf.info.metrics = {"test": evaluate_classifier(clf, demo["test"]).metrics}
+    write_model_card(clf.card_info(REPO), tmp_path, repo_id=REPO)
     text = (tmp_path / "README.md").read_text()
     assert "/home/me" not in text and "train=train.csv,test=test.csv (local)" in text
     assert ModelCard.load(tmp_path / "README.md").data.datasets is None  # not a Hub data set id

@@ -42,7 +42,7 @@ def test_training_moves_lora_and_leaves_the_base_frozen(arch, head, tiny_paths, 
         head_key = next(k for k, _ in clf.model.named_parameters() if "modules_to_save" in k and "score" in k)
         assert not torch.equal(dict(clf.model.named_parameters())[head_key], before["score.weight"])
     counts = clf.num_parameters()
-    assert 0 < counts["trainable"] < counts["total"] and clf.info["parameters"] == counts
+    assert 0 < counts["trainable"] < counts["total"] and clf.info.parameters == counts
 
 
 @pytest.mark.parametrize("head", HEADS)
@@ -100,8 +100,8 @@ def test_unknown_head():
 @pytest.mark.slow
 def test_real_smollm2_verbalizer_beats_its_zero_shot(demo):
     held_out = demo["test"]
-    zero = evaluate_classifier(get_classifier("zeroshot").fit(demo["train"]), held_out)["accuracy"]
+    zero = evaluate_classifier(get_classifier("zeroshot").fit(demo["train"]), held_out).metrics["accuracy"]
     clf = get_classifier("lora", head="verbalizer", epochs=2, batch_size=8, learning_rate=3e-4, seed=0)
     clf.fit(stratified_subset(demo["train"], 64, seed=0))
-    tuned = evaluate_classifier(clf, held_out)["accuracy"]
+    tuned = evaluate_classifier(clf, held_out).metrics["accuracy"]
     assert tuned > zero, (tuned, zero)

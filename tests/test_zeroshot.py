@@ -33,7 +33,7 @@ def test_identical_verbalizers_and_bad_modes(demo, tiny_gpt2):
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers={"negative": "meh", "positive": "meh"})
     with pytest.raises(LlmdiscError, match="two labels share a verbalizer"):
         clf.fit(demo["train"])
-    with pytest.raises(LlmdiscError, match="unknown zeroshot mode 'both'"):
+    with pytest.raises(LlmdiscError, match="unknown scoring mode 'both'; use direct or channel"):
         get_classifier("zeroshot", mode="both")
     with pytest.raises(LlmdiscError, match="pmi applies to direct mode only"):
         get_classifier("zeroshot", mode="channel", pmi=True)
@@ -46,21 +46,94 @@ def test_calibration_makes_the_content_free_input_uniform(demo, tiny_gpt2):
     assert not np.allclose(raw.predict_proba(["N/A"]), [[0.5, 0.5]], atol=1e-3)
 
 
-@pytest.mark.parametrize("options", [
-    {"mode": "channel"}, {"pmi": True}, {"length_normalize": True},
-    {"templates": MIN_TEMPLATES, "verbalizers": {"negative": "terrible", "positive": "great"}},
-])
-def test_options_give_distributions(options, demo, tiny_gpt2):
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), **options).fit(demo["train"])
-    probs = clf.predict_proba(demo["test"]["text"][:6])
-    assert probs.shape == (6, 2) and np.allclose(probs.sum(1), 1)
+def _softmax(scores):
+    scores = np.asarray(scores, dtype=np.float64)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+TEXT = "a plain little film"
+
+
+@pytest.mark.parametrize("option", ["channel", "pmi", "length_normalize", "several_templates"])
+def test_each_option_moves_the_scores_as_it_should(option, demo, tiny_gpt2):
+    """On a real (tiny) LM, each option gives what its definition computes with the plain scorer."""
+    from llmdisc.scoring import loglikelihood
+
+    words = {"negative": "bad", "positive": "very good indeed"}  # unequal token counts
+    settings = {"channel": {"mode": "channel"}, "pmi": {"pmi": True}, "length_normalize": {"length_normalize": True},
+                "several_templates": {"templates": MIN_TEMPLATES[:2]}}[option]
+    plain = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **settings).fit(demo["train"])
+    model, tokenizer, review = plain.model, plain.tokenizer, Template(REVIEW_TEMPLATE)
+
+    def ll(pairs, reduce="sum"):
+        return np.array(loglikelihood(model, tokenizer, pairs, reduce=reduce))
+
+    if option == "channel":
+        expected = _softmax(ll([review.channel(TEXT, w) for w in words.values()]))
+    elif option == "pmi":
+        expected = _softmax(ll([review.direct(TEXT, w) for w in words.values()])
+                            - ll([review.unconditional(w) for w in words.values()]))
+    elif option == "length_normalize":
+        expected = _softmax(ll([review.direct(TEXT, w) for w in words.values()], reduce="mean"))
+    else:
+        expected = np.mean([_softmax(ll([Template(t).direct(TEXT, w) for w in words.values()])) for t in MIN_TEMPLATES[:2]],
+                           axis=0)
+    got = clf.predict_proba([TEXT])[0]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    # The option changed the output (compared as log-probabilities: a tiny model can be sure of a label).
+    assert not np.allclose(np.log(got), np.log(plain.predict_proba([TEXT])[0]), atol=1e-3)
+
+
+# Hand-made log-probs per token for the review template's requests, each built so that the
+# plain direct classifier says positive and the option, by its definition, says negative.
+#   direct:           log P(word | "...Sentiment:")
+#   pmi:              minus log P(word | "Sentiment:") with no text (positive is likely anyway)
+#   length_normalize: the three-token word wins per token (-0.5 > -1.0), not summed (-1.5 < -1.0)
+#   channel:          log P(text | "Sentiment: word\nReview:"), far likelier after negative
+#   calibrate:        the content-free "N/A" gets positive 0.82 (direct gives the text 0.55)
+DIRECT = {"pmi": ([-1.2], [-1.0]), "length_normalize": ([-0.5, -0.5, -0.5], [-1.0]), "channel": ([-1.2], [-1.0]),
+          "calibrate": ([-1.0], [-0.8])}
+WITHOUT_TEXT = ([-3.0], [-0.5])  # pmi's baseline (negative, positive)
+CHANNEL = ([-1.0], [-9.0])
+CONTENT_FREE = ([-2.0], [-0.5])
+SETTINGS = {"pmi": {"pmi": True}, "length_normalize": {"length_normalize": True}, "channel": {"mode": "channel"},
+            "calibrate": {"calibrate": True}}
+
+
+def _fake_loglikelihood(option):
+    def score(model, tokenizer, requests, batch_size=16, reduce="sum"):
+        out = []
+        for context, continuation in requests:
+            if continuation.strip() == TEXT:  # channel: the text after a label's prompt
+                tokens = CHANNEL[0 if "negative" in context else 1]
+            else:
+                which = 0 if continuation.strip() == "negative" else 1
+                table = (CONTENT_FREE if "N/A" in context else WITHOUT_TEXT if "Review:" not in context
+                         else DIRECT[option])
+                tokens = table[which]
+            out.append(float(np.sum(tokens) if reduce == "sum" else np.mean(tokens)))
+        return out
+    return score
+
+
+@pytest.mark.parametrize("option", sorted(SETTINGS))
+def test_each_option_flips_a_constructed_prediction(option, demo, tiny_gpt2, monkeypatch):
+    import llmdisc.likelihood
+
+    monkeypatch.setattr(llmdisc.likelihood, "loglikelihood", _fake_loglikelihood(option))
+    plain = get_classifier("zeroshot", model=str(tiny_gpt2)).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), **SETTINGS[option]).fit(demo["train"])
+    assert plain.predict([TEXT]) == ["positive"]
+    assert clf.predict([TEXT]) == ["negative"]
 
 
 def test_k_shot_demonstrations_are_seeded_and_saved(demo, tiny_gpt2, tmp_path):
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7).fit(demo["train"])
     again = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7).fit(demo["train"])
     assert clf.demonstrations == again.demonstrations and len(clf.demonstrations) == 3
-    prefix = clf._prefix(clf.templates[0])
+    prefix = clf.scorer().prefix(clf.templates[0])
     assert prefix.count("Review: ") == 3 and prefix.endswith("\n\n")
     loaded = TextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "zs"))
     assert loaded.demonstrations == clf.demonstrations
@@ -71,7 +144,7 @@ def test_k_shot_demonstrations_are_seeded_and_saved(demo, tiny_gpt2, tmp_path):
 @pytest.mark.slow
 def test_smollm2_zero_shot_beats_chance_on_demo(demo):
     clf = get_classifier("zeroshot", model="smollm2-135m").fit(stratified_subset(demo["train"], 8))
-    accuracy = evaluate_classifier(clf, demo["test"])["accuracy"]
+    accuracy = evaluate_classifier(clf, demo["test"]).metrics["accuracy"]
     assert accuracy >= 0.65, accuracy  # 80 balanced reviews; >= 0.65 has p < 0.005 under chance
 
 
