@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -38,9 +39,6 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: bool) -> None:
-    import datasets
-    import transformers
-
     from .distributed import is_main_process
 
     # Under accelerate launch the other processes log only errors, so each message appears once.
@@ -49,9 +47,16 @@ def _setup_logging(verbose: bool) -> None:
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "datasets", "transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.DEBUG if verbose else logging.WARNING))
     if not verbose:
-        datasets.disable_progress_bars()
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
+        # datasets and transformers read these when first imported, by the command that needs
+        # them: importing them here, to call their setters, would delay every command by seconds.
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # what transformers' own switch turns off
+        if "datasets" in sys.modules:  # imported already: `main` called from Python
+            sys.modules["datasets"].disable_progress_bars()
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.set_verbosity_error()
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:

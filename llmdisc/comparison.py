@@ -25,18 +25,19 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import datasets
 import numpy as np
 import psutil
-import torch
 
 from .classifiers import get_classifier, get_classifier_class
 from .data import stratified_subset
 from .errors import LlmdiscError
 from .evaluation import evaluate_classifier, robustness_curve
 from .io import write_json
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["compare", "normalise_approaches", "parse_sizes", "data_fingerprint", "PeakRSS"]
 
@@ -111,6 +112,7 @@ class PeakRSS:
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakRSS:
+        import torch
         self._start = self._peak = self._process.memory_info().rss
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -119,6 +121,7 @@ class PeakRSS:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        import torch
         self._done.set()
         self._thread.join()
         self._peak = max(self._peak, self._process.memory_info().rss)

@@ -7,15 +7,17 @@ The evaluation knows only the :class:`~llmdisc.classifiers.TextClassifier` inter
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import datasets
 import numpy as np
 
 from .classifiers import TextClassifier
 from .classifiers.base import check_dataset
 from .errors import LlmdiscError
 from .metrics import classification_metrics, reliability_bins
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["evaluate_classifier", "drop_words", "robustness_curve"]
 

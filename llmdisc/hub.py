@@ -17,10 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, constants, get_token, snapshot_download
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
-from huggingface_hub.utils import filter_repo_objects, validate_repo_id
+from huggingface_hub import constants  # the rest of huggingface_hub (~1 s) is imported where used
 
 from . import __version__
 from .config import config_to_dict
@@ -29,6 +26,8 @@ from .models import ALIASES
 from .offline import hub_reachable
 
 if TYPE_CHECKING:  # only for the annotation; classifiers import this module
+    from huggingface_hub import EvalResult
+
     from .classifiers.base import TextClassifier
 
 __all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "base_model_text", "check_push_access", "check_repo_id", "is_repo_id",
@@ -51,6 +50,7 @@ PARADIGMS = {
 
 
 def _metrics_to_model_index(info: dict[str, Any]) -> list[EvalResult]:
+    from huggingface_hub import EvalResult
     dataset = _public(info.get("dataset", "unknown"))
     results = []
     for split, metrics in (info.get("metrics") or {}).items():
@@ -133,6 +133,7 @@ def write_model_card(clf: TextClassifier, folder: Path, repo_id: str | None = No
         folder: the folder being written.
         repo_id: the Hub repo the folder is for; the snippets load from it (else from a folder).
     """
+    from huggingface_hub import ModelCard, ModelCardData
     config = config_to_dict(clf.config)
     info = clf.info
     base_model = hub_base_model(config.get("model"))
@@ -213,6 +214,8 @@ the training data into the labels above; it predicts nothing else.
 
 def check_repo_id(repo_id: Any) -> str:
     """``repo_id`` if it is a valid ``owner/name`` model repo id, else a one-line error."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise LlmdiscError(f"Hub model id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)")
     try:
@@ -237,6 +240,7 @@ def check_push_access(repo_id: str, token: str | None = None) -> str:
     Returns:
         The token.
     """
+    from huggingface_hub import get_token
     check_repo_id(repo_id)
     if not token:
         try:
@@ -256,6 +260,8 @@ def check_push_access(repo_id: str, token: str | None = None) -> str:
 
 def upload_files(folder: str | Path) -> list[str]:
     """The files of ``folder`` an upload sends (relative paths), chosen as ``upload_folder`` chooses."""
+    from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
+    from huggingface_hub.utils import filter_repo_objects
     folder = Path(folder)
     paths = sorted(p.relative_to(folder).as_posix() for p in folder.glob("**/*") if p.is_file())
     return list(filter_repo_objects(paths, ignore_patterns=LOCAL_ONLY + DEFAULT_IGNORE_PATTERNS))
@@ -289,6 +295,7 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
     Returns:
         The URL of the commit.
     """
+    from huggingface_hub import HfApi
     folder = Path(folder)
     api = HfApi(token=token)
     try:
@@ -308,6 +315,7 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
 
 def download_folder(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
     """Download a model repo (or take it from the local cache when the Hub is unreachable)."""
+    from huggingface_hub import snapshot_download
     check_repo_id(repo_id)
     online = hub_reachable()
     try:

@@ -9,7 +9,6 @@ written out here, short enough to check by hand (see ``tests/test_metrics.py``).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 __all__ = ["softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error", "reliability_bins"]
 
@@ -82,6 +81,7 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, f
     Returns:
         A dict with ``accuracy``, ``macro_f1``, ``log_loss``, ``brier`` and ``ece``.
     """
+    from sklearn.metrics import accuracy_score, f1_score
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     preds = probs.argmax(axis=1)

@@ -20,21 +20,15 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from typing import TYPE_CHECKING
 
 from .distributed import process_device, world_size
 from .errors import LlmdiscError
 from .offline import hub_reachable
 from .io import atomic_dir
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = ["ALIASES", "PackagedModel", "cache_dir", "resolve_model", "load_model", "load_model_config", "load_tokenizer"]
 
@@ -67,10 +61,11 @@ ALIASES: dict[str, PackagedModel] = {
     ),
 }
 
+# task -> the transformers Auto class (by name: transformers is imported only to load a model)
 AUTO_CLASSES = {
-    "causal-lm": AutoModelForCausalLM,
-    "sequence-classification": AutoModelForSequenceClassification,
-    "base": AutoModel,
+    "causal-lm": "AutoModelForCausalLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "base": "AutoModel",
 }
 
 
@@ -100,6 +95,7 @@ def _convert_gguf(gguf_path: Path) -> Path:
     The cache key is the file's name, size and modification time, so a replaced file is
     converted again. The folder is written atomically: an interrupted conversion leaves nothing.
     """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     stat = gguf_path.stat()
     key = hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     target = cache_dir() / "gguf" / f"{gguf_path.stem}-{key}"
@@ -167,6 +163,7 @@ def _offline_kwargs(resolved: str) -> dict:
 
 def load_model_config(name_or_path: str):
     """Load only the ``config.json`` of a model (same resolution as :func:`load_model`)."""
+    from transformers import AutoConfig
     resolved = resolve_model(name_or_path)
     try:
         return AutoConfig.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -176,6 +173,7 @@ def load_model_config(name_or_path: str):
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """Load only the tokenizer of a model (same resolution as :func:`load_model`)."""
+    from transformers import AutoTokenizer
     resolved = resolve_model(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -196,12 +194,13 @@ def load_model(
     Returns:
         ``(model, tokenizer)``, the model in eval mode.
     """
+    import transformers
     if task not in AUTO_CLASSES:
         raise LlmdiscError(f"unknown task '{task}'; use one of {', '.join(AUTO_CLASSES)}")
     resolved = resolve_model(name_or_path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
-        model = AUTO_CLASSES[task].from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
+        model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
     except (OSError, ValueError, ImportError, RuntimeError) as e:
         if os.path.isdir(resolved):
             raise LlmdiscError(f"could not load model from {resolved}: {str(e).splitlines()[0][:300]}") from None

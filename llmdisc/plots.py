@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .summary import largest_size_rows, learning_curve
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "PARADIGM_STYLE"]
 
@@ -53,6 +55,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def _canvas(records: Sequence[dict[str, Any]]) -> tuple[Figure, Any, dict[str, tuple]]:
     """A one-axis figure and the approaches' colours."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(7.5, 4.5))
     return fig, fig.add_subplot(), _colours(records)
 
@@ -96,6 +99,7 @@ def plot_learning_curves(records: Sequence[dict[str, Any]], split: str, path: st
 
 def plot_reliability(records: Sequence[dict[str, Any]], split: str, path: str | Path) -> Path | None:
     """A reliability diagram per approach (largest size, first seed), with its ECE."""
+    from matplotlib.figure import Figure
     rows = [r for r in largest_size_rows(records, split) if r.get("reliability")]
     if not rows:
         return None

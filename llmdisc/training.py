@@ -14,18 +14,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
-from transformers import EarlyStoppingCallback, SchedulerType, Trainer, TrainingArguments
-from transformers.trainer_callback import ProgressCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from . import distributed
 from .config import arg
 from .errors import LlmdiscError
 from .metrics import classification_metrics, softmax
+
+if TYPE_CHECKING:
+    from transformers import TrainingArguments
 
 __all__ = ["TrainerSettings", "train_model", "compute_classification_metrics"]
 
@@ -63,8 +62,12 @@ def compute_classification_metrics(eval_pred) -> dict[str, float]:
     return classification_metrics(softmax(logits), np.asarray(labels))
 
 
-class LossAndSpeedProgress(ProgressCallback):
-    """Trainer's progress bar, showing the latest loss and examples/s instead of printing dicts."""
+class LossAndSpeedProgress:
+    """Trainer's progress bar, showing the latest loss and examples/s instead of printing dicts.
+
+    Mixed into transformers' ``ProgressCallback`` by :func:`_progress_callback` (transformers is
+    imported only to train).
+    """
 
     def on_train_begin(self, args, state, control, **kwargs):
         super().on_train_begin(args, state, control, **kwargs)
@@ -86,11 +89,17 @@ class LossAndSpeedProgress(ProgressCallback):
                 if k[5:] in ("loss", "accuracy", "macro_f1", "ece") and isinstance(v, float)))
 
 
+def _progress_callback() -> LossAndSpeedProgress:
+    from transformers.trainer_callback import ProgressCallback
+    return type("LossAndSpeedProgress", (LossAndSpeedProgress, ProgressCallback), {})()
+
+
 METRICS = ("accuracy", "macro_f1", "log_loss", "brier", "ece", "loss")
 
 
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
+    from transformers import SchedulerType
     if s.metric_for_best_model not in METRICS:
         raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; use one of {', '.join(METRICS)}")
     schedulers = [t.value for t in SchedulerType]
@@ -101,6 +110,8 @@ def _check(s: TrainerSettings) -> None:
 
 
 def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **overrides: Any) -> TrainingArguments:
+    import torch
+    from transformers import TrainingArguments
     strategy = "steps" if s.eval_steps else "epoch"
     kwargs: dict[str, Any] = dict(
         output_dir=output_dir,
@@ -164,6 +175,9 @@ def train_model(
         ``resumed_from``, ``train_samples_per_second`` and ``num_processes`` (data-parallel
         processes; the effective batch is ``batch_size * gradient_accumulation_steps * num_processes``).
     """
+    from transformers import EarlyStoppingCallback, Trainer
+    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_utils import get_last_checkpoint
     _check(settings)
     tmp = None
     checkpoint_dir = settings.checkpoint_dir
@@ -195,7 +209,7 @@ def train_model(
         # would grow with both.
         trainer.model_accepts_loss_kwargs = False
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(LossAndSpeedProgress())
+    trainer.add_callback(_progress_callback())
     try:
         result = trainer.train(resume_from_checkpoint=last if settings.resume and last else None)
         distributed.barrier()  # several processes: all have read the best checkpoint back

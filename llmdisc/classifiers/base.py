@@ -38,9 +38,8 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence, TypeVar
 
-import datasets
 import numpy as np
 
 from .. import __version__, distributed
@@ -48,6 +47,9 @@ from ..config import config_from_dict, config_to_dict
 from ..errors import LlmdiscError
 from ..hub import check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
 from ..io import atomic_dir, write_json
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
 
@@ -304,6 +306,7 @@ class TextClassifier(ABC):
 
 def check_dataset(ds: Any, what: str) -> list[str]:
     """The label names of a well-formed data set, or a one-line error saying what is wrong."""
+    import datasets
     if not isinstance(ds, datasets.Dataset):
         raise LlmdiscError(
             f"{what} must be a datasets.Dataset with text and label columns (use llmdisc.load_text_dataset), "

@@ -29,8 +29,8 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
 from ..config import arg
@@ -41,6 +41,9 @@ from ..metrics import softmax
 from ..models import load_model
 from ..scoring import loglikelihood, move_trailing_space
 from .base import TextClassifier, register
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "Template", "causal_lm_loading_code", "likelihood_snippet"]
 
