@@ -5,6 +5,8 @@
     llmdisc train APPROACH [--config FILE.yaml] [flags]
     llmdisc generate [PROMPT ...] [flags]
     llmdisc score [TEXT ...] [flags]
+    llmdisc predict MODEL [TEXT ...] [flags]
+    llmdisc evaluate MODEL [--data ...] [flags]
 
 A problem the user can fix is printed as one line, ``llmdisc: error: ...``, with exit status 2.
 """
@@ -18,7 +20,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import compare, generate, score, train
+from .commands import compare, evaluate, generate, predict, score, train
 from .errors import LlmdiscError
 
 __all__ = ["main", "make_parser", "run"]
@@ -35,6 +37,8 @@ def make_parser() -> argparse.ArgumentParser:
     train.make_parser(sub)
     generate.make_parser(sub)
     score.make_parser(sub)
+    predict.make_parser(sub)
+    evaluate.make_parser(sub)
     return parser
 
 

@@ -268,7 +268,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
             counts = clf.num_parameters()
             base.update(parameters_total=counts.get("total"), parameters_trainable=counts.get("trainable"))
             for split in splits:
-                record = {**base, "split": split, "status": "ok", **evaluate_classifier(clf, data[split], reliability=True)}
+                record = {**base, "split": split, "status": "ok", "labels": clf.labels,
+                          **evaluate_classifier(clf, data[split], reliability=True, confusion=True)}
                 if cell.robustness and robustness and split == robustness["split"]:
                     record["robustness"] = robustness_curve(clf, robustness["data"], robustness["rates"], robustness["seed"])
                 records.append(record)

@@ -288,7 +288,8 @@ def load_text_dataset(
         label_names: names for the labels. For integer labels, ``label_names[i]`` names label
             ``i``; for string labels it fixes their order. By default a ``ClassLabel``'s names,
             else the sorted distinct training labels.
-        validation_size: fraction of train carved off (stratified) when there is no validation split.
+        validation_size: fraction of train carved off (stratified) when there is no validation split;
+            0 carves none (then there is no validation split: ``llmdisc evaluate`` on one file).
         seed: seed for that carving.
 
     Returns:
@@ -350,7 +351,7 @@ def load_text_dataset(
         only = names[present[0]] if present else "none"
         raise LlmdiscError(f"the training set has one class ({only!r}); a classifier needs at least two")
 
-    if "validation" not in out:
+    if "validation" not in out and validation_size != 0:  # 0: carve none (evaluating a whole file)
         if not 0 < validation_size < 1:
             raise LlmdiscError(f"validation_size must be between 0 and 1, got {validation_size}")
         logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)

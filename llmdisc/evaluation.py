@@ -14,7 +14,7 @@ import numpy as np
 from .classifiers import TextClassifier
 from .classifiers.base import check_dataset
 from .errors import LlmdiscError
-from .metrics import classification_metrics, reliability_bins
+from .metrics import classification_metrics, confusion_matrix, reliability_bins
 
 if TYPE_CHECKING:
     import datasets
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["evaluate_classifier", "drop_words", "robustness_curve"]
 
 
-def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset, reliability: bool = False) -> dict[str, Any]:
+def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset, reliability: bool = False,
+                        confusion: bool = False, probabilities: bool = False) -> dict[str, Any]:
     """Score a trained classifier on a labelled data set.
 
     Args:
@@ -31,6 +32,10 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset, reliability
             names as ``clf.labels``.
         reliability: also return ``reliability``, the 15 confidence bins of the reliability
             diagram (see :func:`~llmdisc.metrics.reliability_bins`).
+        confusion: also return ``confusion``, the confusion matrix as a list of rows: row ``i``
+            counts the examples of gold label ``clf.labels[i]``, column ``j`` those predicted ``j``.
+        probabilities: also return ``probabilities``, the ``(n, k)`` array of ``predict_proba``
+            (for per-example predictions; not JSON).
 
     Returns:
         ``accuracy``, ``macro_f1``, ``log_loss``, ``brier``, ``ece`` (15 equal-width bins),
@@ -47,6 +52,10 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset, reliability
                examples_per_second=round(len(data) / seconds, 2) if seconds > 0 else float("inf"))
     if reliability:
         out["reliability"] = reliability_bins(probs, np.asarray(data["label"]))
+    if confusion:
+        out["confusion"] = confusion_matrix(probs, np.asarray(data["label"]))
+    if probabilities:
+        out["probabilities"] = probs
     return out
 
 

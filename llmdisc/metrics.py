@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error", "reliability_bins"]
+__all__ = ["softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error", "reliability_bins",
+           "confusion_matrix"]
 
 EPS = 1e-15
 
@@ -94,3 +95,14 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, f
         "brier": brier_score(probs, labels),
         "ece": expected_calibration_error(probs, labels),
     }
+
+
+def confusion_matrix(probs: np.ndarray, labels: np.ndarray) -> list[list[int]]:
+    """The confusion matrix of the most probable labels, as a list of rows.
+
+    Row ``i`` counts the examples whose gold label is ``i``; column ``j`` those predicted ``j``.
+    Every one of the ``probs.shape[1]`` classes has a row and a column, even when absent.
+    """
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+    k = probs.shape[1]
+    return sklearn_confusion_matrix(labels, probs.argmax(axis=1), labels=list(range(k))).tolist()

@@ -18,7 +18,8 @@ from .summary import largest_size_rows, learning_curve
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "PARADIGM_STYLE"]
+__all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "plot_confusion_matrix",
+           "plot_confusion_matrices", "plot_model_reliability", "PARADIGM_STYLE"]
 
 # Generative approaches in warm colours with dashed lines, discriminative in cool colours with
 # solid ones, so the question the report answers can be read off every plot at a glance.
@@ -156,3 +157,59 @@ def plot_cost(records: Sequence[dict[str, Any]], split: str, path: str | Path) -
     ax.set_xscale("log")
     return _finish(fig, ax, path, f"seconds to train + predict {split} (log)", f"{split} accuracy",
                    "Cost against accuracy (triangles: generative)", None)
+
+
+def _draw_confusion(ax: Any, matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> None:
+    """Counts in each cell; colour by the share of the gold row, so rare classes read too."""
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
+                  fontsize=7)
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("gold", fontsize=8)
+    ax.set_title(title, fontsize=9)
+
+
+def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path,
+                          title: str = "Confusion matrix") -> Path:
+    """One confusion matrix (rows: gold labels; columns: predicted), counts in the cells."""
+    from matplotlib.figure import Figure
+    size = max(3.5, 0.6 * len(labels) + 2)
+    fig = Figure(figsize=(size, size))
+    _draw_confusion(fig.add_subplot(), matrix, labels, title)
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def plot_confusion_matrices(records: Sequence[dict[str, Any]], split: str, labels: Sequence[str] | None,
+                            path: str | Path) -> Path | None:
+    """A confusion matrix per approach (largest size, first seed), as the reliability diagrams are."""
+    from matplotlib.figure import Figure
+    rows = [r for r in largest_size_rows(records, split) if r.get("confusion")]
+    if not rows:
+        return None
+    k = len(rows[0]["confusion"])
+    names = list(labels) if labels and len(labels) == k else [str(i) for i in range(k)]
+    cols = min(4, len(rows))
+    nrows = math.ceil(len(rows) / cols)
+    side = max(3.2, 0.5 * k + 1.8)
+    fig = Figure(figsize=(side * cols, side * nrows))
+    for i, r in enumerate(rows):
+        _draw_confusion(fig.add_subplot(nrows, cols, i + 1), r["confusion"], names, f"{r['approach']}\naccuracy {r['accuracy']:.3f}")
+    fig.suptitle(f"Confusion matrices ({split}; rows: gold, columns: predicted)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def plot_model_reliability(bins: list[dict], ece: float, name: str, paradigm: str, split: str, path: str | Path) -> Path | None:
+    """The reliability diagram of one model on one split (see :func:`plot_reliability`)."""
+    record = {"approach": name, "paradigm": paradigm, "split": split, "status": "ok", "train_examples": 0,
+              "reliability": bins, "ece": ece}
+    return plot_reliability([record], split, path)

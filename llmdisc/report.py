@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .io import atomic_write_text, write_json
-from .plots import plot_cost, plot_learning_curves, plot_reliability, plot_robustness
+from .plots import plot_confusion_matrices, plot_cost, plot_learning_curves, plot_reliability, plot_robustness
 from .summary import failures, learning_curve, report_split, summary_rows
 
 __all__ = ["TABLE_COLUMNS", "format_table", "markdown_table", "report_tables", "write_report"]
@@ -133,7 +133,7 @@ def _csv(records: Sequence[dict[str, Any]]) -> str:
     """Every record as a row; robustness as one column per rate, reliability bins left to the JSON."""
     flat = []
     for r in records:
-        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness")}
+        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness", "confusion", "labels")}
         row.update({f"robustness_{k}": v for k, v in (r.get("robustness") or {}).items()})
         flat.append(row)
     keys: list[str] = []
@@ -153,13 +153,15 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
      "for every approach. Zero-shot approaches do not learn from examples: one flat value."),
     ("reliability", "Calibration", "Reliability diagrams: accuracy within each confidence bin (15 equal-width "
      "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap."),
+    ("confusion", "Confusion matrices", "Each approach at its largest training size: rows are the gold labels, "
+     "columns the predicted ones, counts in the cells (colour: the share of the row)."),
     ("robustness", "Robustness to missing words", "Accuracy as each word of the evaluated texts is deleted "
      "with the given probability (the same words for every approach)."),
     ("cost", "Cost", "Accuracy against training plus prediction time on this machine."),
     ("runs", "Every run", "One row per approach, size, seed and split."),
 ]
 PLOTS = {"learning_curves": "learning_curves.png", "reliability": "reliability.png",
-         "robustness": "robustness.png", "cost": "cost.png"}
+         "robustness": "robustness.png", "cost": "cost.png", "confusion": "confusion_matrices.png"}
 NOTE = ("Metrics: accuracy and macro-F1 of the most probable label; log loss (natural log) and Brier score "
         "(sum over classes) of the predicted probabilities; ECE with 15 equal-width confidence bins. "
         "`predict ex/s` is `predict_proba` throughput and peak RSS the process's resident memory while the "
@@ -178,6 +180,8 @@ def _draw_plots(records: Sequence[dict[str, Any]], folder: Path) -> dict[str, Pa
         "reliability": plot_reliability(records, split, folder / PLOTS["reliability"]),
         "robustness": plot_robustness(records, folder / PLOTS["robustness"]),
         "cost": plot_cost(records, split, folder / PLOTS["cost"]),
+        "confusion": plot_confusion_matrices(records, split, next((r["labels"] for r in records if r.get("labels")), None),
+                                             folder / PLOTS["confusion"]),
     }
     return {k: v for k, v in drawn.items() if v is not None}
 

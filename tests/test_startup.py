@@ -39,7 +39,8 @@ def probe(*args: str, cwd=None) -> dict:
 
 @pytest.mark.parametrize("args", [
     ["--help"], ["compare", "--help"], ["train", "--help"], ["train", "encoder", "--help"],
-    ["train", "lora", "--help"], ["generate", "--help"], ["score", "--help"],
+    ["train", "lora", "--help"], ["generate", "--help"], ["score", "--help"], ["predict", "--help"],
+    ["evaluate", "--help"],
 ])
 def test_help_imports_no_heavy_library(args):
     result = probe(*args)
