@@ -28,7 +28,7 @@ time_it() {  # time_it NAME ARGS...: a warm-up each, then RUNS alternating timed
   for _ in $(seq "$RUNS"); do
     for i in "${!SRCS[@]}"; do
       PYTHONPATH="${SRCS[$i]}" /usr/bin/time -f %e -o "$tmp/t" "$EXE" "$@" >/dev/null 2>&1 || true
-      cat "$tmp/t" >> "$tmp/times.$i"
+      tail -n 1 "$tmp/t" >> "$tmp/times.$i"  # the last line: time prepends "Command exited with non-zero status N"
     done
   done
   local first
