@@ -5,6 +5,8 @@
     llmdisc train APPROACH [--config FILE.yaml] [flags]
     llmdisc generate [PROMPT ...] [flags]
     llmdisc score [TEXT ...] [flags]
+    llmdisc predict MODEL [TEXT ...] [flags]
+    llmdisc evaluate MODEL [--data ...] [flags]
 
 A problem the user can fix is printed as one line, ``llmdisc: error: ...``, with exit status 2.
 """
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Sequence
 
 from .version import __version__
-from .commands import compare, generate, score, train
+from .commands import compare, evaluate, generate, predict, score, train
 from .errors import LlmdiscError
 
 __all__ = ["main", "make_parser", "run"]
@@ -34,13 +37,12 @@ def make_parser() -> argparse.ArgumentParser:
     train.make_parser(sub)
     generate.make_parser(sub)
     score.make_parser(sub)
+    predict.make_parser(sub)
+    evaluate.make_parser(sub)
     return parser
 
 
 def _setup_logging(verbose: bool) -> None:
-    import datasets
-    import transformers
-
     from .distributed import is_main_process
 
     # Under accelerate launch the other processes log only errors, so each message appears once.
@@ -49,9 +51,16 @@ def _setup_logging(verbose: bool) -> None:
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "datasets", "transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.DEBUG if verbose else logging.WARNING))
     if not verbose:
-        datasets.disable_progress_bars()
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
+        # datasets and transformers read these when first imported, by the command that needs
+        # them: importing them here, to call their setters, would delay every command by seconds.
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # what transformers' own switch turns off
+        if "datasets" in sys.modules:  # imported already: `main` called from Python
+            sys.modules["datasets"].disable_progress_bars()
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.set_verbosity_error()
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:

@@ -25,12 +25,10 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import datasets
 import numpy as np
 import psutil
-import torch
 
 from .classifiers import TextClassifier, get_classifier
 from .data import label_names, stratified_subset
@@ -39,6 +37,9 @@ from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_curve
 from .io import write_json
 from .records import ZERO_SHOT, Costs, RunRecord
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["compare", "normalise_approaches", "parse_sizes", "data_fingerprint", "PeakRSS"]
 
@@ -112,6 +113,7 @@ class PeakRSS:
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakRSS:
+        import torch
         self._start = self._peak = self._process.memory_info().rss
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -120,6 +122,7 @@ class PeakRSS:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        import torch
         self._done.set()
         self._thread.join()
         self._peak = max(self._peak, self._process.memory_info().rss)
@@ -257,6 +260,7 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     if cell.seed is not None and cell.cls.takes_seed and "seed" not in config:
         config["seed"] = cell.seed  # vary the approach's own randomness with the subset
     base = dict(approach=cell.registered, variant=cell.name, paradigm=cell.paradigm, size=cell.size, seed=cell.seed,
+                labels=label_names(train),
                 train_examples=0 if cell.size is None else len(train),
                 train_subset=_subset_hash(train) if cell.size is not None else None)
     records: list[RunRecord] = []

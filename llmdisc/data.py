@@ -10,18 +10,22 @@ Every problem a user can fix is a one-line :class:`~llmdisc.errors.LlmdiscError`
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import datasets
 import numpy as np
 
 from .config import DEFAULT_SEED, arg
 from .errors import LlmdiscError, first_line
 from .offline import hub_reachable
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = [
     "DEMO_DATA",
@@ -30,6 +34,7 @@ __all__ = [
     "label_names",
     "stratified_subset",
     "parse_data_source",
+    "peek_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -108,6 +113,7 @@ def _check_file(path: Path) -> None:
 
 
 def _load_file(path: Path) -> datasets.Dataset:
+    import datasets
     _check_file(path)
     builder, kwargs = FORMATS[path.suffix.lower()]
     try:
@@ -116,8 +122,33 @@ def _load_file(path: Path) -> datasets.Dataset:
         raise LlmdiscError(f"could not parse {path} as {path.suffix[1:]}: {first_line(e)}") from None
 
 
-def _load_raw(source: str | Mapping[str, str]) -> datasets.DatasetDict:
-    """Load the splits of ``source`` without touching their columns."""
+def peek_columns(path: str | Path) -> list[str] | None:
+    """The column names of a local data file from its first line (a Parquet file: its schema).
+
+    Milliseconds, where importing ``datasets`` and parsing the file take seconds: a wrong
+    column is reported at once. None when the header cannot be read this way (``datasets``
+    then reads the file and reports what is wrong with it).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+            return list(pq.read_schema(path).names)
+        with open(path, encoding="utf-8", newline="") as f:
+            if suffix in (".csv", ".tsv"):
+                return next(csv.reader(f, delimiter="\t" if suffix == ".tsv" else ","), None)
+            if suffix in (".json", ".jsonl"):
+                first = next((line for line in f if line.strip()), "")
+                record = json.loads(first) if first.lstrip().startswith("{") else None
+                return list(record) if isinstance(record, dict) else None
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error, ImportError):
+        return None
+    return None
+
+
+def _source_files(source: str | Mapping[str, str]) -> dict[str, Path] | None:
+    """The local file of each split of ``source``; None for a Hub data set."""
     if isinstance(source, Mapping):
         files = {split: Path(p) for split, p in source.items()}
         unknown = set(files) - set(SPLIT_NAMES)
@@ -132,11 +163,21 @@ def _load_raw(source: str | Mapping[str, str]) -> datasets.DatasetDict:
     elif os.path.isfile(source) or Path(source).suffix.lower() in FORMATS or source.startswith((".", "/", "~")):
         files = {"train": Path(source).expanduser()}
     else:
+        return None
+    return files
+
+
+def _load_raw(source: str | Mapping[str, str]) -> datasets.DatasetDict:
+    """Load the splits of ``source`` without touching their columns."""
+    import datasets
+    files = _source_files(source)
+    if files is None:
         return _load_hub(source)
     return datasets.DatasetDict({split: _load_file(path) for split, path in files.items()})
 
 
 def _load_hub(repo_id: str) -> datasets.DatasetDict:
+    import datasets
     if not hub_reachable() and not os.environ.get("HF_HUB_OFFLINE"):
         raise LlmdiscError(
             f"'{repo_id}' is not a local file or folder and the Hugging Face Hub is unreachable; "
@@ -179,6 +220,7 @@ def _pick_column(columns: Sequence[str], wanted: str | None, candidates: Sequenc
 
 def _label_names_for(train: datasets.Dataset, column: str, given: Sequence[str] | None) -> list[str]:
     """Label names: given, from a ClassLabel feature, or the sorted distinct values of train."""
+    import datasets
     feature = train.features[column]
     if given:
         return [str(n) for n in given]
@@ -246,7 +288,8 @@ def load_text_dataset(
         label_names: names for the labels. For integer labels, ``label_names[i]`` names label
             ``i``; for string labels it fixes their order. By default a ``ClassLabel``'s names,
             else the sorted distinct training labels.
-        validation_size: fraction of train carved off (stratified) when there is no validation split.
+        validation_size: fraction of train carved off (stratified) when there is no validation split;
+            0 carves none (then there is no validation split: ``llmdisc evaluate`` on one file).
         seed: seed for that carving.
 
     Returns:
@@ -254,7 +297,14 @@ def load_text_dataset(
         ``text`` column and a ``ClassLabel`` ``label`` column. Empty or whitespace-only texts are
         dropped, with a logged count.
     """
-    raw = _load_raw(parse_data_source(source))
+    source = parse_data_source(source)
+    files = _source_files(source)
+    columns = peek_columns(files["train"]) if files and files["train"].is_file() else None
+    if columns is not None:  # a wrong column name: in milliseconds, before datasets is even imported
+        _pick_column(columns, text_column, TEXT_COLUMNS, "text")
+        _pick_column(columns, label_column, LABEL_COLUMNS, "label")
+    import datasets
+    raw = _load_raw(source)
     columns = raw["train"].column_names
     text_col = _pick_column(columns, text_column, TEXT_COLUMNS, "text")
     label_col = _pick_column(columns, label_column, LABEL_COLUMNS, "label")
@@ -301,7 +351,7 @@ def load_text_dataset(
         only = names[present[0]] if present else "none"
         raise LlmdiscError(f"the training set has one class ({only!r}); a classifier needs at least two")
 
-    if "validation" not in out:
+    if "validation" not in out and validation_size != 0:  # 0: carve none (evaluating a whole file)
         if not 0 < validation_size < 1:
             raise LlmdiscError(f"validation_size must be between 0 and 1, got {validation_size}")
         logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)
@@ -323,6 +373,7 @@ def load_text_dataset(
 
 def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
     """The label names of a data set made by :func:`load_text_dataset`."""
+    import datasets
     if isinstance(ds, datasets.DatasetDict):
         ds = ds["train"]
     return list(ds.features["label"].names)

@@ -20,9 +20,11 @@ processes, then let the main one write.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence, TypeVar
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["world_size", "rank", "local_rank", "is_main_process", "barrier", "broadcast_object",
            "gather_object", "map_batches", "process_device"]
@@ -44,20 +46,23 @@ def _env_int(names: Sequence[str], default: int) -> int:
 
 
 def _initialized() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
+    # No process group can exist before torch is imported; asking then would import torch for
+    # nothing (seconds) in every single-process command.
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def world_size() -> int:
     """How many processes run this program (1 when not launched with several)."""
     if _initialized():
-        return torch.distributed.get_world_size()
+        return sys.modules["torch"].distributed.get_world_size()
     return _env_int(_SIZE_VARS, 1)
 
 
 def rank() -> int:
     """This process's global index (0 is the main process)."""
     if _initialized():
-        return torch.distributed.get_rank()
+        return sys.modules["torch"].distributed.get_rank()
     return _env_int(_RANK_VARS, 0)
 
 
@@ -73,15 +78,17 @@ def is_main_process() -> bool:
 
 def process_device() -> torch.device:
     """The device a model should sit on in this process: its own GPU when there are GPUs."""
+    import torch
     return torch.device("cuda", local_rank()) if torch.cuda.is_available() else torch.device("cpu")
 
 
 def _ensure_group() -> bool:
     """Join the process group (gloo on CPU, nccl on GPUs) if several processes run; return whether they do."""
     if _initialized():
-        return torch.distributed.get_world_size() > 1
+        return sys.modules["torch"].distributed.get_world_size() > 1
     if _env_int(_SIZE_VARS, 1) <= 1:
-        return False
+        return False  # one process: torch stays unimported (savers of classical models need none)
+    import torch
     # accelerate's PartialState reads every launcher's variables and picks the backend. On a
     # machine without GPUs it must be told cpu=True, or it sees no backend and stays single.
     from accelerate import PartialState
@@ -93,6 +100,8 @@ def _ensure_group() -> bool:
 def barrier() -> None:
     """Wait until every process gets here (no-op in a single process)."""
     if _ensure_group():
+        import torch  # already loaded by _ensure_group
+
         torch.distributed.barrier()
 
 
@@ -100,6 +109,7 @@ def broadcast_object(obj: X) -> X:
     """The main process's ``obj`` on every process (``obj`` itself in a single process)."""
     if not _ensure_group():
         return obj
+    import torch  # already loaded by _ensure_group
     box = [obj]
     torch.distributed.broadcast_object_list(box, src=0)
     return box[0]
@@ -109,6 +119,7 @@ def gather_object(obj: X) -> list[X]:
     """Every process's ``obj``, in rank order, on every process (``[obj]`` in a single process)."""
     if not _ensure_group():
         return [obj]
+    import torch  # already loaded by _ensure_group
     out: list[Any] = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(out, obj)
     return out
@@ -127,6 +138,7 @@ def map_batches(fn: Callable[[X], Y], batches: Sequence[X]) -> list[Y]:
     """
     if not _ensure_group():
         return [fn(b) for b in batches]
+    import torch  # already loaded by _ensure_group
     me, size = torch.distributed.get_rank(), torch.distributed.get_world_size()
     # Round-robin: with batches sorted longest first, every process gets a similar share of work.
     mine = {i: fn(batches[i]) for i in range(me, len(batches), size)}

@@ -7,18 +7,19 @@ The evaluation knows only the :class:`~llmdisc.classifiers.TextClassifier` inter
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import datasets
 import numpy as np
-from sklearn.metrics import confusion_matrix
 
 from .classifiers import TextClassifier
 from .classifiers.base import check_dataset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError
-from .metrics import classification_metrics, reliability_bins
+from .metrics import classification_metrics, confusion_matrix, reliability_bins
 from .records import Evaluation
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["evaluate_classifier", "drop_words", "robustness_curve"]
 
@@ -34,7 +35,8 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> Evaluati
     Returns:
         An :class:`~llmdisc.records.Evaluation`: every metric of
         :data:`~llmdisc.metrics.METRICS`, the reliability bins (15 equal-width confidence bins),
-        the confusion matrix, the example count and the speed of ``predict_proba``.
+        the confusion matrix, the probabilities themselves, the example count and the speed of
+        ``predict_proba``.
     """
     names = check_dataset(data, "evaluation")
     if names != clf.labels:
@@ -47,7 +49,7 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> Evaluati
         metrics=classification_metrics(probs, labels), examples=len(data), predict_seconds=round(seconds, 4),
         examples_per_second=round(len(data) / seconds, 2) if seconds > 0 else float("inf"),
         reliability=reliability_bins(probs, labels),
-        confusion=confusion_matrix(labels, probs.argmax(axis=1), labels=list(range(len(names)))).tolist())
+        confusion=confusion_matrix(probs, labels), probabilities=probs)
 
 
 def drop_words(texts: Sequence[str], rate: float, seed: int = DEFAULT_SEED) -> list[str]:

@@ -14,11 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import torch
-from transformers import set_seed
-
 from .config import DEFAULT_SEED, arg
 from .errors import LlmdiscError
+from .torchutil import no_grad
 
 __all__ = ["SamplingConfig", "generate", "synthesize"]
 
@@ -65,7 +63,7 @@ def _cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-@torch.no_grad()
+@no_grad
 def generate(model, tokenizer, prompts: Sequence[str], config: SamplingConfig | None = None,
              streamer: Any = None) -> list[dict[str, Any]]:
     """Complete each prompt.
@@ -81,6 +79,7 @@ def generate(model, tokenizer, prompts: Sequence[str], config: SamplingConfig | 
         One record per completion (``num_samples`` per prompt, in prompt order): ``prompt``,
         ``completion``, ``tokens``, ``seconds``.
     """
+    from transformers import set_seed
     config = config or SamplingConfig()
     config.check()
     if not prompts:

@@ -16,12 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, constants, get_token, snapshot_download
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
-from huggingface_hub.utils import filter_repo_objects, validate_repo_id
+from huggingface_hub import constants  # the rest of huggingface_hub (~1 s) is imported where used
 
 from .version import __version__
 from .errors import LlmdiscError, first_line
@@ -30,7 +27,11 @@ from .models import ALIASES
 from .offline import hub_reachable
 from .records import TrainInfo
 
-__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "ModelCardInfo", "base_model_text", "check_push_access", "check_repo_id", "is_repo_id",
+if TYPE_CHECKING:  # only for the annotation
+    from huggingface_hub import EvalResult
+
+__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "ModelCardInfo", "base_model_text", "check_push_access", "check_repo_id",
+           "is_repo_id",
            "describe_upload", "download_folder", "hub_base_model", "upload_files", "upload_folder",
            "write_model_card"]
 
@@ -82,6 +83,8 @@ _CARD_METRICS = (ACCURACY, MACRO_F1, LOG_LOSS, ECE)
 
 
 def _metrics_to_model_index(info: TrainInfo) -> list[EvalResult]:
+    from huggingface_hub import EvalResult
+
     dataset = _public(info.dataset or "unknown")
     results = []
     for split, metrics in info.metrics.items():
@@ -163,6 +166,8 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
         folder: the folder being written.
         repo_id: the Hub repo the folder is for; the snippets load from it (else from a folder).
     """
+    from huggingface_hub import ModelCard, ModelCardData
+
     info = card.info
     base_model = hub_base_model(card.base_model)
     results = _metrics_to_model_index(info)
@@ -247,6 +252,8 @@ the training data into the labels above; it predicts nothing else.
 
 def check_repo_id(repo_id: Any) -> str:
     """``repo_id`` if it is a valid ``owner/name`` model repo id, else a one-line error."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise LlmdiscError(f"Hub model id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)")
     try:
@@ -271,6 +278,7 @@ def check_push_access(repo_id: str, token: str | None = None) -> str:
     Returns:
         The token.
     """
+    from huggingface_hub import get_token
     check_repo_id(repo_id)
     if not token:
         try:
@@ -290,6 +298,8 @@ def check_push_access(repo_id: str, token: str | None = None) -> str:
 
 def upload_files(folder: str | Path) -> list[str]:
     """The files of ``folder`` an upload sends (relative paths), chosen as ``upload_folder`` chooses."""
+    from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
+    from huggingface_hub.utils import filter_repo_objects
     folder = Path(folder)
     paths = sorted(p.relative_to(folder).as_posix() for p in folder.glob("**/*") if p.is_file())
     return list(filter_repo_objects(paths, ignore_patterns=LOCAL_ONLY + DEFAULT_IGNORE_PATTERNS))
@@ -323,6 +333,7 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
     Returns:
         The URL of the commit.
     """
+    from huggingface_hub import HfApi
     folder = Path(folder)
     api = HfApi(token=token)
     try:
@@ -341,6 +352,7 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
 
 def download_folder(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
     """Download a model repo (or take it from the local cache when the Hub is unreachable)."""
+    from huggingface_hub import snapshot_download
     check_repo_id(repo_id)
     online = hub_reachable()
     try:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from .errors import LlmdiscError
 
-__all__ = ["atomic_dir", "atomic_write_text", "write_json"]
+__all__ = ["atomic_dir", "atomic_file", "atomic_write_text", "write_json"]
 
 
 def _umask() -> int:
@@ -86,3 +86,25 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically (see :func:`atomic_write_text`)."""
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write any file to (Parquet, CSV...), renamed on success.
+
+    Unlike :func:`atomic_write_text`, the folder must exist: a missing one is an error the
+    caller should have reported before doing any work. On an exception nothing is left behind.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise LlmdiscError(f"folder {path.parent} does not exist; create it or pick another output path")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

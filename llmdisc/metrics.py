@@ -6,7 +6,7 @@ means. Trainer's ``compute_metrics`` and checkpoint choice, the summary, the rep
 and the model card's ``model-index`` all read it; code elsewhere names a metric through its
 constant (``ACCURACY.name``), never a string of its own.
 
-Accuracy and macro-F1 come from scikit-learn. Log loss, Brier score and expected calibration
+Macro-F1 comes from scikit-learn. Log loss, Brier score and expected calibration
 error are written out here, short enough to check by hand (see ``tests/test_metrics.py``); they
 are also packaged as ``evaluate`` modules (:func:`load_evaluate_module`), so any Trainer user
 can load them offline.
@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 from .errors import LlmdiscError
 
 __all__ = ["Metric", "METRICS", "ACCURACY", "MACRO_F1", "LOG_LOSS", "BRIER", "ECE", "TRAINER_LOSS", "metric",
            "softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error",
-           "reliability_bins", "load_evaluate_module", "EVALUATE_MODULES"]
+           "reliability_bins", "confusion_matrix", "load_evaluate_module", "EVALUATE_MODULES"]
 
 EPS = 1e-15
 
@@ -88,7 +87,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of examples whose most probable label is the true one."""
-    return float(accuracy_score(labels, probs.argmax(axis=1)))
+    return float(np.mean(probs.argmax(axis=1) == labels))
 
 
 def macro_f1(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -97,6 +96,8 @@ def macro_f1(probs: np.ndarray, labels: np.ndarray) -> float:
     Macro over the classes that occur (true or predicted): a class absent from a small
     evaluation split should not count as a zero.
     """
+    from sklearn.metrics import f1_score  # slow to import: not at module level (see cli.py)
+
     return float(f1_score(labels, probs.argmax(axis=1), average="macro", zero_division=0))
 
 
@@ -171,6 +172,18 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, f
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     return {m.name: m.function(probs, labels) for m in METRICS.values()}
+
+
+def confusion_matrix(probs: np.ndarray, labels: np.ndarray) -> list[list[int]]:
+    """The confusion matrix of the most probable labels, as a list of rows.
+
+    Row ``i`` counts the examples whose gold label is ``i``; column ``j`` those predicted ``j``.
+    Every one of the ``probs.shape[1]`` classes has a row and a column, even when absent.
+    """
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix  # slow to import
+
+    k = probs.shape[1]
+    return sklearn_confusion_matrix(labels, probs.argmax(axis=1), labels=list(range(k))).tolist()
 
 
 #: The metrics packaged as ``evaluate`` modules (folders under ``llmdisc/evaluate_modules``).

@@ -20,24 +20,18 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from huggingface_hub import try_to_load_from_cache
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from typing import TYPE_CHECKING
 
 from .distributed import process_device, world_size
 from .errors import LlmdiscError, first_line
 from .offline import hub_reachable
 from .io import atomic_dir
 
-__all__ = ["ALIASES", "PackagedModel", "cache_dir", "check_model_available", "resolve_model", "load_model", "load_model_config", "load_tokenizer"]
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = ["ALIASES", "PackagedModel", "cache_dir", "check_model_available", "resolve_model", "load_model",
+           "load_model_config", "load_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +62,11 @@ ALIASES: dict[str, PackagedModel] = {
     ),
 }
 
+# task -> the transformers Auto class (by name: transformers is imported only to load a model)
 AUTO_CLASSES = {
-    "causal-lm": AutoModelForCausalLM,
-    "sequence-classification": AutoModelForSequenceClassification,
-    "base": AutoModel,
+    "causal-lm": "AutoModelForCausalLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "base": "AutoModel",
 }
 
 
@@ -101,6 +96,7 @@ def _convert_gguf(gguf_path: Path) -> Path:
     The cache key is the file's name, size and modification time, so a replaced file is
     converted again. The folder is written atomically: an interrupted conversion leaves nothing.
     """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     stat = gguf_path.stat()
     key = hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     target = cache_dir() / "gguf" / f"{gguf_path.stem}-{key}"
@@ -171,6 +167,8 @@ def check_model_available(name_or_path: str) -> None:
         return
     if name_or_path.endswith(".gguf") or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
         raise LlmdiscError(f"model file or folder not found: {name_or_path}")
+    from huggingface_hub import try_to_load_from_cache
+
     if not hub_reachable() and not isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
         raise LlmdiscError(f"model '{name_or_path}' is not a packaged alias ({', '.join(ALIASES)}) or a local folder, "
                            "and the Hub is unreachable with no cached copy; connect, or pass an alias or a folder")
@@ -191,6 +189,7 @@ def _offline_kwargs(resolved: str) -> dict:
 
 def load_model_config(name_or_path: str):
     """Load only the ``config.json`` of a model (same resolution as :func:`load_model`)."""
+    from transformers import AutoConfig
     resolved = resolve_model(name_or_path)
     try:
         return AutoConfig.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -200,6 +199,7 @@ def load_model_config(name_or_path: str):
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """Load only the tokenizer of a model (same resolution as :func:`load_model`)."""
+    from transformers import AutoTokenizer
     resolved = resolve_model(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -220,12 +220,13 @@ def load_model(
     Returns:
         ``(model, tokenizer)``, the model in eval mode.
     """
+    import transformers
     if task not in AUTO_CLASSES:
         raise LlmdiscError(f"unknown task '{task}'; use one of {', '.join(AUTO_CLASSES)}")
     resolved = resolve_model(name_or_path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
-        model = AUTO_CLASSES[task].from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
+        model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
     except (OSError, ValueError, ImportError, RuntimeError) as e:
         if os.path.isdir(resolved):
             raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None

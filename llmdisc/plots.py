@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .metrics import ACCURACY, ECE
 from .records import RunRecord
 from .summary import largest_size_rows, learning_curve
 
-__all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "PARADIGM_STYLE"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "plot_confusion_matrix",
+           "plot_confusion_matrices", "plot_model_reliability", "PARADIGM_STYLE"]
 
 # Generative approaches in warm colours with dashed lines, discriminative in cool colours with
 # solid ones, so the question the report answers can be read off every plot at a glance.
@@ -55,6 +58,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def _canvas(records: Sequence[RunRecord]) -> tuple[Figure, Any, dict[str, tuple]]:
     """A one-axis figure and the approaches' colours."""
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(7.5, 4.5))
     return fig, fig.add_subplot(), _colours(records)
 
@@ -98,6 +102,8 @@ def plot_learning_curves(records: Sequence[RunRecord], split: str, path: str | P
 
 def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
     """A reliability diagram per approach (largest size, first seed), with its ECE."""
+    from matplotlib.figure import Figure
+
     rows = [r for r in largest_size_rows(records, split) if r.reliability]
     if not rows:
         return None
@@ -155,3 +161,60 @@ def plot_cost(records: Sequence[RunRecord], split: str, path: str | Path) -> Pat
     ax.set_xscale("log")
     return _finish(fig, ax, path, f"seconds to train + predict {split} (log)", f"{split} {ACCURACY.label}",
                    "Cost against accuracy (triangles: generative)", None)
+
+
+def _draw_confusion(ax: Any, matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> None:
+    """Counts in each cell; colour by the share of the gold row, so rare classes read too."""
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
+                  fontsize=7)
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("gold", fontsize=8)
+    ax.set_title(title, fontsize=9)
+
+
+def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path,
+                          title: str = "Confusion matrix") -> Path:
+    """One confusion matrix (rows: gold labels; columns: predicted), counts in the cells."""
+    from matplotlib.figure import Figure
+    size = max(3.5, 0.6 * len(labels) + 2)
+    fig = Figure(figsize=(size, size))
+    _draw_confusion(fig.add_subplot(), matrix, labels, title)
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def plot_confusion_matrices(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
+    """A confusion matrix per approach (largest size, first seed), as the reliability diagrams are."""
+    from matplotlib.figure import Figure
+
+    rows = [r for r in largest_size_rows(records, split) if r.confusion]
+    if not rows:
+        return None
+    k = len(rows[0].confusion)
+    names = rows[0].labels if len(rows[0].labels) == k else [str(i) for i in range(k)]
+    cols = min(4, len(rows))
+    nrows = math.ceil(len(rows) / cols)
+    side = max(3.2, 0.5 * k + 1.8)
+    fig = Figure(figsize=(side * cols, side * nrows))
+    for i, r in enumerate(rows):
+        _draw_confusion(fig.add_subplot(nrows, cols, i + 1), r.confusion, names,
+                        f"{r.variant}\n{ACCURACY.label} {r.metrics[ACCURACY.name]:.3f}")
+    fig.suptitle(f"Confusion matrices ({split}; rows: gold, columns: predicted)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def plot_model_reliability(bins: list[dict], ece: float, name: str, paradigm: str, split: str, path: str | Path) -> Path | None:
+    """The reliability diagram of one model on one split (see :func:`plot_reliability`)."""
+    record = RunRecord(approach=name, variant=name, paradigm=paradigm, size=None, seed=None, split=split,
+                       reliability=bins, metrics={ECE.name: ece})
+    return plot_reliability([record], split, path)

@@ -19,6 +19,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .errors import LlmdiscError
 from .metrics import METRICS
 
@@ -109,6 +111,7 @@ class Evaluation:
         examples_per_second: ``examples / predict_seconds``.
         reliability: the reliability diagram's bins (see :func:`~llmdisc.metrics.reliability_bins`).
         confusion: ``confusion[i][j]`` counts examples of gold label ``i`` predicted as ``j``.
+        probabilities: the ``(examples, labels)`` array ``predict_proba`` returned (not JSON).
     """
 
     metrics: dict[str, float]
@@ -117,6 +120,7 @@ class Evaluation:
     examples_per_second: float
     reliability: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
+    probabilities: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -146,6 +150,7 @@ class RunRecord:
             examples (one run, drawn flat on the learning curves).
         seed: the seed of the subset and of the approach's randomness (None for a flat run).
         split: the evaluated split.
+        labels: the label names (the rows and columns of ``confusion``).
         status: ``ok`` or ``failed`` (then ``error`` holds the one-line reason).
         train_examples: the examples actually trained on (0 for a flat run).
         train_subset: a hash of the training subset: equal hashes, equal examples.
@@ -166,6 +171,7 @@ class RunRecord:
     size: int | None
     seed: int | None
     split: str
+    labels: list[str] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
     train_examples: int = 0
@@ -203,6 +209,20 @@ class RunRecord:
                 out[f.name] = value
         out["flat"] = self.flat
         return out
+
+    @classmethod
+    def of_model(cls, approach: str, paradigm: str, labels: list[str], split: str, evaluation: Evaluation,
+                 info: TrainInfo, seed: int | None = None) -> RunRecord:
+        """The record of one trained model (``llmdisc train`` / ``evaluate``, not a comparison cell)
+        evaluated on one split, with what it recorded about its training."""
+        e = evaluation
+        return cls(approach=approach, variant=approach, paradigm=paradigm, size=info.train_examples, seed=seed,
+                   split=split, labels=list(labels), train_examples=info.train_examples or 0, examples=e.examples,
+                   metrics=e.metrics, reliability=e.reliability, confusion=e.confusion,
+                   costs=Costs(train_seconds=info.train_seconds, predict_seconds=e.predict_seconds,
+                               examples_per_second=e.examples_per_second,
+                               parameters_total=info.parameters.get("total"),
+                               parameters_trainable=info.parameters.get("trainable")))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "record") -> RunRecord:

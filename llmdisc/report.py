@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .io import atomic_write_text, write_json
-from .plots import plot_cost, plot_learning_curves, plot_reliability, plot_robustness
 from .metrics import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, METRICS
+from .plots import plot_confusion_matrices, plot_cost, plot_learning_curves, plot_reliability, plot_robustness
 from .records import RunRecord
 from .summary import SummaryRow, failures, learning_curve, report_split, summary_rows
 
@@ -149,13 +149,15 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
      "for every approach. Zero-shot approaches do not learn from examples: one flat value."),
     ("reliability", "Calibration", "Reliability diagrams: accuracy within each confidence bin (15 equal-width "
      "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap."),
+    ("confusion", "Confusion matrices", "Each approach at its largest training size: rows are the gold labels, "
+     "columns the predicted ones, counts in the cells (colour: the share of the row)."),
     ("robustness", "Robustness to missing words", "Accuracy as each word of the evaluated texts is deleted "
      "with the given probability (the same words for every approach)."),
     ("cost", "Cost", "Accuracy against training plus prediction time on this machine."),
     ("runs", "Every run", "One row per approach, size, seed and split."),
 ]
 PLOTS = {"learning_curves": "learning_curves.png", "reliability": "reliability.png",
-         "robustness": "robustness.png", "cost": "cost.png"}
+         "robustness": "robustness.png", "cost": "cost.png", "confusion": "confusion_matrices.png"}
 NOTE = ("Metrics: " + "; ".join(f"{m.label}: {m.meaning}" for m in METRICS.values()) + ". "
         "`predict ex/s` is `predict_proba` throughput and peak RSS the process's resident memory while the "
         "approach trained and predicted, on this machine (it includes what the process held before: the "
@@ -173,6 +175,7 @@ def _draw_plots(records: Sequence[RunRecord], folder: Path) -> dict[str, Path]:
         "reliability": plot_reliability(records, split, folder / PLOTS["reliability"]),
         "robustness": plot_robustness(records, folder / PLOTS["robustness"]),
         "cost": plot_cost(records, split, folder / PLOTS["cost"]),
+        "confusion": plot_confusion_matrices(records, split, folder / PLOTS["confusion"]),
     }
     return {k: v for k, v in drawn.items() if v is not None}
 

@@ -31,13 +31,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from .distributed import map_batches
 from .errors import LlmdiscError
+from .torchutil import no_grad
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "document_start_id",
@@ -108,7 +111,7 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
     return context_ids, whole[len(context_ids):]
 
 
-@torch.no_grad()
+@no_grad
 def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int) -> list[np.ndarray]:
     """Per-token log-probs of each continuation given its context (both as token ids).
 
@@ -145,6 +148,7 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
 
 def _left_padded(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ids, attention mask, position ids) of token lists, left-padded to the longest."""
+    import torch
     width = max(len(r) for r in rows)
     ids = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=device)
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
@@ -153,6 +157,7 @@ def _left_padded(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Ten
 
 def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], limit: int) -> list[np.ndarray]:
     """Per-token log-probs for one batch of (context, continuation, index) items."""
+    import torch
     device = model.device
     contexts = list(dict.fromkeys(ctx for ctx, _, _ in chunk))
     row_of = {ctx: r for r, ctx in enumerate(contexts)}

@@ -14,19 +14,18 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
-from transformers import EarlyStoppingCallback, SchedulerType, Trainer, TrainingArguments
-from transformers.trainer_callback import ProgressCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from . import distributed
 from .config import DEFAULT_SEED, arg
 from .errors import LlmdiscError
 from .records import TrainerRun
 from .metrics import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classification_metrics, softmax
+
+if TYPE_CHECKING:
+    from transformers import TrainingArguments
 
 __all__ = ["SELECTION_METRICS", "TrainerSettings", "train_model", "compute_classification_metrics"]
 
@@ -64,8 +63,12 @@ def compute_classification_metrics(eval_pred) -> dict[str, float]:
     return classification_metrics(softmax(logits), np.asarray(labels))
 
 
-class LossAndSpeedProgress(ProgressCallback):
-    """Trainer's progress bar, showing the latest loss and examples/s instead of printing dicts."""
+class LossAndSpeedProgress:
+    """Trainer's progress bar, showing the latest loss and examples/s instead of printing dicts.
+
+    Mixed into transformers' ``ProgressCallback`` by :func:`_progress_callback` (transformers is
+    imported only to train).
+    """
 
     def on_train_begin(self, args, state, control, **kwargs):
         super().on_train_begin(args, state, control, **kwargs)
@@ -87,6 +90,11 @@ class LossAndSpeedProgress(ProgressCallback):
                 if k[5:] in _LOGGED and isinstance(v, float)))
 
 
+def _progress_callback() -> LossAndSpeedProgress:
+    from transformers.trainer_callback import ProgressCallback
+    return type("LossAndSpeedProgress", (LossAndSpeedProgress, ProgressCallback), {})()
+
+
 # What the progress line shows after each evaluation (Trainer prefixes each with "eval_").
 _LOGGED = (TRAINER_LOSS, ACCURACY.name, MACRO_F1.name, ECE.name)
 # Valid choices of metric_for_best_model, with their direction.
@@ -95,6 +103,7 @@ SELECTION_METRICS: dict[str, bool] = {**{m.name: m.higher_is_better for m in MET
 
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
+    from transformers import SchedulerType
     if s.metric_for_best_model not in SELECTION_METRICS:
         raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; "
                            f"use one of {', '.join(SELECTION_METRICS)}")
@@ -106,6 +115,8 @@ def _check(s: TrainerSettings) -> None:
 
 
 def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **overrides: Any) -> TrainingArguments:
+    import torch
+    from transformers import TrainingArguments
     strategy = "steps" if s.eval_steps else "epoch"
     kwargs: dict[str, Any] = dict(
         output_dir=output_dir,
@@ -168,6 +179,9 @@ def train_model(
         The run's :class:`~llmdisc.records.TrainerRun`: steps, loss, best metric, the checkpoint
         it resumed from, speed and the number of data-parallel processes.
     """
+    from transformers import EarlyStoppingCallback, Trainer
+    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_utils import get_last_checkpoint
     _check(settings)
     tmp = None
     checkpoint_dir = settings.checkpoint_dir
@@ -199,7 +213,7 @@ def train_model(
         # would grow with both.
         trainer.model_accepts_loss_kwargs = False
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(LossAndSpeedProgress())
+    trainer.add_callback(_progress_callback())
     try:
         result = trainer.train(resume_from_checkpoint=last if settings.resume and last else None)
         distributed.barrier()  # several processes: all have read the best checkpoint back

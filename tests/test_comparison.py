@@ -66,7 +66,7 @@ def test_plots_are_written_and_not_empty(tmp_path):
     out = tmp_path / "cmp"
     assert run("--approaches", CHEAP, "--sizes", "16,all", "--output-dir", str(out)) == 0
     names = {p.name for p in (out / "plots").iterdir()}
-    assert names == {"learning_curves.png", "reliability.png", "robustness.png", "cost.png"}
+    assert names == {"learning_curves.png", "reliability.png", "robustness.png", "cost.png", "confusion_matrices.png"}
     for name in names:
         image = imread(out / "plots" / name)
         assert image.shape[0] > 200 and image.shape[1] > 300
@@ -74,7 +74,8 @@ def test_plots_are_written_and_not_empty(tmp_path):
         assert len(np.unique(image.reshape(-1, image.shape[-1])[:, :3], axis=0)) > 50, name
         assert f"plots/{name}" in (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    assert html.count("src='data:image/png;base64,") == 4  # self-contained
+    assert html.count("src='data:image/png;base64,") == 5  # self-contained
+    assert "## Confusion matrices" in (out / "report.md").read_text()
 
 
 def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import huggingface_hub
 from huggingface_hub import HfApi, ModelCard
 
 import llmdisc
@@ -70,7 +71,7 @@ def test_llmdisc_loads_it_back_by_repo_id(saved, monkeypatch):
         calls.append((repo_id, kwargs))
         return str(folder)
 
-    monkeypatch.setattr(llmdisc.hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     loaded = TextClassifier.from_pretrained(REPO, revision="main")
     assert calls == [(REPO, {"revision": "main", "token": None, "local_files_only": True})]  # tests are offline
     texts = ["a delightful little film", "dull and far too long"]
@@ -203,7 +204,7 @@ def test_no_token_or_offline_fails_before_training(problem, monkeypatch, tmp_pat
     monkeypatch.setattr(BaseClassifier, "fit", lambda self, *a, **k: trained.append(self))
     if problem == "no token":
         monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.setattr(llmdisc.hub, "get_token", lambda: None)
+        monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
         monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
         expected = "needs a Hugging Face token"
     else:
@@ -230,7 +231,7 @@ def test_dry_run_writes_the_folder_and_lists_it_without_network(monkeypatch, tmp
 
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(llmdisc.hub, "hub_reachable", no_network)
-    monkeypatch.setattr(llmdisc.hub, "get_token", no_network)
+    monkeypatch.setattr(huggingface_hub, "get_token", no_network)
     for method in ("create_repo", "upload_folder", "whoami", "create_commit"):
         monkeypatch.setattr(HfApi, method, no_network)
     out = tmp_path / "lr"

@@ -41,9 +41,8 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence, TypeVar
 
-import datasets
 import numpy as np
 
 from .. import distributed
@@ -53,6 +52,9 @@ from ..errors import LlmdiscError
 from ..hub import REPO_PLACEHOLDER, ModelCardInfo, check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
 from ..io import atomic_dir, write_json
 from ..records import TrainInfo
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
 
@@ -270,7 +272,7 @@ class TextClassifier(ABC):
         path = Path(path).expanduser()
         meta_file = path / CONFIG_FILE
         if not meta_file.is_file():
-            raise LlmdiscError(f"{path} is not a saved llmdisc classifier (no {CONFIG_FILE}); check the path")
+            raise LlmdiscError(_not_a_classifier(path))
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -336,8 +338,32 @@ class TextClassifier(ABC):
         return f"{type(self).__name__}({settings}) [{state}]"
 
 
+def _not_a_classifier(path: Path) -> str:
+    """Why ``path`` cannot be loaded (it holds no ``llmdisc_config.json``), and what to do instead."""
+    if not path.exists():
+        return f"{path} does not exist; pass a folder saved by llmdisc (llmdisc train ... --output-dir) or a Hub id owner/name"
+    if not path.is_dir():
+        return f"{path} is a file; pass the folder a classifier was saved in"
+    plain = path / "config.json"
+    if plain.is_file():
+        try:
+            architecture = (json.loads(plain.read_text(encoding="utf-8")).get("architectures") or ["?"])[0]
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            architecture = "?"
+        return (f"{path} holds a plain transformers model ({architecture}), not an llmdisc classifier (no {CONFIG_FILE}); "
+                f"use it with transformers.pipeline('text-classification', model='{path}') if it has a classification "
+                f"head, or train one on it with: llmdisc train encoder --model {path}")
+    if (path / "adapter_config.json").is_file():
+        return (f"{path} holds a PEFT adapter, not an llmdisc classifier (no {CONFIG_FILE}); load it with "
+                "peft's AutoPeftModel classes, or train one with: llmdisc train lora")
+    files = sorted(p.name for p in path.iterdir())
+    return (f"{path} holds no llmdisc classifier (no {CONFIG_FILE}; it has: {', '.join(files[:8]) or 'nothing'}"
+            f"{', ...' if len(files) > 8 else ''}); pass the folder given to llmdisc train --output-dir")
+
+
 def check_dataset(ds: Any, what: str) -> list[str]:
     """The label names of a well-formed data set, or a one-line error saying what is wrong."""
+    import datasets
     if not isinstance(ds, datasets.Dataset):
         raise LlmdiscError(
             f"{what} must be a datasets.Dataset with text and label columns (use llmdisc.load_text_dataset), "

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import MultinomialNB
-from sklearn.pipeline import Pipeline
 
 from ..config import arg
 from ..errors import LlmdiscError, first_line
 from .base import TextClassifier, register
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["NaiveBayesClassifier", "LogisticRegressionClassifier"]
 
@@ -51,6 +50,8 @@ class _BagOfWordsClassifier(TextClassifier):
         raise NotImplementedError
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.pipeline import Pipeline
         c = self.config
         vectorizer = CountVectorizer(
             ngram_range=tuple(c.ngram_range), min_df=c.min_df, max_features=c.max_features,
@@ -129,6 +130,7 @@ class NaiveBayesClassifier(_BagOfWordsClassifier):
         alpha: float = arg(1.0, "additive (Laplace) smoothing of the n-gram counts")
 
     def _estimator(self):
+        from sklearn.naive_bayes import MultinomialNB
         return MultinomialNB(alpha=self.config.alpha)
 
 
@@ -145,4 +147,5 @@ class LogisticRegressionClassifier(_BagOfWordsClassifier):
         max_iter: int = arg(1000, "solver iterations at most")
 
     def _estimator(self):
+        from sklearn.linear_model import LogisticRegression
         return LogisticRegression(C=self.config.C, max_iter=self.config.max_iter)

@@ -15,23 +15,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
-from transformers.models.auto.modeling_auto import (
-    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-    MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
-)
 
 from ..config import arg
 from ..distributed import map_batches
 from ..errors import LlmdiscError
 from ..metrics import softmax
 from ..models import check_model_available, load_model, load_model_config
+from ..torchutil import no_grad
 from ..training import TrainerSettings, train_model
 from .base import TextClassifier, register
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["EncoderClassifier", "tokenize_texts", "predict_logits"]
 
@@ -53,7 +51,7 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "te
     return dict(tokenizer(texts, truncation=True, max_length=max_length)), n_truncated
 
 
-@torch.no_grad()
+@no_grad
 def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> tuple[np.ndarray, int]:
     """Logits for ``texts``, in batches of similar length (sorted, so little padding).
 
@@ -81,6 +79,7 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
 
 def _check_encoder(name: str) -> None:
     """A clear error for a model that is not an encoder or has no classification head."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
     model_type = load_model_config(name).model_type
     if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
         raise LlmdiscError(f"model '{name}' (type '{model_type}') has no sequence-classification head in "
@@ -110,6 +109,7 @@ class EncoderClassifier(TextClassifier):
         _check_encoder(self.config.model)
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        from transformers import DataCollatorWithPadding, set_seed
         c = self.config
         _check_encoder(c.model)
         set_seed(c.seed)  # the new classification head is initialised from the global RNG
@@ -133,6 +133,7 @@ class EncoderClassifier(TextClassifier):
         self.model.eval()
 
     def _tokenized(self, texts: list[str], labels: np.ndarray, split: str) -> datasets.Dataset:
+        import datasets
         enc, n_truncated = tokenize_texts(self.tokenizer, texts, self.config.max_length, split)
         self.info.truncated[split] = n_truncated
         # `length` feeds the length-grouped sampler; Trainer drops it before the forward pass.
@@ -170,5 +171,6 @@ probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, tr
         self.tokenizer.save_pretrained(folder)
 
     def _load(self, folder: Path) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
         self.model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)

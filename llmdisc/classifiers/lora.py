@@ -26,11 +26,9 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
-from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWithPadding, set_seed
 
 from ..config import arg
 from ..errors import LlmdiscError, first_line
@@ -43,6 +41,9 @@ from ..metrics import TRAINER_LOSS, softmax
 from ..training import TrainerSettings, compute_classification_metrics, train_model
 from .base import TextClassifier, register
 from .encoder import predict_logits, tokenize_texts
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["LoraClassifier", "HEADS", "DEFAULT_TARGET_MODULES"]
 
@@ -136,6 +137,7 @@ class LoraClassifier(TextClassifier):
 
     def _examples(self, texts: list[str], labels: np.ndarray) -> datasets.Dataset:
         """Tokenized training examples for the chosen head."""
+        import datasets
         if self.config.head == "sequence":
             enc, _ = tokenize_texts(self.tokenizer, texts, self.config.max_length, "train")
             return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
@@ -169,6 +171,8 @@ class LoraClassifier(TextClassifier):
     # ---- the interface ---------------------------------------------------------------------
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        from peft import LoraConfig, TaskType, get_peft_model
+        from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, set_seed
         c = self.config
         set_seed(c.seed)  # LoRA matrices and the sequence head are initialised from the global RNG
         base, self.tokenizer = self._load_base()
@@ -282,6 +286,8 @@ with torch.no_grad():
         write_json(folder / HEAD_FILE, {"head": self.config.head, "prior": self.prior.tolist()})
 
     def _load(self, folder: Path) -> None:
+        from peft import PeftModel
+        from transformers import AutoTokenizer
         if not (folder / "adapter_config.json").is_file():
             raise LlmdiscError(f"{folder} has no adapter_config.json; save the model again")
         adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))

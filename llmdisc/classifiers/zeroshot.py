@@ -19,8 +19,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
 from ..config import DEFAULT_SEED, arg
@@ -30,6 +30,9 @@ from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Temp
                           likelihood_snippet, resolve_verbalizers)
 from ..models import check_model_available, load_model
 from .base import TextClassifier, register
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template"]
 

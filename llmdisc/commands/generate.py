@@ -14,8 +14,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from transformers import TextStreamer
-
 from ..config import arg, make_parser as _fields_parser, parse_config
 from ..generation import SamplingConfig, generate, synthesize
 from ..models import load_model
@@ -35,11 +33,19 @@ class GenerateConfig(SamplingConfig):
                         "instruction for synthetic data, with a {label} slot")
 
 
-class _StderrStreamer(TextStreamer):
-    """Stream a single completion to the terminal (stderr), keeping stdout for the JSONL."""
+class _StderrStreamer:
+    """Stream a single completion to the terminal (stderr), keeping stdout for the JSONL.
+
+    Mixed into transformers' ``TextStreamer`` by :func:`_streamer` (imported only to generate).
+    """
 
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
         print(text, file=sys.stderr, flush=True, end="" if not stream_end else "\n")
+
+
+def _streamer(tokenizer) -> _StderrStreamer:
+    from transformers import TextStreamer
+    return type("StderrStreamer", (_StderrStreamer, TextStreamer), {})(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
 def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[str, Any]]:
@@ -52,7 +58,7 @@ def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[
                              dataclasses.replace(sampling, do_sample=True))
     else:
         prompts = read_inputs(prompts or [], config.file, field="prompt")
-        streamer = _StderrStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True) \
+        streamer = _streamer(tokenizer) \
             if len(prompts) == 1 and sampling.num_samples == 1 and sys.stderr.isatty() else None
         records = generate(model, tokenizer, prompts, sampling, streamer=streamer)
     write_jsonl(records, config.output)

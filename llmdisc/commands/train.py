@@ -32,7 +32,7 @@ from ..data import DataConfig, stratified_subset
 from ..errors import LlmdiscError
 from ..evaluation import evaluate_classifier
 from ..hub import check_push_access, check_repo_id, describe_upload, upload_folder
-from ..records import Costs, RunRecord
+from ..records import RunRecord
 from ..report import format_table
 
 __all__ = ["TrainConfig", "main", "make_parser"]
@@ -110,11 +110,7 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         clf.save_merged(output_dir / "merged")
     if default_checkpoints is not None:
         shutil.rmtree(default_checkpoints, ignore_errors=True)
-    print(format_table([RunRecord(approach=approach, variant=approach, paradigm=clf.paradigm, size=len(train),
-                                  seed=config.seed, split=split, train_examples=len(train), examples=e.examples,
-                                  metrics=e.metrics, costs=Costs(train_seconds=clf.info.train_seconds,
-                                                                 predict_seconds=e.predict_seconds,
-                                                                 examples_per_second=e.examples_per_second))
+    print(format_table([RunRecord.of_model(approach, clf.paradigm, clf.labels, split, e, clf.info, seed=config.seed)
                         for split, e in evaluations.items()]))
     print(f"\nsaved: {output_dir}")
     if config.hub_dry_run:

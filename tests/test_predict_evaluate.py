@@ -1,0 +1,162 @@
+"""``llmdisc predict`` and ``llmdisc evaluate`` on saved classifiers, and their bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+
+from llmdisc import TextClassifier, evaluate_classifier, get_classifier
+from llmdisc.cli import main
+
+TEXTS = ["a delightful little film", "dull and far too long"]
+
+
+def llmdisc(*args, stdin=None, cwd=None):
+    exe = Path(sys.executable).parent / "llmdisc"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, input=stdin, cwd=cwd, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.fixture(scope="module")
+def nb(tmp_path_factory, demo=None):
+    import llmdisc
+
+    data = llmdisc.load_text_dataset("demo")
+    folder = tmp_path_factory.mktemp("nb") / "nb"
+    get_classifier("naive_bayes").fit(data["train"]).save_pretrained(folder)
+    return folder
+
+
+def test_predict_texts_as_arguments_prints_one_json_line_each(nb):
+    out = llmdisc("predict", str(nb), *TEXTS)
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    expected = TextClassifier.from_pretrained(nb).predict_proba(TEXTS)
+    assert [r["text"] for r in records] == TEXTS
+    for r, p in zip(records, expected):
+        assert set(r) == {"text", "label", "prob_negative", "prob_positive"}
+        np.testing.assert_allclose([r["prob_negative"], r["prob_positive"]], p, atol=1e-12)
+        assert r["label"] == ["negative", "positive"][int(p.argmax())]
+
+
+def test_predict_reads_stdin_and_table_files_and_writes_each_format(nb, tmp_path, capsys):
+    assert llmdisc("predict", str(nb), stdin="\n".join(TEXTS) + "\n").stdout.count("\n") == 2
+    csv_in = tmp_path / "in.csv"
+    csv_in.write_text("id,review\n1,a delightful little film\n2,\"dull, and far too long\"\n")
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        out = tmp_path / f"out{suffix}"
+        assert main(["predict", str(nb), "--file", str(csv_in), "--text-column", "review", "--output", str(out),
+                     "--batch-size", "1"]) == 0
+        builder = {".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}[suffix]
+        ds = datasets.load_dataset(builder, data_files=str(out), split="train")
+        assert ds["text"] == ["a delightful little film", "dull, and far too long"]
+        assert set(ds.column_names) == {"text", "label", "prob_negative", "prob_positive"}
+    assert capsys.readouterr().out == ""  # written to the file, not stdout
+
+
+def test_evaluate_prints_the_table_and_writes_metrics_predictions_and_report(nb, tmp_path, capsys, demo):
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(nb), "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| naive_bayes | generative | test |" in printed
+    metrics = json.loads((out / "metrics.json").read_text())["splits"]["test"]
+    expected = evaluate_classifier(TextClassifier.from_pretrained(nb), demo["test"])
+    assert metrics["accuracy"] == pytest.approx(expected.metrics["accuracy"])
+    assert metrics["confusion"] == expected.confusion and np.sum(metrics["confusion"]) == len(demo["test"])
+    preds = datasets.load_dataset("parquet", data_files=str(out / "predictions.parquet"), split="train")
+    assert preds.column_names == ["split", "index", "text", "gold", "predicted", "prob_negative", "prob_positive"]
+    assert preds["text"] == demo["test"]["text"] and len(preds) == len(demo["test"])
+    assert np.mean(np.array(preds["gold"]) == np.array(preds["predicted"])) == pytest.approx(expected.metrics["accuracy"])
+    assert {p.name for p in (out / "plots").iterdir()} == {"reliability-test.png", "confusion-test.png"}
+    assert "plots/confusion-test.png" in (out / "report.md").read_text()
+
+
+def test_evaluate_a_single_file_evaluates_all_of_it(nb, tmp_path, capsys):
+    data = tmp_path / "new.csv"
+    data.write_text("sentence,label\na delightful film,positive\nawful,negative\nso boring,negative\n")
+    assert main(["evaluate", str(nb), "--data", str(data)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "naive_bayes" in line)
+    assert "| new.csv |" in row
+
+
+def test_confusion_matrix_rows_are_gold_labels(demo):
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    m = evaluate_classifier(clf, demo["test"]).confusion
+    gold = np.asarray(demo["test"]["label"])
+    assert [sum(row) for row in m] == np.bincount(gold, minlength=2).tolist()
+
+
+def _plain_transformers_folder(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["BertForSequenceClassification"]}))
+    return folder
+
+
+@pytest.mark.parametrize("case", ["plain transformers", "other folder", "missing folder", "hub offline",
+                                  "no text column", "empty input", "missing output folder", "bad output format"])
+def test_bad_input_is_one_line_and_writes_nothing(case, nb, tmp_path):
+    model, extra, stdin, expected = str(nb), [], None, None
+    output = tmp_path / "out.jsonl"
+    if case == "plain transformers":
+        model = str(_plain_transformers_folder(tmp_path))
+        expected = "holds a plain transformers model (BertForSequenceClassification)"
+    elif case == "other folder":
+        (tmp_path / "junk").mkdir()
+        (tmp_path / "junk" / "notes.txt").write_text("hi")
+        model, expected = str(tmp_path / "junk"), "holds no llmdisc classifier (no llmdisc_config.json; it has: notes.txt)"
+    elif case == "missing folder":
+        model, expected = str(tmp_path / "nothing-here"), "does not exist"
+    elif case == "hub offline":
+        model, expected = "someone/not-cached-model", "the Hub is unreachable and it is not in the local cache"
+    elif case == "no text column":
+        table = tmp_path / "in.csv"
+        table.write_text("id,body\n1,hello\n")
+        extra, expected = ["--file", str(table)], "no text column found (looked for text, sentence, review, content, document); columns found: id, body"
+    elif case == "empty input":
+        stdin, expected = "\n\n", "the input holds no text"
+    elif case == "missing output folder":
+        output, expected = tmp_path / "no" / "such" / "out.jsonl", "does not exist"
+    elif case == "bad output format":
+        output, expected = tmp_path / "out.xlsx", "unknown format '.xlsx'"
+    args = ["predict", model, *([] if extra or stdin is not None else TEXTS), *extra, "--output", str(output)]
+    result = llmdisc(*args, stdin=stdin if stdin is not None else "")
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("llmdisc: error")]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not output.exists() and not [p for p in output.parent.glob(".*tmp*")] if output.parent.exists() else True
+
+
+def test_a_failed_prediction_leaves_no_partial_output(nb, tmp_path, monkeypatch):
+    out = tmp_path / "out.parquet"
+    calls = []
+
+    def failing(self, texts):
+        calls.append(len(texts))
+        if len(calls) > 1:
+            raise RuntimeError("out of memory, say")
+        return np.full((len(texts), 2), 0.5)
+
+    monkeypatch.setattr(type(TextClassifier.from_pretrained(nb)), "_predict_proba", failing)
+    with pytest.raises(RuntimeError):
+        main(["predict", str(nb), *TEXTS, "--output", str(out), "--batch-size", "1"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_checks_the_text_column_before_importing_torch(nb, tmp_path):
+    table = tmp_path / "in.csv"
+    table.write_text("id,body\n1,hello\n")
+    code = ("import sys\nfrom llmdisc.cli import main\n"
+            f"code = main(['predict', {str(nb)!r}, '--file', {str(table)!r}, '--text-column', 'text'])\n"
+            "print(code, 'torch' in sys.modules, 'transformers' in sys.modules, 'datasets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["2", "False", "False", "False"], out.stderr
+    assert "text column 'text' not found; columns found: id, body" in out.stderr
