@@ -29,23 +29,21 @@ def _number(value: float | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
-# The per-run table: identity columns, then every metric of the registry, then two costs.
-_RUN_HEADERS = ["approach", "paradigm", "split", "train n", "seed"] + [m.label for m in METRICS.values()] \
-    + ["train s", "predict ex/s"]
-
-
 def _runs_table(records: Sequence[RunRecord]) -> Table:
+    """One row per record: identity columns, every metric of the registry, then two costs."""
+    headers = ["approach", "paradigm", "split", "train n", "seed"] + [m.label for m in METRICS.values()] \
+        + ["train s", "predict ex/s"]
     rows = []
     for r in records:
         if not r.ok:
             cells = [r.variant, r.paradigm or "-", r.split, f"FAILED: {r.error or ''}"]
-            cells += [""] * (len(_RUN_HEADERS) - len(cells))
+            cells += [""] * (len(headers) - len(cells))
         else:
             cells = [r.variant, r.paradigm, r.split, str(r.train_examples), "-" if r.seed is None else str(r.seed)]
             cells += [m.format(r.metrics.get(m.name)) for m in METRICS.values()]
             cells += [_number(r.costs.train_seconds, "{:.2f}"), _number(r.costs.examples_per_second, "{:.0f}")]
         rows.append(cells)
-    return _RUN_HEADERS, rows
+    return headers, rows
 
 
 def markdown_table(table: Table) -> str:

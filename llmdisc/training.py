@@ -27,7 +27,7 @@ from .metrics import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classificat
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
-__all__ = ["SELECTION_METRICS", "TrainerSettings", "train_model", "compute_classification_metrics"]
+__all__ = ["selection_metrics", "TrainerSettings", "train_model", "compute_classification_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,16 +97,20 @@ def _progress_callback() -> LossAndSpeedProgress:
 
 # What the progress line shows after each evaluation (Trainer prefixes each with "eval_").
 _LOGGED = (TRAINER_LOSS, ACCURACY.name, MACRO_F1.name, ECE.name)
-# Valid choices of metric_for_best_model, with their direction.
-SELECTION_METRICS: dict[str, bool] = {**{m.name: m.higher_is_better for m in METRICS.values()}, TRAINER_LOSS: False}
+
+
+def selection_metrics() -> dict[str, bool]:
+    """The valid choices of ``metric_for_best_model``, each with whether higher is better: every
+    metric of the registry, and Trainer's own validation loss."""
+    return {**{m.name: m.higher_is_better for m in METRICS.values()}, TRAINER_LOSS: False}
 
 
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
     from transformers import SchedulerType
-    if s.metric_for_best_model not in SELECTION_METRICS:
+    if s.metric_for_best_model not in selection_metrics():
         raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; "
-                           f"use one of {', '.join(SELECTION_METRICS)}")
+                           f"use one of {', '.join(selection_metrics())}")
     schedulers = [t.value for t in SchedulerType]
     if s.lr_scheduler not in schedulers:
         raise LlmdiscError(f"unknown lr_scheduler '{s.lr_scheduler}'; use one of {', '.join(schedulers)}")
@@ -140,7 +144,7 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         save_total_limit=2,
         load_best_model_at_end=has_eval,
         metric_for_best_model=s.metric_for_best_model if has_eval else None,
-        greater_is_better=SELECTION_METRICS[s.metric_for_best_model] if has_eval else None,
+        greater_is_better=selection_metrics()[s.metric_for_best_model] if has_eval else None,
         report_to="none",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),

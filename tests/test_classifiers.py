@@ -69,7 +69,7 @@ def test_from_pretrained_checks_the_approach(demo, tmp_path):
     get_classifier("naive_bayes").fit(demo["train"]).save_pretrained(tmp_path / "nb")
     with pytest.raises(LlmdiscError, match="holds a 'naive_bayes' classifier, not a LogisticRegressionClassifier"):
         llmdisc.LogisticRegressionClassifier.from_pretrained(tmp_path / "nb")
-    with pytest.raises(LlmdiscError, match="not a saved llmdisc classifier"):
+    with pytest.raises(LlmdiscError, match="holds no llmdisc classifier"):
         TextClassifier.from_pretrained(tmp_path)
 
 

@@ -47,3 +47,45 @@ def test_classification_metrics_macro_f1_counts_unpredicted_classes():
     m = classification_metrics(probs, np.array([0, 1]))
     assert m["accuracy"] == 0.5
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_the_registry_is_the_one_place_a_metric_is_defined(monkeypatch):
+    """A metric added to METRICS shows up in every record, the report's tables, and Trainer's choices."""
+    import llmdisc.metrics as M
+    from llmdisc.records import RunRecord
+    from llmdisc.report import format_table
+    from llmdisc.training import selection_metrics
+
+    top = M.Metric("mean_top_prob", lambda p, y: float(p.max(axis=1).mean()), True, "{:.3f}", "mean top p", "mean confidence")
+    monkeypatch.setitem(M.METRICS, top.name, top)
+    probs, labels = np.array([[0.8, 0.2], [0.4, 0.6]]), np.array([0, 0])
+    values = classification_metrics(probs, labels)
+    assert list(values) == ["accuracy", "macro_f1", "log_loss", "brier", "ece", "mean_top_prob"]
+    assert values["mean_top_prob"] == pytest.approx(0.7)
+    record = RunRecord(approach="a", variant="a", paradigm="generative", size=2, seed=0, split="test", metrics=values)
+    table = format_table([record])
+    assert "| mean top p |" in table and "| 0.700 |" in table
+    assert RunRecord.from_dict(record.to_dict()).metrics == values  # the JSON form round-trips it
+    assert selection_metrics()["mean_top_prob"] is True and selection_metrics()["ece"] is False
+
+
+def test_metric_directions_and_lookup():
+    from llmdisc import LlmdiscError
+    from llmdisc.metrics import ACCURACY, ECE, metric
+
+    assert ACCURACY.better(0.9, 0.8) and ECE.better(0.01, 0.1) and not ECE.better(0.1, 0.01)
+    assert metric("ece") is ECE
+    with pytest.raises(LlmdiscError, match="unknown metric 'f1'; use one of accuracy, macro_f1"):
+        metric("f1")
+
+
+@pytest.mark.parametrize("name", ["log_loss", "brier", "ece"])
+def test_calibration_metrics_load_as_evaluate_modules_offline(name):
+    from llmdisc.metrics import METRICS, load_evaluate_module
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet([1, 1, 1], size=50)
+    labels = rng.integers(0, 3, size=50)
+    module = load_evaluate_module(name)
+    got = module.compute(predictions=probs.tolist(), references=labels.tolist())
+    assert got == {name: pytest.approx(METRICS[name].function(probs, labels))}

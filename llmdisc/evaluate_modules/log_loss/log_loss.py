@@ -1,34 +1,9 @@
-"""Log loss, as an ``evaluate`` module: llmdisc.metrics.log_loss, loadable offline.
-
-    import llmdisc.metrics
-    module = llmdisc.metrics.load_evaluate_module("log_loss")
-    module.compute(predictions=probs, references=labels)  # probs: one row of class probabilities per example
-"""
+"""llmdisc's `log_loss` (see llmdisc.metrics.METRICS) as an `evaluate` module: llmdisc.metrics.load_evaluate_module("log_loss")."""
 
 from pathlib import Path
 
-import datasets
-import evaluate
-import numpy as np
 
-from llmdisc.metrics import METRICS
+from llmdisc.evaluate_modules import metric_module
 
-# The folder is named after the metric (evaluate copies the script under the same name).
-_METRIC = METRICS[Path(__file__).stem]
-
-
-class LogLoss(evaluate.Metric):
-    """Log loss: see llmdisc.metrics.METRICS."""
-
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_METRIC.meaning,
-            citation="",
-            inputs_description="predictions: (n, k) class probabilities, rows summing to 1; references: (n,) integer labels",
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float64")),
-                                        "references": datasets.Value("int64")}),
-        )
-
-    def _compute(self, predictions, references):
-        probs = np.asarray(predictions, dtype=np.float64)
-        return {_METRIC.name: _METRIC.function(probs, np.asarray(references, dtype=np.int64))}
+# The folder and the script are named after the metric.
+Metric = metric_module(Path(__file__).stem)
