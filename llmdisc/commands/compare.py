@@ -25,7 +25,7 @@ from ..data import DataConfig
 from ..comparison import compare
 from ..report import markdown_table, report_tables, write_report
 
-__all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
+__all__ = ["DEFAULT_APPROACHES", "CompareConfig", "failed_runs", "main", "make_parser"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,24 @@ def main(config: CompareConfig) -> list[dict[str, Any]]:
         if key in tables and (key != "learning_curves" or len(tables[key][0]) > 3):
             print(markdown_table(tables[key]) + "\n")
     print(f"report: {path} (and report.html)")
+    failed, total = failed_runs(records)
+    if failed:  # last, so that a script or a CI log shows it (and the exit status is 1)
+        print(f"{failed} of {total} runs failed; see the Failed approaches table in {path}")
     return records
+
+
+def failed_runs(records: list[dict[str, Any]]) -> tuple[int, int]:
+    """(failed, all) runs in ``records``: a run is one (approach, size, seed), whatever its splits."""
+    runs: dict[tuple, bool] = {}
+    for r in records:
+        key = (r["approach"], r["size"], r["seed"])
+        runs[key] = runs.get(key, False) or r.get("status") != "ok"
+    return sum(runs.values()), len(runs)
+
+
+def _exit_status(records: list[dict[str, Any]]) -> int:
+    """The ``compare`` command's exit status: 1 when any run failed, else 0."""
+    return 1 if failed_runs(records)[0] else 0
 
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
@@ -86,7 +103,7 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     parser = (subparsers.add_parser("compare", help="compare approaches on the same splits", **kwargs)
               if subparsers else argparse.ArgumentParser(**kwargs))
     _fields_parser(CompareConfig, parser)
-    parser.set_defaults(func=lambda args: main(parse_config(CompareConfig, args)))
+    parser.set_defaults(func=lambda args: _exit_status(main(parse_config(CompareConfig, args))))
     return parser
 
 
