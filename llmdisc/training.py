@@ -12,7 +12,6 @@ import json
 import logging
 import shutil
 import struct
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from . import distributed
 from .config import arg
 from .errors import LlmdiscError
+from .io import temp_dir
 from .metrics import classification_metrics, softmax
 
 __all__ = ["TrainerSettings", "train_model", "compute_classification_metrics", "last_complete_checkpoint"]
@@ -238,8 +238,9 @@ def train_model(
         if settings.resume:
             raise LlmdiscError("resume needs a checkpoint_dir (--checkpoint-dir, or the train command's --output-dir)")
         # One folder for all processes: the main one writes checkpoints, all read the best back.
+        # temp_dir: in OUTPUT_DIR/tmp during a comparison; a killed run's leftovers go next time.
         checkpoint_dir = tmp = distributed.broadcast_object(
-            tempfile.mkdtemp(prefix="llmdisc-checkpoints-") if distributed.is_main_process() else None)
+            str(temp_dir("llmdisc-checkpoints-")) if distributed.is_main_process() else None)
     last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
     if last and settings.resume:
         last = last_complete_checkpoint(checkpoint_dir)
