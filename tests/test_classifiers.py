@@ -155,3 +155,25 @@ def test_a_skops_file_with_only_trusted_but_foreign_steps_is_refused(demo, tmp_p
     sio.dump(Pipeline([("vectorizer", FunctionTransformer()), ("model", FunctionTransformer())]), folder / "model.skops")
     with pytest.raises(LlmdiscError, match="FunctionTransformer"):
         TextClassifier.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   RuntimeError("I/O error: No space left on device (os error 28)")])
+def test_a_full_disk_during_save_is_one_line_and_keeps_the_old_folder(demo, tmp_path, monkeypatch, error):
+    from llmdisc.classifiers.classical import NaiveBayesClassifier
+
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    folder = clf.save_pretrained(tmp_path / "nb")
+    before = sorted(p.name for p in folder.iterdir())
+
+    def full_disk(self, tmp):  # as safetensors or skops would fail half-way through a file
+        (tmp / "model.skops").write_bytes(b"half")
+        raise error
+
+    monkeypatch.setattr(NaiveBayesClassifier, "_save", full_disk)
+    with pytest.raises(LlmdiscError, match=r"could not save .*nb: no space left on the device "
+                                           r"\(the previous folder is kept\); free some space") as e:
+        clf.save_pretrained(folder)
+    assert "\n" not in str(e.value)
+    assert sorted(p.name for p in folder.iterdir()) == before and sorted(p.name for p in tmp_path.iterdir()) == ["nb"]
+    assert TextClassifier.from_pretrained(folder).predict(["fine"])
