@@ -29,6 +29,23 @@ def test_bad_templates(template, message):
         get_classifier("zeroshot", templates=[template])
 
 
+def test_a_template_with_a_comma_on_the_command_line_says_how_to_keep_it(tmp_path, capsys):
+    from llmdisc.cli import main
+
+    # A flag's list value is split at commas: this becomes "Review: {text} In short" and "it was {label}".
+    code = main(["train", "zeroshot", "--templates", "Review: {text} In short, it was {label}",
+                 "--output-dir", str(tmp_path)])
+    (message,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and message.startswith("llmdisc: error: ")
+    assert "\n" not in message and "'Review: {text} In short'" in message and "split at its commas" in message
+    assert """--templates '["Review: {text} In short, it was {label}"]'""" in message and "YAML" in message
+    with pytest.raises(LlmdiscError) as e:  # two templates as a list, one bad: no talk of commas
+        get_classifier("zeroshot", templates=["{text} x {label}", "no slots"])
+    assert "comma" not in str(e.value)
+    assert get_classifier("zeroshot", templates='["Review: {text} In short, it was {label}"]').templates[0].source == \
+        "Review: {text} In short, it was {label}"
+
+
 def test_identical_verbalizers_and_bad_modes(demo, tiny_gpt2):
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers={"negative": "meh", "positive": "meh"})
     with pytest.raises(LlmdiscError, match="two labels share a verbalizer"):

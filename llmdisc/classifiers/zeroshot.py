@@ -101,6 +101,21 @@ class Template:
         return self.source.replace("{text}", text).replace("{label}", verbalizer)
 
 
+def _templates(sources: list[str]) -> list[Template]:
+    """The templates, with a hint when a bad one looks like a piece of one split at its commas."""
+    try:
+        return [Template(t) for t in sources]
+    except LlmdiscError as e:
+        # A flag's list value is split at commas: "Review: {text}, so it was {label}" arrives as
+        # two fragments, each lacking a placeholder; rejoined, they would make one template.
+        joined = ", ".join(sources)
+        pieces = len(sources) > 1 and not any("{text}" in t and "{label}" in t for t in sources)
+        if pieces and joined.count("{text}") == 1 and joined.count("{label}") == 1:
+            raise LlmdiscError(f"{e}; the templates value was split at its commas: to keep them, pass a JSON list "
+                               f"(--templates '{json.dumps([joined])}') or a YAML list") from None
+        raise
+
+
 # What a model card's vanilla snippet scores with: llmdisc.scoring's conventions, one text at a time.
 _LOGPROB_CODE = '''
 def logprob(context, continuation):
@@ -206,7 +221,7 @@ class ZeroShotClassifier(TextClassifier):
             raise LlmdiscError("pmi applies to direct mode only")
         if self.config.k_shot < 0:
             raise LlmdiscError(f"k_shot must be >= 0, got {self.config.k_shot}")
-        self.templates = [Template(t) for t in self.config.templates]
+        self.templates = _templates(self.config.templates)
         self.model = self.tokenizer = None
         self.demonstrations: list[tuple[str, int]] = []
         self.calibration: list[np.ndarray] | None = None
