@@ -9,7 +9,11 @@
 
 OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv,
 runs/ (one cached result per approach, size and seed) and comparison.json (what the cache was
-made from: the data's fingerprint and the settings a resume must share).
+made from: the data's fingerprint and the settings a resume must share). While it runs, it also
+holds .llmdisc.lock (a second comparison on the folder is refused) and tmp/ (checkpoints).
+
+Exit status: 0 when every run succeeded, 1 when any failed (the last line gives the count; the
+report is written all the same), 2 for a problem found before running (one line).
 """
 
 from __future__ import annotations
