@@ -9,6 +9,7 @@
     llmdisc evaluate MODEL [--data ...] [flags]
 
 A problem the user can fix is printed as one line, ``llmdisc: error: ...``, with exit status 2.
+A command that ran but did not do all it was asked (a comparison with failed runs) exits 1.
 """
 
 from __future__ import annotations
@@ -64,18 +65,21 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` with ``parser``, call the chosen command; one-line errors, exit code 2."""
+    """Parse ``argv`` with ``parser``, call the chosen command; one-line errors, exit code 2.
+
+    A command's function may return an exit status (an int); anything else means 0.
+    """
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
     try:
-        args.func(args)
+        status = args.func(args)
     except LlmdiscError as e:
         print(f"llmdisc: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llmdisc: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

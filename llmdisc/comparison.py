@@ -17,7 +17,9 @@ Like :func:`~llmdisc.evaluation.evaluate_classifier`, this module only ever call
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import inspect
 import json
 import logging
 import shutil
@@ -35,7 +37,8 @@ from .data import label_names, stratified_subset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_curve
-from .io import write_json
+from .io import temp_root, write_json
+from .locks import FolderLock
 from .records import ZERO_SHOT, Costs, RunRecord
 
 if TYPE_CHECKING:
@@ -292,6 +295,31 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     return records
 
 
+def _holding_output_dir(run):
+    """Run a comparison holding its output folder's lock, with temporary folders in OUTPUT_DIR/tmp.
+
+    The lock stops a second comparison on the same folder from computing the whole grid again;
+    the lock of a killed one is taken over. Temporary folders (a Trainer's checkpoints) go in
+    OUTPUT_DIR/tmp, where the next comparison, holding the lock, removes what a killed one left.
+    """
+    @functools.wraps(run)
+    def wrapper(*args, **kwargs):
+        output_dir = inspect.signature(run).bind(*args, **kwargs).arguments.get("output_dir")
+        if output_dir is None:
+            return run(*args, **kwargs)
+        tmp = Path(output_dir) / "tmp"
+        with FolderLock(output_dir), temp_root(tmp):
+            if tmp.exists():
+                logger.info("removing %s, left by an interrupted comparison", tmp)
+                shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                return run(*args, **kwargs)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return wrapper
+
+
+@_holding_output_dir
 def compare(
     approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str,
     data: datasets.DatasetDict,

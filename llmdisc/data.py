@@ -11,6 +11,7 @@ Every problem a user can fix is a one-line :class:`~llmdisc.errors.LlmdiscError`
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -94,7 +95,7 @@ def _find_split_files(folder: Path) -> dict[str, Path]:
 
 
 def _check_file(path: Path) -> None:
-    """Fail early, with one line, on a file that is missing, of unknown format, or not UTF-8."""
+    """Fail early, with one line, on a file that is missing, of unknown format, not UTF-8 or empty."""
     if not path.is_file():
         raise LlmdiscError(f"data file not found: {path}; check the path (or pass 'demo' for the built-in set)")
     if path.suffix.lower() not in FORMATS:
@@ -110,15 +111,69 @@ def _check_file(path: Path) -> None:
                 f"{path} is not UTF-8 (byte {raw[e.start]:#x} at offset {e.start}); "
                 f"re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}"
             ) from None
+    if not path.read_bytes().strip():
+        raise LlmdiscError(f"{path} is empty; give it a header line and one example per row")
+    if path.suffix.lower() in (".csv", ".tsv"):
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if len(lines) == 1:
+            raise LlmdiscError(f"{path} has a header line but no rows ({lines[0][:60]!r}); add one example per line")
+
+
+def _tsv_options(path: Path) -> dict:
+    """How to read a TSV file the way it was written: with quoting only if it uses it throughout.
+
+    A TSV writer rarely quotes, so a text that merely starts with ``"`` (``"Great" he said``)
+    must stay as it is; read with CSV quoting, it loses its quotes or swallows the rows up to the
+    next quote. So when every line holds the header's number of fields, each line is one row, and
+    quotes are removed only if every field that opens with one is a whole quoted field. Only a
+    file whose lines do not all fit is read as quoted TSV (a quoted text holding a tab or a line
+    break), and then a record over several lines is named in a warning.
+
+    Returns:
+        Extra ``datasets`` csv-builder arguments (the delimiter, and ``quoting`` when none).
+    """
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    width = len(next(csv.reader(io.StringIO(text), delimiter="\t")))
+    bad = next((n for n, line in enumerate(lines, 1) if line.strip() and line.count("\t") + 1 != width), None)
+    if bad is None:
+        fields = [f for line in lines for f in line.split("\t") if f.startswith('"')]
+        whole = all(len(f) > 1 and f.endswith('"') and '"' not in f[1:-1].replace('""', "") for f in fields)
+        if fields and not whole:
+            logger.debug("%s: quotes are read as part of the texts", path)
+        return {"delimiter": "\t"} if whole else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", strict=True)
+    spans, end = [], 0  # (first line, lines) of the records spread over several lines
+    try:
+        for row in reader:
+            if row and len(row) != width:
+                raise csv.Error
+            if row and reader.line_num - end > 1:
+                spans.append((end + 1, reader.line_num - end))
+            end = reader.line_num
+    except csv.Error:
+        count = lines[bad - 1].count("\t") + 1
+        raise LlmdiscError(f"{path.name} line {bad} has {count} tab-separated fields, the header {width}; fix that "
+                           "line (a tab or line break inside a text needs the text quoted)") from None
+    if spans:
+        first, n = spans[0]
+        more = f" ({len(spans) - 1} more such rows)" if len(spans) > 1 else ""
+        logger.warning("%s line %d: a quoted text runs over %d lines and is read as one row%s; if that is not "
+                       "meant, fix the quotes there", path.name, first, n, more)
+    return {"delimiter": "\t"}
 
 
 def _load_file(path: Path) -> datasets.Dataset:
     import datasets
     _check_file(path)
     builder, kwargs = FORMATS[path.suffix.lower()]
+    if path.suffix.lower() == ".tsv":
+        kwargs = _tsv_options(path)
     try:
         return datasets.load_dataset(builder, data_files={"data": str(path)}, split="data", **kwargs)
     except Exception as e:  # datasets raises many types for a malformed file
+        if "corresponds to no data" in str(e):
+            raise LlmdiscError(f"{path} holds no rows; add examples to it") from None
         raise LlmdiscError(f"could not parse {path} as {path.suffix[1:]}: {first_line(e)}") from None
 
 

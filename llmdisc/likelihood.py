@@ -23,6 +23,7 @@ goes is pinned down in :func:`llmdisc.scoring.move_trailing_space`.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -33,9 +34,9 @@ import numpy as np
 from .errors import LlmdiscError
 from .hub import hub_base_model
 from .metrics import softmax
-from .scoring import loglikelihood, move_trailing_space
+from .scoring import context_window, encode_pair, loglikelihood, move_trailing_space
 
-__all__ = ["MODES", "check_mode", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
+__all__ = ["MODES", "check_mode", "parse_templates", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
            "causal_lm_loading_code", "likelihood_snippet"]
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,21 @@ class Template:
             context, continuation = self.channel(text, verbalizer)
             return context + continuation
         return self.source.replace("{text}", text).replace("{label}", verbalizer)
+
+
+def parse_templates(sources: Sequence[str]) -> list[Template]:
+    """The templates, with a hint when a bad one looks like a piece of one split at its commas."""
+    try:
+        return [Template(t) for t in sources]
+    except LlmdiscError as e:
+        # A flag's list value is split at commas: "Review: {text}, so it was {label}" arrives as
+        # two fragments, each lacking a placeholder; rejoined, they would make one template.
+        joined = ", ".join(sources)
+        pieces = len(sources) > 1 and not any("{text}" in t and "{label}" in t for t in sources)
+        if pieces and joined.count("{text}") == 1 and joined.count("{label}") == 1:
+            raise LlmdiscError(f"{e}; the templates value was split at its commas: to keep them, pass a JSON list "
+                               f"(--templates '{json.dumps([joined])}') or a YAML list") from None
+        raise
 
 
 def resolve_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] | None) -> list[str]:
@@ -173,6 +189,36 @@ class LikelihoodScorer:
             scores = scores - np.array(loglikelihood(self.model, self.tokenizer, base, self.batch_size, self.reduce))
         return scores
 
+    def fit_window(self, texts: Sequence[str]) -> list[str]:
+        """Cut texts too long for the model's window, with the prompt, to their first tokens.
+
+        One policy for both modes, as for the encoder: keep the start of the text, count the cut
+        ones in a warning. (Direct mode would otherwise lose the demonstrations and the text's
+        start from the left, and channel mode, which scores the text itself, could not score it.)
+        """
+        limit = context_window(self.model)
+        longest_prompt = 0  # the prompt around an empty text, over templates and label words
+        for template in self.templates:
+            prefix, pair = self.prefix(template), template.direct if self.mode == "direct" else template.channel
+            for word in self.words:
+                context, continuation = pair("", word)
+                ids = encode_pair(self.tokenizer, prefix + context, continuation)
+                longest_prompt = max(longest_prompt, len(ids[0]) + len(ids[1]))
+        # A few tokens of slack: a text and its neighbours may tokenize differently at the joins.
+        budget = limit - longest_prompt - 4
+        if budget < 8:
+            return list(texts)  # the prompt alone fills the window: scoring cuts contexts and says so
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        long = [i for i, x in enumerate(ids) if len(x) > budget]
+        if not long:
+            return list(texts)
+        logger.warning("zeroshot: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token "
+                       "window with the prompt", len(long), len(texts), budget, limit)
+        texts = list(texts)
+        for i in long:
+            texts[i] = self.tokenizer.decode(ids[i][:budget])
+        return texts
+
     def content_free_probabilities(self, content_free: str) -> list[np.ndarray]:
         """Per template, the label probabilities for a content-free input (contextual calibration)."""
         return [softmax(self.label_scores([content_free], t))[0] for t in self.templates]
@@ -184,7 +230,10 @@ class LikelihoodScorer:
             texts: the texts.
             calibration: per template, probabilities to divide by before averaging (Zhao et
                 al., 2021), as :meth:`content_free_probabilities` returns; None for none.
+
+        Texts too long for the window are cut first (:meth:`fit_window`).
         """
+        texts = self.fit_window(texts)
         probs = []
         for i, template in enumerate(self.templates):
             p = softmax(self.label_scores(texts, template))

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "context_window",
     "document_start_id",
     "encode_pair",
     "move_trailing_space",
@@ -84,7 +85,8 @@ def document_start_id(tokenizer) -> int:
                        "give a non-empty context")
 
 
-def _max_length(model) -> int:
+def context_window(model) -> int:
+    """The most tokens ``model`` takes at once (its position embeddings)."""
     config = model.config
     return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
 
@@ -117,7 +119,7 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
 
     Requests sharing a context share one forward pass over it (the KV cache is reused).
     """
-    limit = _max_length(model)
+    limit = context_window(model)
     results: list[np.ndarray | None] = [None] * len(requests)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, (ctx, cont) in enumerate(requests):
@@ -228,7 +230,7 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
     (without ``context``), so every one of its tokens is scored once, with a warning.
     """
     pairs = [encode_pair(tokenizer, context, t) for t in texts]
-    limit = _max_length(model)
+    limit = context_window(model)
     fits = [len(x) < limit for _, x in pairs]
     scores = iter(_score_ids(model, [(list(c), list(x)) for (c, x), ok in zip(pairs, fits) if ok], batch_size))
     out = []
@@ -261,7 +263,7 @@ def perplexity(model, tokenizer, text: str, window: int | None = None, stride: i
     Returns:
         ``TokenScores`` whose ``perplexity`` is exp(-mean log-prob).
     """
-    window = min(window or _max_length(model), _max_length(model))
+    window = min(window or context_window(model), context_window(model))
     stride = stride or max(window // 2, 1)
     if not 0 < stride < window:
         raise LlmdiscError(f"stride must be in [1, window - 1], got {stride} for window {window}")

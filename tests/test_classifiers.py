@@ -106,3 +106,64 @@ def test_classical_folder_loads_with_plain_skops(demo, tmp_path):
     folder = clf.save_pretrained(tmp_path / "lr")
     pipeline = sio.load(folder / "model.skops", trusted=sio.get_untrusted_types(file=folder / "model.skops"))
     np.testing.assert_allclose(pipeline.predict_proba(demo["test"]["text"]), clf.predict_proba(demo["test"]["text"]))
+
+
+@pytest.mark.parametrize("payload", ["pipeline", "analyzer"])
+def test_a_crafted_skops_file_is_refused_before_it_runs(demo, tmp_path, payload):
+    # A saved folder whose model.skops evaluates the texts it is given with builtins.eval: on
+    # predict_proba the "text" below would create a file. Loading must fail, naming the types.
+    import builtins
+
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    folder = clf.save_pretrained(tmp_path / "nb")
+    vectorizer, model = clf.pipeline.named_steps["vectorizer"], clf.pipeline.named_steps["model"]
+    if payload == "pipeline":  # max(texts) is the one text; eval runs it
+        evil = Pipeline([("pick", FunctionTransformer(builtins.max)), ("run", FunctionTransformer(builtins.eval)),
+                         ("vectorizer", vectorizer), ("model", model)])
+    else:  # the vectorizer's analyzer is called on each text
+        vectorizer.analyzer = builtins.eval
+        evil = Pipeline([("vectorizer", vectorizer), ("model", model)])
+    sio.dump(evil, folder / "model.skops")
+    marker = tmp_path / "pwned"
+    with pytest.raises(LlmdiscError, match=r"builtins\.eval") as e:
+        TextClassifier.from_pretrained(folder).predict_proba([f"open({str(marker)!r}, 'w')"])
+    assert "\n" not in str(e.value) and "refus" in str(e.value)
+    assert not marker.exists(), "the payload ran"
+
+
+def test_a_skops_file_with_only_trusted_but_foreign_steps_is_refused(demo, tmp_path):
+    # No untrusted type at all (skops trusts scikit-learn's classes), but not what llmdisc saves.
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    folder = get_classifier("logistic_regression").fit(demo["train"]).save_pretrained(tmp_path / "lr")
+    sio.dump(Pipeline([("vectorizer", FunctionTransformer()), ("model", FunctionTransformer())]), folder / "model.skops")
+    with pytest.raises(LlmdiscError, match="FunctionTransformer"):
+        TextClassifier.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   RuntimeError("I/O error: No space left on device (os error 28)")])
+def test_a_full_disk_during_save_is_one_line_and_keeps_the_old_folder(demo, tmp_path, monkeypatch, error):
+    from llmdisc.classifiers.classical import NaiveBayesClassifier
+
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    folder = clf.save_pretrained(tmp_path / "nb")
+    before = sorted(p.name for p in folder.iterdir())
+
+    def full_disk(self, tmp):  # as safetensors or skops would fail half-way through a file
+        (tmp / "model.skops").write_bytes(b"half")
+        raise error
+
+    monkeypatch.setattr(NaiveBayesClassifier, "_save", full_disk)
+    with pytest.raises(LlmdiscError, match=r"could not save .*nb: no space left on the device "
+                                           r"\(the previous folder is kept\); free some space") as e:
+        clf.save_pretrained(folder)
+    assert "\n" not in str(e.value)
+    assert sorted(p.name for p in folder.iterdir()) == before and sorted(p.name for p in tmp_path.iterdir()) == ["nb"]
+    assert TextClassifier.from_pretrained(folder).predict(["fine"])

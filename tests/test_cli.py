@@ -70,7 +70,7 @@ def test_compare_from_a_recipe_with_an_override(tmp_path):
 def test_a_failing_approach_is_reported_and_the_others_run(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"approaches:\n  naive_bayes: {{alpha: -1}}\n  logistic_regression: {{}}\noutput_dir: {tmp_path}\n")
-    assert main(["compare", "--config", str(recipe)]) == 0
+    assert main(["compare", "--config", str(recipe)]) == 1  # the others ran, but not everything
     records = json.loads((tmp_path / "results.json").read_text())
     assert {r["approach"]: r["status"] for r in records} == {"naive_bayes": "failed", "logistic_regression": "ok"}
     assert "FAILED" in (tmp_path / "report.md").read_text()
@@ -91,18 +91,36 @@ def test_train_saves_a_folder_and_refuses_to_overwrite(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["compare", "--data", "missing.csv"], "data file not found: missing.csv"),
     (["compare", "--text-column", "body"], "text column 'body' not found; columns found: text, label"),
-    (["compare", "--approaches", "bayes"], None),  # a failed approach is a row, not a crash
     (["train", "naive_bayes", "--ngram-range", "x"], "cannot read 'x' as int"),
+    # Every approach is checked before the first run: a typo costs seconds, not a FAILED row.
+    (["compare", "--approaches", "naive_bayes,bayes"], "approach 'bayes': unknown approach 'bayes'; available: "),
 ])
 def test_bad_input_is_one_line(args, message, tmp_path):
     result = llmdisc(*args, "--output-dir", str(tmp_path / "o"))
-    if message is None:
-        assert result.returncode == 0 and "| bayes | FAILED | unknown approach 'bayes'" in result.stdout
-        return
     assert result.returncode == 2, result.stdout
     lines = [line for line in result.stderr.strip().splitlines() if line.startswith("llmdisc: error")]
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compare_exits_non_zero_when_every_approach_fails(tmp_path):
+    # Refused before the first run, in one line, and nothing is written.
+    result = llmdisc("compare", "--approaches", "foo,bar", "--output-dir", str(tmp_path / "o"))
+    assert result.returncode == 2, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("llmdisc: error")]
+    assert lines == ["llmdisc: error: approach 'foo': unknown approach 'foo'; available: encoder, logistic_regression, "
+                     "lora, naive_bayes, zeroshot"], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o" / "runs").exists()
+
+
+def test_compare_with_one_failing_run_exits_1_with_the_count_last(tmp_path, capsys):
+    # min_df above the training examples of the smallest size: that run fails inside fit.
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"approaches:\n  naive_bayes: {{min_df: 50}}\n  logistic_regression: {{}}\nsizes: [20, 200]\n"
+                      f"drop_rates: []\noutput_dir: {tmp_path / 'out'}\n")
+    assert main(["compare", "--config", str(recipe)]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == f"1 of 4 runs failed; see the Failed approaches table in {tmp_path / 'out' / 'report.md'}"
 
 
 def test_unknown_yaml_key_is_one_line(tmp_path):

@@ -300,3 +300,61 @@ def test_a_cache_of_an_older_schema_is_refused_in_one_line(tmp_path, capsys):
     assert run("--approaches", "naive_bayes", "--output-dir", str(out), "--resume") == 2
     err = capsys.readouterr().err.strip()
     assert "schema version 1" in err and "--overwrite" in err and "\n" not in err
+
+
+def test_a_second_comparison_on_the_same_folder_is_refused(tmp_path, demo):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", f"import sys\nfrom llmdisc.locks import FolderLock\n"
+                               f"with FolderLock({str(out)!r}):\n    print('held', flush=True)\n    sys.stdin.read()\n"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(llmdisc.LlmdiscError, match=rf"output folder {out} is in use by process {holder.pid}"):
+            llmdisc.compare("naive_bayes", demo, sizes=[8], output_dir=out)
+        assert not (out / "runs").exists() and not (out / "comparison.json").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    llmdisc.compare("naive_bayes", demo, sizes=[8], output_dir=out)  # once the first has ended
+    assert not (out / ".llmdisc.lock").exists()
+
+
+def test_a_killed_comparison_leaves_its_checkpoints_in_the_output_folder_for_the_next(tiny_bert, tmp_path, caplog):
+    import signal
+    import subprocess
+    import sys
+
+    out, system_tmp = tmp_path / "out", tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    # The encoder cell is killed (SIGKILL, from a Trainer callback) once its first checkpoint is saved.
+    code = f"""
+import os, signal
+from transformers import Trainer, TrainerCallback
+import llmdisc
+
+class Kill(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+init = Trainer.__init__
+def patched(self, *a, **k):
+    init(self, *a, **k)
+    self.add_callback(Kill())
+Trainer.__init__ = patched
+llmdisc.compare({{"encoder": {{"model": {str(tiny_bert)!r}, "max_steps": 4, "eval_steps": 2, "batch_size": 4}}}},
+                llmdisc.load_text_dataset("demo"), sizes=[16], output_dir={str(out)!r})
+"""
+    env = {**os.environ, "TMPDIR": str(system_tmp), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert not list(system_tmp.glob("llmdisc-checkpoints-*"))
+    (left,) = (out / "tmp").glob("llmdisc-checkpoints-*")
+    assert (left / "checkpoint-2").is_dir()
+
+    with caplog.at_level("WARNING"):
+        llmdisc.compare("naive_bayes", llmdisc.load_text_dataset("demo"), sizes=[16], output_dir=out, resume=True)
+    assert "took over the lock" in caplog.text
+    assert not (out / "tmp").exists() and not (out / ".llmdisc.lock").exists()

@@ -216,3 +216,59 @@ def test_a_single_example_class_cannot_be_carved(tmp_path):
     path = write(tmp_path / "t.csv", ROWS + [("a lone neutral one", "neutral")], "csv")
     with pytest.raises(LlmdiscError, match="a class has a single training example"):
         load_text_dataset(str(path))
+
+
+# ---- TSV quoting, empty files --------------------------------------------------------------
+
+def _tsv(path, lines):
+    path.write_text("text\tlabel\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _texts(ds):
+    return [t for split in ds.values() for t in split["text"]]
+
+
+@pytest.mark.parametrize("quoted", [['"Great" he said\tpositive'],
+                                    ['"Great he said\tpositive', 'one\tnegative', 'two\tpositive', 'it ends here"\tnegative']])
+def test_a_tsv_quote_is_part_of_the_text(tmp_path, quoted):
+    # One field starting with '"' used to swallow rows up to the next quote, silently.
+    lines = [f"review {i} of {'good' if i % 2 else 'bad'} things\t{'positive' if i % 2 else 'negative'}" for i in range(60)]
+    lines[10:10 + len(quoted)] = quoted
+    ds = load_text_dataset(_tsv(tmp_path / "q.tsv", lines))
+    assert len(_texts(ds)) == 60
+    assert {q.split("\t")[0] for q in quoted} <= set(_texts(ds))  # verbatim, quotes and all
+
+
+def test_a_consistently_quoted_tsv_is_unquoted(tmp_path):
+    lines = [f'"{t}"\t"{y}"' for t, y in ROWS] + ['"a ""quoted"" word\tand a tab"\t"positive"']
+    texts = _texts(load_text_dataset(_tsv(tmp_path / "q.tsv", lines)))
+    assert 'a "quoted" word\tand a tab' in texts and ROWS[0][0] in texts and len(texts) == 11
+
+
+def test_a_quoted_tsv_field_over_several_lines_is_named(tmp_path, caplog):
+    lines = [f'"{t}"\t"{y}"' for t, y in ROWS] + ['"two\nlines"\t"positive"']
+    with caplog.at_level("WARNING"):
+        texts = _texts(load_text_dataset(_tsv(tmp_path / "q.tsv", lines)))
+    assert "two\nlines" in texts
+    assert "line 12" in caplog.text and "2 lines" in caplog.text
+
+
+def test_a_tsv_row_with_the_wrong_number_of_fields_is_named(tmp_path):
+    lines = [f"{t}\t{y}" for t, y in ROWS]
+    lines[3] = "a text\twith a tab\tpositive"
+    with pytest.raises(LlmdiscError, match=r"q\.tsv line 5 has 3 tab-separated fields, the header 2") as e:
+        load_text_dataset(_tsv(tmp_path / "q.tsv", lines))
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("e.csv", "", "is empty"), ("e.tsv", "\n\n", "is empty"), ("e.jsonl", "", "is empty"), ("e.json", "", "is empty"),
+    ("e.parquet", "", "is empty"), ("h.csv", "text,label\n", "has a header line but no rows"),
+    ("h.tsv", "text\tlabel\n", "has a header line but no rows"), ("h.json", "[]", "holds no rows"),
+])
+def test_an_empty_or_header_only_file_is_one_line(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(LlmdiscError, match=message) as e:
+        load_text_dataset(str(tmp_path / name))
+    assert "\n" not in str(e.value)

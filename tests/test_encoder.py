@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -72,32 +72,89 @@ def test_real_minilm_beats_chance_on_demo(demo):
     assert accuracy >= 0.65, accuracy
 
 
+# Runs the llmdisc CLI with a fault injected at a known training step, so that a kill lands at
+# the same point on every run (polling for a folder raced a fast tiny model). KILL_WHERE:
+#   saved      - after checkpoint-KILL_AT_STEP is complete (Trainer's on_save)
+#   mid_save   - while that checkpoint is written: its weights are there, the rest is not
+#   truncated  - the same, and its weights file is cut short (a full disk, a crash mid-write)
+KILL_HOOK = """
+import os, signal, sys
+from pathlib import Path
+from transformers import Trainer, TrainerCallback
+
+STEP, WHERE = int(os.environ["KILL_AT_STEP"]), os.environ["KILL_WHERE"]
+kill = lambda: os.kill(os.getpid(), signal.SIGKILL)
+
+class KillOnSave(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        if WHERE == "saved" and state.global_step == STEP:
+            kill()
+
+init, save = Trainer.__init__, Trainer._save
+
+def patched_init(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    self.add_callback(KillOnSave())
+
+def patched_save(self, output_dir=None, *args, **kwargs):
+    save(self, output_dir, *args, **kwargs)
+    if WHERE != "saved" and output_dir and Path(output_dir).name == f"checkpoint-{STEP}":
+        if WHERE == "truncated":
+            weights = Path(output_dir) / "model.safetensors"
+            weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+        kill()
+
+Trainer.__init__, Trainer._save = patched_init, patched_save
+from llmdisc.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _killed_at(args: list[str], step: int, where: str, **run) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KILL_AT_STEP": str(step), "KILL_WHERE": where}
+    return subprocess.run([sys.executable, "-c", KILL_HOOK, *args], env=env, capture_output=True, text=True, **run)
+
+
 def test_kill_minus_nine_then_resume(tiny_bert, tmp_path):
     out = tmp_path / "enc"
     checkpoints = Path(f"{out}-checkpoints")
     exe = Path(sys.executable).parent / "llmdisc"
-    args = [str(exe), "train", "encoder", "--model", str(tiny_bert), "--max-steps", "400", "--eval-steps", "4",
+    args = ["train", "encoder", "--model", str(tiny_bert), "--max-steps", "40", "--eval-steps", "4",
             "--batch-size", "4", "--output-dir", str(out), "--eval-splits", "validation"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 240
-    while time.time() < deadline and not (checkpoints / "checkpoint-8" / "trainer_state.json").exists():
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)  # mid-epoch: the demo epoch is 80 steps of 4
-    proc.wait()
-    assert (checkpoints / "checkpoint-8").exists(), "no checkpoint was written in time"
+    killed = _killed_at(args, 8, "saved", timeout=600)  # mid-epoch: the demo epoch is 80 steps of 4
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (checkpoints / "checkpoint-8" / "trainer_state.json").exists()
     assert not out.exists()
 
-    again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    again = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 2 and "--resume" in again.stderr
 
-    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, env=env, timeout=600)
+    resumed = subprocess.run([str(exe), *args, "--resume"], capture_output=True, text=True, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     info = json.loads((out / "llmdisc_config.json").read_text())["info"]
-    assert info["trainer"]["global_step"] == 400
-    resumed = info["trainer"]["resumed_from"]
-    assert resumed.startswith("checkpoint-") and int(resumed.split("-")[1]) >= 8
+    assert info["trainer"]["global_step"] == 40
+    assert info["trainer"]["resumed_from"] == "checkpoint-8"
     assert not checkpoints.exists()  # cleaned up once the model is saved
+
+
+@pytest.mark.parametrize("where", ["mid_save", "truncated"])
+def test_resume_after_a_kill_during_a_checkpoint_write_skips_that_checkpoint(tiny_bert, tmp_path, where):
+    out = tmp_path / "enc"
+    checkpoints = Path(f"{out}-checkpoints")
+    args = ["train", "encoder", "--data", "demo", "--model", str(tiny_bert), "--max-steps", "9", "--eval-steps", "3",
+            "--batch-size", "4", "--output-dir", str(out), "--eval-splits", "validation"]
+    killed = _killed_at(args, 6, where, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (checkpoints / "checkpoint-6").is_dir() and not (checkpoints / "checkpoint-6" / "trainer_state.json").exists()
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    resumed = subprocess.run([str(Path(sys.executable).parent / "llmdisc"), *args, "--resume"],
+                             capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert re.search(r"skipping checkpoint-6 \(incomplete: .+\)", resumed.stderr), resumed.stderr[-2000:]
+    info = json.loads((out / "llmdisc_config.json").read_text())["info"]
+    assert info["resumed_from"] == "checkpoint-3" and info["global_step"] == 9
 
 
 def test_training_is_reproducible_across_runs(tiny_bert, demo):

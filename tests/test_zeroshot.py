@@ -29,6 +29,23 @@ def test_bad_templates(template, message):
         get_classifier("zeroshot", templates=[template])
 
 
+def test_a_template_with_a_comma_on_the_command_line_says_how_to_keep_it(tmp_path, capsys):
+    from llmdisc.cli import main
+
+    # A flag's list value is split at commas: this becomes "Review: {text} In short" and "it was {label}".
+    code = main(["train", "zeroshot", "--templates", "Review: {text} In short, it was {label}",
+                 "--output-dir", str(tmp_path)])
+    (message,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and message.startswith("llmdisc: error: ")
+    assert "\n" not in message and "'Review: {text} In short'" in message and "split at its commas" in message
+    assert """--templates '["Review: {text} In short, it was {label}"]'""" in message and "YAML" in message
+    with pytest.raises(LlmdiscError) as e:  # two templates as a list, one bad: no talk of commas
+        get_classifier("zeroshot", templates=["{text} x {label}", "no slots"])
+    assert "comma" not in str(e.value)
+    assert get_classifier("zeroshot", templates='["Review: {text} In short, it was {label}"]').templates[0].source == \
+        "Review: {text} In short, it was {label}"
+
+
 def test_identical_verbalizers_and_bad_modes(demo, tiny_gpt2):
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers={"negative": "meh", "positive": "meh"})
     with pytest.raises(LlmdiscError, match="two labels share a verbalizer"):
@@ -158,3 +175,20 @@ def test_multi_token_verbalizers_are_scored_whole(demo, tiny_gpt2):
     scores = loglikelihood(clf.model, clf.tokenizer, [(f"Review: {text}\nSentiment:", " " + w) for w in words.values()])
     expected = np.exp(scores - np.max(scores))
     np.testing.assert_allclose(clf.predict_proba([text])[0], expected / expected.sum(), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_an_overlong_text_is_truncated_alike_in_both_modes(mode, demo, tiny_gpt2, caplog):
+    # The tiny GPT-2 has 128 positions; the long text is ~500 tokens. It used to fail the whole
+    # batch in channel mode (its text is the scored continuation) and be cut from the left in direct.
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), mode=mode).fit(demo["train"])
+    long_text = " ".join(demo["train"]["text"][:40])
+    with caplog.at_level("WARNING"):
+        probs = clf.predict_proba([long_text, "short and sweet"])
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(axis=1), 1)
+    assert "zeroshot: truncated 1 of 2 texts to their first" in caplog.text
+    assert "context is cut" not in caplog.text
+    # The policy is "keep the text's start": the long text scores as its own first tokens do.
+    n = int(caplog.text.split("to their first ")[1].split()[0])
+    start = clf.tokenizer.decode(clf.tokenizer(long_text, add_special_tokens=False)["input_ids"][:n])
+    np.testing.assert_allclose(probs[0], clf.predict_proba([start])[0], atol=1e-5)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["NaiveBayesClassifier", "LogisticRegressionClassifier"]
 
 MODEL_FILE = "model.skops"
-# Types a saved pipeline may contain; anything else in a file is refused on load.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# The types beyond skops' own defaults (scikit-learn's estimators, numpy arrays) that a pipeline
+# llmdisc saved may hold, exactly: with skops 0.16 there are none. Anything else in a file is
+# refused on load. Never trust by prefix: "builtins.eval" starts with "builtins.", and a
+# FunctionTransformer or a vectorizer's analyzer would call it on the texts.
+TRUSTED_TYPES: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -86,8 +89,12 @@ from huggingface_hub import hf_hub_download
 
 repo = {repo!r}
 path = os.path.join(repo, "{MODEL_FILE}") if os.path.isdir(repo) else hf_hub_download(repo, "{MODEL_FILE}")
-# skops loads only trusted types: read the list (scikit-learn and numpy types) before trusting it.
-pipeline = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+# skops trusts scikit-learn's and numpy's types; refuse a file that holds any other type.
+trusted = {sorted(TRUSTED_TYPES)!r}  # the types beyond skops' defaults that llmdisc saves
+untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
+if untrusted:
+    raise ValueError(f"{{path}} holds types llmdisc never saves: {{untrusted}}; do not load it")
+pipeline = sio.load(path, trusted=trusted)
 labels = {self.labels!r}  # llmdisc_config.json; pipeline.classes_ holds their indices
 texts = ["a text to classify", "another one"]
 probs = np.zeros((len(texts), len(labels)))
@@ -111,11 +118,35 @@ probs[:, pipeline.classes_] = pipeline.predict_proba(texts)
         path = folder / MODEL_FILE
         if not path.is_file():
             raise LlmdiscError(f"{folder} has no {MODEL_FILE}; save the model again")
-        untrusted = sio.get_untrusted_types(file=path)
-        refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+        except Exception as e:  # noqa: BLE001 - not a zip, no schema...: a damaged or foreign file
+            raise LlmdiscError(f"{path} is not a readable skops file ({type(e).__name__}); save the model again") from None
+        refused = sorted(set(untrusted) - TRUSTED_TYPES)
         if refused:
-            raise LlmdiscError(f"{path} contains unexpected types {refused}; refusing to load it")
-        self.pipeline = sio.load(path, trusted=untrusted)
+            raise LlmdiscError(f"refusing to load {path}: it holds types llmdisc never saves ({', '.join(refused)}); "
+                               "load only folders you or llmdisc wrote")
+        pipeline = sio.load(path, trusted=sorted(TRUSTED_TYPES))
+        _check_pipeline(pipeline, type(self._estimator()), path)
+        self.pipeline = pipeline
+
+
+def _check_pipeline(pipeline: Any, estimator: type, path: Path) -> None:
+    """Refuse a pipeline other than the one llmdisc saves, even when skops trusts all its types.
+
+    skops trusts every scikit-learn class, including ``FunctionTransformer``, and a vectorizer's
+    ``analyzer``, ``preprocessor`` and ``tokenizer`` may be callables: only the exact shape
+    ``CountVectorizer`` (with its built-in word analyzer) then the approach's estimator is run.
+    """
+    steps = [(name, type(step)) for name, step in getattr(pipeline, "steps", [])]
+    expected = [("vectorizer", CountVectorizer), ("model", estimator)]
+    vectorizer = pipeline.steps[0][1] if steps == expected else None
+    if vectorizer is None or not (isinstance(vectorizer.analyzer, str) and vectorizer.preprocessor is None
+                                  and vectorizer.tokenizer is None):
+        found = ", ".join(f"{name}: {kind.__name__}" for name, kind in steps) or type(pipeline).__name__
+        raise LlmdiscError(f"refusing to load {path}: it is not a pipeline llmdisc saves (found {found}; "
+                           f"expected vectorizer: CountVectorizer, model: {estimator.__name__}); load only folders "
+                           "you or llmdisc wrote")
 
 
 @register("naive_bayes")

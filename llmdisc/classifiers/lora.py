@@ -34,7 +34,7 @@ from ..config import arg
 from ..errors import LlmdiscError, first_line
 from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
-from ..likelihood import REVIEW_TEMPLATE, LikelihoodScorer, Template, likelihood_snippet, resolve_verbalizers
+from ..likelihood import REVIEW_TEMPLATE, LikelihoodScorer, likelihood_snippet, parse_templates, resolve_verbalizers
 from ..models import check_model_available, load_model
 from ..scoring import encode_pair
 from ..metrics import TRAINER_LOSS, softmax
@@ -91,7 +91,7 @@ class LoraClassifier(TextClassifier):
         super().__init__(**config)
         if self.config.head not in HEADS:
             raise LlmdiscError(f"unknown lora head '{self.config.head}'; use one of {', '.join(HEADS)}")
-        self.templates = [Template(t) for t in self.config.templates]  # fail early on a bad template
+        self.templates = parse_templates(self.config.templates)  # fail early on a bad template
         if not self.templates:
             raise LlmdiscError("lora needs at least one template")
         self.model = self.tokenizer = None

@@ -9,6 +9,11 @@ Options: contextual calibration (Zhao et al., 2021: divide by the label probabil
 content-free input such as "N/A"), length normalisation (mean instead of summed log-prob),
 PMI (subtract log P(verbalizer | the template's text-free part), Holtzman et al., 2021),
 several templates averaged, and k demonstrations drawn from train with a seed.
+
+Long texts, in both modes alike: a text that does not fit the LM's window together with the
+prompt is cut to its first tokens (as the encoder cuts to ``max_length``), with a warning that
+counts the cut texts; the prompt, demonstrations included, is kept whole.
+
 ``fit`` does only what those options need: it draws the demonstrations and computes the
 calibration; the LM is not trained.
 """
@@ -27,7 +32,7 @@ from ..config import DEFAULT_SEED, arg
 from ..errors import LlmdiscError
 from ..io import write_json
 from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, causal_lm_loading_code, check_mode,
-                          likelihood_snippet, resolve_verbalizers)
+                          likelihood_snippet, parse_templates, resolve_verbalizers)
 from ..models import check_model_available, load_model
 from .base import TextClassifier, register
 
@@ -67,7 +72,7 @@ class ZeroShotClassifier(TextClassifier):
         check_mode(c.mode, c.pmi)
         if c.k_shot < 0:
             raise LlmdiscError(f"k_shot must be >= 0, got {c.k_shot}")
-        self.templates = [Template(t) for t in c.templates]
+        self.templates = parse_templates(c.templates)
         if not self.templates:
             raise LlmdiscError("zeroshot needs at least one template")
         self.model = self.tokenizer = None
@@ -104,6 +109,36 @@ class ZeroShotClassifier(TextClassifier):
         self.calibration = None
         if self.config.calibrate:
             self.calibration = self.scorer().content_free_probabilities(self.config.content_free)
+
+    def _fit_window(self, texts: list[str]) -> list[str]:
+        """Cut texts too long for the model's window, with the prompt, to their first tokens.
+
+        One policy for both modes, as for the encoder: keep the start of the text, count the cut
+        ones in a warning. (Direct mode would otherwise lose the demonstrations and the text's
+        start from the left, and channel mode, which scores the text itself, could not score it.)
+        """
+        limit = context_window(self.model)
+        longest_prompt = 0  # the prompt around an empty text, over templates and label words
+        for template in self.templates:
+            prefix, pair = self._prefix(template), template.direct if self.config.mode == "direct" else template.channel
+            for word in self._verbalizers():
+                context, continuation = pair("", word)
+                ids = encode_pair(self.tokenizer, prefix + context, continuation)
+                longest_prompt = max(longest_prompt, len(ids[0]) + len(ids[1]))
+        # A few tokens of slack: a text and its neighbours may tokenize differently at the joins.
+        budget = limit - longest_prompt - 4
+        if budget < 8:
+            return texts  # the prompt alone fills the window: scoring cuts contexts and says so
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        long = [i for i, x in enumerate(ids) if len(x) > budget]
+        if not long:
+            return texts
+        logger.warning("zeroshot: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token "
+                       "window with the prompt", len(long), len(texts), budget, limit)
+        texts = list(texts)
+        for i in long:
+            texts[i] = self.tokenizer.decode(ids[i][:budget])
+        return texts
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.scorer().probabilities(texts, self.calibration)

@@ -9,7 +9,11 @@
 
 OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv,
 runs/ (one cached result per approach, size and seed) and comparison.json (what the cache was
-made from: the data's fingerprint and the settings a resume must share).
+made from: the data's fingerprint and the settings a resume must share). While it runs, it also
+holds .llmdisc.lock (a second comparison on the folder is refused) and tmp/ (checkpoints).
+
+Exit status: 0 when every run succeeded, 1 when any failed (the last line gives the count; the
+report is written all the same), 2 for a problem found before running (one line).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from ..comparison import compare
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
 
-__all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
+__all__ = ["DEFAULT_APPROACHES", "CompareConfig", "failed_runs", "main", "make_parser"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +82,24 @@ def main(config: CompareConfig) -> list[RunRecord]:
         if key in tables and (key != "learning_curves" or len(tables[key][0]) > 3):
             print(markdown_table(tables[key]) + "\n")
     print(f"report: {path} (and report.html)")
+    failed, total = failed_runs(records)
+    if failed:  # last, so that a script or a CI log shows it (and the exit status is 1)
+        print(f"{failed} of {total} runs failed; see the Failed approaches table in {path}")
     return records
+
+
+def failed_runs(records: list[dict[str, Any]]) -> tuple[int, int]:
+    """(failed, all) runs in ``records``: a run is one (approach, size, seed), whatever its splits."""
+    runs: dict[tuple, bool] = {}
+    for r in records:
+        key = (r["approach"], r["size"], r["seed"])
+        runs[key] = runs.get(key, False) or r.get("status") != "ok"
+    return sum(runs.values()), len(runs)
+
+
+def _exit_status(records: list[dict[str, Any]]) -> int:
+    """The ``compare`` command's exit status: 1 when any run failed, else 0."""
+    return 1 if failed_runs(records)[0] else 0
 
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
@@ -87,7 +108,7 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     parser = (subparsers.add_parser("compare", help="compare approaches on the same splits", **kwargs)
               if subparsers else argparse.ArgumentParser(**kwargs))
     _fields_parser(CompareConfig, parser)
-    parser.set_defaults(func=lambda args: main(parse_config(CompareConfig, args)))
+    parser.set_defaults(func=lambda args: _exit_status(main(parse_config(CompareConfig, args))))
     return parser
 
 
