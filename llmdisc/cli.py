@@ -15,14 +15,12 @@ A command that ran but did not do all it was asked (a comparison with failed run
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from typing import Sequence
 
 from .version import __version__
 from .commands import compare, evaluate, generate, predict, score, train
-from .errors import LlmdiscError
+from .console import run
 
 __all__ = ["main", "make_parser", "run"]
 
@@ -41,45 +39,6 @@ def make_parser() -> argparse.ArgumentParser:
     predict.make_parser(sub)
     evaluate.make_parser(sub)
     return parser
-
-
-def _setup_logging(verbose: bool) -> None:
-    from .distributed import is_main_process
-
-    # Under accelerate launch the other processes log only errors, so each message appears once.
-    level = (logging.DEBUG if verbose else logging.INFO) if is_main_process() else logging.ERROR
-    logging.basicConfig(level=level, format="llmdisc: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "datasets", "transformers"):
-        logging.getLogger(noisy).setLevel(max(level, logging.DEBUG if verbose else logging.WARNING))
-    if not verbose:
-        # datasets and transformers read these when first imported, by the command that needs
-        # them: importing them here, to call their setters, would delay every command by seconds.
-        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # what transformers' own switch turns off
-        if "datasets" in sys.modules:  # imported already: `main` called from Python
-            sys.modules["datasets"].disable_progress_bars()
-        if "transformers" in sys.modules:
-            sys.modules["transformers"].utils.logging.set_verbosity_error()
-            sys.modules["transformers"].utils.logging.disable_progress_bar()
-
-
-def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` with ``parser``, call the chosen command; one-line errors, exit code 2.
-
-    A command's function may return an exit status (an int); anything else means 0.
-    """
-    args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "verbose", False))
-    try:
-        status = args.func(args)
-    except LlmdiscError as e:
-        print(f"llmdisc: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("llmdisc: interrupted", file=sys.stderr)
-        return 130
-    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

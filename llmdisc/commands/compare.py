@@ -113,6 +113,6 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    from ..cli import run
+    from ..console import run
 
     sys.exit(run(make_parser()))

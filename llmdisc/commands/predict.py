@@ -91,6 +91,6 @@ def _without(args: argparse.Namespace, *names: str) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    from ..cli import run
+    from ..console import run
 
     sys.exit(run(make_parser()))
