@@ -192,7 +192,8 @@ def peek_columns(path: str | Path) -> list[str] | None:
             return list(pq.read_schema(path).names)
         with open(path, encoding="utf-8", newline="") as f:
             if suffix in (".csv", ".tsv"):
-                return next(csv.reader(f, delimiter="\t" if suffix == ".tsv" else ","), None)
+                header = next(csv.reader(f, delimiter="\t" if suffix == ".tsv" else ","), None)
+                return header or None  # a blank first line: let the full reader say what is wrong
             if suffix in (".json", ".jsonl"):
                 first = next((line for line in f if line.strip()), "")
                 record = json.loads(first) if first.lstrip().startswith("{") else None

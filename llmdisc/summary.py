@@ -17,7 +17,7 @@ from .metrics import ACCURACY, METRICS
 from .records import Costs, RunRecord
 
 __all__ = ["LearningCurve", "SummaryRow", "MEAN_COSTS", "report_split", "by_variant", "learning_curve",
-           "largest_size_rows", "summary_rows", "failures", "std"]
+           "largest_size_rows", "summary_rows", "failures", "failed_runs", "std"]
 
 #: The cost fields averaged over seeds in the summary (besides every metric).
 MEAN_COSTS = tuple(f.name for f in dataclasses.fields(Costs) if not f.name.startswith("parameters_"))
@@ -122,3 +122,12 @@ def failures(records: Sequence[RunRecord]) -> list[RunRecord]:
             seen.add(r.variant)
             out.append(r)
     return out
+
+
+def failed_runs(records: Sequence[RunRecord]) -> tuple[int, int]:
+    """(failed, all) runs in ``records``: a run is one (variant, size, seed), whatever its splits."""
+    runs: dict[tuple, bool] = {}
+    for r in records:
+        key = (r.variant, r.size, r.seed)
+        runs[key] = runs.get(key, False) or not r.ok
+    return sum(runs.values()), len(runs)

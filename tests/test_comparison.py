@@ -212,7 +212,7 @@ def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
         browser.get((out / "report.html").as_uri())
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
-        assert len(images) == 4
+        assert len(images) == 5  # learning curves, calibration, confusion matrices, robustness, cost
         for alt, complete, width, height in images:
             assert complete and width > 300 and height > 200, alt
         assert browser.title.startswith("llmdisc comparison")

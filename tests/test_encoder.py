@@ -154,7 +154,7 @@ def test_resume_after_a_kill_during_a_checkpoint_write_skips_that_checkpoint(tin
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert re.search(r"skipping checkpoint-6 \(incomplete: .+\)", resumed.stderr), resumed.stderr[-2000:]
     info = json.loads((out / "llmdisc_config.json").read_text())["info"]
-    assert info["resumed_from"] == "checkpoint-3" and info["global_step"] == 9
+    assert info["trainer"]["resumed_from"] == "checkpoint-3" and info["trainer"]["global_step"] == 9
 
 
 def test_training_is_reproducible_across_runs(tiny_bert, demo):

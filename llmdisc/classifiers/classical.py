@@ -138,6 +138,8 @@ def _check_pipeline(pipeline: Any, estimator: type, path: Path) -> None:
     ``analyzer``, ``preprocessor`` and ``tokenizer`` may be callables: only the exact shape
     ``CountVectorizer`` (with its built-in word analyzer) then the approach's estimator is run.
     """
+    from sklearn.feature_extraction.text import CountVectorizer
+
     steps = [(name, type(step)) for name, step in getattr(pipeline, "steps", [])]
     expected = [("vectorizer", CountVectorizer), ("model", estimator)]
     vectorizer = pipeline.steps[0][1] if steps == expected else None

@@ -29,8 +29,9 @@ from ..data import DataConfig
 from ..comparison import compare
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
+from ..summary import failed_runs
 
-__all__ = ["DEFAULT_APPROACHES", "CompareConfig", "failed_runs", "main", "make_parser"]
+__all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +89,7 @@ def main(config: CompareConfig) -> list[RunRecord]:
     return records
 
 
-def failed_runs(records: list[dict[str, Any]]) -> tuple[int, int]:
-    """(failed, all) runs in ``records``: a run is one (approach, size, seed), whatever its splits."""
-    runs: dict[tuple, bool] = {}
-    for r in records:
-        key = (r["approach"], r["size"], r["seed"])
-        runs[key] = runs.get(key, False) or r.get("status") != "ok"
-    return sum(runs.values()), len(runs)
-
-
-def _exit_status(records: list[dict[str, Any]]) -> int:
+def _exit_status(records: list[RunRecord]) -> int:
     """The ``compare`` command's exit status: 1 when any run failed, else 0."""
     return 1 if failed_runs(records)[0] else 0
 
