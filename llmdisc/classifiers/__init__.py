@@ -1,7 +1,7 @@
 """Every approach, behind one interface. Importing this package registers them all."""
 
 from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
-from .classical import LogisticRegressionClassifier, NaiveBayesClassifier
+from .classical import LinearSvmClassifier, LogisticRegressionClassifier, NaiveBayesClassifier, RandomForestTextClassifier
 from .encoder import EncoderClassifier
 from .lora import LoraClassifier
 from .zeroshot import ZeroShotClassifier
@@ -14,6 +14,8 @@ __all__ = [
     "register",
     "NaiveBayesClassifier",
     "LogisticRegressionClassifier",
+    "LinearSvmClassifier",
+    "RandomForestTextClassifier",
     "EncoderClassifier",
     "ZeroShotClassifier",
     "LoraClassifier",
