@@ -2,8 +2,10 @@
 
 from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
 from .classical import LinearSvmClassifier, LogisticRegressionClassifier, NaiveBayesClassifier, RandomForestTextClassifier
+from .embedding import EmbeddingLogisticRegression
 from .encoder import EncoderClassifier
 from .lora import LoraClassifier
+from .setfit import SetFitClassifier
 from .zeroshot import ZeroShotClassifier
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "LinearSvmClassifier",
     "RandomForestTextClassifier",
     "EncoderClassifier",
+    "EmbeddingLogisticRegression",
     "ZeroShotClassifier",
     "LoraClassifier",
+    "SetFitClassifier",
 ]
