@@ -122,6 +122,10 @@ class _BagOfWordsClassifier(TextClassifier):
     def _check(self, labels: list[str]) -> None:
         class_weight_indices(self.config.class_weight, labels, self.name)
 
+    def _fit_params(self, labels: np.ndarray) -> dict[str, Any]:
+        """Extra arguments of the pipeline's ``fit`` (``model__sample_weight``...)."""
+        return {}
+
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.pipeline import Pipeline
@@ -135,7 +139,7 @@ class _BagOfWordsClassifier(TextClassifier):
         )
         self.pipeline = Pipeline([("vectorizer", vectorizer), ("model", self._estimator(labels))])
         try:
-            self.pipeline.fit(texts, labels)
+            self.pipeline.fit(texts, labels, **self._fit_params(labels))
         except ValueError as e:  # empty vocabulary, min_df too high, a bad alpha or C...
             raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
 
@@ -323,9 +327,20 @@ class LinearSvmClassifier(_BagOfWordsClassifier):
             rare = [self.labels[c] for c, n in zip(*np.unique(labels, return_counts=True)) if n < 2]
             raise LlmdiscError(f"linear_svm needs at least 2 training examples of each class it sees to calibrate "
                                f"its probabilities; {', '.join(map(repr, rare))} has 1: add examples or use logistic_regression")
-        svm = LinearSVC(C=self.config.C, max_iter=self.config.max_iter, class_weight=self._class_weight(labels))
+        # No class_weight here: the weights go in as sample weights (see _fit_params).
+        svm = LinearSVC(C=self.config.C, max_iter=self.config.max_iter)
         # cv folds are stratified: no more folds than the smallest class has examples.
         return CalibratedClassifierCV(svm, method="sigmoid", cv=min(3, smallest))
+
+    def _fit_params(self, labels: np.ndarray) -> dict[str, Any]:
+        # As sample weights, the class weights reach both the SVM and the Platt sigmoid; as the
+        # SVM's class_weight only, the sigmoid (fitted unweighted on held-out folds) would learn
+        # the training prior back and undo them.
+        weights = self._class_weight(labels)
+        if weights is None:
+            return {}
+        from sklearn.utils.class_weight import compute_sample_weight
+        return {"model__sample_weight": compute_sample_weight(weights, labels)}
 
     def _estimator_class(self) -> type:
         from sklearn.calibration import CalibratedClassifierCV
