@@ -7,7 +7,8 @@ of the gain is the pretrained representation and how much the fine-tuning.
 
 Saved as ``model.skops`` (the logistic regression, loaded through the same exact allow-list as
 the classical approaches) plus the encoder's alias, folder or Hub id in ``llmdisc_config.json``;
-loading re-creates the encoder from that setting.
+loading re-creates the encoder from that setting. An encoder from a local folder is saved too,
+in ``encoder/``: that folder would not travel to the Hub, and may be gone when the model loads.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 # A saved logistic regression holds only scikit-learn's and numpy's types (skops 0.16 defaults).
 TRUSTED_TYPES: frozenset[str] = frozenset()
+ENCODER_DIR = "encoder"
 
 
 def require(module: str, pip_name: str, approach: str) -> None:
@@ -124,10 +126,16 @@ class EmbeddingLogisticRegression(TextClassifier):
         encoder = sum(p.numel() for p in self._encoder().parameters())
         return {"total": head + int(encoder), "trainable": head}
 
+    def _bundles_encoder(self) -> bool:
+        """Whether the encoder is saved with the model (it comes from a local folder)."""
+        return self.config.model not in ALIASES and not is_repo_id(self.config.model)
+
     def _save(self, folder: Path) -> None:
         import skops.io as sio
 
         sio.dump(self.head, folder / MODEL_FILE)
+        if self._bundles_encoder():
+            self._encoder().save(str(folder / ENCODER_DIR), create_model_card=False)
 
     def _load(self, folder: Path) -> None:
         from sklearn.linear_model import LogisticRegression
@@ -138,13 +146,9 @@ class EmbeddingLogisticRegression(TextClassifier):
             raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
                                "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
         self.head = head
-        self.encoder = None  # loaded on first use, from the saved setting
-
-    def _for_hub(self, folder: Path) -> None:
-        # Only the regression is saved: elsewhere the encoder must load from its name.
-        if self.config.model not in ALIASES and not is_repo_id(self.config.model):
-            raise LlmdiscError(f"{self.name} encodes with the local folder {self.config.model}, which does not travel "
-                               "to the Hub; train with an alias or a Hub id to push it")
+        bundled = folder / ENCODER_DIR
+        # Loaded now, so that a missing encoder fails here and not at the first prediction.
+        self.encoder = load_sentence_encoder(str(bundled) if bundled.is_dir() else self.config.model)
 
     def _encoder_id(self) -> str:
         """The encoder as the Hub knows it (an alias stands for its Hub copy)."""
@@ -155,12 +159,17 @@ class EmbeddingLogisticRegression(TextClassifier):
         return f"{self.description} Encoder: {self._encoder_id()}."
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
+        if self._bundles_encoder():  # saved in the folder's encoder/
+            encoder = (f'os.path.join(repo, "{ENCODER_DIR}") if os.path.isdir(repo) else '
+                       f'os.path.join(snapshot_download(repo, allow_patterns=["{ENCODER_DIR}/*"]), "{ENCODER_DIR}")')
+        else:
+            encoder = repr(self._encoder_id())
         return "sentence-transformers, scikit-learn and skops", f"""
 import os
 
 import numpy as np
 import skops.io as sio
-from huggingface_hub import hf_hub_download
+from huggingface_hub import hf_hub_download, snapshot_download
 from sentence_transformers import SentenceTransformer
 
 repo = {repo!r}
@@ -170,7 +179,7 @@ untrusted = sio.get_untrusted_types(file=path)
 if untrusted:
     raise ValueError(f"{{path}} holds types llmdisc never saves: {{untrusted}}; do not load it")
 head = sio.load(path, trusted=[])
-encoder = SentenceTransformer({self._encoder_id()!r})
+encoder = SentenceTransformer({encoder})
 labels = {self.labels!r}  # llmdisc_config.json; head.classes_ holds their indices
 texts = ["a text to classify", "another one"]
 probs = np.zeros((len(texts), len(labels)))
