@@ -14,6 +14,10 @@ from llmdisc import TextClassifier, get_classifier
 CASES: dict[str, tuple[str, dict]] = {
     "naive_bayes": ("naive_bayes", {}),
     "logistic_regression": ("logistic_regression", {"C": 0.5}),
+    "linear_svm": ("linear_svm", {"C": 0.5, "class_weight": "balanced"}),
+    "random_forest": ("random_forest", {"n_estimators": 10, "max_depth": 8, "seed": 1}),
+    "embedding_lr": ("embedding_lr", {"model": "TINY_BERT", "C": 2.0, "batch_size": 16}),
+    "setfit": ("setfit", {"model": "TINY_BERT", "num_iterations": 1, "batch_size": 16, "seed": 1}),
     "encoder": ("encoder", {"model": "TINY_BERT", "max_steps": 4, "batch_size": 8, "eval_steps": 2}),
     "zeroshot_direct": ("zeroshot", {"model": "TINY_GPT2", "calibrate": True, "k_shot": 1}),
     "zeroshot_channel": ("zeroshot", {"model": "TINY_GPT2", "mode": "channel"}),

@@ -1,9 +1,11 @@
 """Every approach, behind one interface. Importing this package registers them all."""
 
 from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
-from .classical import LogisticRegressionClassifier, NaiveBayesClassifier
+from .classical import LinearSvmClassifier, LogisticRegressionClassifier, NaiveBayesClassifier, RandomForestTextClassifier
+from .embedding import EmbeddingLogisticRegression
 from .encoder import EncoderClassifier
 from .lora import LoraClassifier
+from .setfit import SetFitClassifier
 from .zeroshot import ZeroShotClassifier
 
 __all__ = [
@@ -14,7 +16,11 @@ __all__ = [
     "register",
     "NaiveBayesClassifier",
     "LogisticRegressionClassifier",
+    "LinearSvmClassifier",
+    "RandomForestTextClassifier",
     "EncoderClassifier",
+    "EmbeddingLogisticRegression",
     "ZeroShotClassifier",
     "LoraClassifier",
+    "SetFitClassifier",
 ]

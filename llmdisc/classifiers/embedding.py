@@ -1,0 +1,193 @@
+"""Frozen sentence embeddings + logistic regression: the cheapest use of a pretrained encoder.
+
+``EmbeddingLogisticRegression`` encodes each text once with a sentence-transformers model (by
+default the packaged all-MiniLM-L6-v2), never updating it, and fits scikit-learn's logistic
+regression on the vectors. Against ``encoder`` (the whole network fine-tuned) it shows how much
+of the gain is the pretrained representation and how much the fine-tuning.
+
+Saved as ``model.skops`` (the logistic regression, loaded through the same exact allow-list as
+the classical approaches) plus the encoder's alias, folder or Hub id in ``llmdisc_config.json``;
+loading re-creates the encoder from that setting. An encoder from a local folder is saved too,
+in ``encoder/``: that folder would not travel to the Hub, and may be gone when the model loads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import arg
+from ..errors import LlmdiscError, first_line
+from ..hub import is_repo_id
+from ..models import ALIASES, check_model_available, resolve_model
+from .base import TextClassifier, register
+from .classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
+
+if TYPE_CHECKING:
+    import datasets
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["EmbeddingLogisticRegression", "load_sentence_encoder", "require"]
+
+logger = logging.getLogger(__name__)
+
+# A saved logistic regression holds only scikit-learn's and numpy's types (skops 0.16 defaults).
+TRUSTED_TYPES: frozenset[str] = frozenset()
+ENCODER_DIR = "encoder"
+
+
+def require(module: str, pip_name: str, approach: str) -> None:
+    """A one-line error, before any work, if ``module`` is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise LlmdiscError(f"{approach} needs the {pip_name} package; install it with: pip install {pip_name}")
+
+
+def load_sentence_encoder(model: str) -> SentenceTransformer:
+    """A sentence-transformers model from an alias, a folder or a Hub id (one-line errors).
+
+    A plain transformers folder (no ``modules.json``) is wrapped by sentence-transformers with
+    mean pooling.
+
+    Args:
+        model: an alias of :data:`llmdisc.models.ALIASES`, a local folder or a Hub id.
+
+    Returns:
+        The model, on the CPU or the first GPU, in eval mode.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_model(model)
+    try:
+        return SentenceTransformer(path)
+    except (OSError, ValueError) as e:
+        raise LlmdiscError(f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
+                           "pass a sentence-transformers or BERT-style folder, an alias or a Hub id") from None
+
+
+@register("embedding_lr")
+class EmbeddingLogisticRegression(TextClassifier):
+    """Logistic regression on frozen sentence embeddings."""
+
+    paradigm = "discriminative"
+    description = ("Logistic regression on frozen sentence embeddings (a sentence-transformers encoder, "
+                   "mean-pooled, not fine-tuned): models P(y|x) on a pretrained representation.")
+    hub_library = "sentence-transformers"
+
+    @dataclass
+    class Config:
+        model: str = arg("minilm-l6", "the sentence encoder: an alias, a folder or a Hub id")
+        C: float = arg(1.0, "inverse L2 regularisation strength")
+        max_iter: int = arg(1000, "solver iterations at most")
+        class_weight: str | dict[str, float] | None = arg(
+            None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
+        batch_size: int = arg(32, "texts encoded at a time (memory, not results)")
+
+    def _check(self, labels: list[str]) -> None:
+        require("sentence_transformers", "sentence-transformers", self.name)
+        class_weight_indices(self.config.class_weight, labels, self.name)
+        if self.config.batch_size < 1:
+            raise LlmdiscError(f"{self.name}.batch_size must be at least 1, not {self.config.batch_size}")
+        check_model_available(self.config.model)
+
+    def _encoder(self) -> SentenceTransformer:
+        if getattr(self, "encoder", None) is None:
+            self.encoder = load_sentence_encoder(self.config.model)
+        return self.encoder
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._encoder().encode(texts, batch_size=self.config.batch_size, convert_to_numpy=True,
+                                                 show_progress_bar=False), dtype=np.float64)
+
+    def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self._check(self.labels)  # fit may be called without check (a notebook)
+        weights = present_class_weight(class_weight_indices(self.config.class_weight, self.labels, self.name), labels)
+        self.head = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, class_weight=weights)
+        try:
+            self.head.fit(self._embed(texts), labels)
+        except ValueError as e:  # a bad C...
+            raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        probs = np.zeros((len(texts), len(self.labels)))
+        # The regression only knows classes seen in training; unseen ones get probability 0.
+        probs[:, self.head.classes_] = self.head.predict_proba(self._embed(texts))
+        return probs
+
+    def num_parameters(self) -> dict[str, int]:
+        head = int(self.head.coef_.size + self.head.intercept_.size)
+        encoder = sum(p.numel() for p in self._encoder().parameters())
+        return {"total": head + int(encoder), "trainable": head}
+
+    def _bundles_encoder(self) -> bool:
+        """Whether the encoder is saved with the model (it comes from a local folder)."""
+        return self.config.model not in ALIASES and not is_repo_id(self.config.model)
+
+    def _save(self, folder: Path) -> None:
+        import skops.io as sio
+
+        sio.dump(self.head, folder / MODEL_FILE)
+        if self._bundles_encoder():
+            self._encoder().save(str(folder / ENCODER_DIR), create_model_card=False)
+
+    def _load(self, folder: Path) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        path = folder / MODEL_FILE
+        head = load_skops(path, TRUSTED_TYPES)
+        if type(head) is not LogisticRegression:  # skops trusts every scikit-learn class: run only ours
+            raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
+                               "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
+        self.head = head
+        bundled = folder / ENCODER_DIR
+        # Loaded now, so that a missing encoder fails here and not at the first prediction.
+        self.encoder = load_sentence_encoder(str(bundled) if bundled.is_dir() else self.config.model)
+
+    def _encoder_id(self) -> str:
+        """The encoder as the Hub knows it (an alias stands for its Hub copy)."""
+        spec = ALIASES.get(self.config.model)
+        return spec.hub_id if spec else self.config.model
+
+    def _card_approach(self) -> str:
+        return f"{self.description} Encoder: {self._encoder_id()}."
+
+    def _card_usage(self, repo: str) -> tuple[str, str]:
+        if self._bundles_encoder():  # saved in the folder's encoder/
+            encoder = (f'os.path.join(repo, "{ENCODER_DIR}") if os.path.isdir(repo) else '
+                       f'os.path.join(snapshot_download(repo, allow_patterns=["{ENCODER_DIR}/*"]), "{ENCODER_DIR}")')
+        else:
+            encoder = repr(self._encoder_id())
+        return "sentence-transformers, scikit-learn and skops", f"""
+import os
+
+import numpy as np
+import skops.io as sio
+from huggingface_hub import hf_hub_download, snapshot_download
+from sentence_transformers import SentenceTransformer
+
+repo = {repo!r}
+path = os.path.join(repo, "{MODEL_FILE}") if os.path.isdir(repo) else hf_hub_download(repo, "{MODEL_FILE}")
+# skops trusts scikit-learn's and numpy's types; refuse a file that holds any other type.
+untrusted = sio.get_untrusted_types(file=path)
+if untrusted:
+    raise ValueError(f"{{path}} holds types llmdisc never saves: {{untrusted}}; do not load it")
+head = sio.load(path, trusted=[])
+encoder = SentenceTransformer({encoder})
+labels = {self.labels!r}  # llmdisc_config.json; head.classes_ holds their indices
+texts = ["a text to classify", "another one"]
+probs = np.zeros((len(texts), len(labels)))
+probs[:, head.classes_] = head.predict_proba(encoder.encode(texts, batch_size={self.config.batch_size}))
+"""
+
+    def _card_limits(self) -> list[str]:
+        return ["The encoder is frozen: what its embeddings do not separate, the linear head cannot learn.",
+                "Texts beyond the encoder's maximum length (256 word pieces for MiniLM) are truncated.",
+                "It inherits its encoder's language coverage and biases."]
+

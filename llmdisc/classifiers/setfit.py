@@ -1,0 +1,144 @@
+"""SetFit: a sentence encoder fine-tuned contrastively on pairs, then a logistic-regression head.
+
+``SetFitClassifier`` runs the setfit library (Tunstall et al., 2022): from the few training
+examples it draws pairs (same class: similar; different classes: dissimilar), fine-tunes the
+sentence-transformers body on them, then fits scikit-learn's logistic regression on the tuned
+embeddings. It is the few-shot discriminative baseline between ``embedding_lr`` (body frozen) and
+``encoder`` (whole network trained on the labels directly).
+
+The saved folder is setfit's own (``SetFitModel.save_pretrained``), so ``SetFitModel.from_pretrained``
+loads it without llmdisc. Its ``model_head.pkl`` is a pickle, which setfit unpickles: llmdisc
+never reads it, it loads the same head from ``head.skops`` through the exact allow-list.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import arg
+from ..errors import LlmdiscError, first_line
+from ..models import ALIASES, check_model_available, resolve_model
+from .base import TextClassifier, register
+from .classical import load_skops
+from .embedding import require
+
+if TYPE_CHECKING:
+    import datasets
+    from setfit import SetFitModel
+
+__all__ = ["SetFitClassifier"]
+
+logger = logging.getLogger(__name__)
+
+HEAD_FILE = "head.skops"
+# The saved logistic-regression head holds only scikit-learn's and numpy's types (skops 0.16).
+TRUSTED_TYPES: frozenset[str] = frozenset()
+
+
+@register("setfit")
+class SetFitClassifier(TextClassifier):
+    """SetFit: contrastive fine-tuning of a sentence encoder, then logistic regression."""
+
+    paradigm = "discriminative"
+    description = ("SetFit: a sentence-transformers encoder fine-tuned contrastively on pairs of training "
+                   "examples, then logistic regression on its embeddings: models P(y|x).")
+    hub_library = "setfit"
+    takes_seed = True
+
+    @dataclass
+    class Config:
+        model: str = arg("minilm-l6", "the sentence encoder: an alias, a folder or a Hub id")
+        num_iterations: int = arg(20, "pairs drawn per training example (setfit's num_iterations)")
+        num_epochs: int = arg(1, "epochs of contrastive fine-tuning over the pairs")
+        batch_size: int = arg(16, "pairs per contrastive step; also texts encoded at a time")
+        seed: int = arg(0, "seed of the pair sampling and the fine-tuning")
+
+    def _check(self, labels: list[str]) -> None:
+        require("setfit", "setfit", self.name)
+        for name in ("num_iterations", "num_epochs", "batch_size"):
+            if getattr(self.config, name) < 1:
+                raise LlmdiscError(f"{self.name}.{name} must be at least 1, not {getattr(self.config, name)}")
+        check_model_available(self.config.model)
+
+    def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        import datasets as hf_datasets
+        from setfit import SetFitModel, Trainer, TrainingArguments
+
+        self._check(self.labels)
+        c = self.config
+        self.model = SetFitModel.from_pretrained(resolve_model(c.model))
+        with tempfile.TemporaryDirectory(prefix="llmdisc-setfit-") as tmp:  # setfit's checkpoints: none kept
+            args = TrainingArguments(output_dir=tmp, num_iterations=c.num_iterations, num_epochs=c.num_epochs,
+                                     batch_size=c.batch_size, seed=c.seed, report_to="none", save_strategy="no",
+                                     show_progress_bar=False)
+            train = hf_datasets.Dataset.from_dict({"text": texts, "label": [int(y) for y in labels]})
+            try:
+                Trainer(model=self.model, args=args, train_dataset=train).train()
+            except ValueError as e:
+                raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        probs = np.zeros((len(texts), len(self.labels)))
+        scores = self.model.predict_proba(texts, batch_size=self.config.batch_size, as_numpy=True)
+        # The head only knows classes seen in training; unseen ones get probability 0.
+        probs[:, self.model.model_head.classes_] = scores
+        return probs
+
+    def num_parameters(self) -> dict[str, int]:
+        head = self.model.model_head
+        n_head = int(head.coef_.size + head.intercept_.size)
+        n = sum(p.numel() for p in self.model.model_body.parameters()) + n_head
+        return {"total": int(n), "trainable": int(n)}
+
+    def _save(self, folder: Path) -> None:
+        import skops.io as sio
+
+        self.model.save_pretrained(folder)
+        sio.dump(self.model.model_head, folder / HEAD_FILE)
+
+    def _load(self, folder: Path) -> None:
+        from sentence_transformers import SentenceTransformer
+        from setfit import SetFitModel
+        from sklearn.linear_model import LogisticRegression
+
+        path = folder / HEAD_FILE
+        head = load_skops(path, TRUSTED_TYPES)
+        if type(head) is not LogisticRegression:  # skops trusts every scikit-learn class: run only ours
+            raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
+                               "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
+        try:
+            body = SentenceTransformer(str(folder))
+        except (OSError, ValueError) as e:
+            raise LlmdiscError(f"{folder} holds no readable sentence encoder ({first_line(e, 200)}); save the model again") from None
+        self.model = SetFitModel(model_body=body, model_head=head)
+
+    def _encoder_id(self) -> str:
+        spec = ALIASES.get(self.config.model)
+        return spec.hub_id if spec else self.config.model
+
+    def _card_approach(self) -> str:
+        return f"{self.description} Base encoder: {self._encoder_id()}."
+
+    def _card_usage(self, repo: str) -> tuple[str, str]:
+        return "setfit", f"""
+import numpy as np
+from setfit import SetFitModel
+
+# Unpickles model_head.pkl: load only repos you trust (llmdisc itself reads head.skops instead).
+model = SetFitModel.from_pretrained({repo!r})
+labels = {self.labels!r}  # llmdisc_config.json; model.model_head.classes_ holds their indices
+texts = ["a text to classify", "another one"]
+probs = np.zeros((len(texts), len(labels)))
+probs[:, model.model_head.classes_] = model.predict_proba(texts, as_numpy=True)
+"""
+
+    def _card_limits(self) -> list[str]:
+        return ["model_head.pkl is a pickle, which SetFitModel.from_pretrained runs: load only repos you trust.",
+                "Texts beyond the encoder's maximum length (256 word pieces for MiniLM) are truncated.",
+                "It inherits its base encoder's language coverage and biases."]
