@@ -134,3 +134,19 @@ def test_training_under_accelerate_launch_saves_one_model(tiny_bert, demo, tmp_p
     assert probs.shape == (8, 2) and np.allclose(probs.sum(axis=1), 1)
     # Every process evaluated the whole test split: the accuracy counts in 1/80ths.
     assert len(demo["test"]) == 80 and float(info["metrics"]["test"]["accuracy"] * 80).is_integer()
+
+
+def test_predict_under_accelerate_launch_equals_one_process(tiny_gpt2, demo, tmp_path):
+    """`llmdisc predict` under accelerate launch: the batches' work is shared, one file is written,
+    and the probabilities are those of a single process."""
+    folder = llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2), batch_size=4).fit(demo["train"]) \
+        .save_pretrained(tmp_path / "zs")
+    texts = list(demo["test"]["text"][:10])
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    _launch(["-m", "llmdisc.cli", "predict", str(folder), "--file", str(tmp_path / "in.txt"),
+             "--output", str(tmp_path / "out.jsonl"), "--batch-size", "4"], cwd=tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in records] == texts  # written once, in order
+    single = llmdisc.TextClassifier.from_pretrained(folder).predict_proba(texts)
+    np.testing.assert_allclose([[r["prob_negative"], r["prob_positive"]] for r in records], single, atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.jsonl", "zs"]  # nothing half-written

@@ -106,9 +106,10 @@ class ZeroShotClassifier(TextClassifier):
             picks = rng.choice(len(texts), size=min(self.config.k_shot, len(texts)), replace=False)
             self.demonstrations = [(texts[i], int(labels[i])) for i in picks]
         self._scorer = None  # the demonstrations changed
+        scorer = self.scorer()  # loads the LM here, so that its load counts as training time, not prediction
         self.calibration = None
         if self.config.calibrate:
-            self.calibration = self.scorer().content_free_probabilities(self.config.content_free)
+            self.calibration = scorer.content_free_probabilities(self.config.content_free)
 
     def _fit_window(self, texts: list[str]) -> list[str]:
         """Cut texts too long for the model's window, with the prompt, to their first tokens.
