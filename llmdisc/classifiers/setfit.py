@@ -30,7 +30,6 @@ from .embedding import require
 
 if TYPE_CHECKING:
     import datasets
-    from setfit import SetFitModel
 
 __all__ = ["SetFitClassifier"]
 

@@ -111,36 +111,6 @@ class ZeroShotClassifier(TextClassifier):
         if self.config.calibrate:
             self.calibration = scorer.content_free_probabilities(self.config.content_free)
 
-    def _fit_window(self, texts: list[str]) -> list[str]:
-        """Cut texts too long for the model's window, with the prompt, to their first tokens.
-
-        One policy for both modes, as for the encoder: keep the start of the text, count the cut
-        ones in a warning. (Direct mode would otherwise lose the demonstrations and the text's
-        start from the left, and channel mode, which scores the text itself, could not score it.)
-        """
-        limit = context_window(self.model)
-        longest_prompt = 0  # the prompt around an empty text, over templates and label words
-        for template in self.templates:
-            prefix, pair = self._prefix(template), template.direct if self.config.mode == "direct" else template.channel
-            for word in self._verbalizers():
-                context, continuation = pair("", word)
-                ids = encode_pair(self.tokenizer, prefix + context, continuation)
-                longest_prompt = max(longest_prompt, len(ids[0]) + len(ids[1]))
-        # A few tokens of slack: a text and its neighbours may tokenize differently at the joins.
-        budget = limit - longest_prompt - 4
-        if budget < 8:
-            return texts  # the prompt alone fills the window: scoring cuts contexts and says so
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        long = [i for i, x in enumerate(ids) if len(x) > budget]
-        if not long:
-            return texts
-        logger.warning("zeroshot: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token "
-                       "window with the prompt", len(long), len(texts), budget, limit)
-        texts = list(texts)
-        for i in long:
-            texts[i] = self.tokenizer.decode(ids[i][:budget])
-        return texts
-
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.scorer().probabilities(texts, self.calibration)
 
