@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import datasets
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["EmbeddingLogisticRegression", "load_sentence_encoder", "require"]
+__all__ = ["EmbeddingLogisticRegression", "encoder_hub_id", "load_logistic_head", "load_sentence_encoder", "require"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,27 @@ def load_sentence_encoder(model: str) -> SentenceTransformer:
     except (OSError, ValueError) as e:
         raise LlmdiscError(f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
                            "pass a sentence-transformers or BERT-style folder, an alias or a Hub id") from None
+
+
+def load_logistic_head(path: Path):
+    """The logistic-regression head saved at ``path`` (skops), refusing anything else.
+
+    skops trusts every scikit-learn class, so beyond the allow-list the loaded object must be
+    exactly the ``LogisticRegression`` llmdisc saves (embedding_lr's head, setfit's head).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    head = load_skops(path, TRUSTED_TYPES)
+    if type(head) is not LogisticRegression:
+        raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
+                           "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
+    return head
+
+
+def encoder_hub_id(model: str) -> str:
+    """A sentence encoder as the Hub knows it: a packaged alias stands for its Hub copy."""
+    spec = ALIASES.get(model)
+    return spec.hub_id if spec else model
 
 
 @register("embedding_lr")
@@ -138,22 +159,14 @@ class EmbeddingLogisticRegression(TextClassifier):
             self._encoder().save(str(folder / ENCODER_DIR), create_model_card=False)
 
     def _load(self, folder: Path) -> None:
-        from sklearn.linear_model import LogisticRegression
-
-        path = folder / MODEL_FILE
-        head = load_skops(path, TRUSTED_TYPES)
-        if type(head) is not LogisticRegression:  # skops trusts every scikit-learn class: run only ours
-            raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
-                               "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
+        head = load_logistic_head(folder / MODEL_FILE)
         self.head = head
         bundled = folder / ENCODER_DIR
         # Loaded now, so that a missing encoder fails here and not at the first prediction.
         self.encoder = load_sentence_encoder(str(bundled) if bundled.is_dir() else self.config.model)
 
     def _encoder_id(self) -> str:
-        """The encoder as the Hub knows it (an alias stands for its Hub copy)."""
-        spec = ALIASES.get(self.config.model)
-        return spec.hub_id if spec else self.config.model
+        return encoder_hub_id(self.config.model)
 
     def _card_approach(self) -> str:
         return f"{self.description} Encoder: {self._encoder_id()}."

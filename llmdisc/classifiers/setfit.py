@@ -23,10 +23,9 @@ import numpy as np
 
 from ..config import arg
 from ..errors import LlmdiscError, first_line
-from ..models import ALIASES, check_model_available, resolve_model
+from ..models import check_model_available, resolve_model
 from .base import TextClassifier, register
-from .classical import load_skops
-from .embedding import require
+from .embedding import encoder_hub_id, load_logistic_head, require
 
 if TYPE_CHECKING:
     import datasets
@@ -36,8 +35,6 @@ __all__ = ["SetFitClassifier"]
 logger = logging.getLogger(__name__)
 
 HEAD_FILE = "head.skops"
-# The saved logistic-regression head holds only scikit-learn's and numpy's types (skops 0.16).
-TRUSTED_TYPES: frozenset[str] = frozenset()
 
 
 @register("setfit")
@@ -104,13 +101,7 @@ class SetFitClassifier(TextClassifier):
     def _load(self, folder: Path) -> None:
         from sentence_transformers import SentenceTransformer
         from setfit import SetFitModel
-        from sklearn.linear_model import LogisticRegression
-
-        path = folder / HEAD_FILE
-        head = load_skops(path, TRUSTED_TYPES)
-        if type(head) is not LogisticRegression:  # skops trusts every scikit-learn class: run only ours
-            raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
-                               "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
+        head = load_logistic_head(folder / HEAD_FILE)
         try:
             body = SentenceTransformer(str(folder))
         except (OSError, ValueError) as e:
@@ -118,8 +109,7 @@ class SetFitClassifier(TextClassifier):
         self.model = SetFitModel(model_body=body, model_head=head)
 
     def _encoder_id(self) -> str:
-        spec = ALIASES.get(self.config.model)
-        return spec.hub_id if spec else self.config.model
+        return encoder_hub_id(self.config.model)
 
     def _card_approach(self) -> str:
         return f"{self.description} Base encoder: {self._encoder_id()}."
