@@ -7,8 +7,11 @@
     llmdisc compare --config recipes/sst2-compare.yaml --resume   # after an interruption, or
                                                                   # with one more approach
 
-OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv,
-runs/ (one cached result per approach, size and seed) and comparison.json (what the cache was
+OUTPUT_DIR gets report.md, report.html (self-contained; the verdict at the top), plots/,
+results.json (every run, with 95% intervals), analysis.json (the verdict, intervals, paired tests,
+claims), results.csv, predictions.parquet (every run's per-example probabilities; load it with
+datasets.load_dataset("parquet", data_files=...)), runs/ (one cached result per approach, size and
+seed, its predictions beside it) and comparison.json (what the cache was
 made from: the data's fingerprint and the settings a resume must share). While it runs, it also
 holds .llmdisc.lock (a second comparison on the folder is refused) and tmp/ (checkpoints).
 
@@ -26,6 +29,7 @@ from typing import Any
 
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
 from ..data import DataConfig
+from ..analysis import analyse
 from ..comparison import compare
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
@@ -76,9 +80,11 @@ def main(config: CompareConfig) -> list[RunRecord]:
                       output_dir=config.output_dir,
                       resume=config.resume, overwrite=config.overwrite)
     notes = sorted({r.notes for r in records if r.notes})
+    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
-                        settings=config_to_dict(config), notes=notes)
-    tables = report_tables(records)
+                        settings=config_to_dict(config), notes=notes, analysis=analysis)
+    tables = report_tables(records, analysis)
+    print("Verdict:\n" + "\n".join(f"- {line}" for line in analysis.verdict) + "\n")
     for key in ("summary", "learning_curves", "failures"):
         if key in tables and (key != "learning_curves" or len(tables[key][0]) > 3):
             print(markdown_table(tables[key]) + "\n")
