@@ -53,6 +53,8 @@ def crossover_sentence(c: Crossover) -> str:
     target = f"the best zero-shot approach, {c.zero_shot} ({ACCURACY.label} {c.zero_shot_accuracy:.4f})"
     if c.size is None:
         return f"{c.variant} does not beat {target} within the sizes tried (up to {c.largest} examples)."
+    if c.smallest == c.largest:
+        return f"{c.variant} beats {target} at the only size tried ({c.smallest} examples); try smaller sizes to find where."
     if c.from_smallest:
         return f"{c.variant} beats {target} from the smallest size tried ({c.smallest} examples) on."
     interval = ""

@@ -42,11 +42,12 @@ logger = logging.getLogger(__name__)
 # What `llmdisc compare` (and `make demo`) runs when no approaches are named: every approach
 # (LoRA with its verbalizer head only), with settings that keep the demo within a few minutes
 # on 2 CPU cores. The cheap approaches draw a three-point learning curve (so the crossover points
-# mean something); the encoder adds one small size, LoRA (the slowest) trains once, on all.
+# mean something, for a few seconds); the neural ones train once, on all (a small size cost the
+# encoder another two minutes on 2 busy cores).
 DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "naive_bayes": {"sizes": [8, 32, "all"]},
     "logistic_regression": {"sizes": [8, 32, "all"]},
-    "encoder": {"model": "minilm-l6", "epochs": 3, "learning_rate": 1e-4, "batch_size": 16, "sizes": [32, "all"]},
+    "encoder": {"model": "minilm-l6", "epochs": 3, "learning_rate": 1e-4, "batch_size": 16},
     "zeroshot_direct": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct"},
     "zeroshot_calibrated": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "calibrate": True},
     "zeroshot_channel": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "channel"},
