@@ -27,13 +27,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .metrics import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, METRICS, Metric
+from .metrics import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
 from .records import RunRecord
 from .summary import MEAN_COSTS, by_variant, report_split
 
 __all__ = ["Estimate", "Group", "Curve", "Pair", "Crossover", "RobustnessCurve", "Disagreement", "ConfidentError",
-           "Analysis", "analyse", "bootstrap_metrics", "paired_test", "crossover_size", "METHOD", "N_RESAMPLES",
-           "BOOTSTRAP_SEED", "ALPHA", "INTERVAL_METRICS"]
+           "Analysis", "analyse", "bootstrap_metrics", "paired_test", "crossover_size", "method_text", "METHOD",
+           "N_RESAMPLES", "BOOTSTRAP_SEED", "ALPHA", "INTERVAL_METRICS"]
 
 #: Bootstrap resamples, and the seed of their draws (fixed: the same report every time).
 N_RESAMPLES = 1000
@@ -42,13 +42,20 @@ BOOTSTRAP_SEED = 0
 ALPHA = 0.05
 #: The metrics that get an interval, in the report's order.
 INTERVAL_METRICS: tuple[Metric, ...] = (ACCURACY, MACRO_F1, ECE, LOG_LOSS, BRIER)
-METHOD = (f"95% intervals: percentile bootstrap over the evaluated examples ({N_RESAMPLES} resamples drawn with "
-          f"numpy's default_rng, seed {BOOTSTRAP_SEED}); every approach is resampled with the same draws, so "
-          "differences are paired, and an approach run with several seeds contributes every seed's prediction "
-          "of each drawn example (seeds pooled). Paired comparisons: accuracy difference with its paired "
-          "bootstrap interval, and McNemar's exact test on the seed-averaged predictions (argmax of the mean "
-          f"probability over seeds), Holm-adjusted over every pair in the report; 'significant' is adjusted "
-          f"p < {ALPHA}.")
+
+
+def method_text(n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> str:
+    """How the intervals and tests are computed, in one paragraph (the report prints it)."""
+    return (f"95% intervals: percentile bootstrap over the evaluated examples ({n_resamples} resamples drawn with "
+            f"numpy's default_rng, seed {seed}); every approach is resampled with the same draws, so differences "
+            "are paired, and an approach run with several seeds contributes every seed's prediction of each drawn "
+            "example (seeds pooled). Paired comparisons: accuracy difference with its paired bootstrap interval, "
+            "and McNemar's exact test (statsmodels) on the seed-averaged predictions (argmax of the mean "
+            "probability over seeds), Holm-adjusted over every pair in the report; 'significant' is adjusted "
+            f"p < {ALPHA}.")
+
+
+METHOD = method_text()
 
 
 @dataclass
@@ -519,7 +526,7 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
         attach_predictions(records, root)
     split = report_split(records)
     labels = next((r.labels for r in records if r.ok), [])
-    analysis = Analysis(split, METHOD.replace(str(N_RESAMPLES), str(n_resamples), 1), list(labels))
+    analysis = Analysis(split, method_text(n_resamples, seed), list(labels))
     if split is None:
         return analysis
     rng = np.random.default_rng(seed)
@@ -542,14 +549,14 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
     analysis.sizes = trained or [None]
     analysis.pairs = _pairs(analysis)
     analysis.crossovers = _crossovers(analysis)
-    analysis.robustness = _robustness(on_split, draws_for)
+    analysis.robustness = _robustness(records, draws_for)  # on the robustness split, whichever it is
     _examples(analysis, (texts or {}).get(split))
     if draws is None:
         analysis.notes.append("The per-example predictions were not available: values without intervals, and no "
                               "paired tests.")
     if any(r.approach == "zeroshot" for r in on_split):
-        analysis.notes.append("A zero-shot approach given several templates averages them inside its scorer; the "
-                              "per-template spread is not recorded (run one variant per template to see it).")
+        analysis.notes.append("Per-template accuracy is not reported: a zero-shot approach given several templates "
+                              "averages them inside its scorer (run one variant per template to see the spread).")
     analysis.verdict = verdict(analysis)
     analysis.claims = claims(analysis)
     return analysis

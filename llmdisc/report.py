@@ -210,7 +210,7 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
 
 SECTIONS = [  # (table or plot key, heading, what it shows)
     ("summary", "Summary", "Each approach at its largest training size: each metric with its 95% bootstrap interval "
-     "over the test examples, seeds pooled (see the method below)."),
+     "over the reported split's examples, seeds pooled (see the method below)."),
     ("failures", "Failed approaches", "These did not run; the others did."),
     ("learning_curves", "Learning curves", "Accuracy [95% interval] by training-set size, on the same stratified, "
      "nested subsets for every approach (the band in the plot is the interval). Zero-shot approaches do not learn "
