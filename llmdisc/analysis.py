@@ -528,6 +528,7 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
     labels = next((r.labels for r in records if r.ok), [])
     analysis = Analysis(split, method_text(n_resamples, seed), list(labels))
     if split is None:
+        analysis.verdict = verdict(analysis)
         return analysis
     rng = np.random.default_rng(seed)
     draws_by_n: dict[int, np.ndarray] = {}

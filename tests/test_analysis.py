@@ -230,3 +230,15 @@ def test_a_comparison_exports_predictions_intervals_and_a_verdict_first(tmp_path
     # Records read back from results.json find their predictions under the output folder.
     read = [RunRecord.from_dict(x) for x in results]
     assert analyse(read, root=out).to_dict() == analyse(records).to_dict()
+
+
+def test_records_without_predictions_get_values_but_no_intervals_or_tests():
+    records = [RunRecord.from_dict(r.to_dict()) for r in two_sizes()]  # as read from results.json, no folder
+    failed = RunRecord(approach="c", variant="c", paradigm="generative", size=10, seed=0, split="test",
+                       status="failed", error="boom")
+    analysis = analyse([*records, failed])
+    assert analysis.pairs == [] and all(e.low is None for g in analysis.groups for e in g.metrics.values())
+    assert analysis.summary[0].metrics["accuracy"].value == pytest.approx(0.95)
+    assert "whether the others are worse is not tested" in analysis.verdict[0]
+    assert any("predictions were not available" in n for n in analysis.notes)
+    assert analyse([failed]).verdict == ["No approach ran successfully: there is nothing to compare."]

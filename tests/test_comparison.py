@@ -212,7 +212,13 @@ def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(driver), options=options)
     try:
+        browser.set_window_size(1280, 900)  # a laptop's screen: the verdict must be read without scrolling
         browser.get((out / "report.html").as_uri())
+        top, bottom, inner = browser.execute_script(
+            "const r = document.querySelector('ul.verdict').getBoundingClientRect();"
+            "return [r.top, r.bottom, window.innerHeight]")
+        assert 0 < top and bottom < inner, (top, bottom, inner)
+        assert browser.execute_script("return document.querySelector('table').getBoundingClientRect().top") > bottom
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
         assert len(images) == 5  # learning curves, calibration, confusion matrices, robustness, cost
