@@ -285,7 +285,8 @@ def write_report(records: Sequence[RunRecord], output_dir: str | Path, *, title:
     write_json(output_dir / "results.json", rows)
     write_json(output_dir / "analysis.json", analysis.to_dict())
     atomic_write_text(output_dir / "results.csv", _csv(rows))
-    write_predictions(records, output_dir / PREDICTIONS)
+    if any(r.per_example is not None for r in records):  # records read back from JSON hold none to write
+        write_predictions(records, output_dir / PREDICTIONS)
     plots = _draw_plots(analysis, records, output_dir / "plots")
     tables = report_tables(records, analysis)
     split = analysis.split
