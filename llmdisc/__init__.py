@@ -29,6 +29,7 @@ from .evaluation import drop_words, evaluate_classifier, robustness_curve
 from .metrics import classification_metrics, expected_calibration_error
 from .generation import SamplingConfig, generate, synthesize
 from .models import load_model, resolve_model
+from .analysis import analyse
 from .report import write_report
 from .scoring import loglikelihood, perplexity, sequence_loglikelihood, token_logprobs
 
@@ -50,6 +51,7 @@ __all__ = [
     "evaluate_classifier",
     "compare",
     "write_report",
+    "analyse",
     "drop_words",
     "robustness_curve",
     "classification_metrics",

@@ -5,7 +5,8 @@ approach and nested across sizes (:func:`~llmdisc.data.stratified_subset`), so l
 compare like with like. An approach whose ``fit`` does not learn from examples (zero-shot
 scoring) is run once and drawn as a flat line.
 
-Each finished cell is written to ``OUTPUT_DIR/runs/APPROACH/...json`` at once, so an interrupted
+Each finished cell is written to ``OUTPUT_DIR/runs/APPROACH/...json`` at once, with its per-example
+predictions beside it (``...parquet``, see :mod:`~llmdisc.predictions`), so an interrupted
 comparison resumes where it stopped (``resume=True``), and a re-run with one more approach
 computes only that approach. A folder made with another data set or other settings is refused,
 with the difference named, rather than silently mixed.
@@ -37,10 +38,11 @@ from .classifiers import TextClassifier, get_classifier
 from .data import label_names, stratified_subset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
-from .evaluation import evaluate_classifier, robustness_curve
+from .evaluation import evaluate_classifier, robustness_probabilities
 from .io import temp_root, write_json
 from .locks import FolderLock
-from .records import ZERO_SHOT, Costs, RunRecord
+from .predictions import read_predictions, write_predictions
+from .records import ZERO_SHOT, Costs, Predictions, RunRecord
 
 if TYPE_CHECKING:
     import datasets
@@ -195,6 +197,10 @@ class _Cache:
         name = ZERO_SHOT if size is None else f"n{size}-seed{seed}"
         return self.folder / "runs" / approach / f"{name}.json"
 
+    def _predictions_path(self, cell: _Cell) -> Path:
+        """The cell's per-example predictions: a Parquet file beside its JSON."""
+        return self._path(cell.name, cell.size, cell.seed).with_suffix(".parquet")
+
     def get(self, cell: _Cell) -> list[RunRecord] | None:
         """The cell's cached records, or None; an error if they were made with other settings.
 
@@ -214,15 +220,23 @@ class _Cache:
         records = [RunRecord.from_dict(r, where=str(path)) for r in cached["records"]]
         if cell.robustness and not any(r.robustness is not None for r in records):
             return None
+        # A cell cached without its predictions (by an older llmdisc, or a lost file) is run again.
+        predictions = self._predictions_path(cell)
+        if not predictions.is_file() or not read_predictions(predictions, records):
+            return None
         if not cell.robustness:
             for r in records:
-                r.robustness = None
+                r.robustness = r.robustness_per_example = None
         return records
 
     def put(self, cell: _Cell, records: list[RunRecord]) -> None:
         if self.folder is not None:
             path = self._path(cell.name, cell.size, cell.seed)
             path.parent.mkdir(parents=True, exist_ok=True)
+            # The predictions first: the JSON is what marks the cell done.
+            predictions = write_predictions(records, self._predictions_path(cell))
+            for r in records:
+                r.predictions = predictions.relative_to(self.folder).as_posix()
             write_json(path, {"config": cell.key, "records": [r.to_dict() for r in records]})
 
 
@@ -278,17 +292,23 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
                 clf.calibrate(selection)
             for split in splits:
                 e = evaluate_classifier(clf, data[split])
+                gold = np.asarray(data[split]["label"])
                 record = RunRecord(**base, split=split, examples=e.examples, metrics=e.metrics,
                                    reliability=e.reliability, confusion=e.confusion,
                                    temperature=clf.calibrator.temperature if clf.calibrator else None,
                                    uncalibrated=e.uncalibrated,
                                    train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
+                                   per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
                                    costs=Costs(train_seconds=clf.info.train_seconds, predict_seconds=e.predict_seconds,
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
                                                parameters_trainable=clf.info.parameters.get("trainable")))
                 if cell.robustness and robustness and split == robustness["split"]:
-                    record.robustness = robustness_curve(clf, robustness["data"], robustness["rates"], robustness["seed"])
+                    damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"])
+                    gold = np.asarray(robustness["data"]["label"])
+                    record.robustness = {k: float((p.argmax(axis=1) == gold).mean()) for k, p in damaged.items()}
+                    record.robustness_per_example = {k: Predictions(robustness["index"], gold, p.astype(np.float32))
+                                                     for k, p in damaged.items()}
                 records.append(record)
         for record in records:
             record.costs.peak_rss_mib, record.costs.rss_increase_mib = round(memory.peak_mib, 1), round(memory.increase_mib, 1)
@@ -403,11 +423,15 @@ def compare(
     robustness = None
     if drop_rates:
         split = robustness_split if robustness_split in splits else splits[-1]
+        # The subset's positions in the split, so that its per-example rows name their examples.
+        indexed = stratified_subset(data[split].add_column("_llmdisc_index", list(range(len(data[split])))),
+                                    robustness_examples, seed)
         robustness = {"split": split, "rates": [float(r) for r in drop_rates], "seed": seed,
-                      "data": stratified_subset(data[split], robustness_examples, seed)}
+                      "index": np.asarray(indexed["_llmdisc_index"]), "data": indexed.remove_columns("_llmdisc_index")}
     manifest = {"data": data_fingerprint(data), "splits": splits, "selection_split": selection_split,
                 "calibration": calibration,
-                "robustness": {k: v for k, v in (robustness or {}).items() if k != "data"} | {"examples": robustness_examples}}
+                "robustness": {k: v for k, v in (robustness or {}).items() if k not in ("data", "index")}
+                | {"examples": robustness_examples}}
     cache = _Cache(output_dir, manifest, resume, overwrite)
 
     plan = _plan(approaches, numbers, seeds, seed, len(train), label_names(train), notes)

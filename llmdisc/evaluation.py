@@ -21,7 +21,7 @@ from .records import Evaluation
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["evaluate_classifier", "drop_words", "robustness_curve"]
+__all__ = ["evaluate_classifier", "drop_words", "robustness_curve", "robustness_probabilities"]
 
 
 def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> Evaluation:
@@ -97,6 +97,16 @@ def robustness_curve(clf: TextClassifier, data: datasets.Dataset, rates: Sequenc
         Drop rate (as a string key, for JSON) -> accuracy.
     """
     labels = np.asarray(data["label"])
+    return {rate: float((probs.argmax(axis=1) == labels).mean())
+            for rate, probs in robustness_probabilities(clf, data, rates, seed).items()}
+
+
+def robustness_probabilities(clf: TextClassifier, data: datasets.Dataset, rates: Sequence[float],
+                             seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+    """The probabilities :func:`robustness_curve` measures its accuracies on (kept per example).
+
+    Returns:
+        Drop rate (as a string key, as in :func:`robustness_curve`) -> ``(examples, labels)`` array.
+    """
     texts = list(data["text"])
-    return {f"{rate:g}": float((clf.predict_proba(drop_words(texts, rate, seed)).argmax(axis=1) == labels).mean())
-            for rate in rates}
+    return {f"{rate:g}": clf.predict_proba(drop_words(texts, rate, seed)) for rate in rates}

@@ -1,4 +1,4 @@
-"""The comparison's plots, drawn from its records (see :func:`llmdisc.compare`).
+"""The comparison's plots, drawn from its analysis (:mod:`llmdisc.analysis`) or records.
 
 Each function writes one PNG and returns its path, or ``None`` when the records hold nothing to
 draw (no successful run, no robustness curve). Figures are built with ``matplotlib.figure.Figure``
@@ -15,10 +15,12 @@ import numpy as np
 
 from .metrics import ACCURACY, ECE
 from .records import RunRecord
-from .summary import largest_size_rows, learning_curve
+from .summary import largest_size_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from .analysis import Analysis
 
 __all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "plot_confusion_matrix",
            "plot_confusion_matrices", "plot_model_reliability", "PARADIGM_STYLE"]
@@ -74,30 +76,35 @@ def _finish(fig: Figure, ax: Any, path: str | Path, xlabel: str, ylabel: str, ti
     return _save(fig, Path(path))
 
 
-def plot_learning_curves(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
-    """Accuracy against training-set size (log scale), mean +- standard deviation over seeds.
+def plot_learning_curves(analysis: Analysis, path: str | Path) -> Path | None:
+    """Accuracy against training-set size (log scale), with its 95% bootstrap band.
 
-    Approaches that do not learn from examples are horizontal lines.
+    Approaches that do not learn from examples are horizontal lines (their band shaded across).
     """
-    curves = learning_curve(records, split)
+    curves = analysis.curves
     if not curves:
         return None
     sizes = sorted({n for c in curves.values() if not c.flat for n in c.sizes})  # a flat line has no size
-    fig, ax, colours = _canvas(records)
+    fig, ax, colours = _canvas([g.records[0] for g in analysis.groups])
     for name, c in curves.items():
         style = dict(color=colours[name], linestyle=_style(c.paradigm), label=name)
+        value = np.array([e.value for e in c.accuracy])
+        banded = all(e.low is not None for e in c.accuracy)
         if c.flat:
-            ax.axhline(c.mean[0], linewidth=1.5, **style)
+            ax.axhline(value[0], linewidth=1.5, **style)
+            if banded:
+                ax.axhspan(c.accuracy[0].low, c.accuracy[0].high, color=colours[name], alpha=0.08)
             continue
-        mean, std = np.array(c.mean), np.array(c.std)
-        ax.plot(c.sizes, mean, marker="o", **style)
-        ax.fill_between(c.sizes, mean - std, mean + std, color=colours[name], alpha=0.15)
+        ax.plot(c.sizes, value, marker="o", **style)
+        if banded:
+            ax.fill_between(c.sizes, [e.low for e in c.accuracy], [e.high for e in c.accuracy], color=colours[name],
+                            alpha=0.15)
     if len(sizes) > 1:
         ax.set_xscale("log")
     if sizes:
         ax.set_xticks(sizes, [str(n) for n in sizes])
-    return _finish(fig, ax, path, "training examples", f"{split} {ACCURACY.label}",
-                   "Learning curves (dashed: generative; flat: zero-shot)", {"loc": "lower right"})
+    return _finish(fig, ax, path, "training examples", f"{analysis.split} {ACCURACY.label}",
+                   "Learning curves, 95% bootstrap bands (dashed: generative; flat: zero-shot)", {"loc": "lower right"})
 
 
 def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
@@ -130,16 +137,22 @@ def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path)
     return _save(fig, Path(path))
 
 
-def plot_robustness(records: Sequence[RunRecord], path: str | Path) -> Path | None:
-    """Accuracy against the fraction of words dropped from the texts."""
+def plot_robustness(records: Sequence[RunRecord], path: str | Path, analysis: Analysis | None = None) -> Path | None:
+    """Accuracy against the fraction of words dropped from the texts (with the analysis's 95%
+    bands, when given)."""
     rows = [r for r in records if r.ok and r.robustness]
     if not rows:
         return None
+    bands = {c.variant: c for c in (analysis.robustness if analysis is not None else [])}
     fig, ax, colours = _canvas(records)
     for r in rows:
         rates = sorted(r.robustness, key=float)
         ax.plot([100 * float(x) for x in rates], [r.robustness[x] for x in rates], marker="o",
                 color=colours[r.variant], linestyle=_style(r.paradigm), label=r.variant)
+        band = bands.get(r.variant)
+        if band is not None and all(e.low is not None for e in band.accuracy):
+            ax.fill_between([100 * x for x in band.rates], [e.low for e in band.accuracy],
+                            [e.high for e in band.accuracy], color=colours[r.variant], alpha=0.12)
     return _finish(fig, ax, path, "words dropped (%)", f"{rows[0].split} {ACCURACY.label}",
                    "Robustness to missing words (dashed: generative)", {})
 

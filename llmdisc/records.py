@@ -24,7 +24,8 @@ import numpy as np
 from .errors import LlmdiscError
 from .metrics import METRICS
 
-__all__ = ["SCHEMA_VERSION", "ZERO_SHOT", "DEGENERATE_PREDICTED_SHARE", "DEGENERATE_GOLD_SHARE", "degenerate_predictions", "TrainerRun", "TrainInfo", "Evaluation", "Costs", "RunRecord"]
+__all__ = ["SCHEMA_VERSION", "ZERO_SHOT", "DEGENERATE_PREDICTED_SHARE", "DEGENERATE_GOLD_SHARE", "degenerate_predictions",
+           "TrainerRun", "TrainInfo", "Evaluation", "Costs", "Predictions", "RunRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,31 @@ class Costs:
 
 
 @dataclass
+class Predictions:
+    """Per-example predictions of one run on one split (or on one damaged copy of it).
+
+    Held in memory and in a Parquet file beside the cached record, never in the JSON.
+
+    Attributes:
+        index: each example's position in the evaluated split.
+        gold: each example's gold label id.
+        probabilities: the ``(examples, labels)`` float32 probabilities.
+    """
+
+    index: np.ndarray
+    gold: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+# RunRecord fields kept in memory only: the per-example rows live in Parquet (see predictions.py).
+_IN_MEMORY = ("per_example", "robustness_per_example")
+
+
+@dataclass
 class RunRecord:
     """One (approach, size, seed) of a comparison, evaluated on one split.
 
@@ -197,12 +223,16 @@ class RunRecord:
         confusion: the confusion matrix (rows: gold labels).
         robustness: word-drop rate (as a string) -> accuracy, on the robustness split's record
             of the approach's largest size and first seed.
-        predictions: where the per-example predictions are stored, when they are.
+        predictions: the Parquet file of the per-example predictions (relative to the
+            comparison's output folder), when they are stored (see :mod:`llmdisc.predictions`).
         notes: remarks that apply to the whole comparison (a capped size, say).
         temperature: the temperature fitted on the selection split (None: not calibrated).
         uncalibrated: with a temperature, ECE and log loss on this split without it (the
             metrics are with it).
         train_steps: optimizer steps taken, for Trainer approaches.
+        per_example: the per-example predictions on ``split`` (in memory; not in the JSON).
+        robustness_per_example: word-drop rate (as in ``robustness``) -> the per-example
+            predictions on the damaged texts (in memory; not in the JSON).
     """
 
     approach: str
@@ -227,6 +257,8 @@ class RunRecord:
     temperature: float | None = None
     uncalibrated: dict[str, float] | None = None
     train_steps: int | None = None
+    per_example: Predictions | None = field(default=None, repr=False, compare=False)
+    robustness_per_example: dict[str, Predictions] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -247,6 +279,8 @@ class RunRecord:
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _IN_MEMORY:
+                continue
             if f.name == "metrics":
                 out.update(value)
             elif f.name == "costs":
@@ -286,5 +320,7 @@ class RunRecord:
         costs = Costs(**{name: values.pop(name) for name in cost_names if name in values})
         size = values.pop("size", None)
         values.pop("flat", None)
+        for name in _IN_MEMORY:
+            values.pop(name, None)
         return cls(**_known(cls, values, where), metrics=metrics, costs=costs,
                    size=None if size == ZERO_SHOT else size)

@@ -94,7 +94,9 @@ def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monk
     args = ["--approaches", "naive_bayes", "--sizes", "8,32,128,all", "--output-dir", str(out), "--drop-rates", "0"]
     assert run(*args) == 130
     assert calls == [8, 32, 128]
-    assert len(list((out / "runs" / "naive_bayes").iterdir())) == 2  # the finished runs are on disk
+    # The finished runs are on disk, each with its per-example predictions.
+    assert sorted(p.name for p in (out / "runs" / "naive_bayes").iterdir()) == [
+        "n32-seed0.json", "n32-seed0.parquet", "n8-seed0.json", "n8-seed0.parquet"]
 
     monkeypatch.delenv("INTERRUPT_AT")
     assert run(*args) == 2  # no silent reuse (or loss) without --resume
@@ -175,9 +177,10 @@ def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     curves = learning_curve(records, "test")
     assert curves["zs"].flat and curves["naive_bayes"].sizes == [8, 64]
     # The flat line spans the plot; the x axis shows only real training sizes (a log axis has no 0).
+    from llmdisc.analysis import analyse
     from llmdisc.plots import plot_learning_curves
 
-    path = plot_learning_curves(records, "test", tmp_path / "lc.png")
+    path = plot_learning_curves(analyse(records), tmp_path / "lc.png")
     assert path.stat().st_size > 10_000
 
 
@@ -209,7 +212,13 @@ def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(driver), options=options)
     try:
+        browser.set_window_size(1280, 900)  # a laptop's screen: the verdict must be read without scrolling
         browser.get((out / "report.html").as_uri())
+        top, bottom, inner = browser.execute_script(
+            "const r = document.querySelector('ul.verdict').getBoundingClientRect();"
+            "return [r.top, r.bottom, window.innerHeight]")
+        assert 0 < top and bottom < inner, (top, bottom, inner)
+        assert browser.execute_script("return document.querySelector('table').getBoundingClientRect().top") > bottom
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
         assert len(images) == 5  # learning curves, calibration, confusion matrices, robustness, cost
@@ -291,7 +300,7 @@ def test_the_cli_reports_a_bad_recipe_in_one_line_before_any_run(tmp_path, capsy
 def test_a_cache_of_an_older_schema_is_refused_in_one_line(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert run("--approaches", "naive_bayes", "--output-dir", str(out)) == 0
-    cached = next((out / "runs" / "naive_bayes").iterdir())
+    cached = next((out / "runs" / "naive_bayes").glob("*.json"))
     old = json.loads(cached.read_text())
     for record in old["records"]:
         del record["schema_version"]  # as llmdisc 0.1.0 wrote them

@@ -7,8 +7,11 @@
     llmdisc compare --config recipes/sst2-compare.yaml --resume   # after an interruption, or
                                                                   # with one more approach
 
-OUTPUT_DIR gets report.md, report.html (self-contained), plots/, results.json, results.csv,
-runs/ (one cached result per approach, size and seed) and comparison.json (what the cache was
+OUTPUT_DIR gets report.md, report.html (self-contained; the verdict at the top), plots/,
+results.json (every run, with 95% intervals), analysis.json (the verdict, intervals, paired tests,
+claims), results.csv, predictions.parquet (every run's per-example probabilities; load it with
+datasets.load_dataset("parquet", data_files=...)), runs/ (one cached result per approach, size and
+seed, its predictions beside it) and comparison.json (what the cache was
 made from: the data's fingerprint and the settings a resume must share). While it runs, it also
 holds .llmdisc.lock (a second comparison on the folder is refused) and tmp/ (checkpoints).
 
@@ -26,6 +29,7 @@ from typing import Any
 
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
 from ..data import DataConfig, hold_out
+from ..analysis import analyse
 from ..comparison import compare
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
@@ -37,10 +41,12 @@ logger = logging.getLogger(__name__)
 
 # What `llmdisc compare` (and `make demo`) runs when no approaches are named: every approach
 # (LoRA with its verbalizer head only), with settings that keep the demo within a few minutes
-# on 2 CPU cores.
+# on 2 CPU cores. The cheap approaches draw a three-point learning curve (so the crossover points
+# mean something, for a few seconds); the neural ones train once, on all (a small size cost the
+# encoder another two minutes on 2 busy cores).
 DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
-    "naive_bayes": {},
-    "logistic_regression": {},
+    "naive_bayes": {"sizes": [8, 32, "all"]},
+    "logistic_regression": {"sizes": [8, 32, "all"]},
     # Epochs left to the schedule rule (training.plan_schedule): at least 200 optimizer steps.
     "encoder": {"model": "minilm-l6", "learning_rate": 1e-4, "batch_size": 16},
     "zeroshot_direct": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct"},
@@ -84,9 +90,11 @@ def main(config: CompareConfig) -> list[RunRecord]:
                       calibration=config.calibration, output_dir=config.output_dir,
                       resume=config.resume, overwrite=config.overwrite)
     notes = sorted({r.notes for r in records if r.notes})
+    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
-                        settings=config_to_dict(config), notes=notes)
-    tables = report_tables(records)
+                        settings=config_to_dict(config), notes=notes, analysis=analysis)
+    tables = report_tables(records, analysis)
+    print("Verdict:\n" + "\n".join(f"- {line}" for line in analysis.verdict) + "\n")
     for key in ("summary", "learning_curves", "failures"):
         if key in tables and (key != "learning_curves" or len(tables[key][0]) > 3):
             print(markdown_table(tables[key]) + "\n")
