@@ -201,7 +201,7 @@ def _macro_f1(pred: np.ndarray, gold: np.ndarray, k: int) -> float:
     return float(np.mean(f1))
 
 
-def _prompt_scores(sets: dict, templates: list[str], cache: Path) -> dict:
+def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool = False, skip: tuple = ()) -> dict:
     """Per (set, template, mode): raw (n, k) label scores from llmdisc's scorer; content-free probs.
 
     One scoring pass per (set, template, mode), each cached as a file in the folder ``cache``
@@ -213,7 +213,8 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     model = tokenizer = None
     out = {}
-    for t, template in enumerate(templates):
+    # --reverse: a second process can fill the cache from the other end (a slow, shared machine).
+    for t, template in (reversed if reverse else list)(list(enumerate(templates))):
         for mode in ("direct", "channel"):
             for name, texts in [*sets.items(), ("cf", None)]:
                 key = f"{name}|{t}|{mode}"
@@ -222,6 +223,8 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path) -> dict:
                     continue
                 if path.exists():
                     out[key] = np.load(path)
+                    continue
+                if key in skip:  # --skip: left out (its numbers are then missing from the tables)
                     continue
                 if model is None:
                     model, tokenizer = load_model("smollm2-135m")
@@ -235,7 +238,8 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path) -> dict:
     return out
 
 
-def part_prompts(data, seeds: int = 3, n: int = 32) -> dict:
+def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRAL_CANDIDATES), reverse: bool = False,
+                 skip: tuple = ()) -> dict:
     """The neutral default template against the sentiment one (direct, calibrated, channel) on
     SST-2 validation and the demo data; and prior correction from n training examples on SST-2
     validation and on 85/15 subsets of it, mean of ``seeds`` draws of the n examples."""
@@ -249,10 +253,12 @@ def part_prompts(data, seeds: int = 3, n: int = 32) -> dict:
             "demo": list(demo["validation"]["text"]) + list(demo["test"]["text"])}
     gold = {"sst2": np.asarray(data["validation"]["label"]), "pool": np.asarray(data["train"].select(pool)["label"]),
             "demo": np.asarray(list(demo["validation"]["label"]) + list(demo["test"]["label"]))}
-    templates = [REVIEW_TEMPLATE] + NEUTRAL_CANDIDATES
-    scores = _prompt_scores(sets, templates, Path("outputs/bench-prompts-scores"))
+    templates = [REVIEW_TEMPLATE] + NEUTRAL_CANDIDATES[:candidates]
+    scores = _prompt_scores(sets, templates, Path("outputs/bench-prompts-scores"), reverse, skip)
 
     def probs(name, t, variant):
+        if f"{name}|{t}|{'channel' if variant == 'channel' else 'direct'}" not in scores:
+            return None
         if variant == "channel":
             return softmax(scores[f"{name}|{t}|channel"])
         p = softmax(scores[f"{name}|{t}|direct"])
@@ -261,7 +267,9 @@ def part_prompts(data, seeds: int = 3, n: int = 32) -> dict:
     result = {"templates": {}, "prior": {}}
     for t, template in enumerate(templates):
         row = {f"{name}_{v}": round(float((probs(name, t, v).argmax(1) == gold[name]).mean()), 4)
-               for name in ("sst2", "demo") for v in ("direct", "calibrated", "channel")}
+               for name in ("sst2", "demo") for v in ("direct", "calibrated", "channel") if probs(name, t, v) is not None}
+        row.update({f"demo_test_{v}": round(float((probs("demo", t, v)[80:].argmax(1) == gold["demo"][80:]).mean()), 4)
+                    for v in ("direct", "calibrated", "channel") if probs("demo", t, v) is not None})  # the slow test's split
         result["templates"][template] = row
         print(json.dumps({template: row}), flush=True)
     # Prior correction: the eval set, balanced (all of validation) or 85/15 either way; the n
@@ -275,6 +283,8 @@ def part_prompts(data, seeds: int = 3, n: int = 32) -> dict:
             [by_class[major], np.random.default_rng(1).choice(by_class[1 - major], minor_n, replace=False)])
     for t in (0, 1):  # the sentiment template and the first neutral one
         for variant in ("direct", "calibrated", "channel"):
+            if probs("sst2", t, variant) is None or probs("pool", t, variant) is None:
+                continue
             for eval_name, idx in evals.items():
                 share = np.bincount(val[idx], minlength=2) / len(idx)
                 accs, f1s, base = [], [], probs("sst2", t, variant)[idx]
@@ -302,10 +312,14 @@ def main() -> None:
     parser.add_argument("--speed-examples", type=int, default=200)
     parser.add_argument("--plain-examples", type=int, default=50)
     parser.add_argument("--only-review", action="store_true", help="accuracy: only the review and own templates")
+    parser.add_argument("--candidates", type=int, default=len(NEUTRAL_CANDIDATES), help="prompts: neutral candidates to score")
+    parser.add_argument("--reverse", action="store_true", help="prompts: score the templates last to first")
+    parser.add_argument("--skip", default="", help="prompts: score keys (set|template|mode) to leave out, comma-separated")
     args = parser.parse_args()
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
     result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
-              "peer": lambda: part_peer(data), "generation": part_generation, "prompts": lambda: part_prompts(data)}[args.part]()
+              "peer": lambda: part_peer(data), "generation": part_generation, "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
+                                             skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
     path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
