@@ -156,7 +156,7 @@ def test_compare_gives_the_data_level_words_to_every_likelihood_approach(demo, t
                   "zs_own": {"approach": "zeroshot", "model": str(tiny_gpt2), "verbalizers": {"neg": "awful"}},
                   "nb": {"approach": "naive_bayes"}}
     records = compare(approaches, data, splits=["validation"], verbalizers={"neg": "negative", "pos": "positive"},
-                      task="sentiment", output_dir=tmp_path / "o")
+                      task="sentiment", selection_split=None, output_dir=tmp_path / "o")
     assert all(r.ok for r in records)
     note = records[0].notes
     assert "zs: neg -> 'negative', pos -> 'positive'" in note and "zs_own: neg -> 'awful', pos -> 'positive'" in note
@@ -167,7 +167,7 @@ def test_compare_gives_the_data_level_words_to_every_likelihood_approach(demo, t
     # Without words: one warning line, before the first run, for the whole grid.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="llmdisc"):
-        compare({k: v for k, v in approaches.items() if k != "zs_own"}, data, splits=["validation"])
+        compare({k: v for k, v in approaches.items() if k != "zs_own"}, data, splits=["validation"], selection_split=None)
     warnings = [r.getMessage() for r in caplog.records if "unlikely to be words" in r.getMessage()]
     assert len(warnings) == 1 and "'neg', 'pos'" in warnings[0] and "zs score" in warnings[0]
 
