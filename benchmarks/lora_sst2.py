@@ -35,7 +35,7 @@ def accuracy(heads: list[str], n: int, epochs: int) -> None:
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], n, seed=0)
     for head in heads:
-        clf = llmdisc.get_classifier("lora", model="smollm2-135m", head=head, r=8, lora_alpha=16, epochs=epochs,
+        clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head=head, r=8, lora_alpha=16, epochs=epochs,
                                      batch_size=16, learning_rate=2e-4, max_length=128, seed=0)
         start = time.perf_counter()
         clf.fit(train, eval=data["validation"])
@@ -56,7 +56,7 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float) -> None:
 
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], steps * 16, seed=0)
-    clf = llmdisc.get_classifier("lora", model="smollm2-135m", head="verbalizer", max_steps=steps, batch_size=16,
+    clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head="verbalizer", max_steps=steps, batch_size=16,
                                  group_by_length=False, seed=0, logging_steps=steps)
     if mode == "full":
         # Full fine-tuning of the same model on the same batches: every weight trainable, no adapters.

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/zeroshot_sst2.py --part speed      # vs a plain loop and lm-eval's HFLM
     .venv/bin/python benchmarks/zeroshot_sst2.py --part peer       # log-likelihoods vs HFLM, to 1e-3
     .venv/bin/python benchmarks/zeroshot_sst2.py --part generation # tokens/s vs plain model.generate
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part prompts    # neutral vs sentiment templates; prior correction
 
 Settings follow the reference table in the generative issue: fp32, the packaged weights, no BOS
 token; direct scores " terrible" after "{text} A"; channel scores " {text}" after
@@ -13,6 +14,7 @@ token; direct scores " terrible" after "{text} A"; channel scores " {text}" afte
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -187,17 +189,137 @@ def part_generation() -> dict:
     return result
 
 
+# Task-neutral candidates for the default template, against the sentiment one (issue 18).
+NEUTRAL_CANDIDATES = ["Text: {text}\nLabel: {label}", "Text: {text}\nCategory: {label}"]
+
+
+def _macro_f1(pred: np.ndarray, gold: np.ndarray, k: int) -> float:
+    f1 = []
+    for c in range(k):
+        tp, fp, fn = np.sum((pred == c) & (gold == c)), np.sum((pred == c) & (gold != c)), np.sum((pred != c) & (gold == c))
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return float(np.mean(f1))
+
+
+def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool = False, skip: tuple = ()) -> dict:
+    """Per (set, template, mode): raw (n, k) label scores from llmdisc's scorer; content-free probs.
+
+    One scoring pass per (set, template, mode), each cached as a file in the folder ``cache``
+    (an interrupted run resumes): direct, calibrated and prior-corrected numbers are all derived
+    from these arrays with the library's functions.
+    """
+    from llmdisc.likelihood import LikelihoodScorer
+
+    cache.mkdir(parents=True, exist_ok=True)
+    model = tokenizer = None
+    out = {}
+    # --reverse: a second process can fill the cache from the other end (a slow, shared machine).
+    for t, template in (reversed if reverse else list)(list(enumerate(templates))):
+        for mode in ("direct", "channel"):
+            for name, texts in [*sets.items(), ("cf", None)]:
+                key = f"{name}|{t}|{mode}"
+                path = cache / f"{hashlib.sha256(template.encode()).hexdigest()[:8]}-{name}-{mode}.npy"
+                if name == "cf" and mode == "channel":
+                    continue
+                if path.exists():
+                    out[key] = np.load(path)
+                    continue
+                if key in skip:  # --skip: left out (its numbers are then missing from the tables)
+                    continue
+                if model is None:
+                    model, tokenizer = load_model("smollm2-135m")
+                scorer = LikelihoodScorer(model, tokenizer, ["negative", "positive"], [template], mode=mode, batch_size=32)
+                start = time.perf_counter()
+                out[key] = (scorer.content_free_probabilities("N/A")[0] if name == "cf"
+                            else scorer.label_scores(texts, scorer.templates[0]))
+                np.save(path, out[key])
+                if texts:
+                    print(f"{name} template {t} {mode}: {len(texts) / (time.perf_counter() - start):.1f} ex/s", flush=True)
+    return out
+
+
+def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRAL_CANDIDATES), reverse: bool = False,
+                 skip: tuple = ()) -> dict:
+    """The neutral default template against the sentiment one (direct, calibrated, channel) on
+    SST-2 validation and the demo data; and prior correction from n training examples on SST-2
+    validation and on 85/15 subsets of it, mean of ``seeds`` draws of the n examples."""
+    from llmdisc.likelihood import apply_weights, prior_weights
+    from llmdisc.metrics import softmax
+
+    demo = llmdisc.load_text_dataset("demo")
+    rng = np.random.default_rng(0)
+    pool = rng.choice(len(data["train"]), size=128, replace=False)  # the training texts priors are drawn from
+    sets = {"sst2": list(data["validation"]["text"]), "pool": [data["train"][int(i)]["text"] for i in pool],
+            "demo": list(demo["validation"]["text"]) + list(demo["test"]["text"])}
+    gold = {"sst2": np.asarray(data["validation"]["label"]), "pool": np.asarray(data["train"].select(pool)["label"]),
+            "demo": np.asarray(list(demo["validation"]["label"]) + list(demo["test"]["label"]))}
+    templates = [REVIEW_TEMPLATE] + NEUTRAL_CANDIDATES[:candidates]
+    scores = _prompt_scores(sets, templates, Path("outputs/bench-prompts-scores"), reverse, skip)
+
+    def probs(name, t, variant):
+        if f"{name}|{t}|{'channel' if variant == 'channel' else 'direct'}" not in scores:
+            return None
+        if variant == "channel":
+            return softmax(scores[f"{name}|{t}|channel"])
+        p = softmax(scores[f"{name}|{t}|direct"])
+        return apply_weights(p, 1 / scores[f"cf|{t}|direct"]) if variant == "calibrated" else p
+
+    result = {"templates": {}, "prior": {}}
+    for t, template in enumerate(templates):
+        row = {f"{name}_{v}": round(float((probs(name, t, v).argmax(1) == gold[name]).mean()), 4)
+               for name in ("sst2", "demo") for v in ("direct", "calibrated", "channel") if probs(name, t, v) is not None}
+        row.update({f"demo_test_{v}": round(float((probs("demo", t, v)[80:].argmax(1) == gold["demo"][80:]).mean()), 4)
+                    for v in ("direct", "calibrated", "channel") if probs("demo", t, v) is not None})  # the slow test's split
+        result["templates"][template] = row
+        print(json.dumps({template: row}), flush=True)
+    # Prior correction: the eval set, balanced (all of validation) or 85/15 either way; the n
+    # training examples drawn from the pool at the eval set's class ratio.
+    val = gold["sst2"]
+    by_class = [np.flatnonzero(val == c) for c in (0, 1)]
+    evals = {"balanced": np.arange(len(val))}
+    for major in (0, 1):
+        minor_n = round(len(by_class[major]) * 15 / 85)
+        evals[f"85/15 {['negative', 'positive'][major]}"] = np.concatenate(
+            [by_class[major], np.random.default_rng(1).choice(by_class[1 - major], minor_n, replace=False)])
+    for t in (0, 1):  # the sentiment template and the first neutral one
+        for variant in ("direct", "calibrated", "channel"):
+            if probs("sst2", t, variant) is None or probs("pool", t, variant) is None:
+                continue
+            for eval_name, idx in evals.items():
+                share = np.bincount(val[idx], minlength=2) / len(idx)
+                accs, f1s, base = [], [], probs("sst2", t, variant)[idx]
+                for seed in range(seeds):
+                    r = np.random.default_rng(100 + seed)
+                    counts = np.round(share * n).astype(int)
+                    train = np.concatenate([r.choice(np.flatnonzero(gold["pool"] == c), counts[c], replace=False)
+                                            for c in (0, 1)])
+                    w = prior_weights(probs("pool", t, variant)[train], gold["pool"][train])
+                    pred = apply_weights(base, w).argmax(1)
+                    accs.append((pred == val[idx]).mean()); f1s.append(_macro_f1(pred, val[idx], 2))
+                key = f"{templates[t]!r} {variant} {eval_name}"
+                result["prior"][key] = {
+                    "examples": len(idx), "accuracy": round(float((base.argmax(1) == val[idx]).mean()), 4),
+                    "macro_f1": round(_macro_f1(base.argmax(1), val[idx], 2), 4),
+                    "prior_accuracy": round(float(np.mean(accs)), 4), "prior_macro_f1": round(float(np.mean(f1s)), 4)}
+                print(json.dumps({key: result["prior"][key]}), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation"], required=True)
+    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts"], required=True)
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--speed-examples", type=int, default=200)
     parser.add_argument("--plain-examples", type=int, default=50)
     parser.add_argument("--only-review", action="store_true", help="accuracy: only the review and own templates")
+    parser.add_argument("--candidates", type=int, default=len(NEUTRAL_CANDIDATES), help="prompts: neutral candidates to score")
+    parser.add_argument("--reverse", action="store_true", help="prompts: score the templates last to first")
+    parser.add_argument("--skip", default="", help="prompts: score keys (set|template|mode) to leave out, comma-separated")
     args = parser.parse_args()
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
     result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
-              "peer": lambda: part_peer(data), "generation": part_generation}[args.part]()
+              "peer": lambda: part_peer(data), "generation": part_generation, "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
+                                             skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
     path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))

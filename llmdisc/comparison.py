@@ -34,7 +34,7 @@ import numpy as np
 import psutil
 
 from .calibration import CALIBRATION_METHODS
-from .classifiers import TextClassifier, get_classifier
+from .classifiers import TextClassifier, get_classifier, get_classifier_class
 from .data import label_names, stratified_subset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
@@ -42,6 +42,7 @@ from .evaluation import evaluate_classifier, robustness_probabilities
 from .io import temp_root, write_json
 from .locks import FolderLock
 from .predictions import read_predictions, write_predictions
+from .prompts import check_task, label_words_note, label_words_warning, with_data_settings
 from .records import ZERO_SHOT, Costs, Predictions, RunRecord
 
 if TYPE_CHECKING:
@@ -363,6 +364,8 @@ def compare(
     output_dir: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    verbalizers: Mapping[str, str] | None = None,
+    task: str | None = None,
 ) -> list[RunRecord]:
     """Train every approach on the same subsets and evaluate it on the same splits.
 
@@ -393,6 +396,9 @@ def compare(
         output_dir: where to cache each finished cell (``None``: no cache).
         resume: reuse the cells cached in ``output_dir``.
         overwrite: discard the cells cached in ``output_dir``.
+        verbalizers: label -> word, for every approach that scores label words (its own
+            ``verbalizers`` win, label by label); see :mod:`llmdisc.prompts`.
+        task: the task, picking the templates of those approaches that set none.
 
     Returns:
         One :class:`~llmdisc.records.RunRecord` per (approach, size, seed, split), with
@@ -434,7 +440,12 @@ def compare(
                 | {"examples": robustness_examples}}
     cache = _Cache(output_dir, manifest, resume, overwrite)
 
-    plan = _plan(approaches, numbers, seeds, seed, len(train), label_names(train), notes)
+    labels = label_names(train)
+    if verbalizers:  # checked once, before any approach names it
+        from .likelihood import resolve_verbalizers
+        resolve_verbalizers(labels, verbalizers)
+    check_task(task)
+    plan = _plan(approaches, numbers, seeds, seed, len(train), labels, notes, verbalizers, task)
     # Look every cached cell up before running anything: a refusal comes at once, not hours in.
     cached = {id(cell): cache.get(cell) for cell in plan}
     selection = data[selection_split] if selection_split in data else None
@@ -459,14 +470,16 @@ def compare(
 
 
 def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, labels: list[str],
-          notes: list[str]) -> list[_Cell]:
-    """The grid's cells, approach by approach; ``notes`` gets a line for each capped size.
+          notes: list[str], verbalizers: Mapping[str, str] | None = None, task: str | None = None) -> list[_Cell]:
+    """The grid's cells, approach by approach; ``notes`` gets a line for each capped size and
+    one saying which label words the likelihood approaches score.
 
     Every approach is built from its config and checked against ``labels`` here, before any
     run: an unknown key, a wrong type, an unknown model, a bad template or a verbalizer naming
     an unknown label is a one-line error naming the approach.
     """
     plan: list[_Cell] = []
+    scored: dict[str, list[str] | None] = {}
     for name, config in normalise_approaches(approaches).items():
         config = dict(config)
         # Comparison options an approach's entry may carry, besides its own settings.
@@ -483,16 +496,24 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
                 notes.append(f"{name}: {note}")
         own_seeds = int(config.pop("seeds", seeds))
         try:
+            if get_classifier_class(registered).scores_label_words:
+                config = with_data_settings(config, verbalizers, task)
             clf = get_classifier(registered, **config)
             clf.check(labels)
         except LlmdiscError as e:
             raise LlmdiscError(f"approach '{name}': {e}") from None
+        scored[name] = clf.label_words(labels)
         cls, paradigm = type(clf), clf.paradigm
         if not clf.uses_training_data:
             plan.append(_Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
             continue
         plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
                  for s in range(seed, seed + own_seeds) for n in own_numbers]
+    warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
+    if warning:  # one line before the first run, for the whole grid
+        logger.warning(warning)
+    if note:
+        notes.append(note)
     return plan
 
 

@@ -25,7 +25,7 @@ import yaml
 from .errors import LlmdiscError, first_line
 
 __all__ = ["CLI_KEYS", "DEFAULT_SEED", "arg", "config_from_dict", "config_to_dict", "load_yaml", "make_parser",
-           "merged_values", "parse_config"]
+           "merged_values", "parse_config", "parse_mapping"]
 
 T = TypeVar("T")
 
@@ -67,6 +67,34 @@ def _base_type(tp: Any, value: Any = None) -> tuple[Any, bool]:
     return tp, False
 
 
+def parse_mapping(name: str, value: str) -> dict[str, str]:
+    """A mapping from its command-line form: ``key=value,key=value``, or a JSON object.
+
+    Args:
+        name: the setting, for error messages.
+        value: the text given (a JSON object for values holding commas or ``=``).
+
+    Returns:
+        The mapping; keys and values stripped of surrounding spaces.
+    """
+    if value.lstrip().startswith("{"):
+        try:
+            mapping = json.loads(value)
+        except json.JSONDecodeError:
+            raise LlmdiscError(f"{name}: cannot read {value!r} as a JSON object") from None
+        if not isinstance(mapping, dict):
+            raise LlmdiscError(f"{name}: cannot read {value!r} as a JSON object")
+        return {str(k).strip(): str(v).strip() for k, v in mapping.items()}
+    out: dict[str, str] = {}
+    for piece in (p for p in value.split(",") if p.strip()):
+        key, sep, word = piece.partition("=")
+        if not sep or not key.strip():
+            raise LlmdiscError(f"{name}: cannot read {piece.strip()!r} as key=value; write e.g. neg=negative,pos=positive "
+                               "(or a JSON object for values holding commas)")
+        out[key.strip()] = word.strip()
+    return out
+
+
 def _coerce(name: str, tp: Any, value: Any) -> Any:
     """Convert ``value`` (from YAML or a flag) to the field type ``tp``."""
     try:
@@ -103,6 +131,8 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
             items = [_coerce(name, item_type, v) if item_type is not Any else v for v in items]
             return tuple(items) if origin is tuple else items
         if origin is dict:
+            if isinstance(value, str):
+                return parse_mapping(name, value)
             if not isinstance(value, dict):
                 raise ValueError(value)
             return dict(value)
@@ -158,15 +188,13 @@ def make_parser(cls: type, parser: argparse.ArgumentParser | None = None) -> arg
     """Add one ``--flag`` per field of dataclass ``cls`` (plus ``--config``) to a parser.
 
     Flags default to "not given" so that YAML values survive unless a flag overrides them.
-    Dict-valued fields are YAML-only.
+    A dict-valued field's flag takes ``key=value,key=value`` or a JSON object (:func:`parse_mapping`).
     """
     parser = parser or argparse.ArgumentParser()
     parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings; flags override it")
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         base, _ = _base_type(hints[f.name])
-        if (typing.get_origin(base) or base) is dict:
-            continue
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         help_text = f.metadata.get("help", "")

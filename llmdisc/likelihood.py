@@ -34,17 +34,17 @@ import numpy as np
 from .errors import LlmdiscError
 from .hub import hub_base_model
 from .metrics import softmax
+from .prompts import REVIEW_TEMPLATE
 from .scoring import context_window, encode_pair, loglikelihood, move_trailing_space
 
 __all__ = ["MODES", "check_mode", "parse_templates", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
-           "causal_lm_loading_code", "likelihood_snippet"]
+           "prior_weights", "apply_weights", "causal_lm_loading_code", "likelihood_snippet"]
 
 logger = logging.getLogger(__name__)
 
 MODES = ("direct", "channel")
 # Min et al. (2022), "Noisy channel language model prompting for few-shot text classification".
 MIN_TEMPLATES = ["{text} A {label} one .", "{text} It was {label} .", "{text} All in all {label} .", "{text} A {label} piece ."]
-REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
 
 
 @dataclass(frozen=True)
@@ -120,17 +120,18 @@ def resolve_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] | 
         verbalizers: label name -> word; a label not in it is scored as its own name.
 
     Returns:
-        One word per label. A mapping naming an unknown label, or two labels sharing a word, is
-        a one-line error; labels that are all numbers (and no mapping) get a warning.
+        One word per label. A mapping naming an unknown label, an empty word, or two labels
+        sharing a word is a one-line error. (Label names unlikely to be scored as meant are
+        flagged once per run by ``compare`` and ``train``: :func:`llmdisc.prompts.label_words_warning`.)
     """
     words = dict(verbalizers or {})
     unknown = set(words) - set(labels)
     if unknown:
         raise LlmdiscError(f"verbalizers name unknown labels {sorted(unknown)}; labels are {list(labels)}")
+    empty = [label for label, word in words.items() if not str(word).strip()]
+    if empty:
+        raise LlmdiscError(f"the verbalizer for label {empty[0]!r} is empty; give it a word, e.g. {empty[0]}=WORD")
     out = [words.get(label, label) for label in labels]
-    if not words and all(label.strip().lstrip("-").isdigit() for label in labels):
-        logger.warning("the labels are numbers (%s) and no verbalizers are set: the model will score the "
-                       "digits themselves; pass --label-names or verbalizers", ", ".join(labels))
     if len(set(out)) < len(out):
         raise LlmdiscError(f"two labels share a verbalizer ({out}); give each label its own word")
     return out
@@ -244,6 +245,42 @@ class LikelihoodScorer:
         return np.mean(probs, axis=0)
 
 
+def prior_weights(train_probs: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
+    """Per-label weights that swap the scorer's own label prior for the training class prior.
+
+    A likelihood classifier carries a prior of its own: its label words' frequencies (direct)
+    or the uniform one (channel). Label-shift correction (Saerens et al., 2002, in one step)
+    estimates that prior as its mean prediction over the training texts, and the data's prior
+    as their class frequencies, then reweights: P'(y | x) ∝ P(y | x) * prior(y) / mean(y).
+    Unlike content-free calibration, this uses in-domain texts and knows the classes may be
+    imbalanced.
+
+    Args:
+        train_probs: (n, k) the scorer's probabilities for the n training texts (n > 0).
+        train_labels: their n label indices.
+
+    Returns:
+        (k,) weights; multiply a row of probabilities by them and renormalise
+        (:func:`apply_weights`). Both priors are add-one smoothed, so no class gets weight 0.
+    """
+    train_probs = np.asarray(train_probs, dtype=np.float64)
+    n, k = train_probs.shape
+    if n == 0:
+        raise LlmdiscError("prior correction needs training examples (n > 0)")
+    counts = np.bincount(np.asarray(train_labels, dtype=int), minlength=k).astype(float)
+    prior = (counts + 1) / (n + k)
+    marginal = (train_probs.sum(axis=0) + 1 / k) / (n + 1)  # the model's own prior, smoothed toward uniform
+    return prior / marginal
+
+
+def apply_weights(probs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Rows of ``probs`` multiplied by per-label ``weights`` and renormalised (None: unchanged)."""
+    if weights is None:
+        return probs
+    out = np.asarray(probs, dtype=np.float64) * np.asarray(weights)
+    return out / out.sum(axis=1, keepdims=True)
+
+
 def check_mode(mode: str, pmi: bool = False) -> None:
     """A one-line error for an unknown scoring mode, or PMI outside direct mode."""
     if mode not in MODES:
@@ -287,7 +324,8 @@ tokenizer = AutoTokenizer.from_pretrained(base)
 
 
 def likelihood_snippet(load: str, labels: list[str], words: list[str], template: Template, mode: str,
-                       demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None) -> str:
+                       demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None,
+                       prior_note: str = "lora_head.json: the training class prior") -> str:
     """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
 
     Args:
@@ -296,7 +334,8 @@ def likelihood_snippet(load: str, labels: list[str], words: list[str], template:
         template: the one template; mode: ``direct`` or ``channel``.
         demos: the demonstrations before every prompt.
         calibration: label probabilities for the content-free input, to divide by.
-        prior: class prior to multiply by (Bayes' rule).
+        prior: per-label weights to multiply by (the class prior, Bayes' rule; or prior weights).
+        prior_note: the comment saying where those weights come from.
 
     Returns:
         Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
@@ -321,7 +360,7 @@ def likelihood_snippet(load: str, labels: list[str], words: list[str], template:
                   "probs /= calibration",
                   "probs /= probs.sum(axis=1, keepdims=True)"]
     if prior is not None:
-        lines += [f"prior = np.array({[float(x) for x in prior]!r})  # lora_head.json: the training class prior",
+        lines += [f"prior = np.array({[float(x) for x in prior]!r})  # {prior_note}",
                   "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
                   "probs /= probs.sum(axis=1, keepdims=True)"]
     return "\n".join(lines) + "\n"

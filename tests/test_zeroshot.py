@@ -70,6 +70,7 @@ def _softmax(scores):
 
 
 TEXT = "a plain little film"
+SENTIMENT = {"task": "sentiment"}  # the review template, which the hand-built requests below spell out
 
 
 @pytest.mark.parametrize("option", ["channel", "pmi", "length_normalize", "several_templates"])
@@ -80,8 +81,8 @@ def test_each_option_moves_the_scores_as_it_should(option, demo, tiny_gpt2):
     words = {"negative": "bad", "positive": "very good indeed"}  # unequal token counts
     settings = {"channel": {"mode": "channel"}, "pmi": {"pmi": True}, "length_normalize": {"length_normalize": True},
                 "several_templates": {"templates": MIN_TEMPLATES[:2]}}[option]
-    plain = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words).fit(demo["train"])
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **settings).fit(demo["train"])
+    plain = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **SENTIMENT).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **{**SENTIMENT, **settings}).fit(demo["train"])
     model, tokenizer, review = plain.model, plain.tokenizer, Template(REVIEW_TEMPLATE)
 
     def ll(pairs, reduce="sum"):
@@ -140,15 +141,15 @@ def test_each_option_flips_a_constructed_prediction(option, demo, tiny_gpt2, mon
     import llmdisc.likelihood
 
     monkeypatch.setattr(llmdisc.likelihood, "loglikelihood", _fake_loglikelihood(option))
-    plain = get_classifier("zeroshot", model=str(tiny_gpt2)).fit(demo["train"])
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), **SETTINGS[option]).fit(demo["train"])
+    plain = get_classifier("zeroshot", model=str(tiny_gpt2), **SENTIMENT).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), **SENTIMENT, **SETTINGS[option]).fit(demo["train"])
     assert plain.predict([TEXT]) == ["positive"]
     assert clf.predict([TEXT]) == ["negative"]
 
 
 def test_k_shot_demonstrations_are_seeded_and_saved(demo, tiny_gpt2, tmp_path):
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7).fit(demo["train"])
-    again = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7, **SENTIMENT).fit(demo["train"])
+    again = get_classifier("zeroshot", model=str(tiny_gpt2), k_shot=3, seed=7, **SENTIMENT).fit(demo["train"])
     assert clf.demonstrations == again.demonstrations and len(clf.demonstrations) == 3
     prefix = clf.scorer().prefix(clf.templates[0])
     assert prefix.count("Review: ") == 3 and prefix.endswith("\n\n")
@@ -169,7 +170,7 @@ def test_multi_token_verbalizers_are_scored_whole(demo, tiny_gpt2):
     from llmdisc.scoring import loglikelihood
 
     words = {"negative": "not good at all", "positive": "really very good"}
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **SENTIMENT).fit(demo["train"])
     assert all(len(clf.tokenizer(" " + w, add_special_tokens=False)["input_ids"]) > 1 for w in words.values())
     text = demo["test"]["text"][0]
     scores = loglikelihood(clf.model, clf.tokenizer, [(f"Review: {text}\nSentiment:", " " + w) for w in words.values()])

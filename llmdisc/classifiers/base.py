@@ -81,6 +81,9 @@ class TextClassifier(ABC):
     takes_seed: ClassVar[bool] = False  # Config.seed drives its randomness; a comparison varies it with the subset
     checkpoints: ClassVar[bool] = False  # trains with checkpoints: Config.checkpoint_dir and Config.resume
     can_merge: ClassVar[bool] = False  # save_merged(dir) writes a standalone model of the base library
+    # Scores label words after a prompt: Config.verbalizers and Config.task take the data-level
+    # settings of compare / train (llmdisc.prompts.with_data_settings).
+    scores_label_words: ClassVar[bool] = False
 
     @dataclass
     class Config:
@@ -139,6 +142,10 @@ class TextClassifier(ABC):
 
     def _check(self, labels: list[str]) -> None:
         """Raise a one-line error if this configuration cannot be trained on these labels."""
+
+    def label_words(self, labels: Sequence[str]) -> list[str] | None:
+        """The word this classifier scores for each of ``labels`` (None: it scores no label words)."""
+        return None
 
     # ---- checks before any work ---------------------------------------------------------------
 
@@ -431,7 +438,8 @@ def register(name: str) -> Callable[[type[C]], type[C]]:
             raise ValueError(f"approach '{name}' is already registered by {_REGISTRY[name].__name__}")
         # The declared capabilities must match the settings they rely on (a programming error).
         fields = {f.name for f in dataclasses.fields(cls.Config)}
-        needs = {"takes_seed": {"seed"}, "checkpoints": {"checkpoint_dir", "resume"}}
+        needs = {"takes_seed": {"seed"}, "checkpoints": {"checkpoint_dir", "resume"},
+                 "scores_label_words": {"verbalizers", "task"}}
         for capability, names in needs.items():
             if getattr(cls, capability) and not names <= fields:
                 raise TypeError(f"{cls.__name__} declares {capability} but its Config lacks {', '.join(sorted(names - fields))}")

@@ -34,7 +34,8 @@ from ..config import arg
 from ..errors import LlmdiscError, first_line
 from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
-from ..likelihood import REVIEW_TEMPLATE, LikelihoodScorer, likelihood_snippet, parse_templates, resolve_verbalizers
+from ..likelihood import LikelihoodScorer, likelihood_snippet, parse_templates, resolve_verbalizers
+from ..prompts import task_templates
 from ..models import check_model_available, load_model
 from ..scoring import encode_pair
 from ..metrics import TRAINER_LOSS, softmax
@@ -73,6 +74,7 @@ class LoraClassifier(TextClassifier):
     takes_seed = True
     checkpoints = True
     can_merge = True
+    scores_label_words = True  # the verbalizer and channel heads; the sequence head ignores the words
 
     @dataclass
     class Config(TrainerSettings):
@@ -82,9 +84,13 @@ class LoraClassifier(TextClassifier):
         lora_alpha: int = arg(16, "LoRA scaling numerator (the update is scaled by alpha / r)")
         lora_dropout: float = arg(0.05, "dropout on the LoRA branch")
         target_modules: list[str] | None = arg(None, "modules to adapt (default: attention and MLP projections)")
-        templates: list[str] = arg([REVIEW_TEMPLATE], "verbalizer and channel heads: one or more templates with {text} then "
-                                   "{label}; each training text is seen with each, predictions average them")
-        verbalizers: dict[str, str] | None = arg(None, "label name -> word (default: the label names)")
+        templates: list[str] | None = arg(None, "verbalizer and channel heads: one or more templates with {text} then "
+                                          "{label}; each training text is seen with each, predictions average them "
+                                          "(default: the task's)")
+        task: str | None = arg(None, "sentiment, topic, spam or an instruction: picks the templates when none are given "
+                                     "(default: a task-neutral template)")
+        verbalizers: dict[str, str] | None = arg(None, "label name -> word, e.g. neg=negative,pos=positive (default: the "
+                                                       "label names)")
         gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
         learning_rate: float = arg(2e-4, "peak learning rate (LoRA takes larger ones than full fine-tuning)")
 
@@ -92,6 +98,8 @@ class LoraClassifier(TextClassifier):
         super().__init__(**config)
         if self.config.head not in HEADS:
             raise LlmdiscError(f"unknown lora head '{self.config.head}'; use one of {', '.join(HEADS)}")
+        # Resolved once and kept in the config, so a saved adapter keeps the prompt it was trained with.
+        self.config.templates = list(self.config.templates) if self.config.templates else task_templates(self.config.task)
         self.templates = parse_templates(self.config.templates)  # fail early on a bad template
         if not self.templates:
             raise LlmdiscError("lora needs at least one template")
@@ -105,6 +113,9 @@ class LoraClassifier(TextClassifier):
         check_model_available(self.config.model)
         if self.config.head != "sequence":
             resolve_verbalizers(labels, self.config.verbalizers)
+
+    def label_words(self, labels) -> list[str] | None:
+        return None if self.config.head == "sequence" else resolve_verbalizers(list(labels), self.config.verbalizers)
 
     @property
     def paradigm(self) -> str:  # type: ignore[override]
@@ -234,9 +245,14 @@ class LoraClassifier(TextClassifier):
                        "training class prior",
         }[self.config.head]
         c = self.config
+        words = ""
+        if c.head != "sequence":
+            words = (" Label words scored: " + ", ".join(f"`{lab}` as `{w}`" for lab, w in zip(self.labels, self.label_words(self.labels)))
+                     + "; template" + ("s" if len(self.templates) > 1 else "") + ": "
+                     + "; ".join(f"`{t.source!r}`" for t in self.templates) + ".")
         return (f"A causal LM with LoRA adapters (rank {c.r}, alpha {c.lora_alpha}) on its attention and MLP "
                 f"projections, head `{c.head}`: {how}. Only the adapters{' and the head' if c.head == 'sequence' else ''} "
-                "are stored; the base model is loaded from its own repo.")
+                "are stored; the base model is loaded from its own repo." + words)
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
         sequence = self.config.head == "sequence"

@@ -6,6 +6,12 @@
         --approaches naive_bayes,logistic_regression --sizes 8,32,128,all --seeds 3 --output-dir out
     llmdisc compare --config recipes/sst2-compare.yaml --resume   # after an interruption, or
                                                                   # with one more approach
+    llmdisc compare --data my-reviews --verbalizers neg=negative,pos=positive --task sentiment
+
+``--verbalizers`` (the words the LM scores for each label) and ``--task`` (which picks the
+prompt) are given once for the data and reach zero-shot and every LoRA head; an approach's own
+settings win. Label names unlikely to be scored as meant (digits, LABEL_0, ``neg``) get one
+warning before the first run.
 
 OUTPUT_DIR gets report.md, report.html (self-contained; the verdict at the top), plots/,
 results.json (every run, with 95% intervals), analysis.json (the verdict, intervals, paired tests,
@@ -30,6 +36,7 @@ from typing import Any
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
 from ..data import DataConfig, hold_out
 from ..analysis import analyse
+from ..prompts import PromptSettings
 from ..comparison import compare
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
@@ -59,7 +66,7 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class CompareConfig(DataConfig):
+class CompareConfig(PromptSettings, DataConfig):
     approaches: list[str] | dict[str, Any] = arg(
         DEFAULT_APPROACHES, "approaches, comma-separated (a YAML mapping may give each its settings)")
     splits: list[str] = arg(["validation", "test"], "splits to evaluate on")
@@ -88,7 +95,7 @@ def main(config: CompareConfig) -> list[RunRecord]:
                       seed=config.seed, drop_rates=config.drop_rates, robustness_split=config.robustness_split,
                       robustness_examples=config.robustness_examples, selection_split=selection_split,
                       calibration=config.calibration, output_dir=config.output_dir,
-                      resume=config.resume, overwrite=config.overwrite)
+                      resume=config.resume, overwrite=config.overwrite, verbalizers=config.verbalizers, task=config.task)
     notes = sorted({r.notes for r in records if r.notes})
     analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",

@@ -6,7 +6,8 @@
     llmdisc train encoder --hub-dry-run --hub-model-id you/minilm-demo   # what would be uploaded
 
 The approach's own settings (``--alpha`` for naive_bayes, say) are flags too, and keys in the
-same YAML file.
+same YAML file. ``--verbalizers neg=negative,pos=positive`` and ``--task sentiment`` set the
+label words and the prompt of the approaches that score label words (zeroshot, lora).
 
 Pushing: a missing token or an unreachable Hub stops the run before training. The model is
 always saved to ``--output-dir`` first and that folder is what is uploaded, so a failed upload
@@ -32,6 +33,7 @@ from ..data import DataConfig, stratified_subset
 from ..errors import LlmdiscError
 from ..evaluation import evaluate_classifier
 from ..hub import check_push_access, check_repo_id, describe_upload, upload_folder
+from ..prompts import PromptSettings, check_task, label_words_warning, with_data_settings
 from ..records import RunRecord
 from ..report import format_table
 
@@ -41,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainConfig(DataConfig):
+class TrainConfig(PromptSettings, DataConfig):
     max_train_samples: int | None = arg(None, "train on a stratified subset of this many examples")
     eval_splits: list[str] = arg(["validation", "test"], "splits to evaluate after training")
     calibrate: bool = arg(False, "fit a temperature on validation after training; the saved model applies it")
@@ -96,9 +98,19 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     # Several processes: all have checked the folders (and none sees checkpoints about to go)
     # before any of them trains or saves.
     distributed.barrier()
+    check_task(config.task)
+    if cls.scores_label_words:
+        approach_config = with_data_settings(approach_config, config.verbalizers, config.task)
     clf = get_classifier(approach, **approach_config)
     data = config.load()
-    clf.check(data["train"].features["label"].names)
+    labels = data["train"].features["label"].names
+    if config.verbalizers:  # checked even where the approach scores no words: a typo is a typo
+        from ..likelihood import resolve_verbalizers
+        resolve_verbalizers(labels, config.verbalizers)
+    clf.check(labels)
+    warning = label_words_warning(labels, {approach: clf.label_words(labels)})
+    if warning:
+        logger.warning(warning)
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.fit(train, eval=data["validation"])
     if config.calibrate:
