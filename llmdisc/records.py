@@ -81,6 +81,8 @@ class TrainInfo:
     parameters: dict[str, int] = field(default_factory=dict)
     truncated: dict[str, int] = field(default_factory=dict)
     trainer: TrainerRun | None = None
+    device: str | None = None  # where the model predicted: cpu, mps, cuda:N (None: not a torch model)
+    dtype: str | None = None  # its weights' precision: float32, bfloat16, float16
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -163,6 +165,10 @@ class RunRecord:
             of the approach's largest size and first seed.
         predictions: where the per-example predictions are stored, when they are.
         notes: remarks that apply to the whole comparison (a capped size, say).
+        device: where the classifier predicted (``cpu``, ``mps``, ``cuda:N``); ``cpu`` for the
+            classical approaches.
+        dtype: the precision of its model's weights (``float32``, ``bfloat16``, ``float16``);
+            None where there is no torch model.
     """
 
     approach: str
@@ -184,6 +190,8 @@ class RunRecord:
     robustness: dict[str, float] | None = None
     predictions: str | None = None
     notes: str | None = None
+    device: str | None = None
+    dtype: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -222,7 +230,8 @@ class RunRecord:
                    costs=Costs(train_seconds=info.train_seconds, predict_seconds=e.predict_seconds,
                                examples_per_second=e.examples_per_second,
                                parameters_total=info.parameters.get("total"),
-                               parameters_trainable=info.parameters.get("trainable")))
+                               parameters_trainable=info.parameters.get("trainable")),
+                   device=info.device or "cpu", dtype=info.dtype)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "record") -> RunRecord:

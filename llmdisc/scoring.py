@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .distributed import map_batches
+from .batching import AUTO, check_batch_size, run_in_batches
+from .distributed import map_batches, world_size
 from .errors import LlmdiscError
 from .torchutil import no_grad
 
@@ -55,6 +56,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: ``batch_size: auto`` under several processes: the batches are fixed there (every process must
+#: agree on them), so auto means this size, halved where a batch runs out of memory.
+DISTRIBUTED_AUTO_BATCH = 32
 
 
 @dataclass
@@ -114,11 +119,12 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
 
 
 @no_grad
-def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int) -> list[np.ndarray]:
+def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int | str) -> list[np.ndarray]:
     """Per-token log-probs of each continuation given its context (both as token ids).
 
     Requests sharing a context share one forward pass over it (the KV cache is reused).
     """
+    batch_size = check_batch_size(batch_size)
     limit = context_window(model)
     results: list[np.ndarray | None] = [None] * len(requests)
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -139,12 +145,21 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
     # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
     items = sorted(((ctx, i) for ctx, members in groups.items() for i in members),
                    key=lambda x: (-len(x[0]), x[0], -len(requests[x[1]][1])))
-    chunks = [[(ctx, requests[i][1], i) for ctx, i in items[start:start + batch_size]]
-              for start in range(0, len(items), batch_size)]
-    # Under several processes each computes a share of the batches; all get every result.
-    for chunk, chunk_scores in zip(chunks, map_batches(lambda c: _score_chunk(model, c, limit), chunks)):
-        for (_, _, i), scores in zip(chunk, chunk_scores):
-            results[i] = scores
+    flat = [(ctx, requests[i][1], i) for ctx, i in items]
+
+    def score(batch):
+        return _score_chunk(model, batch, limit)
+
+    if world_size() > 1:
+        # Several processes share fixed batches (each computes the same batches as one process
+        # would); a batch that runs out of memory is halved where it runs.
+        size = DISTRIBUTED_AUTO_BATCH if batch_size == AUTO else batch_size
+        chunks = [flat[start:start + size] for start in range(0, len(flat), size)]
+        scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
+    else:
+        scored = run_in_batches(score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]))
+    for (_, _, i), scores in zip(flat, scored):
+        results[i] = scores
     return results  # type: ignore[return-value]
 
 
@@ -201,7 +216,7 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     return out
 
 
-def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int = 16,
+def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int | str = 16,
                   reduce: str = "sum") -> list[float]:
     """log P(continuation | context) for each ``(context, continuation)`` pair.
 
@@ -209,7 +224,8 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
         model: a causal LM (``AutoModelForCausalLM``), in eval mode.
         tokenizer: its tokenizer.
         requests: ``(context, continuation)`` pairs; see the module docstring for the conventions.
-        batch_size: continuations per forward pass.
+        batch_size: continuations per forward pass, or ``"auto"``: the largest that fits (see
+            :mod:`llmdisc.batching`; a batch that runs out of memory is halved either way).
         reduce: ``"sum"`` (the log-likelihood) or ``"mean"`` (per token).
 
     Returns:
@@ -222,7 +238,7 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
     return [float(s.sum()) for s in scores]
 
 
-def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
+def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16,
                    context: str = "") -> list[TokenScores]:
     """Per-token log-probs of each text (given ``context``; by default from the document start).
 
@@ -243,13 +259,13 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
     return out
 
 
-def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int = 16) -> list[float]:
+def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> list[float]:
     """log P(text) of each text, from the document start."""
     return loglikelihood(model, tokenizer, [("", t) for t in texts], batch_size)
 
 
 def perplexity(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,
-               batch_size: int = 8) -> TokenScores:
+               batch_size: int | str = 8) -> TokenScores:
     """Per-token scores of a long text with a sliding window: each token scored once, with context.
 
     The text is cut into spans of ``stride`` tokens; each span is scored given the up to

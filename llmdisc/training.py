@@ -22,7 +22,8 @@ import numpy as np
 
 from . import distributed
 from .config import DEFAULT_SEED, arg
-from .errors import LlmdiscError
+from .devices import check_placement, device_field, dtype_field, resolve_placement
+from .errors import LlmdiscError, first_line
 from .io import temp_dir
 from .metrics import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classification_metrics, softmax
 from .records import TrainerRun
@@ -30,8 +31,8 @@ from .records import TrainerRun
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
-__all__ = ["selection_metrics", "TrainerSettings", "train_model", "compute_classification_metrics",
-           "last_complete_checkpoint"]
+__all__ = ["REPORT_TO", "selection_metrics", "TrainerSettings", "train_model", "compute_classification_metrics",
+           "check_run_options", "last_complete_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ class TrainerSettings:
     max_steps: int = arg(-1, "stop after this many optimizer steps (overrides epochs when > 0)")
     learning_rate: float = arg(5e-5, "peak learning rate")
     batch_size: int = arg(32, "training examples per device per step")
-    eval_batch_size: int = arg(64, "examples per forward pass when evaluating and predicting")
+    eval_batch_size: int | str = arg(64, "examples per forward pass when evaluating and predicting "
+                                     "(auto: the largest that fits when predicting)")
     gradient_accumulation_steps: int = arg(1, "steps whose gradients are summed before an update")
     weight_decay: float = arg(0.01, "AdamW weight decay")
     warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
@@ -58,6 +60,13 @@ class TrainerSettings:
     seed: int = arg(DEFAULT_SEED, "training seed (head and LoRA initialisation, data order)")
     checkpoint_dir: str | None = arg(None, "where checkpoints go (default: a temporary folder)")
     resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
+    device: str = device_field()
+    dtype: str = dtype_field()
+    report_to: list[str] = arg(["none"], "where Trainer logs the loss and metrics: none, or any of "
+                               "tensorboard, trackio, wandb (comma-separated)")
+    logging_dir: str | None = arg(None, "tensorboard: the folder for its event files (default: runs/DATE_HOST)")
+    training_args: dict[str, Any] = arg({}, "more transformers.TrainingArguments, passed through (YAML mapping; "
+                                        "they override llmdisc's own)")
 
 
 def compute_classification_metrics(eval_pred) -> dict[str, float]:
@@ -109,9 +118,42 @@ def selection_metrics() -> dict[str, bool]:
     return {**{m.name: m.higher_is_better for m in METRICS.values()}, TRAINER_LOSS: False}
 
 
+#: The trackers ``report_to`` takes, each with the package it needs (transformers' integrations).
+REPORT_TO = {"none": None, "tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
+
+
+def _report_to(s: TrainerSettings) -> list[str]:
+    """The trackers of ``s.report_to`` (``none`` dropped)."""
+    return [r.strip().lower() for r in s.report_to if r.strip().lower() not in ("", "none")]
+
+
+def check_run_options(s: TrainerSettings) -> None:
+    """The device, precision, tracking and pass-through settings, checked in one line each before any work."""
+    import importlib.util
+    import dataclasses as dc
+
+    from transformers import TrainingArguments
+    from .batching import check_batch_size
+    check_placement(s.device, s.dtype)
+    check_batch_size(s.eval_batch_size, "eval_batch_size")
+    for name in _report_to(s):
+        if name not in REPORT_TO:
+            raise LlmdiscError(f"unknown report_to '{name}'; use none or any of {', '.join(list(REPORT_TO)[1:])}")
+        if importlib.util.find_spec(REPORT_TO[name]) is None:
+            raise LlmdiscError(f"report_to {name} needs the {REPORT_TO[name]} package; pip install {REPORT_TO[name]}")
+    if not isinstance(s.training_args, dict):
+        raise LlmdiscError("training_args must be a mapping of TrainingArguments names to values (YAML)")
+    valid = sorted(f.name for f in dc.fields(TrainingArguments) if f.init)
+    unknown = sorted(set(s.training_args) - set(valid))
+    if unknown:
+        raise LlmdiscError(f"unknown training_args key(s): {', '.join(unknown)}; valid keys (transformers "
+                           f"TrainingArguments): {', '.join(valid)}")
+
+
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
     from transformers import SchedulerType
+    check_run_options(s)
     if s.metric_for_best_model not in selection_metrics():
         raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; "
                            f"use one of {', '.join(selection_metrics())}")
@@ -196,7 +238,8 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         max_steps=s.max_steps,
         learning_rate=s.learning_rate,
         per_device_train_batch_size=s.batch_size,
-        per_device_eval_batch_size=s.eval_batch_size,
+        # auto finds the prediction batch (llmdisc.batching); Trainer's own evaluation takes 64.
+        per_device_eval_batch_size=64 if str(s.eval_batch_size).lower() == "auto" else int(s.eval_batch_size),
         gradient_accumulation_steps=s.gradient_accumulation_steps,
         weight_decay=s.weight_decay,
         warmup_steps=s.warmup_ratio,  # a float < 1 is a ratio of the total steps in transformers 5
@@ -213,16 +256,35 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         load_best_model_at_end=has_eval,
         metric_for_best_model=s.metric_for_best_model if has_eval else None,
         greater_is_better=selection_metrics()[s.metric_for_best_model] if has_eval else None,
-        report_to="none",
+        # tensorboard is attached as a callback with its own folder (output_dir is temporary).
+        report_to=[r for r in _report_to(s) if r != "tensorboard"] or "none",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
-    if distributed.world_size() > 1 and not torch.cuda.is_available():
-        # Launched on several CPU processes: Trainer only runs data-parallel (gloo) on CPUs when
-        # told so; otherwise each process would train alone on all the data.
+    placement = resolve_placement(s.device, s.dtype)
+    if placement.device.type == "cpu":
+        # Trainer takes a GPU whenever there is one; device: cpu must say so. Launched on several
+        # CPU processes, Trainer also runs data-parallel (gloo) only when told so.
         kwargs["use_cpu"] = True
+    # Mixed precision: the weights stay float32 while training; the forward passes run in the
+    # half dtype (autocast), which is what bf16/fp16 mean to Trainer.
+    kwargs["bf16"] = placement.dtype_name == "bfloat16"
+    kwargs["fp16"] = placement.dtype_name == "float16"
     kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+    kwargs.update(s.training_args)
+    try:
+        return TrainingArguments(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise LlmdiscError(f"invalid Trainer settings (training_args?): {first_line(e, 300)}") from None
+
+
+def _tensorboard_callback(s: TrainerSettings):
+    """Trainer's TensorBoard callback writing to ``s.logging_dir`` (default: runs/DATE_HOST)."""
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+    from transformers.integrations.integration_utils import default_logdir
+    folder = s.logging_dir or default_logdir()
+    return TensorBoardCallback(tb_writer=SummaryWriter(log_dir=folder))
 
 
 def train_model(
@@ -277,6 +339,8 @@ def train_model(
     callbacks = []
     if settings.early_stopping_patience and eval_dataset is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    if "tensorboard" in _report_to(settings) and distributed.is_main_process():
+        callbacks.append(_tensorboard_callback(settings))
     trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                       processing_class=tokenizer, data_collator=data_collator,
                       compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks)
