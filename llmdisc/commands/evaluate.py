@@ -59,14 +59,15 @@ def _model_folder(model: str, revision: str | None) -> Path:
 
 def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
     """The data sets to evaluate, by name, labelled with ``labels``' indices."""
-    from ..data import _source_files, load_text_dataset
+    from ..data import _source_files, load_text_dataset, parse_splits_map
 
     source = parse_data_source(config.data)
-    files = _source_files(source)
+    files = _source_files(source, parse_splits_map(config.splits_map))
     whole_file = isinstance(source, str) and files is not None and list(files) == ["train"] and files["train"].is_file()
     data = load_text_dataset(source, text_column=config.text_column, label_column=config.label_column,
                              label_names=config.label_names or labels, seed=config.seed,
-                             validation_size=0 if whole_file else config.validation_size)
+                             validation_size=0 if whole_file else config.validation_size,
+                             data_config=config.data_config, revision=config.revision, splits_map=config.splits_map)
     if whole_file:
         return {files["train"].name: data["train"]}
     missing = [s for s in config.splits if s not in data]
