@@ -195,8 +195,10 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     cache, prefix_mask = None, torch.zeros((len(contexts), 0), dtype=torch.long, device=device)
     if any(prefixes):
         ids, prefix_mask, positions = _left_padded(prefixes, device)
+        # transformers 5 names the KV cache `cache` (input and output); `past_key_values` is its
+        # deprecated alias, which warned once per process and will go.
         cache = model(input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True,
-                      logits_to_keep=1).past_key_values
+                      logits_to_keep=1).cache
         cache.batch_select_indices(rows)  # one copy of its context's cache per continuation
     # 2. Each continuation, fed after its context's last token, right-padded.
     inputs = [[ctx[-1]] + cont[:-1] for ctx, cont, _ in chunk]
@@ -207,7 +209,7 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     # Right padding may run past the model's last position; those slots are masked, so clamp.
     positions = (start_pos[:, None] + torch.arange(width, device=device)[None, :]).clamp(max=limit - 1)
     logits = model(input_ids=ids, attention_mask=torch.cat([prefix_mask[rows], cont_mask], dim=1),
-                   position_ids=positions, past_key_values=cache, use_cache=cache is not None).logits
+                   position_ids=positions, cache=cache, use_cache=cache is not None).logits
     out = []
     for r, (_, cont, _) in enumerate(chunk):
         target = torch.tensor(cont, device=device)
