@@ -557,7 +557,8 @@ class DataConfig:
     validation_size: float = arg(0.1, "fraction of train held out when there is no validation split")
     seed: int = arg(DEFAULT_SEED, "random seed (subsets, splits, training)")
     data_config: str | None = arg(None, "a Hub data set's config name (sst2 of nyu-mll/glue)")
-    revision: str | None = arg(None, "a Hub data set's branch, tag or commit")
+    # Not `revision`: `llmdisc evaluate --revision` already names the model's Hub revision.
+    data_revision: str | None = arg(None, "a Hub data set's branch, tag or commit")
     splits_map: list[str] | dict[str, str] | None = arg(
         None, "which source split fills train/validation/test where names differ: validation=dev,test=eval")
 
@@ -566,7 +567,7 @@ class DataConfig:
         return load_text_dataset(
             self.data, text_column=self.text_column, label_column=self.label_column,
             label_names=self.label_names, validation_size=self.validation_size, seed=self.seed,
-            data_config=self.data_config, revision=self.revision, splits_map=self.splits_map,
+            data_config=self.data_config, revision=self.data_revision, splits_map=self.splits_map,
         )
 
     def describe(self) -> str:
@@ -576,4 +577,4 @@ class DataConfig:
         if self.data in (DEMO_DATA, DEMO_TOPICS):
             return "llmdisc demo reviews" if self.data == DEMO_DATA else "llmdisc demo topics"
         config = f" ({self.data_config})" if self.data_config else ""
-        return f"{self.data}{config}" + (f" @ {self.revision}" if self.revision else "")
+        return f"{self.data}{config}" + (f" @ {self.data_revision}" if self.data_revision else "")

@@ -346,9 +346,9 @@ def test_the_data_flags_of_the_commands(fake_hub):
     from llmdisc.commands.compare import CompareConfig
     from llmdisc.config import parse_config
 
-    args = make_parser().parse_args(["compare", "--data", "nyu-mll/glue", "--data-config", "sst2", "--revision",
+    args = make_parser().parse_args(["compare", "--data", "nyu-mll/glue", "--data-config", "sst2", "--data-revision",
                                       "main", "--splits-map", "validation=dev", "--label-names", "negative,positive"])
     config = parse_config(CompareConfig, args)
-    assert (config.data_config, config.revision, config.splits_map) == ("sst2", "main", ["validation=dev"])
+    assert (config.data_config, config.data_revision, config.splits_map) == ("sst2", "main", ["validation=dev"])
     assert len(config.load()["validation"]) == 4
     assert config.describe() == "nyu-mll/glue (sst2) @ main"

@@ -170,3 +170,22 @@ def test_bf16_encoder_training_and_prediction_on_the_cpu(demo, tiny_bert):
         assert clf.info.dtype == dtype
         results[dtype] = clf.predict_proba(list(demo["test"]["text"][:16]))
     assert np.abs(results["float32"] - results["bfloat16"]).max() < BF16_TOLERANCE
+
+
+def test_a_reloaded_classifier_runs_where_asked_or_falls_back_to_auto(demo, tiny_gpt2, tmp_path, caplog):
+    import json
+
+    clf = llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2), device="cpu").fit(demo["train"].select(range(8)))
+    folder = clf.save_pretrained(tmp_path / "zs")
+    loaded = llmdisc.TextClassifier.from_pretrained(folder, dtype="bfloat16")
+    loaded.predict_proba(["a text"])
+    assert loaded.model.dtype is torch.bfloat16
+    # Saved on a GPU machine, loaded on this one: auto, with a warning, not a failure.
+    meta = json.loads((folder / "llmdisc_config.json").read_text())
+    meta["config"]["device"] = "cuda"
+    (folder / "llmdisc_config.json").write_text(json.dumps(meta))
+    loaded = llmdisc.TextClassifier.from_pretrained(folder)
+    assert loaded.config.device == "auto" and "loading with device auto" in caplog.text
+    # Classical approaches have no device: the keywords are ignored.
+    nb = llmdisc.get_classifier("naive_bayes").fit(demo["train"])
+    llmdisc.TextClassifier.from_pretrained(nb.save_pretrained(tmp_path / "nb"), device="cpu")

@@ -87,3 +87,8 @@ def test_a_four_class_comparison_records_the_labels_device_and_dtype(topics, tin
     row = records[0].to_dict()
     assert row["device"] == "cpu" and "dtype" in row
     assert llmdisc.records.RunRecord.from_dict(row) == records[0]
+    from llmdisc.report import report_tables
+
+    headers, rows = report_tables(records)["runs"]
+    column = headers.index("device / dtype")
+    assert {row[column] for row in rows} == {"cpu", "cpu / float32"}
