@@ -189,3 +189,19 @@ def test_a_reloaded_classifier_runs_where_asked_or_falls_back_to_auto(demo, tiny
     # Classical approaches have no device: the keywords are ignored.
     nb = llmdisc.get_classifier("naive_bayes").fit(demo["train"])
     llmdisc.TextClassifier.from_pretrained(nb.save_pretrained(tmp_path / "nb"), device="cpu")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score", "--device", "cuda", "a text"], "device 'cuda' asked for, but torch sees no CUDA GPU"),
+    (["generate", "--dtype", "float16", "--device", "cpu", "a prompt"], "float16 cannot run on the CPU"),
+    (["score", "--device", "gpu", "a text"], "unknown device 'gpu'"),
+])
+def test_the_commands_refuse_a_bad_device_in_one_line_before_loading(argv, message, machine, capsys, monkeypatch):
+    import llmdisc.models
+    from llmdisc.cli import main
+
+    machine()
+    monkeypatch.setattr(llmdisc.models, "resolve_model", lambda *a: pytest.fail("a model was resolved"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
