@@ -87,6 +87,9 @@ class LossAndSpeedProgress:
         super().on_train_begin(args, state, control, **kwargs)
         self._start, self._start_step = time.perf_counter(), state.global_step
 
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        pass  # no second bar for each evaluation: the training bar is the cell's one bar
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not (state.is_world_process_zero and self.training_bar is not None and logs):
             return
@@ -314,7 +317,7 @@ def train_model(
         it resumed from, speed and the number of data-parallel processes.
     """
     from transformers import EarlyStoppingCallback, Trainer
-    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.trainer_utils import get_last_checkpoint
     _check(settings)
     tmp = None
@@ -351,6 +354,9 @@ def train_model(
         # accumulation steps (BERT's head ignores that count), so logged losses and gradients
         # would grow with both.
         trainer.model_accepts_loss_kwargs = False
+    # Trainer prints its logs as raw dicts through PrinterCallback when its logger is quiet
+    # (TRANSFORMERS_VERBOSITY=error, as the CLI sets it): our progress bar shows them instead.
+    trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_progress_callback())
     try:

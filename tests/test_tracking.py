@@ -71,3 +71,19 @@ def test_the_checks_run_before_training_in_a_comparison(demo, tiny_bert):
     clf = get_classifier("encoder", model=str(tiny_bert), training_args={"no_such_option": 1})
     with pytest.raises(LlmdiscError, match="unknown training_args key"):
         clf.check(["negative", "positive"])
+
+
+def test_trainer_prints_no_raw_log_dicts_when_quiet(demo, tiny_bert, capsys):
+    # The CLI quiets transformers' logger; Trainer then printed every log as a dict
+    # ({'train_runtime': ...}) through PrinterCallback, between llmdisc's own lines.
+    import transformers
+
+    before = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=4, logging_steps=1).fit(
+            stratified_subset(demo["train"], 8), eval=stratified_subset(demo["validation"], 4))
+    finally:
+        transformers.logging.set_verbosity(before)
+    out = capsys.readouterr()
+    assert "train_runtime" not in out.out + out.err and "{'loss'" not in out.out + out.err
