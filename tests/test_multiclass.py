@@ -51,7 +51,7 @@ def settings(name: str, tiny_bert, tiny_gpt2) -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize("name", list(APPROACHES))
-def test_every_approach_on_four_classes(name, topics, tiny_bert, tiny_gpt2, tmp_path):
+def test_every_approach_on_four_classes(name, topics, tiny_bert, tiny_gpt2, tmp_path, capsys):
     approach, config = settings(name, tiny_bert, tiny_gpt2)
     neural = approach not in ("naive_bayes", "logistic_regression", "linear_svm")
     train = stratified_subset(topics["train"], 24) if neural else topics["train"]
@@ -59,6 +59,8 @@ def test_every_approach_on_four_classes(name, topics, tiny_bert, tiny_gpt2, tmp_
     clf.check(TOPICS)
     clf.fit(train, eval=stratified_subset(topics["validation"], 8) if neural else None)
     assert clf.labels == TOPICS
+    printed = capsys.readouterr()
+    assert "train_runtime" not in printed.out + printed.err  # no raw Trainer dicts (setfit's included)
 
     test = stratified_subset(topics["test"], 16) if neural else topics["test"]
     evaluation = evaluate_classifier(clf, test)

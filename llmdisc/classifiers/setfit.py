@@ -69,6 +69,7 @@ class SetFitClassifier(TextClassifier):
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         import datasets as hf_datasets
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
         self._check(self.labels)
         c = self.config
@@ -80,7 +81,13 @@ class SetFitClassifier(TextClassifier):
                                      show_progress_bar=False)
             train = hf_datasets.Dataset.from_dict({"text": texts, "label": [int(y) for y in labels]})
             try:
-                Trainer(model=self.model, args=args, train_dataset=train).train()
+                trainer = Trainer(model=self.model, args=args, train_dataset=train)
+                # The Trainer inside printed a progress bar and each log as a raw dict
+                # ({'embedding_loss': ...}) even with show_progress_bar off: a comparison's
+                # console keeps llmdisc's lines only.
+                trainer.remove_callback(PrinterCallback)
+                trainer.remove_callback(ProgressCallback)
+                trainer.train()
             except ValueError as e:
                 raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
         place_for_inference(self.model.model_body, c.device, c.dtype)
