@@ -22,7 +22,7 @@ from typing import Callable, Sequence, TypeVar
 
 from .errors import LlmdiscError
 
-__all__ = ["AUTO", "AUTO_START", "check_batch_size", "is_out_of_memory", "run_in_batches"]
+__all__ = ["AUTO", "AUTO_START", "DISTRIBUTED_AUTO_BATCH", "check_batch_size", "is_out_of_memory", "run_in_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ Y = TypeVar("Y")
 AUTO = "auto"
 #: The batch ``auto`` tries first; out-of-memory halves it.
 AUTO_START = 256
+#: ``auto`` under several processes: the batches are fixed there (every process must agree on
+#: them, see :func:`llmdisc.distributed.map_batches`), so auto means this size, halved where a
+#: batch runs out of memory.
+DISTRIBUTED_AUTO_BATCH = 32
 
 
 def check_batch_size(value: int | str, name: str = "batch_size") -> int | str:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .batching import AUTO, check_batch_size, run_in_batches
+from .batching import AUTO, DISTRIBUTED_AUTO_BATCH, check_batch_size, run_in_batches
 from .distributed import map_batches, world_size
 from .errors import LlmdiscError
 from .torchutil import no_grad
@@ -56,10 +56,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: ``batch_size: auto`` under several processes: the batches are fixed there (every process must
-#: agree on them), so auto means this size, halved where a batch runs out of memory.
-DISTRIBUTED_AUTO_BATCH = 32
 
 
 @dataclass

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import arg
-from ..batching import run_in_batches
+from ..batching import DISTRIBUTED_AUTO_BATCH, run_in_batches
 from ..distributed import map_batches, world_size
-from ..scoring import DISTRIBUTED_AUTO_BATCH
 from ..errors import LlmdiscError
 from ..metrics import softmax
 from ..devices import model_placement, place_for_inference
