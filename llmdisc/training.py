@@ -138,6 +138,11 @@ def check_run_options(s: TrainerSettings) -> None:
     from transformers import TrainingArguments
     from .batching import check_batch_size
     check_placement(s.device, s.dtype)
+    device = resolve_placement(s.device, s.dtype).device
+    if device.type == "cuda" and (device.index or 0) > 0 and distributed.world_size() == 1:
+        # TrainingArguments puts a single process on cuda:0 whatever the current device is.
+        raise LlmdiscError(f"device {device}: Trainer approaches train a single process on the first visible GPU; "
+                           f"choose it with CUDA_VISIBLE_DEVICES={device.index} and device cuda")
     check_batch_size(s.eval_batch_size, "eval_batch_size")
     for name in _report_to(s):
         if name not in REPORT_TO:

@@ -205,3 +205,13 @@ def test_the_commands_refuse_a_bad_device_in_one_line_before_loading(argv, messa
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_trainer_approaches_refuse_a_gpu_that_trainer_would_not_use(machine):
+    # TrainingArguments puts a single process on cuda:0 whatever is asked: say so before training.
+    from llmdisc.training import TrainerSettings, check_run_options
+
+    machine(cuda=2)
+    with pytest.raises(LlmdiscError, match="CUDA_VISIBLE_DEVICES=1 and device cuda"):
+        check_run_options(TrainerSettings(device="cuda:1"))
+    check_run_options(TrainerSettings(device="cuda:0", dtype="float32"))
