@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import psutil
 
+from .calibration import CALIBRATION_METHODS
 from .classifiers import TextClassifier, get_classifier
 from .data import label_names, stratified_subset
 from .config import DEFAULT_SEED
@@ -257,8 +258,10 @@ class _Progress:
 
 
 def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
-              selection: datasets.Dataset | None, robustness: dict[str, Any] | None) -> list[RunRecord]:
-    """Train one approach on one subset and evaluate it on every split; failures become records."""
+              selection: datasets.Dataset | None, robustness: dict[str, Any] | None,
+              calibration: str = "none") -> list[RunRecord]:
+    """Train one approach on one subset, calibrate it on ``selection`` (trained approaches, when
+    ``calibration`` is ``temperature``), and evaluate it on every split; failures become records."""
     config = dict(cell.config)
     if cell.seed is not None and cell.cls.takes_seed and "seed" not in config:
         config["seed"] = cell.seed  # vary the approach's own randomness with the subset
@@ -271,10 +274,15 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
         with PeakRSS() as memory:
             clf = get_classifier(cell.registered, **config)
             clf.fit(train, eval=selection)
+            if calibration == "temperature" and selection is not None and cell.cls.uses_training_data:
+                clf.calibrate(selection)
             for split in splits:
                 e = evaluate_classifier(clf, data[split])
                 record = RunRecord(**base, split=split, examples=e.examples, metrics=e.metrics,
                                    reliability=e.reliability, confusion=e.confusion,
+                                   temperature=clf.calibrator.temperature if clf.calibrator else None,
+                                   uncalibrated=e.uncalibrated,
+                                   train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
                                    costs=Costs(train_seconds=clf.info.train_seconds, predict_seconds=e.predict_seconds,
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
@@ -332,6 +340,7 @@ def compare(
     robustness_split: str = "test",
     robustness_examples: int | None = None,
     selection_split: str | None = "validation",
+    calibration: str = "temperature",
     output_dir: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -357,7 +366,11 @@ def compare(
         robustness_examples: damage a stratified subset of this many examples (``None``: all).
         selection_split: the split passed to ``fit`` as ``eval``, for the approaches that pick
             a checkpoint or stop early on it (``None``: none; the last checkpoint is kept).
-            Numbers on this split are then slightly optimistic for those approaches.
+            Numbers on this split are then optimistic for those approaches, so it may not be
+            the split the report leads with (``test`` when evaluated, else the first split).
+        calibration: ``temperature``: fit one temperature per trained run on the selection
+            split (see :meth:`~llmdisc.classifiers.TextClassifier.calibrate`); the records hold
+            the metrics with it and ECE and log loss without it. ``none``: no calibration.
         output_dir: where to cache each finished cell (``None``: no cache).
         resume: reuse the cells cached in ``output_dir``.
         overwrite: discard the cells cached in ``output_dir``.
@@ -372,11 +385,20 @@ def compare(
         raise LlmdiscError(f"none of the splits to evaluate is in the data; it has: {', '.join(data)}")
     if seeds < 1:
         raise LlmdiscError(f"seeds must be at least 1, got {seeds}")
+    if calibration not in CALIBRATION_METHODS:
+        raise LlmdiscError(f"unknown calibration '{calibration}'; use one of {', '.join(CALIBRATION_METHODS)}")
+    lead = "test" if "test" in splits else splits[0]
+    if selection_split is not None and selection_split == lead and selection_split in data:
+        raise LlmdiscError(f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
+                           "temperatures picked on it would flatter the approaches that pick; hold out training "
+                           "examples (--holdout 500), name another --selection-split, or --selection-split none")
     bad = [r for r in drop_rates if not 0 <= r < 1]
     if bad:
         raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
     train = data["train"]
+    _check_classes(train)
     numbers, notes = parse_sizes(sizes, len(train))
+    _check_sizes(numbers, label_names(train))
     for note in notes:
         logger.warning(note)
     robustness = None
@@ -385,6 +407,7 @@ def compare(
         robustness = {"split": split, "rates": [float(r) for r in drop_rates], "seed": seed,
                       "data": stratified_subset(data[split], robustness_examples, seed)}
     manifest = {"data": data_fingerprint(data), "splits": splits, "selection_split": selection_split,
+                "calibration": calibration,
                 "robustness": {k: v for k, v in (robustness or {}).items() if k != "data"} | {"examples": robustness_examples}}
     cache = _Cache(output_dir, manifest, resume, overwrite)
 
@@ -401,7 +424,7 @@ def compare(
         progress.begin(cell)
         subset = train if cell.size is None else stratified_subset(train, cell.size, cell.seed)
         start = time.perf_counter()
-        done = _run_cell(cell, subset, data, splits, selection, robustness)
+        done = _run_cell(cell, subset, data, splits, selection, robustness, calibration)
         progress.end(cell, time.perf_counter() - start)
         if all(r.ok for r in done):
             cache.put(cell, done)  # failures are retried on resume
@@ -428,6 +451,10 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
         own_numbers = numbers
         if "sizes" in config:
             own_numbers, own_notes = parse_sizes(config.pop("sizes"), n_train)
+            try:
+                _check_sizes(own_numbers, labels)
+            except LlmdiscError as e:
+                raise LlmdiscError(f"approach '{name}': {e}") from None
             for note in own_notes:
                 logger.warning("%s: %s", name, note)
                 notes.append(f"{name}: {note}")
@@ -444,6 +471,27 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
         plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
                  for s in range(seed, seed + own_seeds) for n in own_numbers]
     return plan
+
+
+def _check_classes(train: datasets.Dataset) -> None:
+    """A class with fewer than two training examples: one line, before any run.
+
+    Stratified subsets, cross-validated calibration (linear_svm) and SetFit's pairs all need two
+    examples of each class; with one, a learning curve would say nothing about that class.
+    """
+    counts = np.bincount(np.asarray(train["label"]), minlength=len(label_names(train)))
+    rare = [name for name, count in zip(label_names(train), counts) if count < 2]
+    if rare:
+        raise LlmdiscError(f"class(es) {', '.join(map(repr, rare))} have fewer than 2 training examples; "
+                           "add examples, or merge or drop those labels before comparing")
+
+
+def _check_sizes(sizes: Sequence[int], labels: Sequence[str]) -> None:
+    """A training size smaller than the number of classes leaves a class out: one line, before any run."""
+    small = [n for n in sizes if n < len(labels)]
+    if small:
+        raise LlmdiscError(f"size {small[0]} is smaller than the {len(labels)} classes: every class needs an example; "
+                           f"use sizes of at least {len(labels)}")
 
 
 def _subset_hash(ds: datasets.Dataset) -> str:

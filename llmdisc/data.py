@@ -34,6 +34,7 @@ __all__ = [
     "DataConfig",
     "load_text_dataset",
     "label_names",
+    "hold_out",
     "stratified_subset",
     "parse_data_source",
     "parse_splits_map",
@@ -543,6 +544,39 @@ def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = DEFAULT_S
         counts[int(np.argmax(deficit))] += 1
     chosen = np.concatenate([p[:k] for p, k in zip(perms, counts)])
     return ds.select(np.sort(chosen))
+
+
+def hold_out(data: datasets.DatasetDict, n: int, seed: int = DEFAULT_SEED, name: str = "holdout") -> datasets.DatasetDict:
+    """Move a stratified ``n`` training examples into a split of their own, for model selection.
+
+    Checkpoints and temperatures picked on the split a report leads with flatter the approaches
+    that pick; a held-out part of the training data avoids that when the data has only one
+    labelled evaluation split (SST-2's validation, say). Training subsets are then drawn from the
+    rest of ``train``.
+
+    Args:
+        data: a ``DatasetDict`` with a ``train`` split.
+        n: how many training examples to hold out (fewer than the training split has).
+        seed: the seed of the draw (independent of the subsets' seeds: the held-out examples
+            are the same for every seed of a comparison).
+        name: the new split's name.
+
+    Returns:
+        A new ``DatasetDict``: ``train`` without those examples, and ``name`` with them.
+    """
+    import datasets
+    train = data["train"]
+    if not 0 < n < len(train):
+        raise LlmdiscError(f"cannot hold out {n} of the {len(train)} training examples; "
+                           f"give a number between 1 and {len(train) - 1}")
+    if name in data:
+        raise LlmdiscError(f"the data already has a '{name}' split; use it as the selection split instead of holding out")
+    # stratified_subset keeps the original order; a row-number column says which rows it chose.
+    rows = np.asarray(stratified_subset(train.add_column("_row", list(range(len(train)))), n, seed)["_row"])
+    rest = np.setdiff1d(np.arange(len(train)), rows)
+    out = datasets.DatasetDict(dict(data))
+    out["train"], out[name] = train.select(rest), train.select(rows)
+    return out
 
 
 @dataclass

@@ -15,7 +15,7 @@ from .classifiers import TextClassifier
 from .classifiers.base import check_dataset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError
-from .metrics import classification_metrics, confusion_matrix, reliability_bins
+from .metrics import ECE, LOG_LOSS, classification_metrics, confusion_matrix, reliability_bins
 from .records import Evaluation
 
 if TYPE_CHECKING:
@@ -36,20 +36,25 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> Evaluati
         An :class:`~llmdisc.records.Evaluation`: every metric of
         :data:`~llmdisc.metrics.METRICS`, the reliability bins (15 equal-width confidence bins),
         the confusion matrix, the probabilities themselves, the example count and the speed of
-        ``predict_proba``.
+        ``predict_proba``; for a calibrated classifier, also ECE and log loss without its
+        temperature (``uncalibrated``).
     """
     names = check_dataset(data, "evaluation")
     if names != clf.labels:
         raise LlmdiscError(f"data labels {names} differ from the classifier's {clf.labels}")
     labels = np.asarray(data["label"])
     start = time.perf_counter()
-    probs = clf.predict_proba(list(data["text"]))
+    raw = clf.predict_proba(list(data["text"]), calibrated=False)
+    probs = clf.calibrator.apply(raw) if clf.calibrator is not None else raw
     seconds = time.perf_counter() - start
+    uncalibrated = None
+    if clf.calibrator is not None:
+        uncalibrated = {m.name: m.function(raw, labels) for m in (ECE, LOG_LOSS)}
     return Evaluation(
         metrics=classification_metrics(probs, labels), examples=len(data), predict_seconds=round(seconds, 4),
         examples_per_second=round(len(data) / seconds, 2) if seconds > 0 else float("inf"),
         reliability=reliability_bins(probs, labels),
-        confusion=confusion_matrix(probs, labels), probabilities=probs)
+        confusion=confusion_matrix(probs, labels), probabilities=probs, uncalibrated=uncalibrated)
 
 
 def drop_words(texts: Sequence[str], rate: float, seed: int = DEFAULT_SEED) -> list[str]:

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import LlmdiscError
 from .metrics import METRICS
 
-__all__ = ["SCHEMA_VERSION", "ZERO_SHOT", "TrainerRun", "TrainInfo", "Evaluation", "Costs", "RunRecord"]
+__all__ = ["SCHEMA_VERSION", "ZERO_SHOT", "DEGENERATE_PREDICTED_SHARE", "DEGENERATE_GOLD_SHARE", "degenerate_predictions", "TrainerRun", "TrainInfo", "Evaluation", "Costs", "RunRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,38 @@ def _known(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in names}
 
 
+#: A run is degenerate when one class takes at least this share of its predictions...
+DEGENERATE_PREDICTED_SHARE = 0.95
+#: ...while that class is less than this share of the gold labels.
+DEGENERATE_GOLD_SHARE = 0.80
+
+
+def degenerate_predictions(confusion: list[list[int]], labels: list[str]) -> str | None:
+    """A one-line description when a classifier (nearly) always predicts one class, else None.
+
+    The rule: one class takes at least 95% of the predictions while it is under 80% of the gold
+    labels. Such a run's accuracy is about that class's share, whatever the approach could do:
+    a schedule too short to move a random head, label words the LM cannot read, a prior that
+    swamps the evidence. Reports flag it rather than rank it silently.
+
+    Args:
+        confusion: ``confusion[i][j]`` counts examples of gold label ``i`` predicted as ``j``.
+        labels: the label names (the confusion matrix's order).
+
+    Returns:
+        For example ``"predicts 'spam' for 100% of the examples (14% of the gold labels)"``.
+    """
+    matrix = np.asarray(confusion, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.size == 0 or matrix.sum() == 0:
+        return None
+    predicted, gold = matrix.sum(axis=0) / matrix.sum(), matrix.sum(axis=1) / matrix.sum()
+    top = int(predicted.argmax())
+    if predicted[top] >= DEGENERATE_PREDICTED_SHARE and gold[top] < DEGENERATE_GOLD_SHARE:
+        name = labels[top] if top < len(labels) else str(top)
+        return f"predicts '{name}' for {predicted[top]:.0%} of the examples ({gold[top]:.0%} of the gold labels)"
+    return None
+
+
 @dataclass
 class TrainerRun:
     """Facts about one Trainer run.
@@ -58,6 +90,8 @@ class TrainerRun:
     resumed_from: str | None = None
     train_samples_per_second: float | None = None
     num_processes: int = 1
+    epochs: float | None = None  # passes over the data actually made
+    schedule: str | None = None  # the schedule rule's one-line account (see training.plan_schedule)
 
 
 @dataclass
@@ -114,6 +148,7 @@ class Evaluation:
         reliability: the reliability diagram's bins (see :func:`~llmdisc.metrics.reliability_bins`).
         confusion: ``confusion[i][j]`` counts examples of gold label ``i`` predicted as ``j``.
         probabilities: the ``(examples, labels)`` array ``predict_proba`` returned (not JSON).
+        uncalibrated: for a classifier with a fitted temperature, ECE and log loss without it.
     """
 
     metrics: dict[str, float]
@@ -123,6 +158,7 @@ class Evaluation:
     reliability: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
     probabilities: np.ndarray | None = field(default=None, repr=False)
+    uncalibrated: dict[str, float] | None = None
 
 
 @dataclass
@@ -165,6 +201,10 @@ class RunRecord:
             of the approach's largest size and first seed.
         predictions: where the per-example predictions are stored, when they are.
         notes: remarks that apply to the whole comparison (a capped size, say).
+        temperature: the temperature fitted on the selection split (None: not calibrated).
+        uncalibrated: with a temperature, ECE and log loss on this split without it (the
+            metrics are with it).
+        train_steps: optimizer steps taken, for Trainer approaches.
         device: where the classifier predicted (``cpu``, ``mps``, ``cuda:N``); ``cpu`` for the
             classical approaches.
         dtype: the precision of its model's weights (``float32``, ``bfloat16``, ``float16``);
@@ -190,12 +230,20 @@ class RunRecord:
     robustness: dict[str, float] | None = None
     predictions: str | None = None
     notes: str | None = None
+    temperature: float | None = None
+    uncalibrated: dict[str, float] | None = None
+    train_steps: int | None = None
     device: str | None = None
     dtype: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def degenerate(self) -> str | None:
+        """Why this run's predictions are degenerate, or None (see :func:`degenerate_predictions`)."""
+        return degenerate_predictions(self.confusion, self.labels) if self.ok else None
 
     @property
     def flat(self) -> bool:

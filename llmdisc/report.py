@@ -93,7 +93,8 @@ def report_tables(records: Sequence[RunRecord]) -> dict[str, Table]:
             r = row.record
             params = "-" if r.costs.parameters_total is None else \
                 f"{r.costs.parameters_total:,} / {r.costs.parameters_trainable or 0:,}"
-            rows.append([r.variant, r.paradigm, "zero-shot" if r.flat else str(r.train_examples), str(row.seeds)]
+            name = f"{r.variant} (degenerate: see below)" if r.degenerate else r.variant
+            rows.append([name, r.paradigm, "zero-shot" if r.flat else str(r.train_examples), str(row.seeds)]
                         + [_pm(row, m.name, m.fmt) for m in _SUMMARY_METRICS]
                         + [_pm(row, key, fmt) for key, _, fmt in _SUMMARY_COSTS] + [params]
                         + [_pm(row, key, "{:.0f}") for key, _ in memory])
@@ -117,6 +118,19 @@ def report_tables(records: Sequence[RunRecord]) -> dict[str, Table]:
         tables["robustness"] = (["approach", "paradigm", *[f"{100 * float(k):g}% dropped" for k in rates]],
                                 [[r.variant, r.paradigm, *[ACCURACY.format(r.robustness[k]) if k in r.robustness else "-"
                                                            for k in rates]] for r in robust])
+    degenerate = [r for r in records if r.degenerate]
+    if degenerate:
+        tables["degenerate"] = (["approach", "train n", "seed", "split", "predictions", "accuracy"],
+                                [[r.variant, "zero-shot" if r.flat else str(r.train_examples), str(r.seed or "-"),
+                                  r.split, r.degenerate, ACCURACY.format(r.metrics.get(ACCURACY.name))]
+                                 for r in degenerate])
+    calibrated = [row for row in (summary_rows(records, split) if split else []) if row.record.uncalibrated]
+    if calibrated:
+        tables["temperature"] = (["approach", "train n", "temperature", "ECE before -> after", "log loss before -> after"], [
+            [row.record.variant, str(row.record.train_examples), f"{row.record.temperature:.3g}",
+             f"{ECE.format(row.record.uncalibrated['ece'])} -> {ECE.format(row.record.metrics[ECE.name])}",
+             f"{LOG_LOSS.format(row.record.uncalibrated['log_loss'])} -> {LOG_LOSS.format(row.record.metrics[LOG_LOSS.name])}"]
+            for row in calibrated])
     failed = failures(records)
     if failed:
         tables["failures"] = (["approach", "status", "error"], [[r.variant, "FAILED", r.error or ""] for r in failed])
@@ -129,8 +143,9 @@ def _csv(records: Sequence[RunRecord]) -> str:
     confusion matrix left to the JSON."""
     flat = []
     for r in records:
-        row = {k: v for k, v in r.to_dict().items() if k not in ("reliability", "robustness", "confusion")}
+        row = {k: v for k, v in r.to_dict().items() if k not in ("reliability", "robustness", "confusion", "uncalibrated")}
         row.update({f"robustness_{k}": v for k, v in (r.robustness or {}).items()})
+        row.update({f"uncalibrated_{k}": v for k, v in (r.uncalibrated or {}).items()})
         flat.append(row)
     keys: list[str] = []
     for r in flat:
@@ -145,12 +160,18 @@ def _csv(records: Sequence[RunRecord]) -> str:
 SECTIONS = [  # (table or plot key, heading, what it shows)
     ("summary", "Summary", "Each approach at its largest training size (mean ± sample standard deviation over seeds)."),
     ("failures", "Failed approaches", "These did not run; the others did."),
+    ("degenerate", "Degenerate runs", "These runs predict one class for at least 95% of the examples while that "
+     "class is under 80% of the gold labels: their accuracy says little about what the approach can do (a "
+     "schedule too short for a fresh head, label words the model cannot read, a prior that swamps the text)."),
     ("learning_curves", "Learning curves", "Accuracy by training-set size, on the same stratified, nested subsets "
      "for every approach. Zero-shot approaches do not learn from examples: one flat value."),
     ("reliability", "Calibration", "Reliability diagrams: accuracy within each confidence bin (15 equal-width "
      "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap."),
     ("confusion", "Confusion matrices", "Each approach at its largest training size: rows are the gold labels, "
      "columns the predicted ones, counts in the cells (colour: the share of the row)."),
+    ("temperature", "Temperature scaling", "Each trained approach at its largest size (first seed), with one "
+     "temperature fitted on the selection split: ECE and log loss on the report's split before and after. "
+     "Accuracy does not change (a temperature keeps every prediction)."),
     ("robustness", "Robustness to missing words", "Accuracy as each word of the evaluated texts is deleted "
      "with the given probability (the same words for every approach)."),
     ("cost", "Cost", "Accuracy against training plus prediction time on this machine."),

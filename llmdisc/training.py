@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import struct
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -31,8 +32,9 @@ from .records import TrainerRun
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
-__all__ = ["REPORT_TO", "selection_metrics", "TrainerSettings", "train_model", "compute_classification_metrics",
-           "check_run_options", "last_complete_checkpoint"]
+__all__ = ["REPORT_TO", "selection_metrics", "TrainerSettings", "Schedule", "plan_schedule", "DEFAULT_EPOCHS",
+           "train_model", "compute_classification_metrics", "weighted_cross_entropy", "check_run_options",
+           "last_complete_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,10 @@ logger = logging.getLogger(__name__)
 class TrainerSettings:
     """Settings of a Trainer run; each neural approach's ``Config`` inherits them."""
 
-    epochs: float = arg(3.0, "passes over the training data")
+    epochs: float | None = arg(None, "passes over the training data (default: the schedule rule, see min_steps)")
     max_steps: int = arg(-1, "stop after this many optimizer steps (overrides epochs when > 0)")
+    min_steps: int = arg(200, "the schedule rule: with epochs and max_steps unset, train 3 epochs, or more "
+                              "epochs when 3 would take fewer optimizer steps than this")
     learning_rate: float = arg(5e-5, "peak learning rate")
     batch_size: int = arg(32, "training examples per device per step")
     eval_batch_size: int | str = arg(64, "examples per forward pass when evaluating and predicting "
@@ -52,7 +56,8 @@ class TrainerSettings:
     warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
     lr_scheduler: str = arg("linear", "learning-rate decay after warm-up: linear, cosine, constant...")
     max_length: int = arg(128, "tokens per text at most; longer texts are truncated, with a count")
-    eval_steps: int | None = arg(None, "evaluate and checkpoint every N steps (default: every epoch)")
+    eval_steps: int | None = arg(None, "evaluate and checkpoint every N steps (default: every epoch, or 10 times "
+                                       "a run when epochs are more than 10)")
     metric_for_best_model: str = arg(ACCURACY.name, "validation metric that picks the best checkpoint (a metric, or loss)")
     early_stopping_patience: int | None = arg(None, "stop after this many evaluations without improvement")
     group_by_length: bool = arg(True, "batch texts of similar length together (less padding)")
@@ -60,6 +65,8 @@ class TrainerSettings:
     seed: int = arg(DEFAULT_SEED, "training seed (head and LoRA initialisation, data order)")
     checkpoint_dir: str | None = arg(None, "where checkpoints go (default: a temporary folder)")
     resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
+    class_weight: str | dict[str, float] | None = arg(
+        None, "re-weight the classes in the loss: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
     device: str = device_field()
     dtype: str = dtype_field()
     report_to: list[str] = arg(["none"], "where Trainer logs the loss and metrics: none, or any of "
@@ -67,6 +74,32 @@ class TrainerSettings:
     logging_dir: str | None = arg(None, "tensorboard: the folder for its event files (default: runs/DATE_HOST)")
     training_args: dict[str, Any] = arg({}, "more transformers.TrainingArguments, passed through (YAML mapping; "
                                         "they override llmdisc's own)")
+
+
+def weighted_cross_entropy(weights: Sequence[float]) -> Callable:
+    """Trainer's ``compute_loss_func`` for a classification head: cross-entropy, each example
+    weighted by its class's weight (``class_weight``).
+
+    The sum is divided by ``num_items_in_batch`` (the examples of the whole accumulated step,
+    across processes, as Trainer counts them) rather than by the micro-batch: Trainer then
+    neither divides by the accumulation steps nor averages over processes itself, so the
+    gradient is the same whatever the accumulation and process count.
+
+    Args:
+        weights: one weight per class.
+
+    Returns:
+        ``loss(outputs, labels, num_items_in_batch=None) -> scalar tensor``.
+    """
+    def loss(outputs, labels, num_items_in_batch=None):
+        import torch
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        labels = labels.view(-1).to(logits.device)
+        w = torch.as_tensor(weights, dtype=torch.float32, device=logits.device)
+        per_example = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)).float(), labels, reduction="none")
+        total = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        return (per_example * w[labels]).sum() / total
+    return loss
 
 
 def compute_classification_metrics(eval_pred) -> dict[str, float]:
@@ -158,6 +191,62 @@ def check_run_options(s: TrainerSettings) -> None:
                            f"TrainingArguments): {', '.join(valid)}")
 
 
+#: The schedule rule's number of epochs when the data is large enough (what Trainer defaults to).
+DEFAULT_EPOCHS = 3.0
+# Evaluations (and checkpoints) per run at most, when epochs are many and short.
+_MAX_EVALUATIONS = 10
+
+
+@dataclass
+class Schedule:
+    """How long a Trainer run trains: what :func:`plan_schedule` decided, and why."""
+
+    epochs: float
+    max_steps: int  # -1: Trainer stops after ``epochs``
+    steps: int  # optimizer steps it will take
+    steps_per_epoch: int
+    rule: str  # one line: "3 epochs", "raised to 25 epochs for 200 steps", "max_steps 40 as given"
+    eval_steps: int | None = None  # evaluate and checkpoint every N steps (None: every epoch)
+
+
+def plan_schedule(s: TrainerSettings, n_examples: int, num_processes: int = 1) -> Schedule:
+    """The schedule rule: how many optimizer steps a run on ``n_examples`` takes.
+
+    Three epochs of a few examples are a few optimizer steps from a randomly initialised head:
+    128 examples at batch 16 give 24 steps, and the classifier stays at chance. So, when the
+    user sets neither ``epochs`` nor ``max_steps``, the run trains 3 epochs, raised to as many
+    whole epochs as take at least ``min_steps`` optimizer steps. A user's ``epochs`` or
+    ``max_steps`` is taken as given. Warm-up is a fraction (``warmup_ratio``) of the steps
+    actually taken, whichever rule set them.
+
+    Args:
+        s: the run's settings.
+        n_examples: training examples.
+        num_processes: data-parallel processes (each step consumes one batch per process).
+
+    Returns:
+        The :class:`Schedule`.
+    """
+    per_step = s.batch_size * s.gradient_accumulation_steps * max(num_processes, 1)
+    steps_per_epoch = max(math.ceil(n_examples / per_step), 1)
+    if s.max_steps > 0:
+        epochs, max_steps, steps = s.max_steps / steps_per_epoch, s.max_steps, s.max_steps
+        rule = f"max_steps {s.max_steps} as given"
+    elif s.epochs is not None:
+        epochs, max_steps, rule = s.epochs, -1, f"{s.epochs:g} epochs as given"
+        steps = math.ceil(s.epochs * steps_per_epoch)
+    else:
+        epochs, max_steps = max(DEFAULT_EPOCHS, math.ceil(s.min_steps / steps_per_epoch)), -1
+        steps = int(epochs) * steps_per_epoch
+        rule = (f"{epochs:g} epochs" if epochs == DEFAULT_EPOCHS else
+                f"{epochs:g} epochs (raised from {DEFAULT_EPOCHS:g} for at least {s.min_steps} steps)")
+    eval_steps = s.eval_steps
+    if eval_steps is None and epochs > _MAX_EVALUATIONS:
+        # 200 epochs of 8 examples would evaluate and write a checkpoint 200 times.
+        eval_steps = math.ceil(steps / _MAX_EVALUATIONS)
+    return Schedule(float(epochs), max_steps, steps, steps_per_epoch, rule, eval_steps)
+
+
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
     from transformers import SchedulerType
@@ -170,6 +259,11 @@ def _check(s: TrainerSettings) -> None:
         raise LlmdiscError(f"unknown lr_scheduler '{s.lr_scheduler}'; use one of {', '.join(schedulers)}")
     if s.batch_size < 1 or s.gradient_accumulation_steps < 1 or s.max_length < 2 or s.learning_rate <= 0:
         raise LlmdiscError("batch_size, gradient_accumulation_steps and learning_rate must be positive, max_length >= 2")
+    if s.max_steps == 0 or (s.max_steps < 0 and s.epochs is not None and s.epochs <= 0):
+        raise LlmdiscError(f"the schedule would train for zero steps (epochs {s.epochs}, max_steps {s.max_steps}); "
+                           "give epochs > 0 or max_steps > 0, or leave both unset for the schedule rule")
+    if s.min_steps < 1:
+        raise LlmdiscError(f"min_steps must be at least 1, got {s.min_steps}")
 
 
 def _incomplete(folder: Path) -> str | None:
@@ -236,14 +330,15 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
     return None
 
 
-def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **overrides: Any) -> TrainingArguments:
+def _training_arguments(s: TrainerSettings, schedule: Schedule, output_dir: str, has_eval: bool,
+                        **overrides: Any) -> TrainingArguments:
     import torch
     from transformers import TrainingArguments
-    strategy = "steps" if s.eval_steps else "epoch"
+    strategy = "steps" if schedule.eval_steps else "epoch"
     kwargs: dict[str, Any] = dict(
         output_dir=output_dir,
-        num_train_epochs=s.epochs,
-        max_steps=s.max_steps,
+        num_train_epochs=schedule.epochs,
+        max_steps=schedule.max_steps,
         learning_rate=s.learning_rate,
         per_device_train_batch_size=s.batch_size,
         # auto finds the prediction batch (llmdisc.batching); Trainer's own evaluation takes 64.
@@ -257,8 +352,8 @@ def _training_arguments(s: TrainerSettings, output_dir: str, has_eval: bool, **o
         seed=s.seed,
         save_strategy=strategy,
         eval_strategy=strategy if has_eval else "no",
-        eval_steps=s.eval_steps,
-        save_steps=s.eval_steps,
+        eval_steps=schedule.eval_steps,
+        save_steps=schedule.eval_steps,
         # Keep the best and the latest checkpoint: the best for the end, the latest to resume.
         save_total_limit=2,
         load_best_model_at_end=has_eval,
@@ -303,6 +398,7 @@ def train_model(
     settings: TrainerSettings,
     data_collator: Callable,
     compute_metrics: Callable | None = compute_classification_metrics,
+    class_weights: Sequence[float] | None = None,
     **training_overrides: Any,
 ) -> TrainerRun:
     """Train ``model`` with Trainer; leave the best checkpoint's weights in it.
@@ -315,6 +411,7 @@ def train_model(
         settings: the run's settings.
         data_collator: pads a list of examples into a batch.
         compute_metrics: turns evaluation predictions into metrics.
+        class_weights: for a classification head, one loss weight per class (None: unweighted).
         **training_overrides: extra ``TrainingArguments``.
 
     Returns:
@@ -343,7 +440,12 @@ def train_model(
     if settings.resume and not last:
         logger.warning("no complete checkpoint in %s: starting from the beginning", checkpoint_dir)
 
-    args = _training_arguments(settings, checkpoint_dir, eval_dataset is not None, **training_overrides)
+    schedule = plan_schedule(settings, len(train_dataset), distributed.world_size())
+    logger.info("training %d examples for %d optimizer steps: %s", len(train_dataset), schedule.steps, schedule.rule)
+    if tmp and eval_dataset is None:
+        # Checkpoints in a temporary folder that nothing picks from nor resumes from: skip them.
+        training_overrides = {"save_strategy": "no", **training_overrides}
+    args = _training_arguments(settings, schedule, checkpoint_dir, eval_dataset is not None, **training_overrides)
     callbacks = []
     if settings.early_stopping_patience and eval_dataset is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
@@ -351,7 +453,8 @@ def train_model(
         callbacks.append(_tensorboard_callback(settings))
     trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                       processing_class=tokenizer, data_collator=data_collator,
-                      compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks)
+                      compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks,
+                      compute_loss_func=weighted_cross_entropy(class_weights) if class_weights is not None else None)
     if "ForSequenceClassification" in type(model).__name__:
         # A classification loss is a mean over the batch. Trainer (transformers 5) takes any model
         # whose forward has **kwargs for one whose loss is summed over the tokens of the whole
@@ -377,4 +480,6 @@ def train_model(
         resumed_from=Path(last).name if settings.resume and last else None,
         train_samples_per_second=result.metrics.get("train_samples_per_second"),
         num_processes=args.world_size,
+        epochs=round(float(trainer.state.epoch or 0.0), 3),
+        schedule=schedule.rule,
     )

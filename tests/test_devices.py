@@ -16,6 +16,13 @@ from llmdisc import LlmdiscError
 from llmdisc.devices import Placement, check_placement, resolve_device, resolve_dtype, resolve_placement
 
 
+def _args_of(settings):
+    """The TrainingArguments llmdisc builds for ``settings`` (a run on 16 examples)."""
+    from llmdisc.training import _training_arguments, plan_schedule
+    return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
+
+
+
 @pytest.fixture
 def machine(monkeypatch):
     """Make torch report a machine: ``machine(cuda=2, bf16=True, mps=False, processes=1, rank=0)``."""
@@ -127,12 +134,12 @@ def test_a_bad_device_fails_before_the_model_loads(machine, monkeypatch):
 
 
 def test_trainer_gets_mixed_precision_and_the_cpu_when_asked(machine):
-    from llmdisc.training import TrainerSettings, _training_arguments
+    from llmdisc.training import TrainerSettings
 
     machine()
-    args = _training_arguments(TrainerSettings(dtype="bfloat16"), "unused", has_eval=False)
+    args = _args_of(TrainerSettings(dtype="bfloat16"))
     assert args.bf16 and not args.fp16 and args.use_cpu
-    args = _training_arguments(TrainerSettings(), "unused", has_eval=False)
+    args = _args_of(TrainerSettings())
     assert not args.bf16 and not args.fp16
 
 

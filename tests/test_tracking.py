@@ -7,7 +7,14 @@ import importlib.util
 import pytest
 
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
-from llmdisc.training import TrainerSettings, _training_arguments, check_run_options
+from llmdisc.training import TrainerSettings, check_run_options
+
+
+def _args_of(settings):
+    """The TrainingArguments llmdisc builds for ``settings`` (a run on 16 examples)."""
+    from llmdisc.training import _training_arguments, plan_schedule
+    return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
+
 
 
 def test_tensorboard_event_files_hold_the_loss(demo, tiny_bert, tmp_path):
@@ -28,8 +35,7 @@ def test_tensorboard_event_files_hold_the_loss(demo, tiny_bert, tmp_path):
 
 
 def test_training_args_pass_through_and_override():
-    args = _training_arguments(TrainerSettings(training_args={"max_grad_norm": 0.5, "logging_steps": 7}), "unused",
-                               has_eval=False)
+    args = _args_of(TrainerSettings(training_args={"max_grad_norm": 0.5, "logging_steps": 7}))
     assert args.max_grad_norm == 0.5 and args.logging_steps == 7
 
 
@@ -42,7 +48,7 @@ def test_an_unknown_training_args_key_is_one_line_listing_the_valid_ones():
 
 def test_a_bad_training_args_value_is_one_line(demo, tiny_bert):
     with pytest.raises(LlmdiscError, match="invalid Trainer settings") as e:
-        _training_arguments(TrainerSettings(training_args={"lr_scheduler_type": "sideways"}), "unused", has_eval=False)
+        _args_of(TrainerSettings(training_args={"lr_scheduler_type": "sideways"}))
     assert "\n" not in str(e.value)
 
 
@@ -60,10 +66,10 @@ def test_an_unknown_tracker_is_one_line():
 
 
 def test_trackers_reach_trainer_by_name():
-    args = _training_arguments(TrainerSettings(report_to=["none"]), "unused", has_eval=False)
+    args = _args_of(TrainerSettings(report_to=["none"]))
     assert args.report_to == []
     # tensorboard is llmdisc's own callback (its folder outlives the temporary output_dir)
-    args = _training_arguments(TrainerSettings(report_to=["tensorboard"]), "unused", has_eval=False)
+    args = _args_of(TrainerSettings(report_to=["tensorboard"]))
     assert args.report_to == []
 
 

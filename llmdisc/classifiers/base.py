@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence, TypeVar
 import numpy as np
 
 from .. import distributed
+from ..calibration import Calibration
 from ..version import __version__
 from ..config import config_from_dict, config_to_dict
 from ..errors import LlmdiscError
@@ -90,6 +91,8 @@ class TextClassifier(ABC):
         self.labels: list[str] = []
         # What is recorded about training: time, steps, data set, metrics (saved with the model).
         self.info = TrainInfo()
+        # A temperature fitted on held-out data (calibrate), applied by predict_proba; saved.
+        self.calibrator: Calibration | None = None
 
     # ---- what an approach implements -------------------------------------------------------
 
@@ -162,7 +165,18 @@ class TextClassifier(ABC):
             approach=self.name, paradigm=self.paradigm, library=self.hub_library, labels=list(self.labels),
             settings=config_to_dict(self.config), base_model=getattr(self.config, "model", None),
             info=self.info, how_it_works=self._card_approach(), usage=self._card_usage(repo),
-            limits=self._card_limits())
+            limits=self._card_limits() + self._calibration_note())
+
+    def _calibration_note(self) -> list[str]:
+        """The model card's line on the temperature, which code that loads the folder without
+        llmdisc must apply itself."""
+        c = self.calibrator
+        if c is None:
+            return []
+        return [f"llmdisc's predict_proba applies a temperature of {c.temperature:.4g}, fitted on {c.fitted_on} held-out "
+                f"examples (ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there); code that loads this folder without "
+                f"llmdisc gets the uncalibrated probabilities: raise them to the power 1/{c.temperature:.4g} and "
+                "renormalise (or divide the logits by it)."]
 
     # ---- the public interface ---------------------------------------------------------------
 
@@ -193,11 +207,36 @@ class TextClassifier(ABC):
         self.info.parameters = self.num_parameters()
         return self
 
-    def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
+    def calibrate(self, data: datasets.Dataset) -> Calibration:
+        """Fit a temperature on held-out ``data``; ``predict_proba`` applies it from then on.
+
+        Temperature scaling divides the model's logits by one number fitted to minimise the log
+        loss on ``data`` (see :mod:`llmdisc.calibration`): confidences become honest and no
+        prediction changes. Calling it again refits from the uncalibrated probabilities.
+
+        Args:
+            data: labelled examples the classifier was not trained on (never the split whose
+                numbers are reported).
+
+        Returns:
+            The :class:`~llmdisc.calibration.Calibration`: the temperature, and ECE and log loss
+            on ``data`` before and after.
+        """
+        if not self.is_fitted:
+            raise LlmdiscError(f"{type(self).__name__} is not trained; call fit(train) before calibrate(data)")
+        if check_dataset(data, "calibration") != self.labels:
+            raise LlmdiscError("calibration data has other label names than the classifier; load them together")
+        raw = self.predict_proba(list(data["text"]), calibrated=False)
+        self.calibrator = Calibration.fit(raw, np.asarray(data["label"]))
+        return self.calibrator
+
+    def predict_proba(self, texts: Sequence[str] | str, *, calibrated: bool = True) -> np.ndarray:
         """Class probabilities.
 
         Args:
             texts: a list of texts (or one text).
+            calibrated: apply the fitted temperature, if :meth:`calibrate` fitted one (False:
+                the model's own probabilities).
 
         Returns:
             A float64 array of shape ``(len(texts), len(self.labels))`` whose rows sum to 1.
@@ -213,7 +252,8 @@ class TextClassifier(ABC):
         probs = np.asarray(self._predict_proba(texts), dtype=np.float64)
         if probs.shape != (len(texts), len(self.labels)):
             raise RuntimeError(f"{type(self).__name__} returned shape {probs.shape}, expected {(len(texts), len(self.labels))}")
-        return probs / probs.sum(axis=1, keepdims=True)
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        return self.calibrator.apply(probs) if calibrated and self.calibrator is not None else probs
 
     def predict(self, texts: Sequence[str] | str) -> list[str]:
         """The most probable label name for each text."""
@@ -291,6 +331,8 @@ class TextClassifier(ABC):
         obj = klass(**config)
         obj.labels = list(meta["labels"])
         obj.info = TrainInfo.from_dict(meta.get("info"))
+        if meta.get("temperature_scaling"):
+            obj.calibrator = Calibration(**meta["temperature_scaling"])
         obj._load(path)
         return obj
 
@@ -335,6 +377,7 @@ class TextClassifier(ABC):
             "labels": self.labels,
             "config": config_to_dict(self.config),
             "info": self.info.to_dict(),
+            "temperature_scaling": dataclasses.asdict(self.calibrator) if self.calibrator is not None else None,
             "llmdisc_version": __version__,
         }
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import datasets
 
 __all__ = ["NaiveBayesClassifier", "LogisticRegressionClassifier", "LinearSvmClassifier", "RandomForestTextClassifier",
-           "class_weight_indices", "load_skops"]
+           "class_weight_indices", "class_weight_vector", "load_skops"]
 
 MODEL_FILE = "model.skops"
 # The types beyond skops' own defaults (scikit-learn's public estimators, numpy arrays) that a
@@ -87,6 +87,32 @@ def class_weight_indices(class_weight: str | dict[str, float] | None, labels: li
             raise LlmdiscError(f"{where}.class_weight[{name!r}] must be a positive number, not {weight!r}")
         weights[labels.index(name)] = float(weight)
     return {i: weights.get(i, 1.0) for i in range(len(labels))}
+
+
+def class_weight_vector(class_weight: str | dict[str, float] | None, labels: list[str], y: np.ndarray,
+                        where: str) -> np.ndarray | None:
+    """One weight per class, for losses and decisions that take a vector (Trainer approaches).
+
+    Args:
+        class_weight: ``None``, ``"balanced"`` or a mapping of label name to a positive weight.
+        labels: the data's label names, in order.
+        y: the training labels (class indices): ``balanced`` gives class ``c`` the weight
+            ``n / (k * count_c)``, as scikit-learn does (a class absent from ``y`` weighs 1).
+        where: the approach, for error messages.
+
+    Returns:
+        A float64 array of ``len(labels)`` weights, or None for no weighting.
+    """
+    weights = class_weight_indices(class_weight, labels, where)
+    if weights is None:
+        return None
+    if isinstance(weights, dict):
+        return np.array([weights[i] for i in range(len(labels))], dtype=np.float64)
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(labels)).astype(np.float64)
+    present = counts > 0
+    out = np.ones(len(labels))
+    out[present] = counts.sum() / (present.sum() * counts[present])
+    return out
 
 
 def present_class_weight(weights: str | dict[int, float] | None, labels: np.ndarray) -> str | dict[int, float] | None:

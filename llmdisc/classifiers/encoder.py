@@ -29,6 +29,7 @@ from ..models import check_model_available, load_model, load_model_config
 from ..torchutil import no_grad
 from ..training import TrainerSettings, check_run_options, train_model
 from .base import TextClassifier, register
+from .classical import class_weight_indices, class_weight_vector
 
 if TYPE_CHECKING:
     import datasets
@@ -118,6 +119,7 @@ class EncoderClassifier(TextClassifier):
         model: str = arg("minilm-l6", "encoder: an alias, a folder or a Hub id")
 
     def _check(self, labels: list[str]) -> None:
+        class_weight_indices(self.config.class_weight, labels, self.name)
         check_run_options(self.config)
         check_model_available(self.config.model)
         _check_encoder(self.config.model)
@@ -143,8 +145,8 @@ class EncoderClassifier(TextClassifier):
         eval_ds = None
         if eval_data is not None:
             eval_ds = self._tokenized(list(eval_data["text"]), np.asarray(eval_data["label"]), "validation")
-        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, c,
-                          DataCollatorWithPadding(self.tokenizer))
+        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, c, DataCollatorWithPadding(self.tokenizer),
+                          class_weights=class_weight_vector(c.class_weight, self.labels, labels, self.name))
         self.info.trainer = run
         place_for_inference(self.model, c.device, c.dtype).eval()
         self.info.device, self.info.dtype = model_placement(self.model)

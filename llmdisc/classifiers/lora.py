@@ -41,6 +41,7 @@ from ..scoring import encode_pair
 from ..metrics import TRAINER_LOSS, softmax
 from ..training import TrainerSettings, check_run_options, compute_classification_metrics, train_model
 from .base import TextClassifier, register
+from .classical import class_weight_indices, class_weight_vector
 from .encoder import predict_logits, tokenize_texts
 
 if TYPE_CHECKING:
@@ -97,9 +98,11 @@ class LoraClassifier(TextClassifier):
             raise LlmdiscError("lora needs at least one template")
         self.model = self.tokenizer = None
         self.prior: np.ndarray | None = None
+        self.decision_weights: np.ndarray | None = None  # class_weight, for the language-model heads
         self._scorer: LikelihoodScorer | None = None
 
     def _check(self, labels: list[str]) -> None:
+        class_weight_indices(self.config.class_weight, labels, self.name)
         check_run_options(self.config)
         check_model_available(self.config.model)
         if self.config.head != "sequence":
@@ -203,8 +206,14 @@ class LoraClassifier(TextClassifier):
             # Language-model heads pick their best checkpoint by validation loss.
             collator = DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=-100)
             metrics, settings = None, dataclasses.replace(c, metric_for_best_model=TRAINER_LOSS)
-        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, settings, collator, metrics)
+        weights = class_weight_vector(c.class_weight, self.labels, labels, self.name)
+        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, settings, collator, metrics,
+                          class_weights=weights if sequence else None)
         self.info.trainer = run
+        # The language-model heads learn P(label word | prompt) over the tokens, where no class
+        # weight can enter the loss; a model trained with weights w_c approaches posteriors
+        # proportional to w_c P(c | x), so they take the weights at prediction instead.
+        self.decision_weights = None if sequence or weights is None else weights
         counts_per_class = np.bincount(labels, minlength=len(self.labels)).astype(float)
         self.prior = (counts_per_class + 1) / (counts_per_class.sum() + len(self.labels))  # add-one smoothed
         place_for_inference(self.model, c.device, c.dtype).eval()
@@ -217,6 +226,8 @@ class LoraClassifier(TextClassifier):
         probs = self.scorer().probabilities(texts)
         if self.config.head == "channel":
             probs = probs * self.prior  # Bayes' rule: P(y | x) ∝ P(x | y) P(y)
+        if self.decision_weights is not None:
+            probs = probs * self.decision_weights
         return probs
 
     def num_parameters(self) -> dict[str, int]:
@@ -292,7 +303,9 @@ with torch.no_grad():
     def _save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        write_json(folder / HEAD_FILE, {"head": self.config.head, "prior": self.prior.tolist()})
+        write_json(folder / HEAD_FILE, {"head": self.config.head, "prior": self.prior.tolist(),
+                                        "decision_weights": None if self.decision_weights is None
+                                        else self.decision_weights.tolist()})
 
     def _load(self, folder: Path) -> None:
         from peft import PeftModel
@@ -311,7 +324,9 @@ with torch.no_grad():
                 f"the base model {self.config.model!r} ({first_line(e, 120)}); load it with the model it was trained on"
             ) from None
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.prior = np.array(json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))["prior"])
+        head = json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))
+        self.prior = np.array(head["prior"])
+        self.decision_weights = None if head.get("decision_weights") is None else np.array(head["decision_weights"])
 
     def save_merged(self, save_directory: str | Path) -> Path:
         """Merge the adapters into the base weights and save a standalone transformers folder.

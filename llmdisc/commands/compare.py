@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
-from ..data import DataConfig
+from ..data import DataConfig, hold_out
 from ..comparison import compare
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "naive_bayes": {},
     "logistic_regression": {},
-    "encoder": {"model": "minilm-l6", "epochs": 3, "learning_rate": 1e-4, "batch_size": 16},
+    # Epochs left to the schedule rule (training.plan_schedule): at least 200 optimizer steps.
+    "encoder": {"model": "minilm-l6", "learning_rate": 1e-4, "batch_size": 16},
     "zeroshot_direct": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct"},
     "zeroshot_calibrated": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "calibrate": True},
     "zeroshot_channel": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "channel"},
@@ -61,7 +62,11 @@ class CompareConfig(DataConfig):
     drop_rates: list[float] = arg([0.0, 0.1, 0.25, 0.5], "robustness: fractions of words dropped from the texts")
     robustness_split: str = arg("test", "the split whose words are dropped")
     robustness_examples: int | None = arg(None, "drop words from a stratified subset of this many examples")
-    selection_split: str | None = arg("validation", "split that Trainer approaches pick their checkpoint on (none: last)")
+    selection_split: str | None = arg("validation", "split that Trainer approaches pick their checkpoint on and "
+                                      "temperatures are fitted on (none: last checkpoint, no temperature)")
+    holdout: int | None = arg(None, "hold out N stratified training examples as the selection split "
+                                    "(for data whose only other labelled split is the one reported)")
+    calibration: str = arg("temperature", "fit a temperature per trained run on the selection split: temperature or none")
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
@@ -70,10 +75,13 @@ class CompareConfig(DataConfig):
 def main(config: CompareConfig) -> list[RunRecord]:
     """Run the comparison, print the summary, write the report; return the records."""
     data = config.load()
+    selection_split = config.selection_split
+    if config.holdout:
+        data, selection_split = hold_out(data, config.holdout, config.seed), "holdout"
     records = compare(config.approaches, data, splits=config.splits, sizes=config.sizes, seeds=config.seeds,
                       seed=config.seed, drop_rates=config.drop_rates, robustness_split=config.robustness_split,
-                      robustness_examples=config.robustness_examples, selection_split=config.selection_split,
-                      output_dir=config.output_dir,
+                      robustness_examples=config.robustness_examples, selection_split=selection_split,
+                      calibration=config.calibration, output_dir=config.output_dir,
                       resume=config.resume, overwrite=config.overwrite)
     notes = sorted({r.notes for r in records if r.notes})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",

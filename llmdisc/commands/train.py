@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 class TrainConfig(DataConfig):
     max_train_samples: int | None = arg(None, "train on a stratified subset of this many examples")
     eval_splits: list[str] = arg(["validation", "test"], "splits to evaluate after training")
+    calibrate: bool = arg(False, "fit a temperature on validation after training; the saved model applies it")
     output_dir: str | None = arg(None, "where to save the model (default: outputs/APPROACH)")
     overwrite: bool = arg(False, "replace an output folder that holds a different model")
     merge: bool = arg(False, "lora: also write OUTPUT_DIR/merged, the adapters merged into a standalone model")
@@ -100,6 +101,10 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     clf.check(data["train"].features["label"].names)
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.fit(train, eval=data["validation"])
+    if config.calibrate:
+        c = clf.calibrate(data["validation"])
+        logger.info("temperature %.4g fitted on validation: ECE there %.4f -> %.4f", c.temperature,
+                    c.before["ece"], c.after["ece"])
     evaluations = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
     clf.info.dataset = config.describe()
     clf.info.metrics = {split: e.metrics for split, e in evaluations.items()}
