@@ -303,7 +303,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
                                    costs=Costs(train_seconds=clf.info.train_seconds, predict_seconds=e.predict_seconds,
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
-                                               parameters_trainable=clf.info.parameters.get("trainable")))
+                                               parameters_trainable=clf.info.parameters.get("trainable")),
+                                   device=clf.info.device or "cpu", dtype=clf.info.dtype)
                 if cell.robustness and robustness and split == robustness["split"]:
                     damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"])
                     gold = np.asarray(robustness["data"]["label"])

@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMO_DATA",
+    "DEMO_TOPICS",
     "DataConfig",
     "load_text_dataset",
     "label_names",
     "hold_out",
     "stratified_subset",
     "parse_data_source",
+    "parse_splits_map",
     "peek_columns",
 ]
 
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 DEMO_DATA = "demo"
 DEMO_DIR = Path(__file__).parent / "demo_data"
+#: The built-in multi-class set: short texts on four topics (sports, tech, food, weather).
+DEMO_TOPICS = "demo-topics"
+DEMO_TOPICS_DIR = DEMO_DIR / "topics"
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "document")
 LABEL_COLUMNS = ("label", "labels")
@@ -80,9 +85,44 @@ def parse_data_source(source: str | Mapping[str, str]) -> str | dict[str, str]:
     return source
 
 
-def _find_split_files(folder: Path) -> dict[str, Path]:
-    """Map split names to files in ``folder`` (``train.csv``, ``dev.tsv``, ``test.jsonl``...)."""
+def parse_splits_map(value: str | Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """Read a split mapping: ``"validation=dev,test=eval"`` (or its list or dict form).
+
+    Each key is one of llmdisc's splits (train, validation, test); its value names the split (a
+    Hub data set's split, or a file's stem in a folder) that fills it.
+
+    Returns:
+        llmdisc split -> source split name.
+    """
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        pieces = [p.strip() for p in (value.split(",") if isinstance(value, str) else value) if str(p).strip()]
+        bad = [p for p in pieces if "=" not in p]
+        if bad:
+            raise LlmdiscError(f"splits_map: '{bad[0]}' is not SPLIT=NAME; write e.g. validation=dev,test=eval")
+        pairs = [tuple(x.strip() for x in p.split("=", 1)) for p in pieces]  # type: ignore[misc]
+    out = dict(pairs)
+    unknown = sorted(set(out) - set(SPLIT_NAMES))
+    if unknown:
+        raise LlmdiscError(f"splits_map: unknown split(s) {', '.join(unknown)}; the keys are train, validation and "
+                           "test, the values the names in the data (validation=dev)")
+    return out
+
+
+def _find_split_files(folder: Path, splits_map: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Map split names to files in ``folder`` (``train.csv``, ``dev.tsv``, ``test.jsonl``...).
+
+    ``splits_map`` names a split's file stem where it is not one of the usual names.
+    """
     found: dict[str, Path] = {}
+    for split, name in (splits_map or {}).items():
+        matches = [p for p in sorted(folder.iterdir()) if p.stem == name and p.suffix.lower() in FORMATS]
+        if not matches:
+            raise LlmdiscError(f"splits_map: no file {name}.csv/.tsv/.json/.jsonl/.parquet in {folder} for {split}")
+        found[split] = matches[0]
     for split, aliases in SPLIT_NAMES.items():
         for path in sorted(folder.iterdir()):
             if path.stem.lower() in aliases and path.suffix.lower() in FORMATS:
@@ -204,7 +244,7 @@ def peek_columns(path: str | Path) -> list[str] | None:
     return None
 
 
-def _source_files(source: str | Mapping[str, str]) -> dict[str, Path] | None:
+def _source_files(source: str | Mapping[str, str], splits_map: Mapping[str, str] | None = None) -> dict[str, Path] | None:
     """The local file of each split of ``source``; None for a Hub data set."""
     if isinstance(source, Mapping):
         files = {split: Path(p) for split, p in source.items()}
@@ -215,8 +255,10 @@ def _source_files(source: str | Mapping[str, str]) -> dict[str, Path] | None:
             raise LlmdiscError("no train file given; pass train=PATH (validation=PATH and test=PATH are optional)")
     elif source == DEMO_DATA:
         files = _find_split_files(DEMO_DIR)
+    elif source == DEMO_TOPICS:
+        files = _find_split_files(DEMO_TOPICS_DIR)
     elif os.path.isdir(source):
-        files = _find_split_files(Path(source))
+        files = _find_split_files(Path(source), splits_map)
     elif os.path.isfile(source) or Path(source).suffix.lower() in FORMATS or source.startswith((".", "/", "~")):
         files = {"train": Path(source).expanduser()}
     else:
@@ -224,16 +266,31 @@ def _source_files(source: str | Mapping[str, str]) -> dict[str, Path] | None:
     return files
 
 
-def _load_raw(source: str | Mapping[str, str]) -> datasets.DatasetDict:
+def _load_raw(source: str | Mapping[str, str], hub: Mapping[str, str | None],
+              splits_map: Mapping[str, str]) -> datasets.DatasetDict:
     """Load the splits of ``source`` without touching their columns."""
     import datasets
-    files = _source_files(source)
+    files = _source_files(source, splits_map)
     if files is None:
-        return _load_hub(source)
+        return _load_hub(source, hub.get("data_config"), hub.get("revision"), splits_map)
     return datasets.DatasetDict({split: _load_file(path) for split, path in files.items()})
 
 
-def _load_hub(repo_id: str) -> datasets.DatasetDict:
+def _hub_load_error(repo_id: str, config_name: str | None, revision: str | None, error: Exception) -> LlmdiscError:
+    """One line for a Hub data set that did not load: a config or revision that is not there, or else."""
+    message = str(error)
+    if config_name and "BuilderConfig" in message and "not found" in message:
+        available = message.split("Available:", 1)[1].strip() if "Available:" in message else "unknown"
+        return LlmdiscError(f"data set '{repo_id}' has no config '{config_name}'; its configs: {available}")
+    if revision and "revision" in message.lower():
+        return LlmdiscError(f"data set '{repo_id}' has no revision '{revision}'; pass a branch, tag or commit of it")
+    return LlmdiscError(
+        f"could not load data set '{repo_id}' from the Hugging Face Hub ({type(error).__name__}: "
+        f"{first_line(error, 160)}); check the id and your connection, or pass a local folder, files, or 'demo'")
+
+
+def _load_hub(repo_id: str, config_name: str | None = None, revision: str | None = None,
+              splits_map: Mapping[str, str] | None = None) -> datasets.DatasetDict:
     import datasets
     if not hub_reachable() and not os.environ.get("HF_HUB_OFFLINE"):
         raise LlmdiscError(
@@ -241,13 +298,16 @@ def _load_hub(repo_id: str) -> datasets.DatasetDict:
             "pass a local folder, files, or 'demo' (or set HF_HUB_OFFLINE=1 to use a cached Hub data set)"
         )
     try:
-        loaded = datasets.load_dataset(repo_id)
+        loaded = datasets.load_dataset(repo_id, config_name, revision=revision)
     except Exception as e:
-        raise LlmdiscError(
-            f"could not load data set '{repo_id}' from the Hugging Face Hub ({type(e).__name__}); "
-            "check the id and your connection, or pass a local folder, files, or 'demo'"
-        ) from None
+        raise _hub_load_error(repo_id, config_name, revision, e) from None
+    if not isinstance(loaded, datasets.DatasetDict):  # a data set of one split
+        loaded = datasets.DatasetDict({"train": loaded})
     out = {}
+    for split, name in (splits_map or {}).items():
+        if name not in loaded:
+            raise LlmdiscError(f"splits_map: data set '{repo_id}' has no split '{name}' (it has: {', '.join(loaded)})")
+        out[split] = loaded[name]
     for split, aliases in SPLIT_NAMES.items():
         for alias in aliases:
             if alias in loaded and split not in out:
@@ -332,11 +392,14 @@ def load_text_dataset(
     label_names: Sequence[str] | None = None,
     validation_size: float = 0.1,
     seed: int = DEFAULT_SEED,
+    data_config: str | None = None,
+    revision: str | None = None,
+    splits_map: str | Sequence[str] | Mapping[str, str] | None = None,
 ) -> datasets.DatasetDict:
     """Load a labelled text data set and normalise it to ``text`` + ``label`` columns.
 
     Args:
-        source: ``"demo"`` (the built-in reviews), a folder holding ``train``/``validation``
+        source: ``"demo"`` (the built-in reviews), ``"demo-topics"`` (four topics), a folder holding ``train``/``validation``
             (or ``dev``)/``test`` files, one file (used as train), a mapping of split to file, or
             a Hugging Face Hub id. Files may be csv, tsv, json, jsonl or parquet.
         text_column: name of the text column; by default the only one of
@@ -348,6 +411,11 @@ def load_text_dataset(
         validation_size: fraction of train carved off (stratified) when there is no validation split;
             0 carves none (then there is no validation split: ``llmdisc evaluate`` on one file).
         seed: seed for that carving.
+        data_config: a Hub data set's config name (``sst2`` of ``nyu-mll/glue``).
+        revision: a Hub data set's branch, tag or commit.
+        splits_map: which split of the source fills llmdisc's ``train``/``validation``/``test``,
+            where the names differ: ``{"validation": "dev"}`` or ``"validation=dev,test=eval"``
+            (a Hub split, or a file's stem in a folder).
 
     Returns:
         A ``DatasetDict`` with ``train``, ``validation`` and perhaps ``test``; each split has a
@@ -355,13 +423,17 @@ def load_text_dataset(
         dropped, with a logged count.
     """
     source = parse_data_source(source)
-    files = _source_files(source)
+    splits_map = parse_splits_map(splits_map)
+    files = _source_files(source, splits_map)
+    if files is not None and (data_config or revision):
+        raise LlmdiscError("data_config and revision name a Hub data set's config and version; "
+                           f"{source!r} is local (drop them, or pass a Hub id)")
     columns = peek_columns(files["train"]) if files and files["train"].is_file() else None
     if columns is not None:  # a wrong column name: in milliseconds, before datasets is even imported
         _pick_column(columns, text_column, TEXT_COLUMNS, "text")
         _pick_column(columns, label_column, LABEL_COLUMNS, "label")
     import datasets
-    raw = _load_raw(source)
+    raw = _load_raw(source, {"data_config": data_config, "revision": revision}, splits_map)
     columns = raw["train"].column_names
     text_col = _pick_column(columns, text_column, TEXT_COLUMNS, "text")
     label_col = _pick_column(columns, label_column, LABEL_COLUMNS, "label")
@@ -518,16 +590,25 @@ class DataConfig:
     label_names: list[str] | None = arg(None, "label names, comma-separated: names integer labels 0..k-1 in order")
     validation_size: float = arg(0.1, "fraction of train held out when there is no validation split")
     seed: int = arg(DEFAULT_SEED, "random seed (subsets, splits, training)")
+    data_config: str | None = arg(None, "a Hub data set's config name (sst2 of nyu-mll/glue)")
+    # Not `revision`: `llmdisc evaluate --revision` already names the model's Hub revision.
+    data_revision: str | None = arg(None, "a Hub data set's branch, tag or commit")
+    splits_map: list[str] | dict[str, str] | None = arg(
+        None, "which source split fills train/validation/test where names differ: validation=dev,test=eval")
 
     def load(self) -> datasets.DatasetDict:
         """Load the data set these settings describe (see :func:`load_text_dataset`)."""
         return load_text_dataset(
             self.data, text_column=self.text_column, label_column=self.label_column,
             label_names=self.label_names, validation_size=self.validation_size, seed=self.seed,
+            data_config=self.data_config, revision=self.data_revision, splits_map=self.splits_map,
         )
 
     def describe(self) -> str:
         """A short name for the data, for reports and model cards."""
         if isinstance(self.data, Mapping):
             return ", ".join(f"{k}={v}" for k, v in self.data.items())
-        return "llmdisc demo reviews" if self.data == DEMO_DATA else str(self.data)
+        if self.data in (DEMO_DATA, DEMO_TOPICS):
+            return "llmdisc demo reviews" if self.data == DEMO_DATA else "llmdisc demo topics"
+        config = f" ({self.data_config})" if self.data_config else ""
+        return f"{self.data}{config}" + (f" @ {self.data_revision}" if self.data_revision else "")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .distributed import process_device, world_size
+from .devices import resolve_placement
 from .errors import LlmdiscError, first_line
 from .offline import hub_reachable
 from .io import atomic_dir
@@ -208,21 +208,29 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
 
 
 def load_model(
-    name_or_path: str, task: str = "causal-lm", **model_kwargs
+    name_or_path: str, task: str = "causal-lm", *, device: str = "auto", dtype: str = "auto", **model_kwargs
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a model and its tokenizer from an alias, folder, ``.gguf`` file or Hub id.
 
     Args:
         name_or_path: see :func:`resolve_model`.
         task: ``"causal-lm"``, ``"sequence-classification"`` or ``"base"`` (no head).
-        **model_kwargs: passed to ``from_pretrained`` (``num_labels``, ``id2label``, ``dtype``...).
+        device: ``auto`` (CUDA, then MPS, then CPU; the process's own GPU under ``accelerate
+            launch``), ``cuda``, ``cuda:N``, ``mps`` or ``cpu`` (see :mod:`llmdisc.devices`).
+        dtype: ``auto`` (bfloat16 on GPUs that support it, else float32), ``float32``,
+            ``bfloat16`` or ``float16``: the precision the weights are loaded in.
+        **model_kwargs: passed to ``from_pretrained`` (``num_labels``, ``id2label``...); with
+            ``device_map`` the model is left where transformers puts it.
 
     Returns:
-        ``(model, tokenizer)``, the model in eval mode.
+        ``(model, tokenizer)``, the model on its device, in eval mode.
     """
     import transformers
     if task not in AUTO_CLASSES:
         raise LlmdiscError(f"unknown task '{task}'; use one of {', '.join(AUTO_CLASSES)}")
+    # Decided before anything loads: a device or dtype this machine lacks fails in one line.
+    placement = resolve_placement(device, dtype)
+    model_kwargs.setdefault("dtype", placement.dtype)
     resolved = resolve_model(name_or_path)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -231,8 +239,9 @@ def load_model(
         if os.path.isdir(resolved):
             raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None
         raise _hub_error(name_or_path, e) from None
-    if world_size() > 1 and "device_map" not in model_kwargs:
-        # Under accelerate launch each process scores on its own GPU (a no-op on CPU).
-        model.to(process_device())
+    if "device_map" not in model_kwargs:
+        # One process: the GPU (or MPS) when there is one, so inference is not left on the CPU;
+        # under accelerate launch: the process's own GPU.
+        model.to(placement.device)
     model.eval()
     return model, tokenizer

@@ -116,6 +116,8 @@ class TrainInfo:
     parameters: dict[str, int] = field(default_factory=dict)
     truncated: dict[str, int] = field(default_factory=dict)
     trainer: TrainerRun | None = None
+    device: str | None = None  # where the model predicted: cpu, mps, cuda:N (None: not a torch model)
+    dtype: str | None = None  # its weights' precision: float32, bfloat16, float16
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -230,6 +232,10 @@ class RunRecord:
         uncalibrated: with a temperature, ECE and log loss on this split without it (the
             metrics are with it).
         train_steps: optimizer steps taken, for Trainer approaches.
+        device: where the classifier predicted (``cpu``, ``mps``, ``cuda:N``); ``cpu`` for the
+            classical approaches.
+        dtype: the precision of its model's weights (``float32``, ``bfloat16``, ``float16``);
+            None where there is no torch model.
         per_example: the per-example predictions on ``split`` (in memory; not in the JSON).
         robustness_per_example: word-drop rate (as in ``robustness``) -> the per-example
             predictions on the damaged texts (in memory; not in the JSON).
@@ -257,6 +263,8 @@ class RunRecord:
     temperature: float | None = None
     uncalibrated: dict[str, float] | None = None
     train_steps: int | None = None
+    device: str | None = None
+    dtype: str | None = None
     per_example: Predictions | None = field(default=None, repr=False, compare=False)
     robustness_per_example: dict[str, Predictions] | None = field(default=None, repr=False, compare=False)
 
@@ -304,7 +312,8 @@ class RunRecord:
                    costs=Costs(train_seconds=info.train_seconds, predict_seconds=e.predict_seconds,
                                examples_per_second=e.examples_per_second,
                                parameters_total=info.parameters.get("total"),
-                               parameters_trainable=info.parameters.get("trainable")))
+                               parameters_trainable=info.parameters.get("trainable")),
+                   device=info.device or "cpu", dtype=info.dtype)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "record") -> RunRecord:

@@ -38,9 +38,10 @@ def _number(value: float | None, fmt: str) -> str:
 
 
 def _runs_table(records: Sequence[RunRecord]) -> Table:
-    """One row per record: identity columns, every metric of the registry, then two costs."""
+    """One row per record: identity columns, every metric of the registry, two costs, and where
+    it ran (its predict ex/s depend on that)."""
     headers = ["approach", "paradigm", "split", "train n", "seed"] + [m.label for m in METRICS.values()] \
-        + ["train s", "predict ex/s"]
+        + ["train s", "predict ex/s", "device / dtype"]
     rows = []
     for r in records:
         if not r.ok:
@@ -50,6 +51,7 @@ def _runs_table(records: Sequence[RunRecord]) -> Table:
             cells = [r.variant, r.paradigm, r.split, str(r.train_examples), "-" if r.seed is None else str(r.seed)]
             cells += [m.format(r.metrics.get(m.name)) for m in METRICS.values()]
             cells += [_number(r.costs.train_seconds, "{:.2f}"), _number(r.costs.examples_per_second, "{:.0f}")]
+            cells += [" / ".join(x for x in (r.device, r.dtype) if x) or "-"]
         rows.append(cells)
     return headers, rows
 

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .distributed import map_batches
+from .batching import AUTO, DISTRIBUTED_AUTO_BATCH, check_batch_size, run_in_batches
+from .distributed import map_batches, world_size
 from .errors import LlmdiscError
 from .torchutil import no_grad
 
@@ -114,11 +115,12 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
 
 
 @no_grad
-def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int) -> list[np.ndarray]:
+def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int | str) -> list[np.ndarray]:
     """Per-token log-probs of each continuation given its context (both as token ids).
 
     Requests sharing a context share one forward pass over it (the KV cache is reused).
     """
+    batch_size = check_batch_size(batch_size)
     limit = context_window(model)
     results: list[np.ndarray | None] = [None] * len(requests)
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -139,12 +141,21 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
     # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
     items = sorted(((ctx, i) for ctx, members in groups.items() for i in members),
                    key=lambda x: (-len(x[0]), x[0], -len(requests[x[1]][1])))
-    chunks = [[(ctx, requests[i][1], i) for ctx, i in items[start:start + batch_size]]
-              for start in range(0, len(items), batch_size)]
-    # Under several processes each computes a share of the batches; all get every result.
-    for chunk, chunk_scores in zip(chunks, map_batches(lambda c: _score_chunk(model, c, limit), chunks)):
-        for (_, _, i), scores in zip(chunk, chunk_scores):
-            results[i] = scores
+    flat = [(ctx, requests[i][1], i) for ctx, i in items]
+
+    def score(batch):
+        return _score_chunk(model, batch, limit)
+
+    if world_size() > 1:
+        # Several processes share fixed batches (each computes the same batches as one process
+        # would); a batch that runs out of memory is halved where it runs.
+        size = DISTRIBUTED_AUTO_BATCH if batch_size == AUTO else batch_size
+        chunks = [flat[start:start + size] for start in range(0, len(flat), size)]
+        scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
+    else:
+        scored = run_in_batches(score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]))
+    for (_, _, i), scores in zip(flat, scored):
+        results[i] = scores
     return results  # type: ignore[return-value]
 
 
@@ -180,8 +191,10 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     cache, prefix_mask = None, torch.zeros((len(contexts), 0), dtype=torch.long, device=device)
     if any(prefixes):
         ids, prefix_mask, positions = _left_padded(prefixes, device)
+        # transformers 5 names the KV cache `cache` (input and output); `past_key_values` is its
+        # deprecated alias, which warned once per process and will go.
         cache = model(input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True,
-                      logits_to_keep=1).past_key_values
+                      logits_to_keep=1).cache
         cache.batch_select_indices(rows)  # one copy of its context's cache per continuation
     # 2. Each continuation, fed after its context's last token, right-padded.
     inputs = [[ctx[-1]] + cont[:-1] for ctx, cont, _ in chunk]
@@ -192,7 +205,7 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     # Right padding may run past the model's last position; those slots are masked, so clamp.
     positions = (start_pos[:, None] + torch.arange(width, device=device)[None, :]).clamp(max=limit - 1)
     logits = model(input_ids=ids, attention_mask=torch.cat([prefix_mask[rows], cont_mask], dim=1),
-                   position_ids=positions, past_key_values=cache, use_cache=cache is not None).logits
+                   position_ids=positions, cache=cache, use_cache=cache is not None).logits
     out = []
     for r, (_, cont, _) in enumerate(chunk):
         target = torch.tensor(cont, device=device)
@@ -201,7 +214,7 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     return out
 
 
-def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int = 16,
+def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int | str = 16,
                   reduce: str = "sum") -> list[float]:
     """log P(continuation | context) for each ``(context, continuation)`` pair.
 
@@ -209,7 +222,8 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
         model: a causal LM (``AutoModelForCausalLM``), in eval mode.
         tokenizer: its tokenizer.
         requests: ``(context, continuation)`` pairs; see the module docstring for the conventions.
-        batch_size: continuations per forward pass.
+        batch_size: continuations per forward pass, or ``"auto"``: the largest that fits (see
+            :mod:`llmdisc.batching`; a batch that runs out of memory is halved either way).
         reduce: ``"sum"`` (the log-likelihood) or ``"mean"`` (per token).
 
     Returns:
@@ -222,7 +236,7 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
     return [float(s.sum()) for s in scores]
 
 
-def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
+def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16,
                    context: str = "") -> list[TokenScores]:
     """Per-token log-probs of each text (given ``context``; by default from the document start).
 
@@ -243,13 +257,13 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int = 16,
     return out
 
 
-def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int = 16) -> list[float]:
+def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> list[float]:
     """log P(text) of each text, from the document start."""
     return loglikelihood(model, tokenizer, [("", t) for t in texts], batch_size)
 
 
 def perplexity(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,
-               batch_size: int = 8) -> TokenScores:
+               batch_size: int | str = 8) -> TokenScores:
     """Per-token scores of a long text with a sliding window: each token scored once, with context.
 
     The text is cut into spans of ``stride`` tokens; each span is scored given the up to

@@ -23,7 +23,8 @@ import numpy as np
 
 from . import distributed
 from .config import DEFAULT_SEED, arg
-from .errors import LlmdiscError
+from .devices import check_placement, device_field, dtype_field, resolve_placement
+from .errors import LlmdiscError, first_line
 from .io import temp_dir
 from .metrics import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classification_metrics, softmax
 from .records import TrainerRun
@@ -31,8 +32,9 @@ from .records import TrainerRun
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
-__all__ = ["selection_metrics", "TrainerSettings", "Schedule", "plan_schedule", "DEFAULT_EPOCHS", "train_model",
-           "compute_classification_metrics", "weighted_cross_entropy", "last_complete_checkpoint"]
+__all__ = ["REPORT_TO", "selection_metrics", "TrainerSettings", "Schedule", "plan_schedule", "DEFAULT_EPOCHS",
+           "train_model", "compute_classification_metrics", "weighted_cross_entropy", "check_run_options",
+           "last_complete_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ class TrainerSettings:
                               "epochs when 3 would take fewer optimizer steps than this")
     learning_rate: float = arg(5e-5, "peak learning rate")
     batch_size: int = arg(32, "training examples per device per step")
-    eval_batch_size: int = arg(64, "examples per forward pass when evaluating and predicting")
+    eval_batch_size: int | str = arg(64, "examples per forward pass when evaluating and predicting "
+                                     "(auto: the largest that fits when predicting)")
     gradient_accumulation_steps: int = arg(1, "steps whose gradients are summed before an update")
     weight_decay: float = arg(0.01, "AdamW weight decay")
     warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
@@ -64,6 +67,13 @@ class TrainerSettings:
     resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
     class_weight: str | dict[str, float] | None = arg(
         None, "re-weight the classes in the loss: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
+    device: str = device_field()
+    dtype: str = dtype_field()
+    report_to: list[str] = arg(["none"], "where Trainer logs the loss and metrics: none, or any of "
+                               "tensorboard, trackio, wandb (comma-separated)")
+    logging_dir: str | None = arg(None, "tensorboard: the folder for its event files (default: runs/DATE_HOST)")
+    training_args: dict[str, Any] = arg({}, "more transformers.TrainingArguments, passed through (YAML mapping; "
+                                        "they override llmdisc's own)")
 
 
 def weighted_cross_entropy(weights: Sequence[float]) -> Callable:
@@ -110,6 +120,9 @@ class LossAndSpeedProgress:
         super().on_train_begin(args, state, control, **kwargs)
         self._start, self._start_step = time.perf_counter(), state.global_step
 
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        pass  # no second bar for each evaluation: the training bar is the cell's one bar
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not (state.is_world_process_zero and self.training_bar is not None and logs):
             return
@@ -139,6 +152,43 @@ def selection_metrics() -> dict[str, bool]:
     """The valid choices of ``metric_for_best_model``, each with whether higher is better: every
     metric of the registry, and Trainer's own validation loss."""
     return {**{m.name: m.higher_is_better for m in METRICS.values()}, TRAINER_LOSS: False}
+
+
+#: The trackers ``report_to`` takes, each with the package it needs (transformers' integrations).
+REPORT_TO = {"none": None, "tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
+
+
+def _report_to(s: TrainerSettings) -> list[str]:
+    """The trackers of ``s.report_to`` (``none`` dropped)."""
+    return [r.strip().lower() for r in s.report_to if r.strip().lower() not in ("", "none")]
+
+
+def check_run_options(s: TrainerSettings) -> None:
+    """The device, precision, tracking and pass-through settings, checked in one line each before any work."""
+    import importlib.util
+    import dataclasses as dc
+
+    from transformers import TrainingArguments
+    from .batching import check_batch_size
+    check_placement(s.device, s.dtype)
+    device = resolve_placement(s.device, s.dtype).device
+    if device.type == "cuda" and (device.index or 0) > 0 and distributed.world_size() == 1:
+        # TrainingArguments puts a single process on cuda:0 whatever the current device is.
+        raise LlmdiscError(f"device {device}: Trainer approaches train a single process on the first visible GPU; "
+                           f"choose it with CUDA_VISIBLE_DEVICES={device.index} and device cuda")
+    check_batch_size(s.eval_batch_size, "eval_batch_size")
+    for name in _report_to(s):
+        if name not in REPORT_TO:
+            raise LlmdiscError(f"unknown report_to '{name}'; use none or any of {', '.join(list(REPORT_TO)[1:])}")
+        if importlib.util.find_spec(REPORT_TO[name]) is None:
+            raise LlmdiscError(f"report_to {name} needs the {REPORT_TO[name]} package; pip install {REPORT_TO[name]}")
+    if not isinstance(s.training_args, dict):
+        raise LlmdiscError("training_args must be a mapping of TrainingArguments names to values (YAML)")
+    valid = sorted(f.name for f in dc.fields(TrainingArguments) if f.init)
+    unknown = sorted(set(s.training_args) - set(valid))
+    if unknown:
+        raise LlmdiscError(f"unknown training_args key(s): {', '.join(unknown)}; valid keys (transformers "
+                           f"TrainingArguments): {', '.join(valid)}")
 
 
 #: The schedule rule's number of epochs when the data is large enough (what Trainer defaults to).
@@ -200,6 +250,7 @@ def plan_schedule(s: TrainerSettings, n_examples: int, num_processes: int = 1) -
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
     from transformers import SchedulerType
+    check_run_options(s)
     if s.metric_for_best_model not in selection_metrics():
         raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; "
                            f"use one of {', '.join(selection_metrics())}")
@@ -290,7 +341,8 @@ def _training_arguments(s: TrainerSettings, schedule: Schedule, output_dir: str,
         max_steps=schedule.max_steps,
         learning_rate=s.learning_rate,
         per_device_train_batch_size=s.batch_size,
-        per_device_eval_batch_size=s.eval_batch_size,
+        # auto finds the prediction batch (llmdisc.batching); Trainer's own evaluation takes 64.
+        per_device_eval_batch_size=64 if str(s.eval_batch_size).lower() == "auto" else int(s.eval_batch_size),
         gradient_accumulation_steps=s.gradient_accumulation_steps,
         weight_decay=s.weight_decay,
         warmup_steps=s.warmup_ratio,  # a float < 1 is a ratio of the total steps in transformers 5
@@ -307,16 +359,35 @@ def _training_arguments(s: TrainerSettings, schedule: Schedule, output_dir: str,
         load_best_model_at_end=has_eval,
         metric_for_best_model=s.metric_for_best_model if has_eval else None,
         greater_is_better=selection_metrics()[s.metric_for_best_model] if has_eval else None,
-        report_to="none",
+        # tensorboard is attached as a callback with its own folder (output_dir is temporary).
+        report_to=[r for r in _report_to(s) if r != "tensorboard"] or "none",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
-    if distributed.world_size() > 1 and not torch.cuda.is_available():
-        # Launched on several CPU processes: Trainer only runs data-parallel (gloo) on CPUs when
-        # told so; otherwise each process would train alone on all the data.
+    placement = resolve_placement(s.device, s.dtype)
+    if placement.device.type == "cpu":
+        # Trainer takes a GPU whenever there is one; device: cpu must say so. Launched on several
+        # CPU processes, Trainer also runs data-parallel (gloo) only when told so.
         kwargs["use_cpu"] = True
+    # Mixed precision: the weights stay float32 while training; the forward passes run in the
+    # half dtype (autocast), which is what bf16/fp16 mean to Trainer.
+    kwargs["bf16"] = placement.dtype_name == "bfloat16"
+    kwargs["fp16"] = placement.dtype_name == "float16"
     kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+    kwargs.update(s.training_args)
+    try:
+        return TrainingArguments(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise LlmdiscError(f"invalid Trainer settings (training_args?): {first_line(e, 300)}") from None
+
+
+def _tensorboard_callback(s: TrainerSettings):
+    """Trainer's TensorBoard callback writing to ``s.logging_dir`` (default: runs/DATE_HOST)."""
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+    from transformers.integrations.integration_utils import default_logdir
+    folder = s.logging_dir or default_logdir()
+    return TensorBoardCallback(tb_writer=SummaryWriter(log_dir=folder))
 
 
 def train_model(
@@ -348,7 +419,7 @@ def train_model(
         it resumed from, speed and the number of data-parallel processes.
     """
     from transformers import EarlyStoppingCallback, Trainer
-    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.trainer_utils import get_last_checkpoint
     _check(settings)
     tmp = None
@@ -378,6 +449,8 @@ def train_model(
     callbacks = []
     if settings.early_stopping_patience and eval_dataset is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    if "tensorboard" in _report_to(settings) and distributed.is_main_process():
+        callbacks.append(_tensorboard_callback(settings))
     trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                       processing_class=tokenizer, data_collator=data_collator,
                       compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks,
@@ -389,6 +462,9 @@ def train_model(
         # accumulation steps (BERT's head ignores that count), so logged losses and gradients
         # would grow with both.
         trainer.model_accepts_loss_kwargs = False
+    # Trainer prints its logs as raw dicts through PrinterCallback when its logger is quiet
+    # (TRANSFORMERS_VERBOSITY=error, as the CLI sets it): our progress bar shows them instead.
+    trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_progress_callback())
     try:

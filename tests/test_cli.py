@@ -132,8 +132,9 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: data, text_column, label_column, "
-        "label_names, validation_size, seed, verbalizers, task, approaches, splits, sizes, seeds, drop_rates, "
-        "robustness_split, robustness_examples, selection_split, holdout, calibration, output_dir, resume, overwrite")
+        "label_names, validation_size, seed, data_config, data_revision, splits_map, verbalizers, task, approaches, "
+        "splits, sizes, seeds, drop_rates, robustness_split, robustness_examples, selection_split, holdout, "
+        "calibration, output_dir, resume, overwrite")
 
 
 def test_shipped_recipes_parse():

@@ -272,3 +272,83 @@ def test_an_empty_or_header_only_file_is_one_line(tmp_path, name, content, messa
     with pytest.raises(LlmdiscError, match=message) as e:
         load_text_dataset(str(tmp_path / name))
     assert "\n" not in str(e.value)
+
+
+# ---- any data set: Hub configs, revisions, split names; the multi-class demo ---------------
+
+
+def test_the_topics_demo_has_four_classes_in_three_splits():
+    data = load_text_dataset("demo-topics")
+    assert label_names(data) == ["food", "sports", "tech", "weather"]
+    assert {s: len(d) for s, d in data.items()} == {"train": 120, "validation": 40, "test": 40}
+    for split in data.values():
+        assert np.bincount(split["label"]).tolist() == [len(split) // 4] * 4
+    texts = [t for split in data.values() for t in split["text"]]
+    assert len(set(texts)) == len(texts)  # no text in two splits
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """datasets.load_dataset as a Hub data set with configs sst2 and cola, splits train/dev/test."""
+    calls = []
+    split = datasets.Dataset.from_dict({"sentence": [t for t, _ in ROWS], "label": [int(y == "positive") for _, y in ROWS]})
+
+    def load_dataset(path, name=None, revision=None, **kwargs):
+        calls.append((path, name, revision))
+        if name not in (None, "sst2", "cola"):
+            raise ValueError(f"BuilderConfig '{name}' not found. Available: ['sst2', 'cola']")
+        return datasets.DatasetDict({"train": split, "dev": split.select(range(4)), "test": split.select(range(6))})
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return calls
+
+
+def test_a_hub_data_set_with_config_revision_and_split_names(fake_hub):
+    data = load_text_dataset("nyu-mll/glue", data_config="sst2", revision="v1.0", splits_map="validation=dev",
+                             label_names=["negative", "positive"])
+    assert fake_hub == [("nyu-mll/glue", "sst2", "v1.0")]
+    assert {s: len(d) for s, d in data.items()} == {"train": 10, "validation": 4, "test": 6}
+    assert label_names(data) == ["negative", "positive"]
+
+
+def test_a_config_that_does_not_exist_is_one_line_naming_those_that_do(fake_hub):
+    with pytest.raises(LlmdiscError, match=r"data set 'nyu-mll/glue' has no config 'sst3'; its configs: \['sst2', 'cola'\]") as e:
+        load_text_dataset("nyu-mll/glue", data_config="sst3")
+    assert "\n" not in str(e.value)
+
+
+def test_a_split_map_naming_a_missing_split(fake_hub):
+    with pytest.raises(LlmdiscError, match="has no split 'eval' .it has: train, dev, test"):
+        load_text_dataset("nyu-mll/glue", data_config="sst2", splits_map={"test": "eval"})
+
+
+@pytest.mark.parametrize("value, message", [("valid=dev", "unknown split.s. valid"), ("validation", "is not SPLIT=NAME")])
+def test_bad_split_maps_are_one_line(value, message):
+    with pytest.raises(LlmdiscError, match=message):
+        load_text_dataset("demo", splits_map=value)
+
+
+def test_a_split_map_names_the_files_of_a_folder(tmp_path):
+    write(tmp_path / "train.csv", ROWS, "csv")
+    write(tmp_path / "heldout.csv", ROWS[:4], "csv")
+    write(tmp_path / "final.csv", ROWS[4:], "csv")
+    data = load_text_dataset(str(tmp_path), splits_map=["validation=heldout", "test=final"])
+    assert {s: len(d) for s, d in data.items()} == {"train": 10, "validation": 4, "test": 6}
+
+
+def test_a_config_or_revision_for_local_data_is_refused():
+    with pytest.raises(LlmdiscError, match="data_config and revision name a Hub data set"):
+        load_text_dataset("demo", data_config="sst2")
+
+
+def test_the_data_flags_of_the_commands(fake_hub):
+    from llmdisc.cli import make_parser
+    from llmdisc.commands.compare import CompareConfig
+    from llmdisc.config import parse_config
+
+    args = make_parser().parse_args(["compare", "--data", "nyu-mll/glue", "--data-config", "sst2", "--data-revision",
+                                      "main", "--splits-map", "validation=dev", "--label-names", "negative,positive"])
+    config = parse_config(CompareConfig, args)
+    assert (config.data_config, config.data_revision, config.splits_map) == ("sst2", "main", ["validation=dev"])
+    assert len(config.load()["validation"]) == 4
+    assert config.describe() == "nyu-mll/glue (sst2) @ main"

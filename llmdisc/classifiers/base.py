@@ -299,7 +299,8 @@ class TextClassifier(ABC):
         return save_directory
 
     @classmethod
-    def from_pretrained(cls: type[C], path: str | Path, *, revision: str | None = None, token: str | None = None) -> C:
+    def from_pretrained(cls: type[C], path: str | Path, *, revision: str | None = None, token: str | None = None,
+                        device: str | None = None, dtype: str | None = None) -> C:
         """Load a classifier saved with :meth:`save_pretrained`, from a folder or the Hub.
 
         Args:
@@ -307,6 +308,9 @@ class TextClassifier(ABC):
                 (downloaded, or read from the local cache when the Hub is unreachable).
             revision: for a Hub repo: a branch, tag or commit.
             token: for a private Hub repo: a token (by default the stored one).
+            device: where a neural classifier runs here (default: as saved, or ``auto`` when
+                this machine lacks the saved device); ignored by the classical approaches.
+            dtype: its precision here (default: as saved).
 
         Returns:
             An instance of the approach that saved it.
@@ -329,7 +333,9 @@ class TextClassifier(ABC):
         klass = get_classifier_class(meta["approach"])
         if not issubclass(klass, cls):
             raise LlmdiscError(f"{path} holds a '{meta['approach']}' classifier, not a {cls.__name__}")
-        obj = klass(**meta.get("config", {}))
+        config = dict(meta.get("config", {}))
+        _placement_on_load(klass, config, device, dtype)
+        obj = klass(**config)
         obj.labels = list(meta["labels"])
         obj.info = TrainInfo.from_dict(meta.get("info"))
         if meta.get("temperature_scaling"):
@@ -409,6 +415,24 @@ def _not_a_classifier(path: Path) -> str:
     files = sorted(p.name for p in path.iterdir())
     return (f"{path} holds no llmdisc classifier (no {CONFIG_FILE}; it has: {', '.join(files[:8]) or 'nothing'}"
             f"{', ...' if len(files) > 8 else ''}); pass the folder given to llmdisc train --output-dir")
+
+
+def _placement_on_load(klass: type[TextClassifier], config: dict[str, Any], device: str | None,
+                       dtype: str | None) -> None:
+    """Set where a reloaded classifier runs: as asked, else as saved when this machine can, else auto.
+
+    A model trained with ``device: cuda`` must still load on a laptop without a GPU.
+    """
+    from ..devices import check_placement
+    if "device" not in {f.name for f in dataclasses.fields(klass.Config)}:
+        return  # no torch model
+    config.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})
+    if device is None and dtype is None:
+        try:
+            check_placement(config.get("device", "auto"), config.get("dtype", "auto"))
+        except LlmdiscError as e:
+            logger.warning("%s; loading with device auto and dtype auto instead", e)
+            config["device"], config["dtype"] = "auto", "auto"
 
 
 def check_dataset(ds: Any, what: str) -> list[str]:

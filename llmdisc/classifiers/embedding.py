@@ -23,6 +23,7 @@ import numpy as np
 from ..config import arg
 from ..errors import LlmdiscError, first_line
 from ..hub import is_repo_id
+from ..devices import check_placement, device_field, dtype_field, model_placement, resolve_placement
 from ..models import ALIASES, check_model_available, resolve_model
 from .base import TextClassifier, register
 from .classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
@@ -48,7 +49,7 @@ def require(module: str, pip_name: str, approach: str) -> None:
         raise LlmdiscError(f"{approach} needs the {pip_name} package; install it with: pip install {pip_name}")
 
 
-def load_sentence_encoder(model: str) -> SentenceTransformer:
+def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto") -> SentenceTransformer:
     """A sentence-transformers model from an alias, a folder or a Hub id (one-line errors).
 
     A plain transformers folder (no ``modules.json``) is wrapped by sentence-transformers with
@@ -56,15 +57,18 @@ def load_sentence_encoder(model: str) -> SentenceTransformer:
 
     Args:
         model: an alias of :data:`llmdisc.models.ALIASES`, a local folder or a Hub id.
+        device: where it runs (see :mod:`llmdisc.devices`).
+        dtype: the precision of its weights.
 
     Returns:
-        The model, on the CPU or the first GPU, in eval mode.
+        The model, on its device, in eval mode.
     """
     from sentence_transformers import SentenceTransformer
 
+    placement = resolve_placement(device, dtype)
     path = resolve_model(model)
     try:
-        return SentenceTransformer(path)
+        return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
     except (OSError, ValueError) as e:
         raise LlmdiscError(f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
                            "pass a sentence-transformers or BERT-style folder, an alias or a Hub id") from None
@@ -108,9 +112,12 @@ class EmbeddingLogisticRegression(TextClassifier):
         class_weight: str | dict[str, float] | None = arg(
             None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
         batch_size: int = arg(32, "texts encoded at a time (memory, not results)")
+        device: str = device_field()
+        dtype: str = dtype_field()
 
     def _check(self, labels: list[str]) -> None:
         require("sentence_transformers", "sentence-transformers", self.name)
+        check_placement(self.config.device, self.config.dtype)
         class_weight_indices(self.config.class_weight, labels, self.name)
         if self.config.batch_size < 1:
             raise LlmdiscError(f"{self.name}.batch_size must be at least 1, not {self.config.batch_size}")
@@ -118,7 +125,8 @@ class EmbeddingLogisticRegression(TextClassifier):
 
     def _encoder(self) -> SentenceTransformer:
         if getattr(self, "encoder", None) is None:
-            self.encoder = load_sentence_encoder(self.config.model)
+            self.encoder = load_sentence_encoder(self.config.model, self.config.device, self.config.dtype)
+            self.info.device, self.info.dtype = model_placement(self.encoder)
         return self.encoder
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -163,7 +171,8 @@ class EmbeddingLogisticRegression(TextClassifier):
         self.head = head
         bundled = folder / ENCODER_DIR
         # Loaded now, so that a missing encoder fails here and not at the first prediction.
-        self.encoder = load_sentence_encoder(str(bundled) if bundled.is_dir() else self.config.model)
+        self.encoder = load_sentence_encoder(str(bundled) if bundled.is_dir() else self.config.model,
+                                             self.config.device, self.config.dtype)
 
     def _encoder_id(self) -> str:
         return encoder_hub_id(self.config.model)

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import arg
-from ..distributed import map_batches
+from ..batching import DISTRIBUTED_AUTO_BATCH, run_in_batches
+from ..distributed import map_batches, world_size
 from ..errors import LlmdiscError
 from ..metrics import softmax
+from ..devices import model_placement, place_for_inference
 from ..models import check_model_available, load_model, load_model_config
 from ..torchutil import no_grad
-from ..training import TrainerSettings, train_model
+from ..training import TrainerSettings, check_run_options, train_model
 from .base import TextClassifier, register
 from .classical import class_weight_indices, class_weight_vector
 
@@ -53,8 +55,11 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "te
 
 
 @no_grad
-def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int) -> tuple[np.ndarray, int]:
+def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int | str) -> tuple[np.ndarray, int]:
     """Logits for ``texts``, in batches of similar length (sorted, so little padding).
+
+    ``batch_size`` may be ``"auto"`` (the largest batch that fits); a batch that runs out of
+    memory is halved either way (:mod:`llmdisc.batching`).
 
     Under several processes (``accelerate launch``) each computes a share of the batches and
     every process gets all the logits (see :mod:`llmdisc.distributed`).
@@ -72,9 +77,17 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
         batch = {k: v.to(model.device) for k, v in batch.items()}
         return model(**batch).logits.float().cpu().numpy()
 
-    batches = [order[start:start + batch_size] for start in range(0, len(texts), batch_size)]
-    for idx, logits in zip(batches, map_batches(run, batches)):
-        out[idx] = logits
+    if world_size() > 1:  # fixed batches, shared among the processes
+        size = DISTRIBUTED_AUTO_BATCH if batch_size == "auto" else int(batch_size)
+        batches = [order[start:start + size] for start in range(0, len(texts), size)]
+        for idx, logits in zip(batches, map_batches(lambda b: run_in_batches(run, list(b), len(b)), batches)):
+            out[idx] = logits
+        return out, n_truncated
+    longest_first = order[::-1]
+    rows = run_in_batches(lambda b: list(run(np.asarray(b))), list(longest_first), batch_size,
+                          length=lambda i: len(enc["input_ids"][i]))
+    if len(texts):
+        out[longest_first] = np.stack(rows)
     return out, n_truncated
 
 
@@ -107,6 +120,7 @@ class EncoderClassifier(TextClassifier):
 
     def _check(self, labels: list[str]) -> None:
         class_weight_indices(self.config.class_weight, labels, self.name)
+        check_run_options(self.config)
         check_model_available(self.config.model)
         _check_encoder(self.config.model)
 
@@ -120,7 +134,9 @@ class EncoderClassifier(TextClassifier):
             c.model, task="sequence-classification", num_labels=len(self.labels),
             id2label=id2label, label2id={v: k for k, v in id2label.items()},
             # A checkpoint fine-tuned with another number of labels gets a fresh head.
-            ignore_mismatched_sizes=True)
+            ignore_mismatched_sizes=True,
+            # float32 weights for training; a half dtype runs as mixed precision, then for prediction.
+            device=c.device, dtype="float32")
         limit = getattr(self.model.config, "max_position_embeddings", None) or c.max_length
         if c.max_length > limit:
             logger.warning("max_length %d exceeds %s's %d positions; using %d", c.max_length, c.model, limit, limit)
@@ -132,7 +148,8 @@ class EncoderClassifier(TextClassifier):
         run = train_model(self.model, self.tokenizer, train_ds, eval_ds, c, DataCollatorWithPadding(self.tokenizer),
                           class_weights=class_weight_vector(c.class_weight, self.labels, labels, self.name))
         self.info.trainer = run
-        self.model.eval()
+        place_for_inference(self.model, c.device, c.dtype).eval()
+        self.info.device, self.info.dtype = model_placement(self.model)
 
     def _tokenized(self, texts: list[str], labels: np.ndarray, split: str) -> datasets.Dataset:
         import datasets
@@ -174,5 +191,6 @@ probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, tr
 
     def _load(self, folder: Path) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        self.model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        self.model = place_for_inference(AutoModelForSequenceClassification.from_pretrained(folder),
+                                         self.config.device, self.config.dtype).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -36,10 +36,11 @@ from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
 from ..likelihood import LikelihoodScorer, likelihood_snippet, parse_templates, resolve_verbalizers
 from ..prompts import task_templates
+from ..devices import model_placement, place_for_inference
 from ..models import check_model_available, load_model
 from ..scoring import encode_pair
 from ..metrics import TRAINER_LOSS, softmax
-from ..training import TrainerSettings, compute_classification_metrics, train_model
+from ..training import TrainerSettings, check_run_options, compute_classification_metrics, train_model
 from .base import TextClassifier, register
 from .classical import class_weight_indices, class_weight_vector
 from .encoder import predict_logits, tokenize_texts
@@ -110,6 +111,7 @@ class LoraClassifier(TextClassifier):
 
     def _check(self, labels: list[str]) -> None:
         class_weight_indices(self.config.class_weight, labels, self.name)
+        check_run_options(self.config)
         check_model_available(self.config.model)
         if self.config.head != "sequence":
             resolve_verbalizers(labels, self.config.verbalizers)
@@ -123,14 +125,20 @@ class LoraClassifier(TextClassifier):
 
     # ---- building ------------------------------------------------------------------------------
 
-    def _load_base(self):
-        """The frozen base model (with a fresh score head for ``sequence``) and its tokenizer."""
+    def _load_base(self, dtype: str = "float32"):
+        """The frozen base model (with a fresh score head for ``sequence``) and its tokenizer.
+
+        Args:
+            dtype: the weights' precision: float32 to train (a half dtype runs as mixed
+                precision), the configured dtype to predict.
+        """
+        where = {"device": self.config.device, "dtype": dtype}
         if self.config.head == "sequence":
             id2label = dict(enumerate(self.labels))
             model, tokenizer = load_model(self.config.model, task="sequence-classification", num_labels=len(self.labels),
-                                          id2label=id2label, label2id={v: k for k, v in id2label.items()})
+                                          id2label=id2label, label2id={v: k for k, v in id2label.items()}, **where)
         else:
-            model, tokenizer = load_model(self.config.model, task="causal-lm")
+            model, tokenizer = load_model(self.config.model, task="causal-lm", **where)
         if tokenizer.pad_token_id is None:
             logger.warning("the tokenizer has no pad token; using its EOS token (%r) for padding", tokenizer.eos_token)
             tokenizer.pad_token = tokenizer.eos_token
@@ -219,7 +227,8 @@ class LoraClassifier(TextClassifier):
         self.decision_weights = None if sequence or weights is None else weights
         counts_per_class = np.bincount(labels, minlength=len(self.labels)).astype(float)
         self.prior = (counts_per_class + 1) / (counts_per_class.sum() + len(self.labels))  # add-one smoothed
-        self.model.eval()
+        place_for_inference(self.model, c.device, c.dtype).eval()
+        self.info.device, self.info.dtype = model_placement(self.model)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.config.head == "sequence":
@@ -322,7 +331,8 @@ with torch.no_grad():
         adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
         base, _ = self._load_base()
         try:
-            self.model = PeftModel.from_pretrained(base, folder).eval()
+            self.model = place_for_inference(PeftModel.from_pretrained(base, folder), self.config.device,
+                                             self.config.dtype).eval()
             self._scorer = None
         except (RuntimeError, ValueError, KeyError) as e:
             raise LlmdiscError(

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import arg
 from ..errors import LlmdiscError, first_line
+from ..devices import check_placement, device_field, dtype_field, model_placement, place_for_inference, resolve_placement
 from ..models import check_model_available, resolve_model
 from .base import TextClassifier, register
 from .embedding import encoder_hub_id, load_logistic_head, require
@@ -54,9 +55,12 @@ class SetFitClassifier(TextClassifier):
         num_epochs: int = arg(1, "epochs of contrastive fine-tuning over the pairs")
         batch_size: int = arg(16, "pairs per contrastive step; also texts encoded at a time")
         seed: int = arg(0, "seed of the pair sampling and the fine-tuning")
+        device: str = device_field()
+        dtype: str = dtype_field()
 
     def _check(self, labels: list[str]) -> None:
         require("setfit", "setfit", self.name)
+        check_placement(self.config.device, self.config.dtype)
         for name in ("num_iterations", "num_epochs", "batch_size"):
             if getattr(self.config, name) < 1:
                 raise LlmdiscError(f"{self.name}.{name} must be at least 1, not {getattr(self.config, name)}")
@@ -65,19 +69,29 @@ class SetFitClassifier(TextClassifier):
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         import datasets as hf_datasets
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
         self._check(self.labels)
         c = self.config
-        self.model = SetFitModel.from_pretrained(resolve_model(c.model))
+        # float32 weights for the contrastive fine-tuning; the dtype asked for applies to prediction.
+        self.model = SetFitModel.from_pretrained(resolve_model(c.model), device=resolve_placement(c.device, c.dtype).device_name)
         with tempfile.TemporaryDirectory(prefix="llmdisc-setfit-") as tmp:  # setfit's checkpoints: none kept
             args = TrainingArguments(output_dir=tmp, num_iterations=c.num_iterations, num_epochs=c.num_epochs,
                                      batch_size=c.batch_size, seed=c.seed, report_to="none", save_strategy="no",
                                      show_progress_bar=False)
             train = hf_datasets.Dataset.from_dict({"text": texts, "label": [int(y) for y in labels]})
             try:
-                Trainer(model=self.model, args=args, train_dataset=train).train()
+                trainer = Trainer(model=self.model, args=args, train_dataset=train)
+                # The Trainer inside printed a progress bar and each log as a raw dict
+                # ({'embedding_loss': ...}) even with show_progress_bar off: a comparison's
+                # console keeps llmdisc's lines only.
+                trainer.remove_callback(PrinterCallback)
+                trainer.remove_callback(ProgressCallback)
+                trainer.train()
             except ValueError as e:
                 raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
+        place_for_inference(self.model.model_body, c.device, c.dtype)
+        self.info.device, self.info.dtype = model_placement(self.model.model_body)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         probs = np.zeros((len(texts), len(self.labels)))
@@ -103,7 +117,8 @@ class SetFitClassifier(TextClassifier):
         from setfit import SetFitModel
         head = load_logistic_head(folder / HEAD_FILE)
         try:
-            body = SentenceTransformer(str(folder))
+            placement = resolve_placement(self.config.device, self.config.dtype)
+            body = SentenceTransformer(str(folder), device=placement.device_name, model_kwargs={"dtype": placement.dtype})
         except (OSError, ValueError) as e:
             raise LlmdiscError(f"{folder} holds no readable sentence encoder ({first_line(e, 200)}); save the model again") from None
         self.model = SetFitModel(model_body=body, model_head=head)

@@ -40,6 +40,8 @@ from ..io import write_json
 from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, apply_weights, causal_lm_loading_code,
                           check_mode, likelihood_snippet, parse_templates, prior_weights, resolve_verbalizers)
 from ..prompts import task_templates
+from ..batching import check_batch_size
+from ..devices import check_placement, device_field, dtype_field, model_placement
 from ..models import check_model_available, load_model
 from .base import TextClassifier, register
 
@@ -80,7 +82,9 @@ class ZeroShotClassifier(TextClassifier):
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
         demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
         seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
-        batch_size: int = arg(16, "text-label pairs scored per forward pass (no training happens)")
+        batch_size: int | str = arg(16, "text-label pairs scored per forward pass, or auto: the largest that fits")
+        device: str = device_field()
+        dtype: str = dtype_field()
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -93,6 +97,7 @@ class ZeroShotClassifier(TextClassifier):
         # The resolved templates are kept in the config, so that a saved model keeps its prompt
         # even if a later version changes a task's default template.
         c.templates = list(c.templates) if c.templates else task_templates(c.task)
+        c.batch_size = check_batch_size(c.batch_size, "zeroshot.batch_size")
         self.templates = parse_templates(c.templates)
         if not self.templates:
             raise LlmdiscError("zeroshot needs at least one template")
@@ -104,6 +109,7 @@ class ZeroShotClassifier(TextClassifier):
 
     def _check(self, labels: list[str]) -> None:
         resolve_verbalizers(labels, self.config.verbalizers)
+        check_placement(self.config.device, self.config.dtype)
         check_model_available(self.config.model)
 
     def label_words(self, labels) -> list[str]:
@@ -113,7 +119,9 @@ class ZeroShotClassifier(TextClassifier):
         """The likelihood scorer of this classifier (built once, after the demonstrations are known)."""
         if self._scorer is None:
             if self.model is None:
-                self.model, self.tokenizer = load_model(self.config.model, task="causal-lm")
+                self.model, self.tokenizer = load_model(self.config.model, task="causal-lm", device=self.config.device,
+                                                        dtype=self.config.dtype)
+                self.info.device, self.info.dtype = model_placement(self.model)
             c = self.config
             self._scorer = LikelihoodScorer(
                 self.model, self.tokenizer, self.labels, self.templates, c.verbalizers, mode=c.mode,

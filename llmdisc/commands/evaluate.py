@@ -37,6 +37,8 @@ class EvaluateConfig(DataConfig):
     splits: list[str] = arg(["test"], "splits to evaluate (a single --data file is evaluated whole)")
     output_dir: str | None = arg(None, "write metrics.json, predictions.parquet and a report here")
     revision: str | None = arg(None, "for a Hub id: the branch, tag or commit to load")
+    device: str | None = arg(None, "where the model runs: auto, cuda, cuda:N, mps, cpu (default: as saved)")
+    dtype: str | None = arg(None, "its precision: auto, float32, bfloat16, float16 (default: as saved)")
 
 
 def _model_folder(model: str, revision: str | None) -> Path:
@@ -59,14 +61,15 @@ def _model_folder(model: str, revision: str | None) -> Path:
 
 def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
     """The data sets to evaluate, by name, labelled with ``labels``' indices."""
-    from ..data import _source_files, load_text_dataset
+    from ..data import _source_files, load_text_dataset, parse_splits_map
 
     source = parse_data_source(config.data)
-    files = _source_files(source)
+    files = _source_files(source, parse_splits_map(config.splits_map))
     whole_file = isinstance(source, str) and files is not None and list(files) == ["train"] and files["train"].is_file()
     data = load_text_dataset(source, text_column=config.text_column, label_column=config.label_column,
                              label_names=config.label_names or labels, seed=config.seed,
-                             validation_size=0 if whole_file else config.validation_size)
+                             validation_size=0 if whole_file else config.validation_size,
+                             data_config=config.data_config, revision=config.data_revision, splits_map=config.splits_map)
     if whole_file:
         return {files["train"].name: data["train"]}
     missing = [s for s in config.splits if s not in data]
@@ -89,7 +92,7 @@ def main(model: str, config: EvaluateConfig) -> dict[str, Evaluation]:
     folder = _model_folder(model, config.revision)
     meta = json.loads((folder / "llmdisc_config.json").read_text(encoding="utf-8"))
     splits = _load_splits(config, list(meta["labels"]))  # column and label errors before the model loads
-    clf = TextClassifier.from_pretrained(folder)
+    clf = TextClassifier.from_pretrained(folder, device=config.device, dtype=config.dtype)
     results = {name: evaluate_classifier(clf, ds) for name, ds in splits.items()}
     if not distributed.is_main_process():
         return results

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import arg, make_parser as _fields_parser, parse_config
 from ..generation import SamplingConfig, generate, synthesize
+from ..devices import check_placement, device_field, dtype_field
 from ..models import load_model
 from .inputs import read_inputs, write_jsonl
 
@@ -31,6 +32,8 @@ class GenerateConfig(SamplingConfig):
     per_label: int = arg(20, "synthetic texts per label")
     template: str = arg("Write a one-sentence {label} review of a film, a book or a restaurant.",
                         "instruction for synthetic data, with a {label} slot")
+    device: str = device_field()
+    dtype: str = dtype_field()
 
 
 class _StderrStreamer:
@@ -51,7 +54,8 @@ def _streamer(tokenizer) -> _StderrStreamer:
 def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[str, Any]]:
     """Generate (or synthesize), write JSONL; return the records."""
     sampling = SamplingConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(SamplingConfig)})
-    model, tokenizer = load_model(config.model, task="causal-lm")
+    check_placement(config.device, config.dtype)
+    model, tokenizer = load_model(config.model, task="causal-lm", device=config.device, dtype=config.dtype)
     if config.labels:
         # Synthetic data needs sampling; every other setting the user gave is kept.
         records = synthesize(model, tokenizer, config.labels, config.per_label, config.template,

@@ -36,6 +36,8 @@ class PredictConfig:
     output: str | None = arg(None, "write the records here: .jsonl, .csv or .parquet (default: JSON lines on standard output)")
     batch_size: int = arg(256, "texts per predict_proba call (one step of the progress bar)")
     revision: str | None = arg(None, "for a Hub id: the branch, tag or commit to load")
+    device: str | None = arg(None, "where the model runs: auto, cuda, cuda:N, mps, cpu (default: as saved)")
+    dtype: str | None = arg(None, "its precision: auto, float32, bfloat16, float16 (default: as saved)")
 
 
 def prediction_records(texts: list[str], labels: list[str], probs: Any) -> list[dict[str, Any]]:
@@ -56,7 +58,7 @@ def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> l
         raise LlmdiscError(f"--batch-size must be at least 1, got {config.batch_size}")
     check_output(config.output)  # before any work: a bad path must not cost a model load
     texts = read_inputs(texts or [], config.file, text_column=config.text_column)
-    clf = TextClassifier.from_pretrained(model, revision=config.revision)
+    clf = TextClassifier.from_pretrained(model, revision=config.revision, device=config.device, dtype=config.dtype)
     batches = [texts[i:i + config.batch_size] for i in range(0, len(texts), config.batch_size)]
     # Every process predicts every batch (the neural approaches share each batch's work out);
     # only the main one shows progress and writes.

@@ -21,6 +21,8 @@ from typing import Any
 
 from .. import distributed
 from ..config import arg, make_parser as _fields_parser, parse_config
+from ..batching import check_batch_size
+from ..devices import check_placement, device_field, dtype_field
 from ..models import load_model
 from ..scoring import token_logprobs
 from .inputs import read_inputs, write_jsonl
@@ -35,16 +37,20 @@ class ScoreConfig:
     context: str = arg("", "score each text as a continuation of this context")
     per_token: bool = arg(False, "add each token's log-prob")
     rank: bool = arg(False, "sort by perplexity, highest (most anomalous) first")
-    batch_size: int = arg(16, "texts per forward pass")
+    batch_size: int | str = arg(16, "texts per forward pass, or auto: the largest that fits")
     output: str | None = arg(None, "write JSONL here (default: standard output)")
+    device: str = device_field()
+    dtype: str = dtype_field()
 
 
 def main(config: ScoreConfig, texts: list[str] | None = None) -> list[dict[str, Any]]:
     """Score the texts, write JSONL; return the records."""
+    check_placement(config.device, config.dtype)  # before reading anything
+    batch_size = check_batch_size(config.batch_size)
     texts = read_inputs(texts or [], config.file)
-    model, tokenizer = load_model(config.model, task="causal-lm")
+    model, tokenizer = load_model(config.model, task="causal-lm", device=config.device, dtype=config.dtype)
     records = []
-    for text, scores in zip(texts, token_logprobs(model, tokenizer, texts, config.batch_size, config.context)):
+    for text, scores in zip(texts, token_logprobs(model, tokenizer, texts, batch_size, config.context)):
         record = {"text": text, "loglikelihood": scores.loglikelihood, "num_tokens": len(scores.logprobs),
                   "perplexity": scores.perplexity if scores.logprobs else math.nan}
         if config.per_token:
