@@ -120,3 +120,31 @@ def test_training_and_predictions_match_the_full_logits_path(arch, head, tiny_pa
     assert new.info.trainer.best_metric == pytest.approx(old.info.trainer.best_metric, abs=1e-4)
     texts = demo["test"]["text"][:8]
     np.testing.assert_allclose(new.predict_proba(texts), old.predict_proba(texts), atol=1e-4)
+
+
+@pytest.mark.parametrize("head", LM_HEADS)
+def test_lm_training_batches_are_grouped_by_length_and_padded_to_their_longest(head, tiny_paths, demo, monkeypatch):
+    import transformers
+
+    collate = transformers.DataCollatorForSeq2Seq.__call__
+    data = stratified_subset(demo["train"], 64, seed=0)
+
+    def padding(group_by_length: bool) -> int:
+        """Pad tokens over one epoch of batches of 4, checking each batch is as wide as its longest row."""
+        batches = []
+
+        def recording(self, features, *args, **kwargs):
+            batch = collate(self, features, *args, **kwargs)
+            batches.append(batch["attention_mask"])
+            return batch
+
+        monkeypatch.setattr(transformers.DataCollatorForSeq2Seq, "__call__", recording)
+        get_classifier("lora", model=tiny_paths["llama"], head=head, epochs=1, batch_size=4, seed=0,
+                       group_by_length=group_by_length).fit(data)
+        assert len(batches) == 16
+        assert all(mask.sum(1).max() == mask.shape[1] for mask in batches), "a batch padded past its longest row"
+        return sum(int((mask == 0).sum()) for mask in batches)
+
+    grouped, shuffled = padding(True), padding(False)
+    # Trainer's LengthGroupedSampler sorts mega-batches (here 4 batches each) by length.
+    assert grouped < 0.5 * shuffled, (grouped, shuffled)
