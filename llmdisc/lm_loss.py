@@ -63,7 +63,7 @@ def project_only_at(lm_head: torch.nn.Module, positions: torch.Tensor) -> Iterat
             # called on something else: gathering would pick the wrong rows, so fail loudly.
             raise RuntimeError(f"the LM head got hidden states of shape {tuple(hidden.shape)}, "
                                f"not the labels' {tuple(positions.shape)}")
-        return (hidden[positions],) + tuple(args[1:])
+        return (hidden[positions.to(hidden.device)],) + tuple(args[1:])
 
     handle = lm_head.register_forward_pre_hook(gather)
     try:
@@ -88,11 +88,15 @@ def label_token_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: tor
     Returns:
         The scalar loss, as the model's own causal-LM loss would be on the full logits.
     """
+    import torch
     import torch.nn.functional as F
-    targets = labels[:, 1:][labels[:, 1:] != IGNORE_INDEX]  # row-major, the order the rows were gathered in
     logits = outputs.logits.float()  # upcast as transformers' loss does
+    following = labels[:, 1:].to(logits.device)
+    targets = following[following != IGNORE_INDEX]  # row-major: the order the rows were gathered in
     if num_items_in_batch is None:
         return F.cross_entropy(logits, targets)
+    if torch.is_tensor(num_items_in_batch):
+        num_items_in_batch = num_items_in_batch.to(logits.device)
     return F.cross_entropy(logits, targets, reduction="sum") / num_items_in_batch
 
 
