@@ -8,8 +8,11 @@ lr 2e-4, r=8, alpha 16; SST-2 validation accuracy of each head (target: the best
 trainable fraction. Each head's result is written as soon as it is done.
 
 cost: the same batches (verbalizer head, 20 steps of 16) with LoRA and with full fine-tuning,
-each in its own process: training examples/s and peak RSS while training (sampled every 20 ms;
-the process's own peak, which includes loading the model, is reported too).
+each with the vocabulary logits at the labelled positions only (``sparse_logits``, the default)
+and at every position (the old path), each of the four in its own process (so that one run's
+freed memory cannot hide another's peak): training examples/s and peak RSS while training
+(sampled every 20 ms; the process's own peak, which includes loading the model, is reported too),
+and the ratios issue 15 sets targets for.
 """
 
 from __future__ import annotations
@@ -50,19 +53,23 @@ def accuracy(heads: list[str], n: int, epochs: int) -> None:
         print(json.dumps(result), flush=True)
 
 
-def one_cost_run(mode: str, steps: int, lora_dropout: float) -> None:
-    """Train `steps` batches of 16 with LoRA or all weights; print ex/s and peak RSS (this process)."""
+def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "sparse",
+                 gradient_checkpointing: bool = False) -> None:
+    """Train `steps` batches of 16 with LoRA or all weights, the logits at the labelled positions
+    (sparse) or everywhere (full); print ex/s and peak RSS (this process)."""
     import torch
 
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], steps * 16, seed=0)
-    clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head="verbalizer", max_steps=steps, batch_size=16,
-                                 group_by_length=False, seed=0, logging_steps=steps)
+    clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head="verbalizer", max_steps=steps,
+                                 batch_size=16, group_by_length=False, seed=0, logging_steps=steps, lora_dropout=lora_dropout,
+                                 sparse_logits=logits == "sparse", gradient_checkpointing=gradient_checkpointing)
     if mode == "full":
         # Full fine-tuning of the same model on the same batches: every weight trainable, no adapters.
-        from llmdisc.classifiers import lora as lora_module
+        # LoraClassifier._fit imports get_peft_model from peft when it runs, so patch it there.
+        import peft
 
-        lora_module.get_peft_model = lambda base, config: base
+        peft.get_peft_model = lambda base, config: base
         clf.num_parameters = lambda: {"total": sum(p.numel() for p in clf.model.parameters()),
                                       "trainable": sum(p.numel() for p in clf.model.parameters() if p.requires_grad)}
     # Peak RSS while Trainer.train runs, sampled every 20 ms: model loading and tokenisation
@@ -101,8 +108,11 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float) -> None:
     sampler.start()
     clf.fit(train)
     done.set()
+    if mode == "full" and clf.num_parameters()["trainable"] != clf.num_parameters()["total"]:
+        raise SystemExit("full fine-tuning trained adapters, not every weight: the patch above missed")
     sampler.join()
-    print(json.dumps({"mode": mode, "examples_per_second": steps * 16 / window["seconds"],
+    print(json.dumps({"mode": mode, "logits": logits, "gradient_checkpointing": gradient_checkpointing,
+                      "examples_per_second": steps * 16 / window["seconds"],
                       "rss_before_training_mib": window["rss_before"] / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
                       "training_increase_mib": (peak[0] - window["rss_before"]) / 2**20,
                       "optimizer_state_mib": window["optimizer_state_mib"], "trainable_weights_mib": window["trainable_weights_mib"],
@@ -111,18 +121,34 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float) -> None:
                       "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads()}), flush=True)
 
 
-def cost(steps: int, lora_dropout: float) -> None:
+def cost(steps: int, lora_dropout: float, gradient_checkpointing: bool, paths: list[str]) -> None:
     results = {}
-    for mode in ("lora", "full"):
-        out = subprocess.run([sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps),
-                              "--lora-dropout", str(lora_dropout)],
+    # LoRA and full fine-tuning alternate, so that a change in the machine's load hits both alike.
+    for logits, mode in ((logits, mode) for logits in paths for mode in ("lora", "full")):
+        command = [sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps),
+                   "--lora-dropout", str(lora_dropout), "--logits", logits]
+        out = subprocess.run(command + (["--gradient-checkpointing"] if gradient_checkpointing else []),
                              capture_output=True, text=True, check=True)
-        results[mode] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
-        print(json.dumps(results[mode]), flush=True)
-    results["memory_ratio_full_over_lora"] = results["full"]["peak_rss_training_mib"] / results["lora"]["peak_rss_training_mib"]
-    results["increase_ratio_full_over_lora"] = results["full"]["training_increase_mib"] / results["lora"]["training_increase_mib"]
-    results["speed_ratio_lora_over_full"] = results["lora"]["examples_per_second"] / results["full"]["examples_per_second"]
-    (OUT / f"bench-lora-cost-dropout{lora_dropout:g}.json").write_text(json.dumps(results, indent=2))
+        results[f"{mode}-{logits}"] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
+        print(json.dumps(results[f"{mode}-{logits}"]), flush=True)
+
+    def ratio(a: str, b: str, key: str) -> float:
+        return results[a][key] / results[b][key]
+
+    targets = {}  # issue 15: LoRA's peak <= 0.5x full fine-tuning's, and >= 1.5x today's LoRA speed
+    for logits in paths:  # LoRA against full fine-tuning on the same logits path
+        results[f"{logits}_logits_memory_ratio_lora_over_full"] = ratio(f"lora-{logits}", f"full-{logits}", "peak_rss_training_mib")
+        results[f"{logits}_logits_speed_ratio_lora_over_full"] = ratio(f"lora-{logits}", f"full-{logits}", "examples_per_second")
+    if "sparse" in paths:
+        targets["lora_peak_rss_at_most_half_of_full_fine_tuning"] = results["sparse_logits_memory_ratio_lora_over_full"] <= 0.5
+    if {"full", "sparse"} <= set(paths):
+        for mode in ("lora", "full"):  # the new path against the old one
+            results[f"{mode}_speed_ratio_sparse_over_full_logits"] = ratio(f"{mode}-sparse", f"{mode}-full", "examples_per_second")
+            results[f"{mode}_memory_ratio_sparse_over_full_logits"] = ratio(f"{mode}-sparse", f"{mode}-full", "peak_rss_training_mib")
+        targets["lora_speed_at_least_1.5x_today"] = results["lora_speed_ratio_sparse_over_full_logits"] >= 1.5
+    results["targets"] = targets
+    suffix = ("-checkpointing" if gradient_checkpointing else "") + ("" if paths == ["full", "sparse"] else "-" + "-".join(paths))
+    (OUT / f"bench-lora-cost-dropout{lora_dropout:g}{suffix}.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results), flush=True)
 
 
@@ -135,14 +161,18 @@ def main() -> None:
     parser.add_argument("--mode", choices=["lora", "full"], default="lora")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--lora-dropout", type=float, default=0.05, help="cost: LoRA dropout (0: no copies of layer inputs)")
+    parser.add_argument("--logits", choices=["sparse", "full"], default="sparse",
+                        help="cost-run: vocabulary logits at the labelled positions only, or at every position")
+    parser.add_argument("--gradient-checkpointing", action="store_true", help="cost: activation checkpointing in every run")
+    parser.add_argument("--logits-paths", default="full,sparse", help="cost: the logits paths to run (full: the old one)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
         accuracy(args.heads.split(","), args.train_examples, args.epochs)
     elif args.part == "cost":
-        cost(args.steps, args.lora_dropout)
+        cost(args.steps, args.lora_dropout, args.gradient_checkpointing, args.logits_paths.split(","))
     else:
-        one_cost_run(args.mode, args.steps, args.lora_dropout)
+        one_cost_run(args.mode, args.steps, args.lora_dropout, args.logits, args.gradient_checkpointing)
 
 
 if __name__ == "__main__":

@@ -399,6 +399,7 @@ def train_model(
     data_collator: Callable,
     compute_metrics: Callable | None = compute_classification_metrics,
     class_weights: Sequence[float] | None = None,
+    sparse_logits: bool = False,
     **training_overrides: Any,
 ) -> TrainerRun:
     """Train ``model`` with Trainer; leave the best checkpoint's weights in it.
@@ -412,6 +413,8 @@ def train_model(
         data_collator: pads a list of examples into a batch.
         compute_metrics: turns evaluation predictions into metrics.
         class_weights: for a classification head, one loss weight per class (None: unweighted).
+        sparse_logits: a causal LM trained on ``labels``: project onto the vocabulary only at the
+            positions the loss reads (:mod:`llmdisc.lm_loss`; the same loss, faster).
         **training_overrides: extra ``TrainingArguments``.
 
     Returns:
@@ -451,10 +454,18 @@ def train_model(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     if "tensorboard" in _report_to(settings) and distributed.is_main_process():
         callbacks.append(_tensorboard_callback(settings))
-    trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                      processing_class=tokenizer, data_collator=data_collator,
-                      compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks,
-                      compute_loss_func=weighted_cross_entropy(class_weights) if class_weights is not None else None)
+    trainer_class, loss_func = Trainer, None
+    if class_weights is not None:
+        loss_func = weighted_cross_entropy(class_weights)
+    if sparse_logits:
+        if class_weights is not None:
+            raise LlmdiscError("class_weights weight a classification head's loss, sparse_logits a causal LM's: not both")
+        from .lm_loss import label_token_loss, sparse_logits_trainer
+        trainer_class, loss_func = sparse_logits_trainer(), label_token_loss
+    trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                            processing_class=tokenizer, data_collator=data_collator,
+                            compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks,
+                            compute_loss_func=loss_func)
     if "ForSequenceClassification" in type(model).__name__:
         # A classification loss is a mean over the batch. Trainer (transformers 5) takes any model
         # whose forward has **kwargs for one whose loss is summed over the tokens of the whole

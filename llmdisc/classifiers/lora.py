@@ -93,6 +93,8 @@ class LoraClassifier(TextClassifier):
         verbalizers: dict[str, str] | None = arg(None, "label name -> word, e.g. neg=negative,pos=positive (default: the "
                                                        "label names)")
         gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
+        sparse_logits: bool = arg(True, "verbalizer and channel heads: compute vocabulary logits only where the loss "
+                                  "reads them (same loss; false: at every position, the slower old path)")
         learning_rate: float = arg(2e-4, "peak learning rate (LoRA takes larger ones than full fine-tuning)")
 
     def __init__(self, **config):
@@ -219,7 +221,7 @@ class LoraClassifier(TextClassifier):
             metrics, settings = None, dataclasses.replace(c, metric_for_best_model=TRAINER_LOSS)
         weights = class_weight_vector(c.class_weight, self.labels, labels, self.name)
         run = train_model(self.model, self.tokenizer, train_ds, eval_ds, settings, collator, metrics,
-                          class_weights=weights if sequence else None)
+                          class_weights=weights if sequence else None, sparse_logits=c.sparse_logits and not sequence)
         self.info.trainer = run
         # The language-model heads learn P(label word | prompt) over the tokens, where no class
         # weight can enter the loss; a model trained with weights w_c approaches posteriors
