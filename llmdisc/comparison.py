@@ -44,6 +44,7 @@ from .locks import FolderLock
 from .predictions import read_predictions, write_predictions
 from .prompts import check_task, label_words_note, label_words_warning, with_data_settings
 from .records import ZERO_SHOT, Costs, Predictions, RunRecord
+from .summary import lead_split
 
 if TYPE_CHECKING:
     import datasets
@@ -413,7 +414,7 @@ def compare(
         raise LlmdiscError(f"seeds must be at least 1, got {seeds}")
     if calibration not in CALIBRATION_METHODS:
         raise LlmdiscError(f"unknown calibration '{calibration}'; use one of {', '.join(CALIBRATION_METHODS)}")
-    lead = "test" if "test" in splits else splits[0]
+    lead = lead_split(splits)  # the rule the report uses
     if selection_split is not None and selection_split == lead and selection_split in data:
         raise LlmdiscError(f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
                            "temperatures picked on it would flatter the approaches that pick; hold out training "

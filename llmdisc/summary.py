@@ -16,7 +16,7 @@ import numpy as np
 from .metrics import ACCURACY, METRICS
 from .records import Costs, RunRecord
 
-__all__ = ["LearningCurve", "SummaryRow", "MEAN_COSTS", "report_split", "by_variant", "learning_curve",
+__all__ = ["LearningCurve", "SummaryRow", "MEAN_COSTS", "lead_split", "report_split", "by_variant", "learning_curve",
            "largest_size_rows", "summary_rows", "failures", "failed_runs", "std"]
 
 #: The cost fields averaged over seeds in the summary (besides every metric).
@@ -29,10 +29,14 @@ def std(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def report_split(records: Sequence[RunRecord]) -> str | None:
-    """The split the report leads with: ``test`` when it was evaluated, else the first one."""
-    splits = [r.split for r in records if r.ok]
+def lead_split(splits: Sequence[str]) -> str | None:
+    """Of the evaluated ``splits``, the one the report leads with: ``test``, else the first."""
     return "test" if "test" in splits else (splits[0] if splits else None)
+
+
+def report_split(records: Sequence[RunRecord]) -> str | None:
+    """The split the report leads with (:func:`lead_split` of the successful records' splits)."""
+    return lead_split([r.split for r in records if r.ok])
 
 
 def by_variant(records: Sequence[RunRecord], split: str) -> dict[str, list[RunRecord]]:
