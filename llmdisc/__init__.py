@@ -22,7 +22,8 @@ from .classifiers import (
     get_classifier,
     register,
 )
-from .data import label_names, load_text_dataset, stratified_subset
+from .data import label_names, load_text_dataset
+from .subsets import stratified_subset
 from .errors import LlmdiscError
 from .comparison import compare
 from .evaluation import drop_words, evaluate_classifier, robustness_curve

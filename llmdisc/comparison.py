@@ -1,7 +1,7 @@
 """Compare approaches on the same splits, over training-set sizes and seeds, with a disk cache.
 
 The grid is (approach, size, seed). For one seed, the subset of each size is the same for every
-approach and nested across sizes (:func:`~llmdisc.data.stratified_subset`), so learning curves
+approach and nested across sizes (:func:`~llmdisc.subsets.stratified_subset`), so learning curves
 compare like with like. An approach whose ``fit`` does not learn from examples (zero-shot
 scoring) is run once and drawn as a flat line.
 
@@ -35,7 +35,8 @@ import psutil
 
 from .calibration import CALIBRATION_METHODS
 from .classifiers import TextClassifier, get_classifier, get_classifier_class
-from .data import label_names, stratified_subset
+from .data import label_names
+from .subsets import stratified_subset
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_probabilities

@@ -205,7 +205,7 @@ def test_star_ratings_with_names_and_missing_labels(tmp_path):
 
 
 def test_split_equals_path_form_is_strict(tmp_path):
-    from llmdisc.data import parse_data_source
+    from llmdisc.data_files import parse_data_source
 
     assert parse_data_source("train=a.csv,test=b.csv") == {"train": "a.csv", "test": "b.csv"}
     assert parse_data_source("year=2024/train.parquet") == "year=2024/train.parquet"

@@ -10,7 +10,7 @@ import pytest
 import llmdisc
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
 from llmdisc.calibration import Calibration, apply_temperature, fit_temperature
-from llmdisc.data import hold_out
+from llmdisc.subsets import hold_out
 from llmdisc.metrics import expected_calibration_error, log_loss
 from llmdisc.training import DEFAULT_EPOCHS, TrainerSettings, plan_schedule
 

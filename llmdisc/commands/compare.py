@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
-from ..data import DataConfig, hold_out
+from ..data import DataConfig
+from ..subsets import hold_out
 from ..analysis import analyse
 from ..prompts import PromptSettings
 from ..comparison import compare

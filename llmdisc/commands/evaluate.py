@@ -25,7 +25,8 @@ from typing import Any
 
 from .. import distributed
 from ..config import arg, make_parser as _fields_parser, parse_config
-from ..data import DataConfig, parse_data_source
+from ..data import DataConfig
+from ..data_files import parse_data_source
 from ..errors import LlmdiscError
 from ..records import Evaluation
 
@@ -61,10 +62,11 @@ def _model_folder(model: str, revision: str | None) -> Path:
 
 def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
     """The data sets to evaluate, by name, labelled with ``labels``' indices."""
-    from ..data import _source_files, load_text_dataset, parse_splits_map
+    from ..data import load_text_dataset
+    from ..data_files import parse_splits_map, source_files
 
     source = parse_data_source(config.data)
-    files = _source_files(source, parse_splits_map(config.splits_map))
+    files = source_files(source, parse_splits_map(config.splits_map))
     whole_file = isinstance(source, str) and files is not None and list(files) == ["train"] and files["train"].is_file()
     data = load_text_dataset(source, text_column=config.text_column, label_column=config.label_column,
                              label_names=config.label_names or labels, seed=config.seed,

@@ -21,13 +21,14 @@ OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
 def _table_texts(path: Path, text_column: str | None) -> list[str]:
     """The text column of a csv / tsv / parquet / jsonl file; the columns are checked from the
     header first, so that a wrong name is reported before anything slow runs."""
-    from ..data import TEXT_COLUMNS, _load_file, _pick_column, peek_columns
+    from ..data import TEXT_COLUMNS, pick_column
+    from ..data_files import peek_columns, read_data_file
 
     columns = peek_columns(path)
     if columns is not None:  # a wrong name: reported before datasets is imported
-        _pick_column(columns, text_column, TEXT_COLUMNS, "text")
-    ds = _load_file(path)  # the same parsing as training data
-    column = _pick_column(ds.column_names, text_column, TEXT_COLUMNS, "text")
+        pick_column(columns, text_column, TEXT_COLUMNS, "text")
+    ds = read_data_file(path)  # the same parsing as training data
+    column = pick_column(ds.column_names, text_column, TEXT_COLUMNS, "text")
     texts = ds[column]
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:

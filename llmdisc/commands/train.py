@@ -29,7 +29,8 @@ from typing import Any
 from .. import distributed
 from ..classifiers import available_classifiers, get_classifier, get_classifier_class
 from ..config import arg, config_from_dict, make_parser as _fields_parser, merged_values
-from ..data import DataConfig, stratified_subset
+from ..data import DataConfig
+from ..subsets import stratified_subset
 from ..errors import LlmdiscError
 from ..evaluation import evaluate_classifier
 from ..hub import check_push_access, check_repo_id, describe_upload, upload_folder
