@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -49,13 +50,16 @@ def test_training_moves_lora_and_leaves_the_base_frozen(arch, head, tiny_paths, 
 def test_round_trip_with_llmdisc_and_plain_peft(head, tiny_paths, demo, tmp_path):
     from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
 
-    clf = train(tiny_paths["gpt2"], head, demo)
-    folder = clf.save_pretrained(tmp_path / head)
+    with warnings.catch_warnings():  # no deprecation reaches the user from training or loading
+        warnings.simplefilter("error", FutureWarning)
+        clf = train(tiny_paths["gpt2"], head, demo)
+        folder = clf.save_pretrained(tmp_path / head)
+        reloaded = TextClassifier.from_pretrained(folder)
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "README.md",
             "llmdisc_config.json"} <= {p.name for p in folder.iterdir()}
     texts = demo["test"]["text"][:5]
     probs = clf.predict_proba(texts)
-    np.testing.assert_array_equal(TextClassifier.from_pretrained(folder).predict_proba(texts), probs)
+    np.testing.assert_array_equal(reloaded.predict_proba(texts), probs)
     auto = AutoPeftModelForSequenceClassification if head == "sequence" else AutoPeftModelForCausalLM
     plain = auto.from_pretrained(folder).eval()
     # The base model's own config has no pad token; a vanilla user sets it as llmdisc does.

@@ -20,10 +20,12 @@ folder (the de-quantized GGUF weights are not the Hub's, so the adapter must sit
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +66,18 @@ def _linear_names(model) -> list[str]:
     """Leaf names of the model's linear layers (what LoRA can target)."""
     kinds = ("Linear", "Conv1D")  # GPT-2 uses transformers' Conv1D for its projections
     return sorted({name.split(".")[-1] for name, m in model.named_modules() if type(m).__name__ in kinds})
+
+
+@contextlib.contextmanager
+def _quiet_peft_deprecation():
+    """Silence the one FutureWarning peft (0.21) triggers inside transformers 5, not llmdisc.
+
+    ``PeftModel`` reads the deprecated ``model.is_gradient_checkpointing``, and transformers then
+    warns the user about an attribute they never touched. Only that message is filtered.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 
 @register("lora")
@@ -204,7 +218,8 @@ class LoraClassifier(TextClassifier):
         lora = LoraConfig(task_type=TaskType.SEQ_CLS if sequence else TaskType.CAUSAL_LM, r=c.r,
                           lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                           target_modules=self._target_modules(base))
-        self.model = get_peft_model(base, lora)  # SEQ_CLS adds the score head to modules_to_save
+        with _quiet_peft_deprecation():
+            self.model = get_peft_model(base, lora)  # SEQ_CLS adds the score head to modules_to_save
         self._scorer = None
         if c.gradient_checkpointing:
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -333,7 +348,9 @@ with torch.no_grad():
         adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
         base, _ = self._load_base()
         try:
-            self.model = place_for_inference(PeftModel.from_pretrained(base, folder), self.config.device,
+            with _quiet_peft_deprecation():
+                adapted = PeftModel.from_pretrained(base, folder)
+            self.model = place_for_inference(adapted, self.config.device,
                                              self.config.dtype).eval()
             self._scorer = None
         except (RuntimeError, ValueError, KeyError) as e:
