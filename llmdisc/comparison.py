@@ -11,12 +11,18 @@ comparison resumes where it stopped (``resume=True``), and a re-run with one mor
 computes only that approach. A folder made with another data set or other settings is refused,
 with the difference named, rather than silently mixed.
 
+The same folder lets several processes share the grid (:mod:`~llmdisc.scaleout`): ``shard``
+runs one slice of it, and under ``accelerate launch`` each process runs its part of the cells on
+its own device, the records gathered at the end. Each cell is claimed while it runs
+(``OUTPUT_DIR/claims``), so two runs that share a folder never compute a cell twice at once.
+
 Like :func:`~llmdisc.evaluation.evaluate_classifier`, this module only ever calls the
 :class:`~llmdisc.classifiers.TextClassifier` interface.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -24,6 +30,7 @@ import inspect
 import json
 import logging
 import shutil
+import sys
 import threading
 import time
 import traceback
@@ -33,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import psutil
 
+from . import distributed
 from .calibration import CALIBRATION_METHODS
 from .classifiers import TextClassifier, get_classifier, get_classifier_class
 from .data import label_names
@@ -41,10 +49,11 @@ from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_probabilities
 from .io import temp_root, write_json
-from .locks import FolderLock
+from .locks import FolderLock, claim
 from .predictions import read_predictions, write_predictions
 from .prompts import check_task, label_words_note, label_words_warning, with_data_settings
 from .records import ZERO_SHOT, Costs, Predictions, RunRecord
+from .scaleout import Share, parse_shard
 from .summary import lead_split
 
 if TYPE_CHECKING:
@@ -178,14 +187,20 @@ class _Cell:
 class _Cache:
     """One JSON file per (approach, size, seed) under ``folder/runs``, and a manifest of the run."""
 
-    def __init__(self, folder: str | Path | None, manifest: dict[str, Any], resume: bool, overwrite: bool) -> None:
+    def __init__(self, folder: str | Path | None, manifest: dict[str, Any], resume: bool, overwrite: bool,
+                 shared: bool = False) -> None:
+        """``shared``: other processes or shards use the folder at the same time, so an
+        identical manifest is theirs (no ``resume`` needed) and nothing may be discarded."""
         self.folder = Path(folder) if folder is not None else None
         if self.folder is None:
             return
         path = self.folder / MANIFEST
+        if shared and overwrite:
+            raise LlmdiscError("--overwrite cannot be shared by several processes or shards (one would discard "
+                               f"the others' runs); remove {self.folder} first, then start them")
         if path.exists() and overwrite:
             shutil.rmtree(self.folder / "runs", ignore_errors=True)
-        elif path.exists() and not resume:
+        elif path.exists() and not resume and not shared:
             raise LlmdiscError(f"{self.folder} already holds a comparison; pass --resume to continue it "
                                "(cached results are reused) or --overwrite to start again")
         elif path.exists():
@@ -199,6 +214,11 @@ class _Cache:
     def _path(self, approach: str, size: int | None, seed: int | None) -> Path:
         name = ZERO_SHOT if size is None else f"n{size}-seed{seed}"
         return self.folder / "runs" / approach / f"{name}.json"
+
+    def claim_path(self, cell: _Cell) -> Path:
+        """The file a process holds while it runs the cell."""
+        return self.folder / "claims" / self._path(cell.name, cell.size, cell.seed).relative_to(
+            self.folder / "runs").with_suffix(".lock")
 
     def _predictions_path(self, cell: _Cell) -> Path:
         """The cell's per-example predictions: a Parquet file beside its JSON."""
@@ -249,29 +269,55 @@ def _format_seconds(seconds: float) -> str:
 
 
 class _Progress:
-    """Logs which cell runs, with a rough ETA: each remaining cell is estimated by the mean duration
-    of its approach's finished cells; cells of approaches not timed yet are counted apart (a
-    zero-shot LM and Naive Bayes differ by orders of magnitude, so no common mean would do)."""
+    """The grid's progress bar (tqdm, on stderr): cells done of those to run, the running cell, an ETA.
+
+    Each remaining cell is estimated by the mean duration of its approach's finished cells;
+    cells of approaches not timed yet are counted apart (a zero-shot LM and Naive Bayes differ
+    by orders of magnitude, so tqdm's one mean rate would mislead). The running cell's own bar
+    (a Trainer's steps) opens below it. The same line is logged at debug level (``--verbose``).
+    Only the main process shows a bar.
+    """
 
     def __init__(self, todo: list[_Cell]) -> None:
         self.todo, self.done, self.start = todo, 0, time.perf_counter()
         self.seconds: dict[str, list[float]] = {}
+        self.bar = None
 
-    def begin(self, cell: _Cell) -> None:
-        self.done += 1
-        remaining = self.todo[self.done - 1:]
+    def __enter__(self) -> _Progress:
+        from tqdm.auto import tqdm
+        # No ETA of tqdm's own ({remaining}): the postfix carries ours.
+        self.bar = tqdm(total=len(self.todo), desc="grid", unit="cell", file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}{postfix}",
+                        disable=not self.todo or not distributed.is_main_process())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.set_postfix_str("done" if self.done == len(self.todo) else "", refresh=False)
+        self.bar.close()
+
+    def _eta(self, remaining: list[_Cell]) -> str:
         untimed = sum(c.name not in self.seconds for c in remaining)
         if untimed == len(remaining):
-            eta = f"ETA unknown: {untimed} run{'s' if untimed > 1 else ''} left of approaches not timed yet"
-        else:
-            eta = "ETA " + _format_seconds(sum(np.mean(self.seconds[c.name]) for c in remaining if c.name in self.seconds))
-            if untimed:
-                eta += f" + {untimed} run{'s' if untimed > 1 else ''} of approaches not timed yet"
-        logger.info("[%d/%d] %s, %s (elapsed %s, %s)", self.done, len(self.todo), cell.name, cell.label,
-                    _format_seconds(time.perf_counter() - self.start), eta)
+            return f"ETA unknown: {untimed} run{'s' if untimed > 1 else ''} left of approaches not timed yet"
+        eta = "ETA " + _format_seconds(sum(np.mean(self.seconds[c.name]) for c in remaining if c.name in self.seconds))
+        if untimed:
+            eta += f" + {untimed} run{'s' if untimed > 1 else ''} of approaches not timed yet"
+        return eta
+
+    def begin(self, cell: _Cell) -> None:
+        eta = self._eta(self.todo[self.done:])
+        self.bar.set_postfix_str(f"{cell.name}, {cell.label}; {eta}")
+        logger.debug("[%d/%d] %s, %s (elapsed %s, %s)", self.done + 1, len(self.todo), cell.name, cell.label,
+                     _format_seconds(time.perf_counter() - self.start), eta)
 
     def end(self, cell: _Cell, seconds: float) -> None:
         self.seconds.setdefault(cell.name, []).append(seconds)
+        self.skip(cell)
+
+    def skip(self, cell: _Cell) -> None:
+        """The cell is settled without running here (another run computed it)."""
+        self.done += 1
+        self.bar.update(1)
 
 
 def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
@@ -336,10 +382,16 @@ def _holding_output_dir(run):
     """
     @functools.wraps(run)
     def wrapper(*args, **kwargs):
-        output_dir = inspect.signature(run).bind(*args, **kwargs).arguments.get("output_dir")
+        arguments = inspect.signature(run).bind(*args, **kwargs).arguments
+        output_dir = arguments.get("output_dir")
         if output_dir is None:
             return run(*args, **kwargs)
         tmp = Path(output_dir) / "tmp"
+        if arguments.get("shard") or distributed.world_size() > 1:
+            # Shared by several processes: each cell is claimed instead, and each process's
+            # checkpoints carry its tag (temp_dir removes only those of dead processes).
+            with temp_root(tmp):
+                return run(*args, **kwargs)
         with FolderLock(output_dir), temp_root(tmp):
             if tmp.exists():
                 logger.info("removing %s, left by an interrupted comparison", tmp)
@@ -348,6 +400,7 @@ def _holding_output_dir(run):
                 return run(*args, **kwargs)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(Path(output_dir) / "claims", ignore_errors=True)  # nobody else claims here
     return wrapper
 
 
@@ -369,6 +422,7 @@ def compare(
     overwrite: bool = False,
     verbalizers: Mapping[str, str] | None = None,
     task: str | None = None,
+    shard: str | tuple[int, int] | None = None,
 ) -> list[RunRecord]:
     """Train every approach on the same subsets and evaluate it on the same splits.
 
@@ -402,12 +456,21 @@ def compare(
         verbalizers: label -> word, for every approach that scores label words (its own
             ``verbalizers`` win, label by label); see :mod:`llmdisc.prompts`.
         task: the task, picking the templates of those approaches that set none.
+        shard: ``"I/N"`` (or ``(I, N)``): run slice I of N of the grid only (see
+            :mod:`~llmdisc.scaleout`), caching it in ``output_dir`` for a later ``resume``
+            without ``shard`` to merge. Under ``accelerate launch`` the processes share the
+            cells (of the slice) whatever ``shard`` says, and every process returns them all.
 
     Returns:
-        One :class:`~llmdisc.records.RunRecord` per (approach, size, seed, split), with
+        One :class:`~llmdisc.records.RunRecord` per (approach, size, seed, split) (of the slice), with
         ``status`` ``failed`` and the ``error`` for a run that raised, and ``robustness``
         (drop rate -> accuracy) on the robustness split's record of the largest size.
     """
+    share = Share(shard if isinstance(shard, tuple) else parse_shard(shard), distributed.rank(), distributed.world_size())
+    if not share.whole and output_dir is None:
+        raise LlmdiscError(f"{share.describe()}: the processes share the grid through the output folder; "
+                           "give an --output-dir that all of them reach")
+    distributed.own_gpu_only()  # before anything below asks torch about GPUs
     splits = [s for s in splits if s in data]
     if not splits:
         raise LlmdiscError(f"none of the splits to evaluate is in the data; it has: {', '.join(data)}")
@@ -441,7 +504,7 @@ def compare(
                 "calibration": calibration,
                 "robustness": {k: v for k, v in (robustness or {}).items() if k not in ("data", "index")}
                 | {"examples": robustness_examples}}
-    cache = _Cache(output_dir, manifest, resume, overwrite)
+    cache = _Cache(output_dir, manifest, resume, overwrite, shared=not share.whole)
 
     labels = label_names(train)
     if verbalizers:  # checked once, before any approach names it
@@ -449,27 +512,71 @@ def compare(
         resolve_verbalizers(labels, verbalizers)
     check_task(task)
     plan = _plan(approaches, numbers, seeds, seed, len(train), labels, notes, verbalizers, task)
+    positions = share.slice(range(len(plan)))
     # Look every cached cell up before running anything: a refusal comes at once, not hours in.
-    cached = {id(cell): cache.get(cell) for cell in plan}
-    selection = data[selection_split] if selection_split in data else None
-    progress, records = _Progress([c for c in plan if cached[id(c)] is None]), []
-    for cell in plan:
-        if cached[id(cell)] is not None:
-            logger.info("%s, %s: cached", cell.name, cell.label)
-            records += cached[id(cell)]
-            continue
-        progress.begin(cell)
-        subset = train if cell.size is None else stratified_subset(train, cell.size, cell.seed)
-        start = time.perf_counter()
-        done = _run_cell(cell, subset, data, splits, selection, robustness, calibration)
-        progress.end(cell, time.perf_counter() - start)
-        if all(r.ok for r in done):
-            cache.put(cell, done)  # failures are retried on resume
-        records += done
+    cached = {p: cache.get(plan[p]) for p in positions}
+    for p in positions:
+        if cached[p] is not None:
+            logger.debug("%s, %s: cached", plan[p].name, plan[p].label)
+    todo = [p for p in share.mine(range(len(plan))) if cached[p] is None]
+    if not share.whole:
+        logger.info("%s: %d of the grid's %d cells, %d of them to run", share.describe(), len(share.mine(range(len(plan)))),
+                    len(plan), len(todo))
+    run = functools.partial(_run_claimed, train=train, data=data, splits=splits, robustness=robustness,
+                            calibration=calibration, selection=data[selection_split] if selection_split in data else None)
+    ran: dict[int, list[RunRecord]] = {}
+    with _Progress([plan[p] for p in todo]) as progress, \
+            distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext():
+        for p in todo:
+            ran[p] = run(plan[p], cache, progress)
+    if share.processes > 1:  # meet the others, and take what they ran
+        distributed.join_group()
+        for part in distributed.gather_object(ran):
+            ran.update({p: found for p, found in part.items() if found is not None})
+    records = []
+    for p in positions:
+        found = cached[p] or ran.get(p)
+        if found is None:
+            logger.warning("%s, %s: not in these results, another run was computing it; run again with --resume "
+                           "when it is done", plan[p].name, plan[p].label)
+        records += found or []
     if notes:
         for record in records:
             record.notes = "; ".join(notes)
     return records
+
+
+def _run_claimed(cell: _Cell, cache: _Cache, progress: _Progress, train: datasets.Dataset,
+                 data: datasets.DatasetDict, **settings: Any) -> list[RunRecord] | None:
+    """Run one cell holding its claim, cache it if it succeeded; None when another run holds the claim.
+
+    Args:
+        cell: the cell; cache: the output folder's cache; progress: the grid's progress.
+        train: the whole training split (the cell's subset is drawn from it); data: every split.
+        **settings: :func:`_run_cell`'s remaining arguments.
+    """
+    lock = claim(cache.claim_path(cell), f"{cell.name}, {cell.label}") if cache.folder is not None else None
+    if cache.folder is not None and lock is None:
+        logger.info("%s, %s: skipped, another run sharing the folder is computing it", cell.name, cell.label)
+        progress.skip(cell)
+        return None
+    try:
+        done = cache.get(cell)  # finished meanwhile by another run sharing the folder
+        if done is not None:
+            progress.skip(cell)
+            return done
+        progress.begin(cell)
+        subset = train if cell.size is None else stratified_subset(train, cell.size, cell.seed)
+        start = time.perf_counter()
+        done = _run_cell(cell, subset, data, settings["splits"], settings["selection"], settings["robustness"],
+                         settings["calibration"])
+        progress.end(cell, time.perf_counter() - start)
+        if all(r.ok for r in done):
+            cache.put(cell, done)  # failures are retried on resume
+        return done
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, labels: list[str],

@@ -9,6 +9,9 @@ behave:
   every process. Batch ``i`` goes to process ``i % N`` and is computed exactly as one process
   computes it, so the results equal the single-process ones bit for bit.
 * :func:`is_main_process` and :func:`barrier` let only the main process save and print.
+* :func:`on_its_own`, :func:`own_gpu_only` and :func:`join_group` serve work that is shared out
+  by whole units instead (the cells of ``llmdisc compare``): each process computes its units as
+  a program of its own, on its own GPU, and the processes meet once at the end to gather.
 
 Not launched that way (no ``WORLD_SIZE`` > 1 and no process group), every function returns at
 once without importing or initialising anything: single-process runs behave as before.
@@ -19,15 +22,20 @@ processes, then let the main one write.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["world_size", "rank", "local_rank", "is_main_process", "barrier", "broadcast_object",
-           "gather_object", "map_batches", "process_device"]
+           "gather_object", "join_group", "map_batches", "on_its_own", "own_gpu_only", "process_device"]
+
+logger = logging.getLogger(__name__)
 
 X = TypeVar("X")
 Y = TypeVar("Y")
@@ -36,6 +44,11 @@ Y = TypeVar("Y")
 _SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 _RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 _LOCAL_RANK_VARS = ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK")
+# Everything a launcher sets that tells a library (Trainer, accelerate) it is one of several.
+_LAUNCH_VARS = (_SIZE_VARS + _RANK_VARS + _LOCAL_RANK_VARS
+                + ("LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE"))
+#: How long :func:`join_group` waits for the slowest process: a grid's share may take days.
+JOIN_TIMEOUT = datetime.timedelta(days=7)
 
 
 def _env_int(names: Sequence[str], default: int) -> int:
@@ -146,3 +159,66 @@ def map_batches(fn: Callable[[X], Y], batches: Sequence[X]) -> list[Y]:
     for part in gather_object(mine):
         merged.update(part)
     return [merged[i] for i in range(len(batches))]
+
+
+@contextlib.contextmanager
+def on_its_own() -> Iterator[None]:
+    """While the block runs, this process works as a program of its own.
+
+    The launcher's variables (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``...) are hidden, so Trainer
+    trains here alone (no data-parallel group), :func:`map_batches` computes every batch and
+    ``device: auto`` is the first visible GPU; they are back after the block, for
+    :func:`join_group`. Call it before any process group exists: one cannot be left again.
+    """
+    if _initialized():
+        from .errors import LlmdiscError
+        raise LlmdiscError("this process already joined a process group; work shared out by whole units "
+                           "must start before anything trains or scores data-parallel")
+    hidden = {name: os.environ.pop(name) for name in _LAUNCH_VARS if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+def own_gpu_only() -> None:
+    """Leave this process only its own GPU visible (``CUDA_VISIBLE_DEVICES``), under several processes.
+
+    In one process Trainer takes every visible GPU (``DataParallel``) and ``auto`` means
+    ``cuda:0``; with one GPU visible, both mean this process's GPU (``LOCAL_RANK``, shared
+    round-robin when there are more processes than GPUs). CUDA reads the variable once, when it
+    starts: call this before anything asks torch about GPUs.
+    """
+    if world_size() <= 1:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        gpus = [g.strip() for g in visible.split(",") if g.strip()]
+    else:
+        import torch
+        # NVML counts the GPUs without starting CUDA (which would fix the visible set for good).
+        count = torch.cuda._device_count_nvml() if torch.cuda._is_compiled() else 0
+        gpus = [str(i) for i in range(max(count, 0))]
+    if not gpus:
+        return  # CPUs only
+    if local_rank() >= len(gpus):
+        logger.warning("more processes than GPUs on this machine: process %d shares GPU %s",
+                       local_rank(), gpus[local_rank() % len(gpus)])
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpus[local_rank() % len(gpus)]
+
+
+def join_group(timeout: datetime.timedelta = JOIN_TIMEOUT) -> bool:
+    """Join the processes' group now (gloo, from the launcher's variables); return whether several run.
+
+    For processes that worked :func:`on_its_own` and meet to gather their results: the main
+    process may wait here for hours while the others finish their share, hence the long
+    ``timeout``. After it, :func:`gather_object` and :func:`barrier` use this group.
+    """
+    if _initialized():
+        return sys.modules["torch"].distributed.get_world_size() > 1
+    if _env_int(_SIZE_VARS, 1) <= 1:
+        return False
+    import torch
+    # gloo, even on GPUs: only pickled Python objects travel, and they need no GPU.
+    torch.distributed.init_process_group("gloo", timeout=timeout)
+    return torch.distributed.get_world_size() > 1

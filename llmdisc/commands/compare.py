@@ -8,6 +8,12 @@
                                                                   # with one more approach
     llmdisc compare --data my-reviews --verbalizers neg=negative,pos=positive --task sentiment
 
+Several processes share the grid's cells through OUTPUT_DIR (each cell runs whole on one process):
+
+    accelerate launch --num_processes 8 -m llmdisc compare --config recipes/sst2-compare.yaml
+    llmdisc compare --config recipes/sst2-compare.yaml --shard 2/4    # slice 2 of 4 (a job array's task)
+    llmdisc compare --config recipes/sst2-compare.yaml --resume       # all slices done: the report
+
 ``--verbalizers`` (the words the LM scores for each label) and ``--task`` (which picks the
 prompt) are given once for the data and reach zero-shot and every LoRA head; an approach's own
 settings win. Label names unlikely to be scored as meant (digits, LABEL_0, ``neg``) get one
@@ -33,6 +39,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from .. import distributed
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
 from ..data import DataConfig
 from ..subsets import hold_out
@@ -40,6 +47,7 @@ from ..analysis import analyse
 from ..prompts import PromptSettings
 from ..comparison import compare
 from ..records import RunRecord
+from ..scaleout import parse_shard
 from ..report import markdown_table, report_tables, write_report
 from ..summary import failed_runs
 
@@ -84,10 +92,17 @@ class CompareConfig(PromptSettings, DataConfig):
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
+    shard: str | None = arg(None, "run slice I of N of the grid only (1-based, e.g. 2/4), into a shared OUTPUT_DIR; "
+                                  "then --resume without --shard writes the report")
 
 
 def main(config: CompareConfig) -> list[RunRecord]:
-    """Run the comparison, print the summary, write the report; return the records."""
+    """Run the comparison, print the summary, write the report; return the records.
+
+    With ``--shard``, or in a process other than the main one, the runs are cached and no report
+    is written (the main process, or a later ``--resume``, writes it).
+    """
+    shard = parse_shard(config.shard)  # a bad one is one line, before the data loads
     data = config.load()
     selection_split = config.selection_split
     if config.holdout:
@@ -96,7 +111,16 @@ def main(config: CompareConfig) -> list[RunRecord]:
                       seed=config.seed, drop_rates=config.drop_rates, robustness_split=config.robustness_split,
                       robustness_examples=config.robustness_examples, selection_split=selection_split,
                       calibration=config.calibration, output_dir=config.output_dir,
-                      resume=config.resume, overwrite=config.overwrite, verbalizers=config.verbalizers, task=config.task)
+                      resume=config.resume, overwrite=config.overwrite, verbalizers=config.verbalizers, task=config.task,
+                      shard=shard)
+    if not distributed.is_main_process():
+        return records
+    if shard:
+        failed, total = failed_runs(records)
+        print(f"shard {shard[0]}/{shard[1]}: {total - failed} of {total} runs done, cached in {config.output_dir}"
+              + (f" ({failed} failed: a later --resume runs them again)" if failed else ""))
+        print("when every shard is done, run the same command with --resume instead of --shard to write the report")
+        return records
     notes = sorted({r.notes for r in records if r.notes})
     analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()})
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",

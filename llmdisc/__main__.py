@@ -1,0 +1,7 @@
+"""``python -m llmdisc``: the ``llmdisc`` command (so ``accelerate launch -m llmdisc compare ...`` works)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
