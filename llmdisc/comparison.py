@@ -285,6 +285,10 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         from tqdm.auto import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+        # Log lines while the bars show go through tqdm.write: above the bars, not through them.
+        self._redirect = logging_redirect_tqdm()
+        self._redirect.__enter__()
         # No ETA of tqdm's own ({remaining}): the postfix carries ours.
         self.bar = tqdm(total=len(self.todo), desc="grid", unit="cell", file=sys.stderr, dynamic_ncols=True,
                         bar_format="{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}{postfix}",
@@ -294,6 +298,7 @@ class _Progress:
     def __exit__(self, *exc: Any) -> None:
         self.bar.set_postfix_str("done" if self.done == len(self.todo) else "", refresh=False)
         self.bar.close()
+        self._redirect.__exit__(*exc)
 
     def _eta(self, remaining: list[_Cell]) -> str:
         untimed = sum(c.name not in self.seconds for c in remaining)

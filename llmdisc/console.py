@@ -32,11 +32,25 @@ def _setup_logging(verbose: bool) -> None:
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # what transformers' own switch turns off
+        _quiet_hub_bars()
         if "datasets" in sys.modules:  # imported already: `main` called from Python
             sys.modules["datasets"].disable_progress_bars()
         if "transformers" in sys.modules:
             sys.modules["transformers"].utils.logging.set_verbosity_error()
             sys.modules["transformers"].utils.logging.disable_progress_bar()
+
+
+def _quiet_hub_bars() -> None:
+    """Turn huggingface_hub's bars off (transformers' "Loading weights" and "Writing model shards" too).
+
+    ``import llmdisc`` has read ``huggingface_hub.constants`` already, so the environment variable
+    set now comes too late for it: set what the variable would have set. Once its tqdm module is
+    imported, its own switch does it.
+    """
+    if "huggingface_hub.utils.tqdm" in sys.modules:
+        sys.modules["huggingface_hub.utils.tqdm"].disable_progress_bars()
+    elif "huggingface_hub.constants" in sys.modules:
+        sys.modules["huggingface_hub.constants"].HF_HUB_DISABLE_PROGRESS_BARS = True
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:

@@ -250,20 +250,20 @@ the training data into the labels above; it predicts nothing else.
 # ---- pushing ---------------------------------------------------------------------------------
 
 
-def check_repo_id(repo_id: Any) -> str:
-    """``repo_id`` if it is a valid ``owner/name`` model repo id, else a one-line error."""
+def check_repo_id(repo_id: Any, kind: str = "model") -> str:
+    """``repo_id`` if it is a valid ``owner/name`` repo id, else a one-line error (``kind``: model or dataset)."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise LlmdiscError(f"Hub model id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)")
+        raise LlmdiscError(f"Hub {kind} id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise LlmdiscError(f"Hub model id {repo_id!r} is invalid: {first_line(e)}") from None
+        raise LlmdiscError(f"Hub {kind} id {repo_id!r} is invalid: {first_line(e)}") from None
     return repo_id
 
 
-def check_push_access(repo_id: str, token: str | None = None) -> str:
+def check_push_access(repo_id: str, token: str | None = None, kind: str = "model") -> str:
     """Fail now, not after training, if an upload cannot work: return the token to use.
 
     Checks the repo id's form, that a token exists (``token``, else ``HF_TOKEN`` or the one
@@ -274,12 +274,13 @@ def check_push_access(repo_id: str, token: str | None = None) -> str:
     Args:
         repo_id: ``owner/name``.
         token: a token; by default the stored one.
+        kind: ``model`` or ``dataset``, for messages.
 
     Returns:
         The token.
     """
     from huggingface_hub import get_token
-    check_repo_id(repo_id)
+    check_repo_id(repo_id, kind)
     if not token:
         try:
             token = get_token()
@@ -296,23 +297,29 @@ def check_push_access(repo_id: str, token: str | None = None) -> str:
     return token
 
 
-def upload_files(folder: str | Path) -> list[str]:
-    """The files of ``folder`` an upload sends (relative paths), chosen as ``upload_folder`` chooses."""
+def upload_files(folder: str | Path, allow: list[str] | None = None) -> list[str]:
+    """The files of ``folder`` an upload sends (relative paths), chosen as ``upload_folder`` chooses.
+
+    Args:
+        folder: the folder.
+        allow: send only the files matching these patterns (None: all but the local-only ones).
+    """
     from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
     from huggingface_hub.utils import filter_repo_objects
     folder = Path(folder)
     paths = sorted(p.relative_to(folder).as_posix() for p in folder.glob("**/*") if p.is_file())
-    return list(filter_repo_objects(paths, ignore_patterns=LOCAL_ONLY + DEFAULT_IGNORE_PATTERNS))
+    return list(filter_repo_objects(paths, allow_patterns=allow, ignore_patterns=LOCAL_ONLY + DEFAULT_IGNORE_PATTERNS))
 
 
-def describe_upload(folder: str | Path, repo_id: str) -> str:
+def describe_upload(folder: str | Path, repo_id: str, allow: list[str] | None = None, kind: str = "model") -> str:
     """What a dry run prints: the repo, then each file that would be uploaded with its size."""
     folder = Path(folder)
-    files = upload_files(folder)
+    files = upload_files(folder, allow)
     sizes = {f: (folder / f).stat().st_size for f in files}
     width = max((len(f) for f in files), default=0)
     lines = [f"dry run: nothing was uploaded; a push would send {len(files)} files "
-             f"({sum(sizes.values()) / 1e6:.2f} MB) from {folder} to {constants.ENDPOINT}/{repo_id}"]
+             f"({sum(sizes.values()) / 1e6:.2f} MB) from {folder} to "
+             f"{constants.ENDPOINT}/{'datasets/' if kind == 'dataset' else ''}{repo_id}"]
     lines += [f"  {f:<{width}}  {sizes[f]:>12,} bytes" for f in files]
     if (folder / "merged").is_dir():
         lines.append("  (merged/ stays local: it is the full merged model, not part of the pushed folder)")
@@ -320,15 +327,18 @@ def describe_upload(folder: str | Path, repo_id: str) -> str:
 
 
 def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                  commit_message: str = "Upload llmdisc classifier") -> str:
-    """Create the model repo if needed and upload a saved folder to it.
+                  commit_message: str = "Upload llmdisc classifier", repo_type: str = "model",
+                  allow: list[str] | None = None) -> str:
+    """Create the repo if needed and upload a saved folder to it.
 
     Args:
-        folder: a folder written by ``save_pretrained``.
+        folder: a folder written by ``save_pretrained`` (or a comparison's output folder).
         repo_id: ``owner/name``.
         private: create the repo private (ignored if it exists).
         token: a Hub token; by default the stored one.
         commit_message: the commit message.
+        repo_type: ``model``, or ``dataset`` for a comparison.
+        allow: upload only the files matching these patterns (None: all but the local-only ones).
 
     Returns:
         The URL of the commit.
@@ -337,15 +347,17 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
     folder = Path(folder)
     api = HfApi(token=token)
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type="model",
-                                   commit_message=commit_message, ignore_patterns=list(LOCAL_ONLY))
-    # Whatever went wrong (HTTP, connection, permissions), the user must learn that the model is
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
+        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type=repo_type, commit_message=commit_message,
+                                   allow_patterns=allow, ignore_patterns=list(LOCAL_ONLY))
+    # Whatever went wrong (HTTP, connection, permissions), the user must learn that the folder is
     # safe on disk and how to send it again.
     except Exception as e:  # noqa: BLE001
+        what, again = ("model", "--exclude 'merged/*'") if repo_type == "model" else (
+            "comparison", f"--repo-type {repo_type} " + " ".join(f"--include '{p}'" for p in allow or []))
         raise LlmdiscError(
-            f"uploading to {repo_id} failed ({type(e).__name__}: {first_line(e, 200)}); the model is saved at {folder}: "
-            f"push it later with `hf upload {repo_id} {folder} --exclude 'merged/*'`"
+            f"uploading to {repo_id} failed ({type(e).__name__}: {first_line(e, 200)}); the {what} is saved at {folder}: "
+            f"push it later with `hf upload {repo_id} {folder} {again.strip()}`"
         ) from None
     return str(getattr(commit, "commit_url", commit))
 

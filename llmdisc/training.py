@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,11 @@ class LossAndSpeedProgress:
     """
 
     def on_train_begin(self, args, state, control, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)
+        from tqdm.auto import tqdm
+        # The cell's bar: below a comparison's grid bar, gone when training ends.
+        self.training_bar = tqdm(total=state.max_steps, desc="train", unit="step", leave=False, dynamic_ncols=True,
+                                 file=sys.stderr) if state.is_world_process_zero else None
+        self.current_step, self._evaluated = 0, {}
         self._start, self._start_step = time.perf_counter(), state.global_step
 
     def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
@@ -129,11 +134,13 @@ class LossAndSpeedProgress:
         postfix = {"ex/s": f"{examples / seconds:.1f}" if seconds > 0 else "-"}
         if "loss" in logs:
             postfix["loss"] = f"{logs['loss']:.4f}"
-        self.training_bar.set_postfix(postfix)
-        if "eval_loss" in logs:
-            logger.info("step %d: %s", state.global_step, ", ".join(
+        if "eval_loss" in logs:  # the latest evaluation stays on the bar; every one is logged (--verbose)
+            self._evaluated = {f"val {ACCURACY.name}": f"{logs[f'eval_{ACCURACY.name}']:.4f}"} \
+                if f"eval_{ACCURACY.name}" in logs else {}
+            logger.debug("step %d: %s", state.global_step, ", ".join(
                 f"{k[5:]} {v:.4f}" for k, v in logs.items()
                 if k[5:] in _LOGGED and isinstance(v, float)))
+        self.training_bar.set_postfix(postfix | self._evaluated)
 
 
 def _progress_callback() -> LossAndSpeedProgress:

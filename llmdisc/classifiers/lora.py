@@ -62,6 +62,11 @@ DEFAULT_TARGET_MODULES = {"llama": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "qwen2":
 HEAD_FILE = "lora_head.json"
 
 
+def _transposed(model, targets: list[str]) -> bool:
+    """Whether the targeted layers are transformers' ``Conv1D`` (GPT-2), whose weight is stored transposed."""
+    return any(type(m).__name__ == "Conv1D" for name, m in model.named_modules() if name.split(".")[-1] in targets)
+
+
 def _linear_names(model) -> list[str]:
     """Leaf names of the model's linear layers (what LoRA can target)."""
     kinds = ("Linear", "Conv1D")  # GPT-2 uses transformers' Conv1D for its projections
@@ -215,9 +220,11 @@ class LoraClassifier(TextClassifier):
         set_seed(c.seed)  # LoRA matrices and the sequence head are initialised from the global RNG
         base, self.tokenizer = self._load_base()
         sequence = c.head == "sequence"
+        targets = self._target_modules(base)
         lora = LoraConfig(task_type=TaskType.SEQ_CLS if sequence else TaskType.CAUSAL_LM, r=c.r,
-                          lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
-                          target_modules=self._target_modules(base))
+                          lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout, target_modules=targets,
+                          # GPT-2's Conv1D stores its weight transposed: say so, as peft asks.
+                          fan_in_fan_out=_transposed(base, targets))
         with _quiet_peft_deprecation():
             self.model = get_peft_model(base, lora)  # SEQ_CLS adds the score head to modules_to_save
         self._scorer = None

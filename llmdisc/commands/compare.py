@@ -14,6 +14,11 @@ Several processes share the grid's cells through OUTPUT_DIR (each cell runs whol
     llmdisc compare --config recipes/sst2-compare.yaml --shard 2/4    # slice 2 of 4 (a job array's task)
     llmdisc compare --config recipes/sst2-compare.yaml --resume       # all slices done: the report
 
+Share the comparison as a Hub dataset repo (report, results, per-example predictions, a card;
+``load_dataset(ID)`` then gives the predictions); the token is checked before the grid runs:
+
+    llmdisc compare --config recipes/sst2-compare.yaml --push-to-hub you/sst2-comparison [--hub-dry-run]
+
 ``--verbalizers`` (the words the LM scores for each label) and ``--task`` (which picks the
 prompt) are given once for the data and reach zero-shot and every LoRA head; an approach's own
 settings win. Label names unlikely to be scored as meant (digits, LABEL_0, ``neg``) get one
@@ -47,6 +52,8 @@ from ..analysis import analyse
 from ..prompts import PromptSettings
 from ..comparison import compare
 from ..records import RunRecord
+from ..errors import LlmdiscError
+from ..hub import check_push_access, check_repo_id
 from ..scaleout import parse_shard
 from ..report import markdown_table, report_tables, write_report
 from ..summary import failed_runs
@@ -92,6 +99,10 @@ class CompareConfig(PromptSettings, DataConfig):
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
+    push_to_hub: str | None = arg(None, "share the report, results and predictions as this Hub dataset repo, owner/name")
+    hub_private: bool | None = arg(None, "create the Hub dataset repo private (default: the Hub's default, public)")
+    hub_dry_run: bool = arg(False, "with --push-to-hub: write the dataset card and list what would be sent; no network")
+    hub_license: str | None = arg(None, "the dataset card's license: the data's, as the Hub spells it (mit, cc-by-4.0...)")
     shard: str | None = arg(None, "run slice I of N of the grid only (1-based, e.g. 2/4), into a shared OUTPUT_DIR; "
                                   "then --resume without --shard writes the report")
 
@@ -103,6 +114,7 @@ def main(config: CompareConfig) -> list[RunRecord]:
     is written (the main process, or a later ``--resume``, writes it).
     """
     shard = parse_shard(config.shard)  # a bad one is one line, before the data loads
+    token = _check_hub(config)
     data = config.load()
     selection_split = config.selection_split
     if config.holdout:
@@ -131,10 +143,40 @@ def main(config: CompareConfig) -> list[RunRecord]:
         if key in tables and (key != "learning_curves" or len(tables[key][0]) > 3):
             print(markdown_table(tables[key]) + "\n")
     print(f"report: {path} (and report.html)")
+    if config.push_to_hub:
+        _share(config, analysis, markdown_table(tables["summary"]) if "summary" in tables else None, token)
     failed, total = failed_runs(records)
     if failed:  # last, so that a script or a CI log shows it (and the exit status is 1)
         print(f"{failed} of {total} runs failed; see the Failed approaches table in {path}")
     return records
+
+
+def _check_hub(config: CompareConfig) -> str | None:
+    """Before the grid runs: the Hub settings make sense and an upload can work. Return the token."""
+    if not config.push_to_hub:
+        if config.hub_dry_run:
+            raise LlmdiscError("--hub-dry-run needs --push-to-hub owner/name (the dataset repo it is for)")
+        return None
+    check_repo_id(config.push_to_hub, "dataset")
+    if config.shard:
+        raise LlmdiscError("--push-to-hub with --shard: a shard writes no report; push from the run that merges "
+                           "the shards (--resume without --shard)")
+    if config.hub_dry_run or not distributed.is_main_process():
+        return None  # no token, no network; under accelerate launch only the main process pushes
+    return check_push_access(config.push_to_hub, kind="dataset")
+
+
+def _share(config: CompareConfig, analysis: Any, summary: str | None, token: str | None) -> None:
+    """Write the dataset card, then upload the comparison (or, for a dry run, list what would go)."""
+    from ..sharing import describe_comparison_upload, push_comparison, write_dataset_card
+
+    write_dataset_card(config.output_dir, config.push_to_hub, analysis, config_to_dict(config), summary,
+                       license=config.hub_license)
+    if config.hub_dry_run:
+        print(describe_comparison_upload(config.output_dir, config.push_to_hub))
+        return
+    url = push_comparison(config.output_dir, config.push_to_hub, private=config.hub_private, token=token)
+    print(f"pushed: {url}")
 
 
 def _exit_status(records: list[RunRecord]) -> int:
