@@ -155,7 +155,8 @@ def test_a_size_larger_than_the_training_set_is_capped_with_a_note(tmp_path, cap
 
 
 def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="llmdisc.comparison"):
+    # The grid's bar shows it; the log has it at debug level (--verbose), one line per cell.
+    with caplog.at_level(logging.DEBUG, logger="llmdisc.comparison"):
         assert run("--approaches", CHEAP, "--sizes", "8,all", "--output-dir", str(tmp_path)) == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "llmdisc.comparison"]
     assert lines[0].startswith("[1/4] naive_bayes, size 8, seed 0") and lines[0].endswith("ETA unknown: 4 runs left of approaches not timed yet)")

@@ -6,6 +6,7 @@ Nothing here reaches the network: ``HfApi.create_repo`` / ``upload_folder`` and
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -272,3 +273,85 @@ def test_card_shows_no_local_paths(demo, tmp_path):
     text = (tmp_path / "README.md").read_text()
     assert "/home/me" not in text and "train=train.csv,test=test.csv (local)" in text
     assert ModelCard.load(tmp_path / "README.md").data.datasets is None  # not a Hub data set id
+
+
+# ---- sharing a comparison --------------------------------------------------------------------
+
+
+def _compare(out: Path, *flags: str) -> int:
+    return cli(["compare", "--approaches", "naive_bayes,logistic_regression", "--sizes", "8,all", "--drop-rates", "",
+                "--output-dir", str(out), *flags])
+
+
+def test_compare_push_to_hub_uploads_a_dataset_that_load_dataset_reads(fake_hub, tmp_path, capsys):
+    import datasets
+    import pyarrow.parquet as pq
+    from huggingface_hub import DatasetCard
+
+    from llmdisc.sharing import SHARED_FILES
+
+    out = tmp_path / "cmp"
+    assert _compare(out, "--push-to-hub", REPO, "--hub-private", "--hub-license", "mit") == 0
+    (create,), (upload,) = fake_hub["create_repo"], fake_hub["upload_folder"]
+    assert create["repo_type"] == "dataset" and create["private"] is True and create["repo_id"] == REPO
+    assert upload["repo_type"] == "dataset" and upload["allow_patterns"] == SHARED_FILES
+    sent = upload_files(out, upload["allow_patterns"])
+    assert {"README.md", "report.md", "report.html", "results.json", "results.parquet", "predictions.parquet"} <= set(sent)
+    assert not any(f.startswith(("runs/", "tmp/", "claims/")) for f in sent)  # the cache stays local
+    assert f"pushed: https://huggingface.co/{REPO}/commit/abc123" in capsys.readouterr().out
+
+    card = DatasetCard.load(out / "README.md")
+    assert card.data.license == "mit" and "llmdisc" in card.data.tags
+    assert [c["config_name"] for c in card.data.configs] == ["predictions", "results"]
+    assert f'load_dataset("{REPO}", split="train")' in card.text and "## Verdict" in card.text
+    # What a Hub user gets from load_dataset(REPO): the card's configs, read here from the folder.
+    predictions = datasets.load_dataset(str(out), split="train")
+    assert predictions.num_rows == pq.read_metadata(out / "predictions.parquet").num_rows
+    assert {"variant", "size", "seed", "split", "index", "label", "prob_positive"} <= set(predictions.column_names)
+    results = datasets.load_dataset(str(out), "results", split="train")
+    assert results.num_rows == len(json.loads((out / "results.json").read_text()))
+
+
+def test_compare_push_without_a_token_fails_before_the_grid(monkeypatch, tmp_path, capsys):
+    from llmdisc import comparison
+
+    ran = []
+    monkeypatch.setattr(comparison, "_run_cell", lambda *a, **k: ran.append(a))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
+    assert _compare(tmp_path / "cmp", "--push-to-hub", REPO) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs a Hugging Face token" in err[0] and "hf auth login" in err[0] and "HF_TOKEN" in err[0]
+    assert ran == [] and not (tmp_path / "cmp").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--push-to-hub", "no-owner"], "Hub dataset id 'no-owner' must be 'owner/name'"),
+    (["--hub-dry-run"], "--hub-dry-run needs --push-to-hub owner/name"),
+    (["--push-to-hub", REPO, "--shard", "1/2"], "a shard writes no report"),
+])
+def test_bad_compare_hub_settings_are_one_line_errors(flags, message, tmp_path, capsys):
+    assert _compare(tmp_path / "cmp", *flags) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_dry_run_writes_the_card_and_lists_without_network(monkeypatch, tmp_path, capsys):
+    from llmdisc.sharing import SHARED_FILES
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the dry run touched the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(llmdisc.hub, "hub_reachable", no_network)
+    monkeypatch.setattr(huggingface_hub, "get_token", no_network)
+    for method in ("create_repo", "upload_folder", "whoami", "create_commit"):
+        monkeypatch.setattr(HfApi, method, no_network)
+    out = tmp_path / "cmp"
+    assert _compare(out, "--push-to-hub", REPO, "--hub-dry-run") == 0
+    printed = capsys.readouterr().out
+    assert f"huggingface.co/datasets/{REPO}" in printed and "nothing was uploaded" in printed
+    listed = re.findall(r"^  (\S+)\s+[\d,]+ bytes$", printed, re.M)
+    assert sorted(listed) == upload_files(out, SHARED_FILES) and "README.md" in listed

@@ -133,3 +133,33 @@ def test_accelerate_launch_shares_the_cells_and_writes_one_report(tiny_bert, tmp
     finally:
         torch.set_num_threads(threads)
     assert _results(out) == _results(tmp_path / "single")
+
+
+# ---- the console -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
+    """The real console (a subprocess): the grid's bar and the cell's training bar; no Trainer dicts,
+    no weight-loading or shard-writing bars, no warnings. --verbose brings each cell's line back."""
+    approaches = {"naive_bayes": {"sizes": [8]}}
+    if not verbose:  # a Trainer cell, with evaluations (the selection split) and checkpoints
+        approaches["encoder"] = {"model": str(tiny_bert), "max_steps": 4, "eval_steps": 2, "batch_size": 8,
+                                 "sizes": [16]}
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": []}))
+    command = [sys.executable, "-m", "llmdisc", *(["--verbose"] if verbose else []), "compare", "--config", str(recipe),
+               "--output-dir", str(tmp_path / "out")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    err = done.stderr.replace("\r", "\n")
+    cells = len(approaches)
+    assert f"grid: {cells}/{cells} cells" in err and "done" in err
+    assert ("[1/1] naive_bayes, size 8, seed 0" in err) == verbose
+    if not verbose:
+        assert "train: " in err and "step/s" in err  # the encoder's own bar
+        assert "val accuracy=" in err  # its evaluations, on the bar
+    for noise in ("{'", "train_runtime", "Loading weights", "Writing model shards", "Warning", "warn("):
+        assert noise not in err + done.stdout, noise
