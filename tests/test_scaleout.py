@@ -163,3 +163,40 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
         assert "val accuracy=" in err  # its evaluations, on the bar
     for noise in ("{'", "train_runtime", "Loading weights", "Writing model shards", "Warning", "warn("):
         assert noise not in err + done.stdout, noise
+
+
+# ---- each process on its own -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("visible, nvml, local_rank, expected", [
+    ("2,3", None, 1, "3"),  # the launcher's own GPU among those visible
+    (None, 8, 5, "5"),  # none named: NVML's count (no CUDA start)
+    (None, 1, 1, "0"),  # more processes than GPUs: shared round-robin
+    ("", None, 1, ""),  # CPUs only: unchanged
+])
+def test_each_process_sees_only_its_own_gpu(visible, nvml, local_rank, expected, monkeypatch):
+    import torch
+
+    from llmdisc import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setattr(torch.cuda, "_is_compiled", lambda: True)
+    monkeypatch.setattr(torch.cuda, "_device_count_nvml", lambda: nvml)
+    distributed.own_gpu_only()
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == expected
+
+
+def test_on_its_own_hides_the_launcher_then_gives_it_back(monkeypatch):
+    from llmdisc import distributed
+
+    for name, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    with distributed.on_its_own():
+        assert distributed.world_size() == 1 and distributed.rank() == 0
+        assert not {"WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE"} & set(os.environ)
+    assert distributed.world_size() == 2 and distributed.rank() == 1 and os.environ["LOCAL_WORLD_SIZE"] == "2"
