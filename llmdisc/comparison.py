@@ -292,7 +292,7 @@ class _Progress:
         # No ETA of tqdm's own ({remaining}): the postfix carries ours.
         self.bar = tqdm(total=len(self.todo), desc="grid", unit="cell", file=sys.stderr, dynamic_ncols=True,
                         bar_format="{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}{postfix}",
-                        disable=not self.todo or not distributed.is_main_process())
+                        disable=not self.todo or not distributed.shows_progress())
         return self
 
     def __exit__(self, *exc: Any) -> None:

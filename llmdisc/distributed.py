@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["world_size", "rank", "local_rank", "is_main_process", "barrier", "broadcast_object",
-           "gather_object", "join_group", "map_batches", "on_its_own", "own_gpu_only", "process_device"]
+           "gather_object", "join_group", "map_batches", "on_its_own", "own_gpu_only", "process_device", "shows_progress"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ _LOCAL_RANK_VARS = ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK
 # Everything a launcher sets that tells a library (Trainer, accelerate) it is one of several.
 _LAUNCH_VARS = (_SIZE_VARS + _RANK_VARS + _LOCAL_RANK_VARS
                 + ("LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE"))
+# This process's rank while on_its_own hides it (None otherwise).
+_rank_on_its_own: int | None = None
 #: How long :func:`join_group` waits for the slowest process: a grid's share may take days.
 JOIN_TIMEOUT = datetime.timedelta(days=7)
 
@@ -174,11 +176,20 @@ def on_its_own() -> Iterator[None]:
         from .errors import LlmdiscError
         raise LlmdiscError("this process already joined a process group; work shared out by whole units "
                            "must start before anything trains or scores data-parallel")
+    global _rank_on_its_own
+    _rank_on_its_own = rank()
     hidden = {name: os.environ.pop(name) for name in _LAUNCH_VARS if name in os.environ}
     try:
         yield
     finally:
         os.environ.update(hidden)
+        _rank_on_its_own = None
+
+
+def shows_progress() -> bool:
+    """Whether this process draws progress bars: the main one only, even while :func:`on_its_own`
+    makes every process its own main process (to save, each its own checkpoints)."""
+    return (rank() if _rank_on_its_own is None else _rank_on_its_own) == 0
 
 
 def own_gpu_only() -> None:

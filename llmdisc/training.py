@@ -117,8 +117,10 @@ class LossAndSpeedProgress:
     def on_train_begin(self, args, state, control, **kwargs):
         from tqdm.auto import tqdm
         # The cell's bar: below a comparison's grid bar, gone when training ends.
+        # Disabled, not None, elsewhere: ProgressCallback updates it in every process that calls
+        # itself the main one, as each does in a comparison's cell (distributed.on_its_own).
         self.training_bar = tqdm(total=state.max_steps, desc="train", unit="step", leave=False, dynamic_ncols=True,
-                                 file=sys.stderr) if state.is_world_process_zero else None
+                                 file=sys.stderr, disable=not (state.is_world_process_zero and distributed.shows_progress()))
         self.current_step, self._evaluated = 0, {}
         self._start, self._start_step = time.perf_counter(), state.global_step
 

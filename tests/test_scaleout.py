@@ -4,6 +4,7 @@ with two CPU processes, each giving the records of a one-process run (costs asid
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -200,3 +201,23 @@ def test_on_its_own_hides_the_launcher_then_gives_it_back(monkeypatch):
         assert distributed.world_size() == 1 and distributed.rank() == 0
         assert not {"WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE"} & set(os.environ)
     assert distributed.world_size() == 2 and distributed.rank() == 1 and os.environ["LOCAL_WORLD_SIZE"] == "2"
+
+
+def test_a_cell_claimed_by_another_run_is_left_to_it(demo, tmp_path, caplog):
+    """A cell another run is computing (its claim held) is skipped, not computed twice; a later
+    resume takes it."""
+    import llmdisc
+    from llmdisc.locks import claim
+
+    out = tmp_path / "out"
+    held = claim(out / "claims" / "naive_bayes" / "n8-seed0.lock")  # as another process would
+    try:
+        with caplog.at_level(logging.INFO, logger="llmdisc.comparison"):
+            records = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out)
+    finally:
+        held.release()
+    assert {r.size for r in records} == {len(demo["train"])}
+    assert "another run sharing the folder is computing it" in caplog.text
+    assert not (out / "runs" / "naive_bayes" / "n8-seed0.json").exists()
+    again = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out, resume=True)
+    assert {r.size for r in again} == {8, len(demo["train"])}
