@@ -378,6 +378,13 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     return records
 
 
+def _remove_empty_folders(root: Path) -> None:
+    """Remove ``root`` and the folders below it that are empty (deepest first)."""
+    for folder in sorted((p for p in [root, *root.glob("**/")] if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty
+            folder.rmdir()
+
+
 def _holding_output_dir(run):
     """Run a comparison holding its output folder's lock, with temporary folders in OUTPUT_DIR/tmp.
 
@@ -405,7 +412,7 @@ def _holding_output_dir(run):
                 return run(*args, **kwargs)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-                shutil.rmtree(Path(output_dir) / "claims", ignore_errors=True)  # nobody else claims here
+                _remove_empty_folders(Path(output_dir) / "claims")  # a claim another run holds stays
     return wrapper
 
 
@@ -535,8 +542,9 @@ def compare(
         for p in todo:
             ran[p] = run(plan[p], cache, progress)
     if share.processes > 1:  # meet the others, and take what they ran
-        distributed.join_group()
-        for part in distributed.gather_object(ran):
+        with distributed.group_joined():
+            parts = distributed.gather_object(ran)
+        for part in parts:
             ran.update({p: found for p, found in part.items() if found is not None})
     records = []
     for p in positions:

@@ -9,7 +9,7 @@ behave:
   every process. Batch ``i`` goes to process ``i % N`` and is computed exactly as one process
   computes it, so the results equal the single-process ones bit for bit.
 * :func:`is_main_process` and :func:`barrier` let only the main process save and print.
-* :func:`on_its_own`, :func:`own_gpu_only` and :func:`join_group` serve work that is shared out
+* :func:`on_its_own`, :func:`own_gpu_only` and :func:`group_joined` serve work that is shared out
   by whole units instead (the cells of ``llmdisc compare``): each process computes its units as
   a program of its own, on its own GPU, and the processes meet once at the end to gather.
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["world_size", "rank", "local_rank", "is_main_process", "barrier", "broadcast_object",
-           "gather_object", "join_group", "map_batches", "on_its_own", "own_gpu_only", "process_device", "shows_progress"]
+           "gather_object", "group_joined", "map_batches", "on_its_own", "own_gpu_only", "process_device", "shows_progress"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ _LAUNCH_VARS = (_SIZE_VARS + _RANK_VARS + _LOCAL_RANK_VARS
                 + ("LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE"))
 # This process's rank while on_its_own hides it (None otherwise).
 _rank_on_its_own: int | None = None
-#: How long :func:`join_group` waits for the slowest process: a grid's share may take days.
+#: How long :func:`group_joined` waits for the slowest process: a grid's share may take days.
 JOIN_TIMEOUT = datetime.timedelta(days=7)
 
 
@@ -170,7 +170,7 @@ def on_its_own() -> Iterator[None]:
     The launcher's variables (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``...) are hidden, so Trainer
     trains here alone (no data-parallel group), :func:`map_batches` computes every batch and
     ``device: auto`` is the first visible GPU; they are back after the block, for
-    :func:`join_group`. Call it before any process group exists: one cannot be left again.
+    :func:`group_joined`. Call it before any process group exists.
     """
     if _initialized():
         from .errors import LlmdiscError
@@ -218,18 +218,25 @@ def own_gpu_only() -> None:
     os.environ["CUDA_VISIBLE_DEVICES"] = gpus[local_rank() % len(gpus)]
 
 
-def join_group(timeout: datetime.timedelta = JOIN_TIMEOUT) -> bool:
-    """Join the processes' group now (gloo, from the launcher's variables); return whether several run.
+@contextlib.contextmanager
+def group_joined(timeout: datetime.timedelta = JOIN_TIMEOUT) -> Iterator[bool]:
+    """Join the processes' group for the block (gloo, from the launcher's variables); yield whether several run.
 
     For processes that worked :func:`on_its_own` and meet to gather their results: the main
     process may wait here for hours while the others finish their share, hence the long
-    ``timeout``. After it, :func:`gather_object` and :func:`barrier` use this group.
+    ``timeout``. In the block, :func:`gather_object` and :func:`barrier` use this group; it is
+    left after it (a group that existed before is kept).
     """
     if _initialized():
-        return sys.modules["torch"].distributed.get_world_size() > 1
+        yield sys.modules["torch"].distributed.get_world_size() > 1
+        return
     if _env_int(_SIZE_VARS, 1) <= 1:
-        return False
+        yield False
+        return
     import torch
     # gloo, even on GPUs: only pickled Python objects travel, and they need no GPU.
     torch.distributed.init_process_group("gloo", timeout=timeout)
-    return torch.distributed.get_world_size() > 1
+    try:
+        yield torch.distributed.get_world_size() > 1
+    finally:
+        torch.distributed.destroy_process_group()

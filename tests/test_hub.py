@@ -305,10 +305,12 @@ def test_compare_push_to_hub_uploads_a_dataset_that_load_dataset_reads(fake_hub,
     assert [c["config_name"] for c in card.data.configs] == ["predictions", "results"]
     assert f'load_dataset("{REPO}", split="train")' in card.text and "## Verdict" in card.text
     # What a Hub user gets from load_dataset(REPO): the card's configs, read here from the folder.
-    predictions = datasets.load_dataset(str(out), split="train")
+    # A cache of its own: datasets' cache key for a local folder does not change with the files in it.
+    cache = tmp_path / "datasets-cache"
+    predictions = datasets.load_dataset(str(out), split="train", cache_dir=str(cache))
     assert predictions.num_rows == pq.read_metadata(out / "predictions.parquet").num_rows
     assert {"variant", "size", "seed", "split", "index", "label", "prob_positive"} <= set(predictions.column_names)
-    results = datasets.load_dataset(str(out), "results", split="train")
+    results = datasets.load_dataset(str(out), "results", split="train", cache_dir=str(cache))
     assert results.num_rows == len(json.loads((out / "results.json").read_text()))
 
 

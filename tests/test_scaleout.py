@@ -214,6 +214,7 @@ def test_a_cell_claimed_by_another_run_is_left_to_it(demo, tmp_path, caplog):
     try:
         with caplog.at_level(logging.INFO, logger="llmdisc.comparison"):
             records = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out)
+        assert held.path.exists()  # the run tidied its own claims only
     finally:
         held.release()
     assert {r.size for r in records} == {len(demo["train"])}
@@ -221,3 +222,4 @@ def test_a_cell_claimed_by_another_run_is_left_to_it(demo, tmp_path, caplog):
     assert not (out / "runs" / "naive_bayes" / "n8-seed0.json").exists()
     again = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out, resume=True)
     assert {r.size for r in again} == {8, len(demo["train"])}
+    assert not (out / "claims").exists()
