@@ -10,7 +10,7 @@
 
 Several processes share the grid's cells through OUTPUT_DIR (each cell runs whole on one process):
 
-    accelerate launch --num_processes 8 -m llmdisc compare --config recipes/sst2-compare.yaml
+    accelerate launch --multi_gpu --num_processes 8 -m llmdisc compare --config recipes/sst2-compare.yaml
     llmdisc compare --config recipes/sst2-compare.yaml --shard 2/4    # slice 2 of 4 (a job array's task)
     llmdisc compare --config recipes/sst2-compare.yaml --resume       # all slices done: the report
 
@@ -30,7 +30,9 @@ claims), results.csv, predictions.parquet (every run's per-example probabilities
 datasets.load_dataset("parquet", data_files=...)), runs/ (one cached result per approach, size and
 seed, its predictions beside it) and comparison.json (what the cache was
 made from: the data's fingerprint and the settings a resume must share). While it runs, it also
-holds .llmdisc.lock (a second comparison on the folder is refused) and tmp/ (checkpoints).
+holds .llmdisc.lock (a second comparison on the folder is refused), claims/ (one lock per running
+cell, so that processes and shards sharing the folder never run a cell twice) and tmp/
+(checkpoints). With --push-to-hub it also gets README.md (the dataset card) and results.parquet.
 
 Exit status: 0 when every run succeeded, 1 when any failed (the last line gives the count; the
 report is written all the same), 2 for a problem found before running (one line).
