@@ -15,6 +15,9 @@ score``. The conventions follow lm-evaluation-harness (``lm_eval/api/model.py``)
   separated by ``<|endoftext|>``. SmolLM2-Instruct's tokenizer calls ``<|im_start|>`` its BOS
   token, but that token opens chat turns in fine-tuning and never starts a plain document.
 * Log-softmax runs in float32, and only at the positions being scored.
+* A chat prompt (``chat=True``: a context rendered by the model's chat template, as
+  lm-evaluation-harness's ``--apply_chat_template`` builds it) is tokenized whole, with no
+  special tokens added; the continuation starts the assistant's answer (:func:`encode_pair`).
 
 Batching: requests are grouped by context; each context is run once and its KV cache reused for
 all of its continuations (one prompt scored against several labels, or one label prompt scored
@@ -98,11 +101,23 @@ def move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
     return stripped, context[len(stripped):] + continuation
 
 
-def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def encode_pair(tokenizer, context: str, continuation: str, chat: bool = False) -> tuple[list[int], list[int]]:
     """Token ids of (context, continuation), by the conventions in the module docstring.
 
     The LoRA heads train on exactly these ids, so training and scoring see the same tokens.
+
+    Args:
+        chat: the context is a prompt rendered by the tokenizer's chat template, ending with the
+            assistant's turn opening (:func:`llmdisc.likelihood.chat_request`). It is then
+            tokenized whole: no special tokens are added (the template writes them, as
+            ``apply_chat_template(tokenize=True)`` does) and its trailing newline stays in the
+            context, as in generation; the newline and the special tokens before it are split
+            off before any merge, so the context's tokens are a prefix of the whole's.
     """
+    if chat:
+        context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+        whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+        return context_ids, whole[len(context_ids):]
     context, continuation = move_trailing_space(context, continuation)
     if not context:
         return [document_start_id(tokenizer)], tokenizer(continuation, add_special_tokens=False)["input_ids"]
@@ -215,7 +230,7 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
 
 
 def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int | str = 16,
-                  reduce: str = "sum") -> list[float]:
+                  reduce: str = "sum", chat: bool = False) -> list[float]:
     """log P(continuation | context) for each ``(context, continuation)`` pair.
 
     Args:
@@ -225,11 +240,12 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
         batch_size: continuations per forward pass, or ``"auto"``: the largest that fits (see
             :mod:`llmdisc.batching`; a batch that runs out of memory is halved either way).
         reduce: ``"sum"`` (the log-likelihood) or ``"mean"`` (per token).
+        chat: the contexts are rendered chat prompts (see :func:`encode_pair`).
 
     Returns:
         One natural-log score per request, in the order given.
     """
-    ids = [encode_pair(tokenizer, c, x) for c, x in requests]
+    ids = [encode_pair(tokenizer, c, x, chat) for c, x in requests]
     scores = _score_ids(model, ids, batch_size)
     if reduce == "mean":
         return [float(s.mean()) if len(s) else 0.0 for s in scores]
