@@ -49,7 +49,7 @@ from .errors import LlmdiscError
 from .hub import hub_base_model
 from .metrics import softmax
 from .prompts import REVIEW_TEMPLATE
-from .scoring import context_window, encode_pair, loglikelihood, move_trailing_space
+from .scoring import DEFAULT_MAX_TOKENS, context_window, encode_pair, loglikelihood, move_trailing_space
 
 __all__ = ["MODES", "check_mode", "parse_templates", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
            "prior_weights", "apply_weights", "causal_lm_loading_code", "likelihood_snippet", "check_chat_template",
@@ -212,16 +212,18 @@ class LikelihoodScorer:
         demo_separator: text between demonstrations and the prompt.
         batch_size: continuations (text-label pairs) per forward pass.
         chat_template: wrap each prompt in the tokenizer's chat template (:func:`chat_request`).
+        max_tokens: the token budget per batch, ``batch_size`` capping its rows
+            (:func:`llmdisc.scoring.loglikelihood`; None: batches of ``batch_size``).
     """
 
     def __init__(self, model, tokenizer, labels: Sequence[str], templates: Sequence[str | Template],
                  verbalizers: Mapping[str, str] | None = None, *, mode: str = "direct", length_normalize: bool = False,
                  pmi: bool = False, demonstrations: Sequence[tuple[str, int]] = (), demo_separator: str = "\n\n",
-                 batch_size: int = 16, chat_template: bool = False) -> None:
+                 batch_size: int = 16, chat_template: bool = False, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> None:
         check_mode(mode, pmi)
         if chat_template:
             check_chat_template(tokenizer, getattr(model.config, "_name_or_path", "the model"))
-        self.chat_template = chat_template
+        self.chat_template, self.max_tokens = chat_template, max_tokens
         self.model, self.tokenizer, self.labels = model, tokenizer, list(labels)
         self.templates = [t if isinstance(t, Template) else Template(t) for t in templates]
         if not self.templates:
@@ -243,7 +245,7 @@ class LikelihoodScorer:
 
     def _loglikelihood(self, requests: list[tuple[str, str]]) -> np.ndarray:
         return np.array(loglikelihood(self.model, self.tokenizer, requests, self.batch_size, self.reduce,
-                                      chat=self.chat_template))
+                                      chat=self.chat_template, max_tokens=self.max_tokens))
 
     def label_scores(self, texts: Sequence[str], template: Template) -> np.ndarray:
         """(n, k) log-scores of each label for each text under one template."""

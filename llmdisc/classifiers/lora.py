@@ -211,7 +211,10 @@ class LoraClassifier(TextClassifier):
         if not self.config.chat_template:
             return texts
         template = self.templates[0]
-        render = lambda text: chat_request(self.tokenizer, template.direct(text, "")[0], "")[0]  # noqa: E731
+
+        def render(text: str) -> str:
+            return chat_request(self.tokenizer, template.direct(text, "")[0], "")[0]
+
         prompt = len(self.tokenizer(render(""), add_special_tokens=False)["input_ids"])
         texts = cut_texts(self.tokenizer, texts, max(self.config.max_length - prompt - 4, 1), "lora sequence",
                           self.config.max_length)

@@ -44,9 +44,10 @@ from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Temp
                           check_chat_template, check_mode, likelihood_snippet, parse_templates, prior_weights,
                           resolve_verbalizers)
 from ..prompts import task_templates
-from ..batching import check_batch_size
+from ..batching import check_batch_size, check_max_tokens
 from ..devices import check_placement, device_field, dtype_field, model_placement
 from ..models import check_model_available, load_model, load_tokenizer
+from ..scoring import DEFAULT_MAX_TOKENS
 from .base import TextClassifier, register
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ class ZeroShotClassifier(TextClassifier):
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
         demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
         seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
-        batch_size: int | str = arg(16, "text-label pairs scored per forward pass, or auto: the largest that fits")
+        batch_size: int | str = arg(64, "text-label pairs scored per forward pass at most, or auto: the largest that fits")
+        max_tokens: int | None = arg(DEFAULT_MAX_TOKENS, "token budget per forward pass (pairs x the longest): short "
+                                     "texts run many to a batch, long ones few; none: batch_size pairs each")
         chat_template: bool = arg(False, "wrap the prompt in the model's chat template (instruct models): the prompt "
                                          "is the user's turn, the label word starts the assistant's answer")
         device: str = device_field()
@@ -104,6 +107,7 @@ class ZeroShotClassifier(TextClassifier):
         # even if a later version changes a task's default template.
         c.templates = list(c.templates) if c.templates else task_templates(c.task)
         c.batch_size = check_batch_size(c.batch_size, "zeroshot.batch_size")
+        c.max_tokens = check_max_tokens(c.max_tokens, "zeroshot.max_tokens")
         self.templates = parse_templates(c.templates)
         if not self.templates:
             raise LlmdiscError("zeroshot needs at least one template")
@@ -134,7 +138,8 @@ class ZeroShotClassifier(TextClassifier):
             self._scorer = LikelihoodScorer(
                 self.model, self.tokenizer, self.labels, self.templates, c.verbalizers, mode=c.mode,
                 length_normalize=c.length_normalize, pmi=c.pmi, demonstrations=self.demonstrations,
-                demo_separator=c.demo_separator, batch_size=c.batch_size, chat_template=c.chat_template)
+                demo_separator=c.demo_separator, batch_size=c.batch_size, chat_template=c.chat_template,
+                max_tokens=c.max_tokens)
         return self._scorer
 
     # ---- the interface ---------------------------------------------------------------------
