@@ -92,7 +92,7 @@ def part_chat(data, modes: tuple[str, ...] = ("direct", "channel"), n: int | Non
     return rows
 
 
-def part_batching(data, n: int, rounds: int = 2) -> dict:
+def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel")) -> dict:
     """Scoring speed of token-budget batches (the defaults) against the old fixed batches of 16 pairs,
     on the same ``n`` validation sentences, alternating the two paths ``rounds`` times in one run."""
     from llmdisc.scoring import DEFAULT_MAX_TOKENS
@@ -101,7 +101,7 @@ def part_batching(data, n: int, rounds: int = 2) -> dict:
              f"new: max_tokens {DEFAULT_MAX_TOKENS}, batch_size 64": dict(batch_size=64, max_tokens=DEFAULT_MAX_TOKENS)}
     result = {}
     model = tokenizer = None
-    for mode in ("direct", "channel"):
+    for mode in modes:
         scores, seconds = {}, {name: [] for name in paths}
         for _ in range(rounds):
             for name, settings in paths.items():
@@ -356,7 +356,7 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching"], required=True)
-    parser.add_argument("--modes", default="direct,channel", help="chat: the scoring modes, comma-separated")
+    parser.add_argument("--modes", default="direct,channel", help="chat, batching: the scoring modes, comma-separated")
     parser.add_argument("--examples", type=int, default=None, help="chat: the first N validation sentences (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="batching: times each path is timed (the best counts)")
     parser.add_argument("--data", default=str(SST2))
@@ -370,10 +370,10 @@ def main() -> None:
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
     result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
               "peer": lambda: part_peer(data), "generation": part_generation, "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
-              "batching": lambda: part_batching(data, args.speed_examples, args.rounds), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
+              "batching": lambda: part_batching(data, args.speed_examples, args.rounds, tuple(args.modes.split(","))), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
                                              skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
     path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
-                f"{'-' + args.modes.replace(',', '-') if args.part == 'chat' else ''}.json")
+                f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching') else ''}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
 
