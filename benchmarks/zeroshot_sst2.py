@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/zeroshot_sst2.py --part peer       # log-likelihoods vs HFLM, to 1e-3
     .venv/bin/python benchmarks/zeroshot_sst2.py --part generation # tokens/s vs plain model.generate
     .venv/bin/python benchmarks/zeroshot_sst2.py --part prompts    # neutral vs sentiment templates; prior correction
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part chat       # task sentiment, with and without the chat template
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part batching   # token-budget batches vs fixed batches of 16
 
 Settings follow the reference table in the generative issue: fp32, the packaged weights, no BOS
 token; direct scores " terrible" after "{text} A"; channel scores " {text}" after
@@ -72,6 +74,52 @@ def part_accuracy(data, only_review: bool = False) -> dict:
     summary = {k: {"mean": float(np.mean([r[k] for r in mins])), "worst": float(np.min([r[k] for r in mins]))}
                for k in ("direct", "calibrated_direct", "channel")}
     return {"templates": rows, "min_templates": summary, "search": best}
+
+
+def part_chat(data, modes: tuple[str, ...] = ("direct", "channel"), n: int | None = None) -> dict:
+    """Task sentiment (the review template), label words negative/positive: each mode with and without
+    the chat template, on the first ``n`` validation sentences (all by default); direct and calibrated
+    come from one scoring pass."""
+    if n is not None:
+        data = {"train": data["train"], "validation": data["validation"].select(range(n))}
+    rows = {}
+    for mode in modes:
+        for chat in (False, True):
+            plain, calibrated, speed = run(data, task="sentiment", mode=mode, chat_template=chat)
+            key = f"{mode}, chat template {'on' if chat else 'off'}"
+            rows[key] = {"accuracy": plain, "calibrated": calibrated, "ex_s": round(speed, 2)}
+            print(json.dumps({key: rows[key]}), flush=True)
+    return rows
+
+
+def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel")) -> dict:
+    """Scoring speed of token-budget batches (the defaults) against the old fixed batches of 16 pairs,
+    on the same ``n`` validation sentences, alternating the two paths ``rounds`` times in one run."""
+    from llmdisc.scoring import DEFAULT_MAX_TOKENS
+    texts = list(data["validation"]["text"][:n])
+    paths = {"old: batch_size 16, no token budget": dict(batch_size=16, max_tokens=None),
+             f"new: max_tokens {DEFAULT_MAX_TOKENS}, batch_size 64": dict(batch_size=64, max_tokens=DEFAULT_MAX_TOKENS)}
+    result = {}
+    model = tokenizer = None
+    for mode in modes:
+        scores, seconds = {}, {name: [] for name in paths}
+        for _ in range(rounds):
+            for name, settings in paths.items():
+                clf = llmdisc.get_classifier("zeroshot", task="sentiment", mode=mode, **settings)
+                clf.model, clf.tokenizer = model, tokenizer  # one loaded LM for every run
+                scorer = clf.fit(data["train"].select(range(8))).scorer()
+                model, tokenizer = clf.model, clf.tokenizer
+                start = time.perf_counter()
+                scores[name] = scorer.label_scores(texts, scorer.templates[0])
+                seconds[name].append(time.perf_counter() - start)
+        old, new = (np.asarray(scores[name]) for name in paths)
+        speeds = {name: round(n / min(s), 2) for name, s in seconds.items()}
+        result[mode] = {"ex_s": speeds, "ratio_new_over_old": round(speeds[list(paths)[1]] / speeds[list(paths)[0]], 3),
+                        "max_abs_logprob_diff": float(np.abs(new - old).max()),
+                        "same_predictions": bool((new.argmax(1) == old.argmax(1)).all()),
+                        "seconds": {k: [round(x, 2) for x in v] for k, v in seconds.items()}}
+        print(json.dumps({mode: result[mode]}), flush=True)
+    return result
 
 
 def plain_loop(model, tokenizer, pairs) -> list[float]:
@@ -307,7 +355,10 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts"], required=True)
+    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching"], required=True)
+    parser.add_argument("--modes", default="direct,channel", help="chat, batching: the scoring modes, comma-separated")
+    parser.add_argument("--examples", type=int, default=None, help="chat: the first N validation sentences (default: all)")
+    parser.add_argument("--rounds", type=int, default=2, help="batching: times each path is timed (the best counts)")
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--speed-examples", type=int, default=200)
     parser.add_argument("--plain-examples", type=int, default=50)
@@ -318,9 +369,11 @@ def main() -> None:
     args = parser.parse_args()
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
     result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
-              "peer": lambda: part_peer(data), "generation": part_generation, "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
+              "peer": lambda: part_peer(data), "generation": part_generation, "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
+              "batching": lambda: part_batching(data, args.speed_examples, args.rounds, tuple(args.modes.split(","))), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
                                              skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
-    path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}.json")
+    path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
+                f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching') else ''}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
 

@@ -19,6 +19,20 @@ goes is pinned down in :func:`llmdisc.scoring.move_trailing_space`.
   review template, ``("Sentiment: negative\\nReview:", " fine")``. Scoring
   ``"\\nReview: fine"`` instead would add log P("\\nReview:" | label), a label-dependent bias
   (on SST-2 it costs 10 points; see benchmarks/RESULTS.md).
+
+**Chat template** (``chat_template: true``, as lm-evaluation-harness's ``--apply_chat_template``;
+:func:`chat_request`): an instruct model is prompted as it was tuned. The context (the
+demonstrations and the template up to the scored part) becomes the user's turn, rendered by the
+tokenizer's chat template with the assistant's turn opened (``add_generation_prompt=True``), and
+the continuation is the start of the assistant's answer, without the template's leading space
+(lm-eval drops its ``target_delimiter`` there too).
+
+* ``direct``: the user asks ``"Review: fine\\nSentiment:"`` and the answer begins ``"negative"``.
+* ``channel``: P(text | label) keeps its meaning: the user's turn names the label
+  (``"Sentiment: negative\\nReview:"``) and the text is scored as the assistant's answer, the
+  text an assistant asked for a negative review would write. Only the text is scored, as
+  without a template; the prior over labels stays uniform.
+* PMI's text-free prompt and the content-free input of calibration are wrapped the same way.
 """
 
 from __future__ import annotations
@@ -35,10 +49,11 @@ from .errors import LlmdiscError
 from .hub import hub_base_model
 from .metrics import softmax
 from .prompts import REVIEW_TEMPLATE
-from .scoring import context_window, encode_pair, loglikelihood, move_trailing_space
+from .scoring import DEFAULT_MAX_TOKENS, context_window, encode_pair, loglikelihood, move_trailing_space
 
 __all__ = ["MODES", "check_mode", "parse_templates", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
-           "prior_weights", "apply_weights", "causal_lm_loading_code", "likelihood_snippet"]
+           "prior_weights", "apply_weights", "causal_lm_loading_code", "likelihood_snippet", "check_chat_template",
+           "chat_request", "cut_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +152,48 @@ def resolve_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] | 
     return out
 
 
+def check_chat_template(tokenizer, model: str) -> None:
+    """A one-line error when ``chat_template: true`` meets a tokenizer without a chat template."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise LlmdiscError(f"chat_template is on, but the tokenizer of {model!r} has no chat template (a base model, "
+                           "not an instruct one); set chat_template: false or use an instruct model")
+
+
+def chat_request(tokenizer, context: str, continuation: str) -> tuple[str, str]:
+    """``(context, continuation)`` as one chat exchange (see the module docstring).
+
+    Args:
+        tokenizer: a tokenizer with a chat template.
+        context: the user's turn (the prompt up to the scored part).
+        continuation: what is scored; it starts the assistant's answer, leading whitespace dropped.
+
+    Returns:
+        The rendered prompt, ending with the assistant's turn opened, and the continuation; score
+        them with ``chat=True`` (:func:`llmdisc.scoring.encode_pair`).
+    """
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": context}], add_generation_prompt=True,
+                                           tokenize=False)
+    return prompt, continuation.lstrip()
+
+
+def cut_texts(tokenizer, texts: Sequence[str], budget: int, what: str, window: int) -> list[str]:
+    """Texts longer than ``budget`` tokens cut to their first ``budget``, with one warning counting them.
+
+    Args:
+        what: who cuts, for the warning; window: the limit the budget leaves room under, for it too.
+    """
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    long = [i for i, x in enumerate(ids) if len(x) > budget]
+    if not long:
+        return list(texts)
+    logger.warning("%s: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token "
+                   "window with the prompt", what, len(long), len(texts), budget, window)
+    texts = list(texts)
+    for i in long:
+        texts[i] = tokenizer.decode(ids[i][:budget])
+    return texts
+
+
 class LikelihoodScorer:
     """Label probabilities from a causal LM's likelihoods, for one set of templates and words.
 
@@ -154,13 +211,19 @@ class LikelihoodScorer:
         demonstrations: ``(text, label index)`` pairs put before every prompt.
         demo_separator: text between demonstrations and the prompt.
         batch_size: continuations (text-label pairs) per forward pass.
+        chat_template: wrap each prompt in the tokenizer's chat template (:func:`chat_request`).
+        max_tokens: the token budget per batch, ``batch_size`` capping its rows
+            (:func:`llmdisc.scoring.loglikelihood`; None: batches of ``batch_size``).
     """
 
     def __init__(self, model, tokenizer, labels: Sequence[str], templates: Sequence[str | Template],
                  verbalizers: Mapping[str, str] | None = None, *, mode: str = "direct", length_normalize: bool = False,
                  pmi: bool = False, demonstrations: Sequence[tuple[str, int]] = (), demo_separator: str = "\n\n",
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, chat_template: bool = False, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> None:
         check_mode(mode, pmi)
+        if chat_template:
+            check_chat_template(tokenizer, getattr(model.config, "_name_or_path", "the model"))
+        self.chat_template, self.max_tokens = chat_template, max_tokens
         self.model, self.tokenizer, self.labels = model, tokenizer, list(labels)
         self.templates = [t if isinstance(t, Template) else Template(t) for t in templates]
         if not self.templates:
@@ -176,18 +239,25 @@ class LikelihoodScorer:
         shots = [template.demonstration(t, self.words[y], self.mode) for t, y in self.demonstrations]
         return "".join(s + self.demo_separator for s in shots)
 
+    def request(self, context: str, continuation: str) -> tuple[str, str]:
+        """A (context, continuation) pair as it is scored: in the chat template when it is on."""
+        return chat_request(self.tokenizer, context, continuation) if self.chat_template else (context, continuation)
+
+    def _loglikelihood(self, requests: list[tuple[str, str]]) -> np.ndarray:
+        return np.array(loglikelihood(self.model, self.tokenizer, requests, self.batch_size, self.reduce,
+                                      chat=self.chat_template, max_tokens=self.max_tokens))
+
     def label_scores(self, texts: Sequence[str], template: Template) -> np.ndarray:
         """(n, k) log-scores of each label for each text under one template."""
         prefix = self.prefix(template)
         pair = template.direct if self.mode == "direct" else template.channel
-        requests = [(prefix + context, continuation) for text in texts
+        requests = [self.request(prefix + context, continuation) for text in texts
                     for context, continuation in (pair(text, word) for word in self.words)]
-        scores = np.array(loglikelihood(self.model, self.tokenizer, requests, self.batch_size, self.reduce))
-        scores = scores.reshape(len(texts), len(self.words))
+        scores = self._loglikelihood(requests).reshape(len(texts), len(self.words))
         if self.pmi:
             # The same demonstrations precede the text-free prompt, so only the text differs.
-            base = [(prefix + c, x) for c, x in (template.unconditional(w) for w in self.words)]
-            scores = scores - np.array(loglikelihood(self.model, self.tokenizer, base, self.batch_size, self.reduce))
+            base = [self.request(prefix + c, x) for c, x in (template.unconditional(w) for w in self.words)]
+            scores = scores - self._loglikelihood(base)
         return scores
 
     def fit_window(self, texts: Sequence[str]) -> list[str]:
@@ -203,22 +273,13 @@ class LikelihoodScorer:
             prefix, pair = self.prefix(template), template.direct if self.mode == "direct" else template.channel
             for word in self.words:
                 context, continuation = pair("", word)
-                ids = encode_pair(self.tokenizer, prefix + context, continuation)
+                ids = encode_pair(self.tokenizer, *self.request(prefix + context, continuation), chat=self.chat_template)
                 longest_prompt = max(longest_prompt, len(ids[0]) + len(ids[1]))
         # A few tokens of slack: a text and its neighbours may tokenize differently at the joins.
         budget = limit - longest_prompt - 4
         if budget < 8:
             return list(texts)  # the prompt alone fills the window: scoring cuts contexts and says so
-        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        long = [i for i, x in enumerate(ids) if len(x) > budget]
-        if not long:
-            return list(texts)
-        logger.warning("zeroshot: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token "
-                       "window with the prompt", len(long), len(texts), budget, limit)
-        texts = list(texts)
-        for i in long:
-            texts[i] = self.tokenizer.decode(ids[i][:budget])
-        return texts
+        return cut_texts(self.tokenizer, texts, budget, "zeroshot", limit)
 
     def content_free_probabilities(self, content_free: str) -> list[np.ndarray]:
         """Per template, the label probabilities for a content-free input (contextual calibration)."""
@@ -301,6 +362,21 @@ def logprob(context, continuation):
         logp = model(input_ids=torch.tensor([ids])).logits[0].float().log_softmax(-1)
     return sum(logp[i - 1, ids[i]].item() for i in range(len(ctx), len(ids)))
 '''
+# The same with the chat template on: the prompt is the user's turn, the answer is scored after it.
+_CHAT_LOGPROB_CODE = '''
+def chat(user):
+    """The prompt as the user's turn, with the assistant's turn opened."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False)
+
+
+def logprob(prompt, answer):
+    """log P(answer | chat prompt): the rendered prompt is tokenized whole (its template writes the special tokens)."""
+    ctx = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logp = model(input_ids=torch.tensor([ids])).logits[0].float().log_softmax(-1)
+    return sum(logp[i - 1, ids[i]].item() for i in range(len(ctx), len(ids)))
+'''
 
 
 def causal_lm_loading_code(model: str, what: str = "the LM") -> str:
@@ -325,7 +401,7 @@ tokenizer = AutoTokenizer.from_pretrained(base)
 
 def likelihood_snippet(load: str, labels: list[str], words: list[str], template: Template, mode: str,
                        demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None,
-                       prior_note: str = "lora_head.json: the training class prior") -> str:
+                       prior_note: str = "lora_head.json: the training class prior", chat: bool = False) -> str:
     """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
 
     Args:
@@ -336,23 +412,28 @@ def likelihood_snippet(load: str, labels: list[str], words: list[str], template:
         calibration: label probabilities for the content-free input, to divide by.
         prior: per-label weights to multiply by (the class prior, Bayes' rule; or prior weights).
         prior_note: the comment saying where those weights come from.
+        chat: the prompts are wrapped in the model's chat template (:func:`chat_request`).
 
     Returns:
         Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
     """
-    lines = [load.strip(), _LOGPROB_CODE, f"labels = {labels!r}", f"words = {words!r}  # what each label is scored as",
-             'texts = ["a text to classify", "another one"]']
+    lines = [load.strip(), _CHAT_LOGPROB_CODE if chat else _LOGPROB_CODE, f"labels = {labels!r}",
+             f"words = {words!r}  # what each label is scored as", 'texts = ["a text to classify", "another one"]']
     if mode == "direct":
         before = template.source[: template.source.find("{label}")]
+        filled = "demos + prompt.replace(\"{text}\", t)"
         lines += [f"demos = {demos!r}  # demonstrations drawn from the training data" if demos else 'demos = ""',
                   f"prompt = {before!r}  # the template up to the label word",
-                  "scores = np.array([[logprob(demos + prompt.replace(\"{text}\", t), w) for w in words] for t in texts])"]
+                  (f"scores = np.array([[logprob(chat({filled}.rstrip()), w) for w in words] for t in texts])" if chat
+                   else f"scores = np.array([[logprob({filled}, w) for w in words] for t in texts])")]
     else:
         text_part, sep, label_part = template._parts
         contexts = [demos + label_part.replace("{label}", w) + sep + text_part[: text_part.find("{text}")] for w in words]
         lines += ["# Channel: each label's prompt comes first and the text is scored after it, P(text | label).",
-                  f"contexts = {contexts!r}",
-                  "scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"]
+                  f"contexts = {[c.rstrip() for c in contexts] if chat else contexts!r}"]
+        lines += (["# The label's prompt is the user's turn; the text is scored as the assistant's answer.",
+                   "scores = np.array([[logprob(chat(c), t.lstrip()) for c in contexts] for t in texts])"] if chat
+                  else ["scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"])
     lines += ["probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
               "probs /= probs.sum(axis=1, keepdims=True)"]
     if calibration is not None:

@@ -15,10 +15,17 @@ score``. The conventions follow lm-evaluation-harness (``lm_eval/api/model.py``)
   separated by ``<|endoftext|>``. SmolLM2-Instruct's tokenizer calls ``<|im_start|>`` its BOS
   token, but that token opens chat turns in fine-tuning and never starts a plain document.
 * Log-softmax runs in float32, and only at the positions being scored.
+* A chat prompt (``chat=True``: a context rendered by the model's chat template, as
+  lm-evaluation-harness's ``--apply_chat_template`` builds it) is tokenized whole, with no
+  special tokens added; the continuation starts the assistant's answer (:func:`encode_pair`).
 
 Batching: requests are grouped by context; each context is run once and its KV cache reused for
 all of its continuations (one prompt scored against several labels, or one label prompt scored
-against many texts). Prefixes are left-padded and continuations right-padded, with explicit
+against many texts). With a token budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS` by
+default) the requests are sorted by their whole length, longest first, and each batch holds as
+many as keep rows x longest within the budget, ``batch_size`` capping the rows; with
+``max_tokens=None`` batches are ``batch_size`` requests sorted by context length (the path before
+token budgets, kept for comparison). Prefixes are left-padded and continuations right-padded, with explicit
 position ids, so a result does not depend on the batch it was computed in (tested to 1e-4).
 
 Several processes (``accelerate launch``): every process makes the same call; the batches are
@@ -35,7 +42,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .batching import AUTO, DISTRIBUTED_AUTO_BATCH, check_batch_size, run_in_batches
+from .batching import AUTO, DISTRIBUTED_AUTO_BATCH, check_batch_size, check_max_tokens, rows_within, run_in_batches
 from .distributed import map_batches, world_size
 from .errors import LlmdiscError
 from .torchutil import no_grad
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
     "context_window",
     "document_start_id",
     "encode_pair",
@@ -56,6 +64,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The scorer's token budget per batch (rows x the longest request): short texts run many to a
+#: batch, long ones few; ``batch_size`` still caps the rows.
+DEFAULT_MAX_TOKENS = 4096
 
 
 @dataclass
@@ -98,11 +110,23 @@ def move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
     return stripped, context[len(stripped):] + continuation
 
 
-def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def encode_pair(tokenizer, context: str, continuation: str, chat: bool = False) -> tuple[list[int], list[int]]:
     """Token ids of (context, continuation), by the conventions in the module docstring.
 
     The LoRA heads train on exactly these ids, so training and scoring see the same tokens.
+
+    Args:
+        chat: the context is a prompt rendered by the tokenizer's chat template, ending with the
+            assistant's turn opening (:func:`llmdisc.likelihood.chat_request`). It is then
+            tokenized whole: no special tokens are added (the template writes them, as
+            ``apply_chat_template(tokenize=True)`` does) and its trailing newline stays in the
+            context, as in generation; the newline and the special tokens before it are split
+            off before any merge, so the context's tokens are a prefix of the whole's.
     """
+    if chat:
+        context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+        whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+        return context_ids, whole[len(context_ids):]
     context, continuation = move_trailing_space(context, continuation)
     if not context:
         return [document_start_id(tokenizer)], tokenizer(continuation, add_special_tokens=False)["input_ids"]
@@ -115,12 +139,15 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
 
 
 @no_grad
-def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int | str) -> list[np.ndarray]:
+def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int | str,
+               max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[np.ndarray]:
     """Per-token log-probs of each continuation given its context (both as token ids).
 
     Requests sharing a context share one forward pass over it (the KV cache is reused).
+    ``max_tokens`` sizes the batches by tokens (None: by ``batch_size`` rows alone).
     """
     batch_size = check_batch_size(batch_size)
+    max_tokens = check_max_tokens(max_tokens)
     limit = context_window(model)
     results: list[np.ndarray | None] = [None] * len(requests)
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -139,9 +166,15 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
         groups.setdefault(tuple(ctx), []).append(i)
         requests[i] = (ctx, cont)
     # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
-    items = sorted(((ctx, i) for ctx, members in groups.items() for i in members),
-                   key=lambda x: (-len(x[0]), x[0], -len(requests[x[1]][1])))
+    # A token budget sorts by the whole request (what its padded size counts); the contexts
+    # break ties, so that the requests sharing one stay together.
+    def key(item: tuple[tuple[int, ...], int]) -> tuple:
+        ctx, cont = item[0], requests[item[1]][1]
+        return (-len(ctx), ctx, -len(cont)) if max_tokens is None else (-len(ctx) - len(cont), ctx)
+
+    items = sorted(((ctx, i) for ctx, members in groups.items() for i in members), key=key)
     flat = [(ctx, requests[i][1], i) for ctx, i in items]
+    lengths = [len(ctx) + len(cont) for ctx, cont, _ in flat]
 
     def score(batch):
         return _score_chunk(model, batch, limit)
@@ -150,10 +183,15 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
         # Several processes share fixed batches (each computes the same batches as one process
         # would); a batch that runs out of memory is halved where it runs.
         size = DISTRIBUTED_AUTO_BATCH if batch_size == AUTO else batch_size
-        chunks = [flat[start:start + size] for start in range(0, len(flat), size)]
+        chunks, start = [], 0
+        while start < len(flat):
+            rows = size if max_tokens is None else rows_within(lengths, start, max_tokens, size)
+            chunks.append(flat[start:start + rows])
+            start += rows
         scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
     else:
-        scored = run_in_batches(score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]))
+        scored = run_in_batches(score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]),
+                                max_tokens=max_tokens)
     for (_, _, i), scores in zip(flat, scored):
         results[i] = scores
     return results  # type: ignore[return-value]
@@ -215,7 +253,7 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
 
 
 def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int | str = 16,
-                  reduce: str = "sum") -> list[float]:
+                  reduce: str = "sum", chat: bool = False, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[float]:
     """log P(continuation | context) for each ``(context, continuation)`` pair.
 
     Args:
@@ -225,12 +263,15 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
         batch_size: continuations per forward pass, or ``"auto"``: the largest that fits (see
             :mod:`llmdisc.batching`; a batch that runs out of memory is halved either way).
         reduce: ``"sum"`` (the log-likelihood) or ``"mean"`` (per token).
+        chat: the contexts are rendered chat prompts (see :func:`encode_pair`).
+        max_tokens: the token budget per batch (rows x longest request; see the module
+            docstring), ``batch_size`` capping its rows; None: batches of ``batch_size`` rows.
 
     Returns:
         One natural-log score per request, in the order given.
     """
-    ids = [encode_pair(tokenizer, c, x) for c, x in requests]
-    scores = _score_ids(model, ids, batch_size)
+    ids = [encode_pair(tokenizer, c, x, chat) for c, x in requests]
+    scores = _score_ids(model, ids, batch_size, max_tokens)
     if reduce == "mean":
         return [float(s.mean()) if len(s) else 0.0 for s in scores]
     return [float(s.sum()) for s in scores]

@@ -81,6 +81,27 @@ def tiny_llama(tiny_gpt2, tmp_path_factory) -> Path:
     return folder
 
 
+# A ChatML-like template in plain text (the tiny vocabulary has no chat tokens): a user turn, then
+# the assistant's opening when a generation prompt is asked for.
+TINY_CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
+                      "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_llama(tiny_llama, tmp_path_factory) -> Path:
+    """The tiny Llama, its tokenizer given a simple chat template (an "instruct" model)."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-chat-llama")
+    shutil.copytree(tiny_llama, folder, dirs_exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session", params=["gpt2", "llama"])
 def tiny_lm(request, tiny_gpt2, tiny_llama):
     """(model, tokenizer) of each tiny causal LM."""

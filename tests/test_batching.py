@@ -125,3 +125,73 @@ def test_encoder_prediction_recovers_from_out_of_memory(tiny_bert, demo):
         got, _ = predict_logits(model, tokenizer, texts, 64, batch_size)
         np.testing.assert_allclose(got, expected, atol=1e-4)
     assert max(seen) > 5
+
+
+# ---- token budgets (issue 15, item 2) ------------------------------------------------------------
+
+def test_token_budget_batches_never_exceed_it_and_batch_size_caps_the_rows():
+    from llmdisc.batching import padded_tokens
+
+    rng = np.random.default_rng(0)
+    lengths = sorted(rng.integers(1, 120, size=300).tolist(), reverse=True) + [1200]  # one item over the budget
+    lengths.sort(reverse=True)
+    seen: list[list[int]] = []
+    out = run_in_batches(lambda b: seen.append(b) or list(b), list(range(len(lengths))), 32,
+                         length=lambda i: lengths[i], max_tokens=1000)
+    assert out == list(range(len(lengths)))
+    for batch in seen:
+        assert len(batch) <= 32
+        assert len(batch) == 1 or padded_tokens([lengths[i] for i in batch]) <= 1000
+    assert [len(b) for b in seen[:1]] == [1]  # the 1200-token item runs alone
+    # Short items run many to a batch, long ones few; the cap binds on the shortest.
+    assert len(seen[1]) < len(seen[-2]) and max(len(b) for b in seen) == 32
+
+
+def test_token_budget_halves_on_out_of_memory():
+    lengths = [10] * 200
+    seen: list[int] = []
+
+    def run(batch):
+        seen.append(len(batch))
+        if len(batch) * 10 > 300:  # the device holds 300 tokens
+            raise oom()
+        return list(batch)
+
+    assert run_in_batches(run, list(range(200)), 64, length=lambda i: lengths[i], max_tokens=1000) == list(range(200))
+    # 640 tokens fail, then 320 (half the failed batch's 640); 160 fit and are kept.
+    assert seen[:3] == [64, 32, 16] and set(seen[3:-1]) == {16} and sum(seen[2:]) == 200
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("none", None), (512, 512), ("512", 512)])
+def test_max_tokens_values(value, expected):
+    from llmdisc.batching import check_max_tokens
+    assert check_max_tokens(value) == expected
+
+
+def test_bad_max_tokens_is_one_line():
+    from llmdisc.batching import check_max_tokens
+    with pytest.raises(LlmdiscError, match="max_tokens must be a positive integer or none"):
+        check_max_tokens(0)
+    with pytest.raises(LlmdiscError, match="zeroshot.max_tokens must be a positive integer or none"):
+        llmdisc.get_classifier("zeroshot", max_tokens=0)
+
+
+def test_token_budget_scores_equal_the_fixed_batches_and_stay_within_it(tiny_lm, monkeypatch):
+    """The new path (sorted by length, sized by tokens) against the old (batch_size rows), to 1e-5."""
+    model, tokenizer = tiny_lm
+    words = [" great", " terrible", " not bad at all"]
+    texts = [f"Review {i}: a {'very long and winding ' * (i % 7)}text." for i in range(30)]
+    requests = [(f"{t}\nSentiment:", w) for t in texts for w in words]  # direct: one context, several words
+    requests += [(f"Sentiment:{w}\nReview:", " " + t) for t in texts for w in words]  # channel: texts scored
+    old = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=16, max_tokens=None)
+    seen: list[int] = []
+    real = llmdisc.scoring._score_chunk
+
+    def recording(model, chunk, limit):
+        seen.append(len(chunk) * max(len(ctx) + len(cont) for ctx, cont, _ in chunk))
+        return real(model, chunk, limit)
+
+    monkeypatch.setattr(llmdisc.scoring, "_score_chunk", recording)
+    new = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=64, max_tokens=300)
+    np.testing.assert_allclose(new, old, atol=1e-5)
+    assert max(seen) <= 300 and len(seen) < len(requests) / 4

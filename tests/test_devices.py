@@ -222,3 +222,32 @@ def test_trainer_approaches_refuse_a_gpu_that_trainer_would_not_use(machine):
     with pytest.raises(LlmdiscError, match="CUDA_VISIBLE_DEVICES=1 and device cuda"):
         check_run_options(TrainerSettings(device="cuda:1"))
     check_run_options(TrainerSettings(device="cuda:0", dtype="float32"))
+
+
+@pytest.mark.parametrize("command, approach, message", [
+    ("compare", {"approach": "zeroshot", "device": "cuda"}, "approach 'zs': device 'cuda' asked for, but torch sees no CUDA"),
+    ("compare", {"approach": "lora", "dtype": "float16"}, "approach 'zs': dtype float16 cannot run on the CPU"),
+    ("train", {"device": "cuda:1"}, "device 'cuda:1' asked for, but torch sees no CUDA GPU"),
+    ("compare", {"approach": "naive_bayes", "data_config": "sst2"}, "name a Hub data set's config and version; 'demo' is local"),
+])
+def test_compare_and_train_refuse_a_bad_device_dtype_or_data_config_before_any_work(
+        command, approach, message, machine, capsys, monkeypatch, tmp_path):
+    """One line, before any model is resolved (compare checks every approach before its grid runs)."""
+    import llmdisc.models
+    from llmdisc.cli import main
+
+    machine()
+    monkeypatch.setattr(llmdisc.models, "resolve_model", lambda *a: pytest.fail("a model was resolved"))
+    out = tmp_path / "out"
+    if command == "compare":
+        settings = dict(approach)
+        data_config = settings.pop("data_config", None)
+        recipe = tmp_path / "recipe.yaml"
+        recipe.write_text("data: demo\n" + (f"data_config: {data_config}\n" if data_config else "")
+                          + "approaches:\n  zs: {" + ", ".join(f"{k}: {v}" for k, v in settings.items()) + "}\n")
+        argv = ["compare", "--config", str(recipe), "--output-dir", str(out)]
+    else:
+        argv = ["train", "zeroshot", "--device", approach["device"], "--output-dir", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

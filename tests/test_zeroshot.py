@@ -121,7 +121,7 @@ SETTINGS = {"pmi": {"pmi": True}, "length_normalize": {"length_normalize": True}
 
 
 def _fake_loglikelihood(option):
-    def score(model, tokenizer, requests, batch_size=16, reduce="sum"):
+    def score(model, tokenizer, requests, batch_size=16, reduce="sum", **options):
         out = []
         for context, continuation in requests:
             if continuation.strip() == TEXT:  # channel: the text after a label's prompt

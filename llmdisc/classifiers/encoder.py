@@ -39,23 +39,27 @@ __all__ = ["EncoderClassifier", "tokenize_texts", "predict_logits"]
 logger = logging.getLogger(__name__)
 
 
-def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "texts") -> tuple[dict[str, list], int]:
+def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "texts",
+                   add_special_tokens: bool = True) -> tuple[dict[str, list], int]:
     """Tokenize ``texts``, truncating to ``max_length`` tokens; count (and log) the truncated ones.
+
+    ``add_special_tokens=False`` for texts that hold them already (prompts rendered by a chat template).
 
     Returns:
         ``(encodings, n_truncated)``; encodings hold ``input_ids``, ``attention_mask`` (and
         ``token_type_ids`` where the model uses them) as lists, unpadded.
     """
-    full = tokenizer(texts, truncation=False, verbose=False)
+    full = tokenizer(texts, truncation=False, verbose=False, add_special_tokens=add_special_tokens)
     n_truncated = sum(len(ids) > max_length for ids in full["input_ids"])
     if n_truncated == 0:
         return dict(full), 0
     logger.warning("%s: truncated %d of %d texts to %d tokens", what, n_truncated, len(texts), max_length)
-    return dict(tokenizer(texts, truncation=True, max_length=max_length)), n_truncated
+    return dict(tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=add_special_tokens)), n_truncated
 
 
 @no_grad
-def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int | str) -> tuple[np.ndarray, int]:
+def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int | str,
+                   add_special_tokens: bool = True) -> tuple[np.ndarray, int]:
     """Logits for ``texts``, in batches of similar length (sorted, so little padding).
 
     ``batch_size`` may be ``"auto"`` (the largest batch that fits); a batch that runs out of
@@ -68,7 +72,7 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
         ``(logits as float32 array in the order of texts, number of truncated texts)``.
     """
     model.eval()
-    enc, n_truncated = tokenize_texts(tokenizer, texts, max_length, "predict")
+    enc, n_truncated = tokenize_texts(tokenizer, texts, max_length, "predict", add_special_tokens)
     order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
     out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
 

@@ -11,6 +11,13 @@ tell whether the objective matters or the model does:
 * ``channel``: train the LM on label-conditioned text, P(text | label), and classify by Bayes'
   rule with the training class prior: a true generative classifier.
 
+``chat_template: true`` trains and predicts in the base model's chat template, as the zero-shot
+classifier scores with it (:mod:`llmdisc.likelihood`): the verbalizer head learns the label word
+as the start of the assistant's answer, the channel head the text as the answer to the label's
+prompt, and the sequence head reads the last token of the rendered prompt (the first template up
+to ``{label}`` as the user's turn, the assistant's turn opened), where the model would begin its
+answer.
+
 The folder is PEFT's own (``adapter_config.json``, ``adapter_model.safetensors`` with the head
 where there is one, the tokenizer), so ``AutoPeftModelForCausalLM`` /
 ``AutoPeftModelForSequenceClassification`` load it without llmdisc wherever its
@@ -36,10 +43,11 @@ from ..config import arg
 from ..errors import LlmdiscError, first_line
 from ..hub import hub_base_model
 from ..io import atomic_dir, write_json
-from ..likelihood import LikelihoodScorer, likelihood_snippet, parse_templates, resolve_verbalizers
+from ..likelihood import (LikelihoodScorer, chat_request, check_chat_template, cut_texts, likelihood_snippet, parse_templates,
+                          resolve_verbalizers)
 from ..prompts import task_templates
 from ..devices import model_placement, place_for_inference
-from ..models import check_model_available, load_model
+from ..models import check_model_available, load_model, load_tokenizer
 from ..scoring import encode_pair
 from ..metrics import TRAINER_LOSS, softmax
 from ..training import TrainerSettings, check_run_options, compute_classification_metrics, train_model
@@ -111,6 +119,8 @@ class LoraClassifier(TextClassifier):
                                      "(default: a task-neutral template)")
         verbalizers: dict[str, str] | None = arg(None, "label name -> word, e.g. neg=negative,pos=positive (default: the "
                                                        "label names)")
+        chat_template: bool = arg(False, "train and predict in the model's chat template (instruct models): the prompt "
+                                         "is the user's turn, the label word (channel: the text) the assistant's answer")
         gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
         sparse_logits: bool = arg(True, "verbalizer and channel heads: compute vocabulary logits only where the loss "
                                   "reads them (same loss; false: at every position, the slower old path)")
@@ -125,6 +135,9 @@ class LoraClassifier(TextClassifier):
         self.templates = parse_templates(self.config.templates)  # fail early on a bad template
         if not self.templates:
             raise LlmdiscError("lora needs at least one template")
+        if self.config.head == "sequence" and self.config.chat_template and len(self.templates) > 1:
+            raise LlmdiscError("the sequence head formats its chat prompt with one template; give one template "
+                               "(or set chat_template: false)")
         self.model = self.tokenizer = None
         self.prior: np.ndarray | None = None
         self.decision_weights: np.ndarray | None = None  # class_weight, for the language-model heads
@@ -136,6 +149,8 @@ class LoraClassifier(TextClassifier):
         check_model_available(self.config.model)
         if self.config.head != "sequence":
             resolve_verbalizers(labels, self.config.verbalizers)
+        if self.config.chat_template:  # the tokenizer alone answers, before the model loads
+            check_chat_template(load_tokenizer(self.config.model), self.config.model)
 
     def label_words(self, labels) -> list[str] | None:
         return None if self.config.head == "sequence" else resolve_verbalizers(list(labels), self.config.verbalizers)
@@ -181,15 +196,19 @@ class LoraClassifier(TextClassifier):
     def _examples(self, texts: list[str], labels: np.ndarray) -> datasets.Dataset:
         """Tokenized training examples for the chosen head."""
         import datasets
+        chat = self.config.chat_template
         if self.config.head == "sequence":
-            enc, _ = tokenize_texts(self.tokenizer, texts, self.config.max_length, "train")
+            enc, _ = tokenize_texts(self.tokenizer, self._sequence_inputs(texts), self.config.max_length, "train",
+                                    add_special_tokens=not chat)
             return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
                                                "length": [len(i) for i in enc["input_ids"]]})
         words = resolve_verbalizers(self.labels, self.config.verbalizers)
         rows = {"input_ids": [], "attention_mask": [], "labels": [], "length": []}
         for template, text, y in ((t, text, y) for t in self.templates for text, y in zip(texts, labels)):
             pair = template.direct if self.config.head == "verbalizer" else template.channel
-            context, target = encode_pair(self.tokenizer, *pair(text, words[y]))
+            request = pair(text, words[y])
+            context, target = encode_pair(self.tokenizer, *(chat_request(self.tokenizer, *request) if chat else request),
+                                          chat=chat)
             # Over max_length: keep the start of the target (a channel text) and the end of the
             # context (the tokens next to it).
             target = target[: self.config.max_length - 1]
@@ -202,13 +221,32 @@ class LoraClassifier(TextClassifier):
             rows["length"].append(len(ids))
         return datasets.Dataset.from_dict(rows)
 
+    def _sequence_inputs(self, texts: list[str]) -> list[str]:
+        """The sequence head's inputs: the texts, or with the chat template their rendered prompts.
+
+        A text too long for ``max_length`` with the prompt is cut to its first tokens first, so
+        that the prompt's end, whose last token the head reads, is never cut away.
+        """
+        if not self.config.chat_template:
+            return texts
+        template = self.templates[0]
+
+        def render(text: str) -> str:
+            return chat_request(self.tokenizer, template.direct(text, "")[0], "")[0]
+
+        prompt = len(self.tokenizer(render(""), add_special_tokens=False)["input_ids"])
+        texts = cut_texts(self.tokenizer, texts, max(self.config.max_length - prompt - 4, 1), "lora sequence",
+                          self.config.max_length)
+        return [render(t) for t in texts]
+
     def scorer(self) -> LikelihoodScorer:
         """The likelihood scorer over the adapted model: verbalizer and channel heads predict through it,
         exactly as the zero-shot classifier does with the same templates (built once)."""
         if self._scorer is None:
             self._scorer = LikelihoodScorer(
                 self.model, self.tokenizer, self.labels, self.templates, self.config.verbalizers,
-                mode="direct" if self.config.head == "verbalizer" else "channel", batch_size=self.config.eval_batch_size)
+                mode="direct" if self.config.head == "verbalizer" else "channel", batch_size=self.config.eval_batch_size,
+                chat_template=self.config.chat_template)
         return self._scorer
 
     # ---- the interface ---------------------------------------------------------------------
@@ -256,7 +294,8 @@ class LoraClassifier(TextClassifier):
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.config.head == "sequence":
-            logits, _ = predict_logits(self.model, self.tokenizer, texts, self.config.max_length, self.config.eval_batch_size)
+            logits, _ = predict_logits(self.model, self.tokenizer, self._sequence_inputs(texts), self.config.max_length,
+                                       self.config.eval_batch_size, add_special_tokens=not self.config.chat_template)
             return softmax(logits)
         probs = self.scorer().probabilities(texts)
         if self.config.head == "channel":
@@ -285,7 +324,9 @@ class LoraClassifier(TextClassifier):
                      + "; ".join(f"`{t.source!r}`" for t in self.templates) + ".")
         return (f"A causal LM with LoRA adapters (rank {c.r}, alpha {c.lora_alpha}) on its attention and MLP "
                 f"projections, head `{c.head}`: {how}. Only the adapters{' and the head' if c.head == 'sequence' else ''} "
-                "are stored; the base model is loaded from its own repo." + words)
+                "are stored; the base model is loaded from its own repo." + words
+                + (" Prompts are wrapped in the base model's chat template (the prompt as the user's turn, the scored "
+                   "part as the start of the assistant's answer)." if c.chat_template else ""))
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
         sequence = self.config.head == "sequence"
@@ -307,11 +348,17 @@ class LoraClassifier(TextClassifier):
                     f"model = {auto}.from_pretrained(repo{extra}).eval()  # loads the base model, then the adapter\n")
         load = "import numpy as np\nimport torch\n" + load + "tokenizer = AutoTokenizer.from_pretrained(repo)\n"
         if sequence:
+            chat = ""
+            if self.config.chat_template:
+                before = self.templates[0].source[: self.templates[0].source.find("{label}")]
+                chat = (f"prompt = {before!r}  # the user's turn; the head reads the assistant turn's opening\n"
+                        "prompts = [tokenizer.apply_chat_template([{\"role\": \"user\", \"content\": prompt.replace(\"{text}\", t)"
+                        ".rstrip()}], add_generation_prompt=True, tokenize=False) for t in texts]\n")
             return "transformers and peft", load + f"""model.config.pad_token_id = tokenizer.pad_token_id  # the head reads each text's last real token
 labels = {self.labels!r}
 texts = ["a text to classify", "another one"]
-with torch.no_grad():
-    batch = tokenizer(texts, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt")
+{chat}with torch.no_grad():
+    batch = tokenizer({"prompts" if chat else "texts"}, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt"{", add_special_tokens=False" if chat else ""})
     probs = model(**batch).logits.float().softmax(-1).numpy()  # columns: labels
 """
         scorer = self.scorer()
@@ -320,7 +367,7 @@ with torch.no_grad():
                                                    "for its exact probabilities.\n")
         return "transformers and peft", likelihood_snippet(
             load, self.labels, scorer.words, scorer.templates[0], scorer.mode,
-            prior=self.prior if self.config.head == "channel" else None)
+            prior=self.prior if self.config.head == "channel" else None, chat=self.config.chat_template)
 
     def _card_limits(self) -> list[str]:
         limits = [f"Trained on texts cut to {self.config.max_length} tokens.",

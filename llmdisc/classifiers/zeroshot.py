@@ -14,7 +14,10 @@ content-free input such as "N/A"), prior correction from the training subset (``
 divide by the model's mean prediction over the training texts, multiply by their class
 frequencies; :func:`llmdisc.likelihood.prior_weights`), length normalisation (mean instead of summed log-prob),
 PMI (subtract log P(verbalizer | the template's text-free part), Holtzman et al., 2021),
-several templates averaged, and k demonstrations drawn from train with a seed.
+several templates averaged, k demonstrations drawn from train with a seed, and the model's chat
+template (``chat_template: true``: the prompt is the user's turn and the label word, or in
+channel mode the text, is scored as the start of the assistant's answer, as lm-evaluation-harness's
+``--apply_chat_template`` does; :mod:`llmdisc.likelihood`).
 
 Long texts, in both modes alike: a text that does not fit the LM's window together with the
 prompt is cut to its first tokens (as the encoder cuts to ``max_length``), with a warning that
@@ -38,11 +41,13 @@ from ..config import DEFAULT_SEED, arg
 from ..errors import LlmdiscError
 from ..io import write_json
 from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, apply_weights, causal_lm_loading_code,
-                          check_mode, likelihood_snippet, parse_templates, prior_weights, resolve_verbalizers)
+                          check_chat_template, check_mode, likelihood_snippet, parse_templates, prior_weights,
+                          resolve_verbalizers)
 from ..prompts import task_templates
-from ..batching import check_batch_size
+from ..batching import check_batch_size, check_max_tokens
 from ..devices import check_placement, device_field, dtype_field, model_placement
-from ..models import check_model_available, load_model
+from ..models import check_model_available, load_model, load_tokenizer
+from ..scoring import DEFAULT_MAX_TOKENS
 from .base import TextClassifier, register
 
 if TYPE_CHECKING:
@@ -82,7 +87,11 @@ class ZeroShotClassifier(TextClassifier):
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
         demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
         seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
-        batch_size: int | str = arg(16, "text-label pairs scored per forward pass, or auto: the largest that fits")
+        batch_size: int | str = arg(64, "text-label pairs scored per forward pass at most, or auto: the largest that fits")
+        max_tokens: int | None = arg(DEFAULT_MAX_TOKENS, "token budget per forward pass (pairs x the longest): short "
+                                     "texts run many to a batch, long ones few; none: batch_size pairs each")
+        chat_template: bool = arg(False, "wrap the prompt in the model's chat template (instruct models): the prompt "
+                                         "is the user's turn, the label word starts the assistant's answer")
         device: str = device_field()
         dtype: str = dtype_field()
 
@@ -98,6 +107,7 @@ class ZeroShotClassifier(TextClassifier):
         # even if a later version changes a task's default template.
         c.templates = list(c.templates) if c.templates else task_templates(c.task)
         c.batch_size = check_batch_size(c.batch_size, "zeroshot.batch_size")
+        c.max_tokens = check_max_tokens(c.max_tokens, "zeroshot.max_tokens")
         self.templates = parse_templates(c.templates)
         if not self.templates:
             raise LlmdiscError("zeroshot needs at least one template")
@@ -111,6 +121,8 @@ class ZeroShotClassifier(TextClassifier):
         resolve_verbalizers(labels, self.config.verbalizers)
         check_placement(self.config.device, self.config.dtype)
         check_model_available(self.config.model)
+        if self.config.chat_template:  # the tokenizer alone answers, before the model loads
+            check_chat_template(load_tokenizer(self.config.model), self.config.model)
 
     def label_words(self, labels) -> list[str]:
         return resolve_verbalizers(list(labels), self.config.verbalizers)
@@ -126,7 +138,8 @@ class ZeroShotClassifier(TextClassifier):
             self._scorer = LikelihoodScorer(
                 self.model, self.tokenizer, self.labels, self.templates, c.verbalizers, mode=c.mode,
                 length_normalize=c.length_normalize, pmi=c.pmi, demonstrations=self.demonstrations,
-                demo_separator=c.demo_separator, batch_size=c.batch_size)
+                demo_separator=c.demo_separator, batch_size=c.batch_size, chat_template=c.chat_template,
+                max_tokens=c.max_tokens)
         return self._scorer
 
     # ---- the interface ---------------------------------------------------------------------
@@ -169,7 +182,9 @@ class ZeroShotClassifier(TextClassifier):
                                         ("the training class prior", self.config.prior == "train"),
                                         (f"{self.config.k_shot} demonstrations", self.config.k_shot),
                                         ("PMI", self.config.pmi), ("length normalisation", self.config.length_normalize),
-                                        (f"{len(self.templates)} templates averaged", len(self.templates) > 1)) if on]
+                                        (f"{len(self.templates)} templates averaged", len(self.templates) > 1),
+                                        ("the model's chat template (the prompt as the user's turn, the scored part as "
+                                         "the start of the assistant's answer)", self.config.chat_template)) if on]
         words = ", ".join(f"`{label}` as `{word}`" for label, word in zip(self.labels, self.label_words(self.labels)))
         prompts = "; ".join(f"`{t.source!r}`" for t in self.templates)
         return (f"{self.description} Mode {how}" + (f"; with {', '.join(extras)}." if extras else ".")
@@ -186,7 +201,8 @@ class ZeroShotClassifier(TextClassifier):
         return "transformers", likelihood_snippet(
             load, self.labels, scorer.words, scorer.templates[0], self.config.mode, demos=scorer.prefix(scorer.templates[0]),
             calibration=self.calibration[0] if self.calibration is not None else None, prior=self.prior_weights,
-            prior_note="zeroshot.json: training class prior / the model's mean prediction on the training texts")
+            prior_note="zeroshot.json: training class prior / the model's mean prediction on the training texts",
+            chat=self.config.chat_template)
 
     def _card_limits(self) -> list[str]:
         return ["No weights are stored: the folder holds the prompt settings (`llmdisc_config.json`, `zeroshot.json`) "
