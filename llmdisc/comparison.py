@@ -516,14 +516,15 @@ def compare(
                 "calibration": calibration,
                 "robustness": {k: v for k, v in (robustness or {}).items() if k not in ("data", "index")}
                 | {"examples": robustness_examples}}
-    cache = _Cache(output_dir, manifest, resume, overwrite, shared=not share.whole)
-
     labels = label_names(train)
     if verbalizers:  # checked once, before any approach names it
         from .likelihood import resolve_verbalizers
         resolve_verbalizers(labels, verbalizers)
     check_task(task)
     plan = _plan(approaches, numbers, seeds, seed, len(train), labels, notes, verbalizers, task)
+    # Only a valid plan claims the folder: a refused setting must not leave a comparison.json
+    # that makes the corrected command ask for --resume.
+    cache = _Cache(output_dir, manifest, resume, overwrite, shared=not share.whole)
     positions = share.slice(range(len(plan)))
     # Look every cached cell up before running anything: a refusal comes at once, not hours in.
     cached = {p: cache.get(plan[p]) for p in positions}

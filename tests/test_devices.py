@@ -251,3 +251,4 @@ def test_compare_and_train_refuse_a_bad_device_dtype_or_data_config_before_any_w
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+    assert not (out / "comparison.json").exists()  # the corrected command needs no --resume
