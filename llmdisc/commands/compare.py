@@ -79,7 +79,8 @@ class CompareConfig(PromptSettings, DataConfig):
                                       "temperatures are fitted on (none: last checkpoint, no temperature)")
     holdout: int | None = arg(None, "hold out N stratified training examples as the selection split "
                                     "(for data whose only other labelled split is the one reported)")
-    calibration: str = arg("temperature", "fit a temperature per trained run on the selection split: temperature or none")
+    calibration: str = arg("temperature", "calibrate each trained run on the selection split: temperature, platt, "
+                                          "isotonic, auto (lowest cross-validated log loss there) or none")
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
