@@ -1,13 +1,19 @@
 """The discriminative workhorse: a pretrained encoder fine-tuned with a classification head.
 
-``EncoderClassifier`` learns P(y|x) directly: the text goes through a BERT-style encoder, the
-first token's vector through a linear head, and cross-entropy trains both. Any model that
+``EncoderClassifier`` learns P(y|x) directly: the text goes through a BERT-style encoder, a
+linear head reads it, and cross-entropy trains both. Any model that
 ``AutoModelForSequenceClassification`` supports and that is an encoder (BERT, DistilBERT,
 RoBERTa, MiniLM...) works; the default is the packaged all-MiniLM-L6-v2.
 
-The saved folder is a standard transformers folder (``config.json`` with ``id2label``,
-``model.safetensors``, the tokenizer), so ``pipeline("text-classification", model=folder)``
-works on it with no llmdisc installed.
+``pooling`` says what the head reads: ``cls``, transformers' own head (the first token through
+the model's pooler), or ``mean``, the attention-masked mean of the token vectors that
+sentence-embedding models such as MiniLM were trained to produce
+(:mod:`~llmdisc.classifiers.mean_pooling`).
+
+With ``cls`` the saved folder is a standard transformers folder (``config.json`` with
+``id2label``, ``model.safetensors``, the tokenizer), so ``pipeline("text-classification",
+model=folder)`` works on it with no llmdisc installed; with ``mean`` it is the encoder's own
+folder (``AutoModel`` loads it) plus the head's ``classification_head.safetensors``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 #: ``pooling`` settings: what the classification head reads.
 POOLINGS = ("mean", "cls")
-DEFAULT_POOLING = "cls"
+DEFAULT_POOLING = "mean"
 
 
 def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "texts") -> tuple[dict[str, list], int]:
@@ -189,16 +195,19 @@ class EncoderClassifier(TextClassifier):
     def _card_usage(self, repo: str) -> tuple[str, str]:
         if self.config.pooling == "mean":
             return "transformers", f"""
+import os
+
 import torch
 from huggingface_hub import snapshot_download
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
-folder = snapshot_download({repo!r})  # or the saved folder itself
+repo = {repo!r}
+folder = repo if os.path.isdir(repo) else snapshot_download(repo)
 encoder, tokenizer = AutoModel.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
-head = load_file(f"{{folder}}/{HEAD_FILE}")  # the linear head over the mean-pooled tokens
-batch = tokenizer(["a text to classify", "another one"], padding=True, truncation=True,
-                  max_length={self.config.max_length}, return_tensors="pt")
+head = load_file(os.path.join(folder, "{HEAD_FILE}"))  # the linear head over the mean-pooled tokens
+texts = ["a text to classify", "another one"]
+batch = tokenizer(texts, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt")
 with torch.no_grad():
     hidden = encoder(**batch).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).float()
