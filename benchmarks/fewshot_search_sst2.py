@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="default")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--setfit-seed", type=int, default=None,
+                        help="SetFit's own seed (pairs, fine-tuning); default: the subset's seed, as compare does")
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
     data = hold_out(llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"]), 500)
@@ -74,13 +76,15 @@ def main() -> None:
             from setfit import SetFitModel, Trainer, TrainingArguments
             model = SetFitModel.from_pretrained(resolve_model("minilm-l6"), device="cpu")
             with tempfile.TemporaryDirectory() as tmp:
-                targs = TrainingArguments(output_dir=tmp, batch_size=16, seed=seed, report_to="none", save_strategy="no",
+                targs = TrainingArguments(output_dir=tmp, batch_size=16,
+                                          seed=seed if args.setfit_seed is None else args.setfit_seed, report_to="none", save_strategy="no",
                                           show_progress_bar=False, **VARIANTS[args.variant])
                 trainer = Trainer(model=model, args=targs,
                                   train_dataset=llmdisc_dataset(texts, y))
                 trainer.train()
             body = model.model_body
             row["variant"] = args.variant
+            row["setfit_seed"] = seed if args.setfit_seed is None else args.setfit_seed
             row["setfit_head"] = round(float((np.asarray(model.predict(val_texts, as_numpy=True)) == val_y).mean()), 4)
         train_x = body.encode(texts, convert_to_numpy=True)
         val_x = body.encode(val_texts, convert_to_numpy=True, batch_size=64)
