@@ -64,22 +64,36 @@ def summarise(records: list[llmdisc.RunRecord]) -> list[dict]:
     return out
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> ``(key, value)``, the value read as YAML (numbers, booleans, lists)."""
+    import yaml
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--set takes KEY=VALUE, got '{text}'")
+    return key.strip(), yaml.safe_load(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=sorted(PARTS), required=True)
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for every approach of the part (YAML value), e.g. pooling=cls; repeatable")
     parser.add_argument("--sizes", default=None, help="override the part's sizes, e.g. 128,512")
     parser.add_argument("--holdout", type=int, default=500, help="training examples held out for the temperature")
     parser.add_argument("--output-dir", default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
     approaches, sizes = PARTS[args.part]
+    overrides = dict(parse_setting(s) for s in args.set)
+    approaches = {name: {**config, **overrides} for name, config in approaches.items()}
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
     output = Path(args.output_dir or f"outputs/fair-budgets-{args.part}")
     data = hold_out(llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"]), args.holdout)
-    records = llmdisc.compare(approaches, data, splits=["validation"], sizes=sizes, seeds=args.seeds,
+    records = llmdisc.compare(approaches, data, splits=["validation"], sizes=sizes, seeds=args.seeds, seed=args.seed,
                               selection_split="holdout", output_dir=output, resume=args.resume, overwrite=not args.resume)
     rows = summarise(records)
     for row in rows:
@@ -87,7 +101,7 @@ def main() -> None:
         print(f"{row['approach']:>14} n={row['size']:<5} acc {row['accuracy_mean']:.4f} ± {row['accuracy_std']:.4f} "
               f"{row['accuracy_per_seed']} steps {row['train_steps']} {ece}", flush=True)
     summary = {"date": date.today().isoformat(), "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
-               "command": f"benchmarks/fair_budgets_sst2.py --part {args.part}", "rows": rows,
+               "command": f"benchmarks/fair_budgets_sst2.py --part {args.part}", "settings": overrides, "rows": rows,
                "failed": [r.error for r in records if not r.ok]}
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
 

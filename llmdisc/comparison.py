@@ -329,7 +329,7 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
               selection: datasets.Dataset | None, robustness: dict[str, Any] | None,
               calibration: str = "none") -> list[RunRecord]:
     """Train one approach on one subset, calibrate it on ``selection`` (trained approaches, when
-    ``calibration`` is ``temperature``), and evaluate it on every split; failures become records."""
+    ``calibration`` is not ``none``), and evaluate it on every split; failures become records."""
     config = dict(cell.config)
     if cell.seed is not None and cell.cls.takes_seed and "seed" not in config:
         config["seed"] = cell.seed  # vary the approach's own randomness with the subset
@@ -342,14 +342,15 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
         with PeakRSS() as memory:
             clf = get_classifier(cell.registered, **config)
             clf.fit(train, eval=selection)
-            if calibration == "temperature" and selection is not None and cell.cls.uses_training_data:
-                clf.calibrate(selection)
+            if calibration != "none" and selection is not None and cell.cls.uses_training_data:
+                clf.calibrate(selection, method=calibration)
             for split in splits:
                 e = evaluate_classifier(clf, data[split])
                 gold = np.asarray(data[split]["label"])
                 record = RunRecord(**base, split=split, examples=e.examples, metrics=e.metrics,
                                    reliability=e.reliability, confusion=e.confusion,
                                    temperature=clf.calibrator.temperature if clf.calibrator else None,
+                                   calibration=clf.calibrator.method if clf.calibrator else None,
                                    uncalibrated=e.uncalibrated,
                                    train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
                                    per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
@@ -461,7 +462,10 @@ def compare(
             the split the report leads with (``test`` when evaluated, else the first split).
         calibration: ``temperature``: fit one temperature per trained run on the selection
             split (see :meth:`~llmdisc.classifiers.TextClassifier.calibrate`); the records hold
-            the metrics with it and ECE and log loss without it. ``none``: no calibration.
+            the metrics with it and ECE and log loss without it. ``platt`` / ``isotonic``:
+            scikit-learn's sigmoid / isotonic calibration instead (it can change predictions);
+            ``auto``: the one of the three with the lowest cross-validated log loss on the
+            selection split, per run. ``none``: no calibration.
         output_dir: where to cache each finished cell (``None``: no cache).
         resume: reuse the cells cached in ``output_dir``.
         overwrite: discard the cells cached in ``output_dir``.

@@ -228,8 +228,11 @@ class RunRecord:
         predictions: the Parquet file of the per-example predictions (relative to the
             comparison's output folder), when they are stored (see :mod:`llmdisc.predictions`).
         notes: remarks that apply to the whole comparison (a capped size, say).
-        temperature: the temperature fitted on the selection split (None: not calibrated).
-        uncalibrated: with a temperature, ECE and log loss on this split without it (the
+        temperature: the temperature fitted on the selection split (None: not calibrated, or
+            calibrated another way).
+        calibration: the calibration fitted on the selection split (``temperature``, ``platt``,
+            ``isotonic``; None: not calibrated).
+        uncalibrated: with a calibration, ECE and log loss on this split without it (the
             metrics are with it).
         train_steps: optimizer steps taken, for Trainer approaches.
         device: where the classifier predicted (``cpu``, ``mps``, ``cuda:N``); ``cpu`` for the
@@ -261,6 +264,7 @@ class RunRecord:
     predictions: str | None = None
     notes: str | None = None
     temperature: float | None = None
+    calibration: str | None = None
     uncalibrated: dict[str, float] | None = None
     train_steps: int | None = None
     device: str | None = None

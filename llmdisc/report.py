@@ -178,8 +178,8 @@ def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None
                                  for r in degenerate])
     calibrated = [g.records[0] for g in analysis.summary if g.records[0].uncalibrated]
     if calibrated:
-        tables["temperature"] = (["approach", "train n", "temperature", "ECE before -> after", "log loss before -> after"], [
-            [r.variant, str(r.train_examples), f"{r.temperature:.3g}",
+        tables["temperature"] = (["approach", "train n", "calibration", "ECE before -> after", "log loss before -> after"], [
+            [r.variant, str(r.train_examples), f"temperature {r.temperature:.3g}" if r.temperature else str(r.calibration),
              f"{ECE.format(r.uncalibrated['ece'])} -> {ECE.format(r.metrics[ECE.name])}",
              f"{LOG_LOSS.format(r.uncalibrated['log_loss'])} -> {LOG_LOSS.format(r.metrics[LOG_LOSS.name])}"]
             for r in calibrated])
@@ -245,9 +245,10 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
      "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap."),
     ("confusion", "Confusion matrices", "Each approach at its largest training size: rows are the gold labels, "
      "columns the predicted ones, counts in the cells (colour: the share of the row)."),
-    ("temperature", "Temperature scaling", "Each trained approach at its largest size (first seed), with one "
-     "temperature fitted on the selection split: ECE and log loss on the report's split before and after. "
-     "Accuracy does not change (a temperature keeps every prediction)."),
+    ("temperature", "Calibration on the selection split", "Each trained approach at its largest size (first seed), "
+     "calibrated on the selection split (one temperature, or scikit-learn's Platt or isotonic calibration): ECE and "
+     "log loss on the report's split before and after. A temperature keeps every prediction; Platt and isotonic "
+     "calibration can change some."),
     ("robustness", "Robustness to missing words", "Accuracy [95% interval] as each word of the evaluated texts is "
      "deleted with the given probability (the same words for every approach), and the least-squares slope of "
      "accuracy against the drop rate (0: unaffected; -0.5: loses 5 points per 10% of words dropped)."),

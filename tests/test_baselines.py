@@ -192,3 +192,19 @@ def test_packaged_minilm_embedding_lr_beats_ngrams_with_32_examples(demo):
     accuracy = {name: (get_classifier(name).fit(train).predict_proba(test["text"]).argmax(axis=1) == truth).mean()
                 for name in ("embedding_lr", "logistic_regression")}
     assert accuracy["embedding_lr"] > 0.65 and accuracy["embedding_lr"] > accuracy["logistic_regression"], accuracy
+
+
+def test_embedding_lr_chooses_c_by_cross_validation_on_its_training_examples(demo, tiny_bert):
+    from sklearn.linear_model import LogisticRegressionCV
+
+    from llmdisc.classifiers.embedding import C_GRID, FALLBACK_C, choose_c
+
+    train = stratified_subset(demo["train"], 24)
+    clf = build("embedding_lr", tiny_bert).fit(train)
+    features, labels = clf._embed(list(train["text"])), np.asarray(train["label"])
+    expected = LogisticRegressionCV(Cs=C_GRID, cv=5, scoring="neg_log_loss", max_iter=1000).fit(features, labels)
+    assert clf.head.C == pytest.approx(float(expected.C_[0])) and clf.head.C in C_GRID
+    assert "cross-validated" in clf.card_info("x").how_it_works
+    assert build("embedding_lr", tiny_bert, C=3.0).fit(train).head.C == 3.0  # an explicit C is kept
+    # A class with one example leaves no fold to hold out: the fallback.
+    assert choose_c(features[:3], np.array([0, 1, 1]), None, 100) == FALLBACK_C

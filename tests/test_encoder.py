@@ -15,10 +15,11 @@ import pytest
 import torch
 
 from llmdisc import EncoderClassifier, LlmdiscError, evaluate_classifier, get_classifier, stratified_subset
+from llmdisc.classifiers.mean_pooling import HEAD_FILE, MeanPooledClassifier, mean_pool
 
 
 def test_tiny_bert_weights_change(tiny_bert, demo):
-    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3)
+    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3, pooling="cls")
     from transformers import AutoModelForSequenceClassification
 
     before = {k: v.clone() for k, v in AutoModelForSequenceClassification.from_pretrained(
@@ -32,11 +33,13 @@ def test_tiny_bert_weights_change(tiny_bert, demo):
     assert clf.num_parameters()["trainable"] == clf.num_parameters()["total"] > 0
 
 
-def test_saved_folder_works_with_a_plain_pipeline(tiny_bert, demo, tmp_path):
+def test_cls_pooling_folder_works_with_a_plain_pipeline(tiny_bert, demo, tmp_path):
     from transformers import pipeline
 
-    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8).fit(stratified_subset(demo["train"], 16))
+    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8, pooling="cls")
+    clf.fit(stratified_subset(demo["train"], 16))
     folder = clf.save_pretrained(tmp_path / "enc")
+    assert not (folder / HEAD_FILE).exists()
     assert json.loads((folder / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
     texts = demo["test"]["text"][:5]
     out = pipeline("text-classification", model=str(folder), top_k=None)(texts)
@@ -45,8 +48,50 @@ def test_saved_folder_works_with_a_plain_pipeline(tiny_bert, demo, tmp_path):
         scores = {d["label"]: d["score"] for d in row}
         assert set(scores) == {"negative", "positive"}
         np.testing.assert_allclose([scores["negative"], scores["positive"]], p, atol=1e-5)
-    np.testing.assert_array_equal(EncoderClassifier.from_pretrained(folder).predict_proba(texts), probs)
+    reloaded = EncoderClassifier.from_pretrained(folder)
+    assert reloaded.config.pooling == "cls"
+    np.testing.assert_array_equal(reloaded.predict_proba(texts), probs)
     assert "Hyper-parameters" in (folder / "README.md").read_text()
+
+
+def test_mean_pooling_trains_and_reloads_as_an_encoder_folder_plus_head(tiny_bert, demo, tmp_path):
+    from transformers import AutoModel
+
+    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3, pooling="mean")
+    clf.fit(stratified_subset(demo["train"], 32))
+    assert isinstance(clf.model, MeanPooledClassifier) and clf.info.trainer.global_step == 3
+    initial = AutoModel.from_pretrained(tiny_bert).state_dict()
+    trained = clf.model.encoder.state_dict()
+    assert any(not torch.equal(initial[k], trained[k]) for k in initial if "encoder.layer.0" in k), "encoder did not move"
+    folder = clf.save_pretrained(tmp_path / "mean")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"} and config["classifier_pooling"] == "mean"
+    AutoModel.from_pretrained(folder)  # still a plain encoder folder
+    texts = demo["test"]["text"][:6]
+    reloaded = EncoderClassifier.from_pretrained(folder)
+    assert reloaded.config.pooling == "mean"
+    np.testing.assert_allclose(reloaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+    assert HEAD_FILE in (folder / "README.md").read_text()
+
+
+def test_mean_pooling_ignores_padding(tiny_bert, demo):
+    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=1, batch_size=4, pooling="mean")
+    clf.fit(stratified_subset(demo["train"], 8))
+    short, long = "fine", "a much longer text that pads the short one in its batch " * 3
+    alone = clf.predict_proba([short])[0]
+    np.testing.assert_allclose(clf.predict_proba([short, long])[0], alone, atol=1e-5)
+    # The pooled vector is the mean over real tokens only: a hand computation agrees.
+    hidden = torch.randn(2, 3, 4)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    pooled = mean_pool(hidden, mask)
+    torch.testing.assert_close(pooled[0], hidden[0, :2].mean(0))
+    torch.testing.assert_close(pooled[1], hidden[1].mean(0))
+
+
+def test_an_unknown_pooling_is_one_line_before_loading():
+    # The check a comparison runs before any model loads: the model is not even looked up.
+    with pytest.raises(LlmdiscError, match="unknown pooling 'max'; use one of mean, cls"):
+        get_classifier("encoder", model="no/such-model", pooling="max").check(["negative", "positive"])
 
 
 def test_long_texts_are_truncated_with_a_count(tiny_bert, demo, caplog):

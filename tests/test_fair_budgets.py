@@ -127,6 +127,92 @@ def test_evaluation_reports_ece_and_log_loss_before_and_after(demo):
     assert after.metrics["accuracy"] == before.metrics["accuracy"]
 
 
+# ---- Platt and isotonic calibration (scikit-learn's), and auto ------------------------------
+
+def biased(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A binary classifier whose stated P(positive) = s is right with probability s + 0.3 (clipped):
+    its errors are shifted, which no temperature (a rescaling of the logit around 0) can fix."""
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(0.02, 0.98, n)
+    labels = (rng.random(n) < np.clip(s + 0.3, 0, 0.99)).astype(np.int64)
+    return np.stack([1 - s, s], axis=1), labels
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("method, sklearn_method", [("platt", "sigmoid"), ("isotonic", "isotonic")])
+def test_platt_and_isotonic_match_scikit_learn_on_a_prefit_classifier(n_classes, method, sklearn_method):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import make_classification
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.naive_bayes import GaussianNB  # predict_proba and no decision_function, as ours
+
+    X, y = make_classification(900, n_features=6, n_informative=4, n_classes=n_classes, random_state=0)
+    model = GaussianNB().fit(X[:300], y[:300])
+    reference = CalibratedClassifierCV(FrozenEstimator(model), method=sklearn_method).fit(X[300:600], y[300:600])
+    calibration = Calibration.fit(model.predict_proba(X[300:600]), y[300:600], method)
+    ours = calibration.apply(model.predict_proba(X[600:]))
+    np.testing.assert_allclose(ours, reference.predict_proba(X[600:]), atol=1e-9)
+    np.testing.assert_allclose(ours.sum(axis=1), 1.0)
+    assert calibration.temperature is None and calibration.after["log_loss"] < calibration.before["log_loss"]
+
+
+def test_auto_picks_platt_or_isotonic_where_a_temperature_cannot_fit():
+    probs, labels = biased()
+    held_probs, held_labels = biased(seed=1)
+    temperature = Calibration.fit(probs, labels, "temperature")
+    auto = Calibration.fit(probs, labels, "auto")
+    assert set(auto.chosen_by) == {"temperature", "platt", "isotonic"}
+    assert auto.method in ("platt", "isotonic") and auto.chosen_by[auto.method] == min(auto.chosen_by.values())
+    # On fresh examples of the same classifier the chosen method beats the temperature.
+    assert log_loss(auto.apply(held_probs), held_labels) < log_loss(temperature.apply(held_probs), held_labels) - 0.1
+    assert expected_calibration_error(auto.apply(held_probs), held_labels) < \
+        expected_calibration_error(temperature.apply(held_probs), held_labels)
+
+
+def test_auto_keeps_the_temperature_where_it_fits():
+    # An over-confident but unbiased classifier: one temperature is the whole fix, and the
+    # one-parameter fit wins the cross-validated log loss (or ties it within noise).
+    probs, labels = overconfident()
+    auto = Calibration.fit(probs, labels, "auto")
+    best = min(auto.chosen_by.values())
+    assert auto.chosen_by["temperature"] <= best + 1e-3
+
+
+def test_an_isotonic_calibration_is_saved_and_applied_after_loading(demo, tmp_path):
+    clf = get_classifier("naive_bayes").fit(demo["train"])
+    calibration = clf.calibrate(demo["validation"], method="isotonic")
+    assert calibration.method == "isotonic" and calibration.parameters
+    scaled = clf.predict_proba(demo["test"]["text"])
+    np.testing.assert_allclose(scaled, calibration.apply(clf.predict_proba(demo["test"]["text"], calibrated=False)))
+    clf.save_pretrained(tmp_path / "m")
+    assert "isotonic calibration" in (tmp_path / "m" / "README.md").read_text()
+    again = llmdisc.TextClassifier.from_pretrained(tmp_path / "m")
+    assert again.calibrator.method == "isotonic"
+    np.testing.assert_allclose(again.predict_proba(demo["test"]["text"]), scaled)
+
+
+def test_unknown_or_unfittable_calibrations_are_one_line():
+    probs, labels = overconfident(40)
+    with pytest.raises(LlmdiscError, match="unknown calibration method 'beta'"):
+        Calibration.fit(probs, labels, "beta")
+    with pytest.raises(LlmdiscError, match="needs at least 2 held-out examples of every class"):
+        Calibration.fit(probs[:3], np.array([0, 1, 1]), "auto")
+    with pytest.raises(LlmdiscError, match="unknown calibration 'beta'"):
+        llmdisc.compare(["naive_bayes"], llmdisc.load_text_dataset("demo"), calibration="beta")
+
+
+def test_compare_records_a_platt_calibration(demo):
+    (record,) = llmdisc.compare(["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout",
+                                sizes=[64], calibration="platt")
+    assert record.temperature is None and record.calibration == "platt"
+    assert set(record.uncalibrated) == {"ece", "log_loss"}
+    from llmdisc.records import RunRecord
+    assert RunRecord.from_dict(record.to_dict()).calibration == "platt"
+    from llmdisc.report import report_tables
+    header, rows = report_tables([record])["temperature"]
+    assert rows[0][header.index("calibration")] == "platt"
+
+
 # ---- selection split: held out, never the reported one --------------------------------------
 
 def test_hold_out_moves_stratified_examples_out_of_train(demo):

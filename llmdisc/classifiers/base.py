@@ -180,6 +180,12 @@ class TextClassifier(ABC):
         c = self.calibrator
         if c is None:
             return []
+        if c.method != "temperature":
+            return [f"llmdisc's predict_proba applies {c.method} calibration (scikit-learn's one-vs-rest "
+                    f"{'sigmoid' if c.method == 'platt' else 'isotonic'} calibrators, fitted on {c.fitted_on} held-out "
+                    f"examples: ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there; the fitted numbers are in "
+                    "llmdisc_config.json); code that loads this folder without llmdisc gets the uncalibrated "
+                    "probabilities."]
         return [f"llmdisc's predict_proba applies a temperature of {c.temperature:.4g}, fitted on {c.fitted_on} held-out "
                 f"examples (ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there); code that loads this folder without "
                 f"llmdisc gets the uncalibrated probabilities: raise them to the power 1/{c.temperature:.4g} and "
@@ -214,8 +220,8 @@ class TextClassifier(ABC):
         self.info.parameters = self.num_parameters()
         return self
 
-    def calibrate(self, data: datasets.Dataset) -> Calibration:
-        """Fit a temperature on held-out ``data``; ``predict_proba`` applies it from then on.
+    def calibrate(self, data: datasets.Dataset, method: str = "temperature") -> Calibration:
+        """Fit a calibration on held-out ``data``; ``predict_proba`` applies it from then on.
 
         Temperature scaling divides the model's logits by one number fitted to minimise the log
         loss on ``data`` (see :mod:`llmdisc.calibration`): confidences become honest and no
@@ -224,6 +230,9 @@ class TextClassifier(ABC):
         Args:
             data: labelled examples the classifier was not trained on (never the split whose
                 numbers are reported).
+            method: ``temperature``, ``platt``, ``isotonic`` (scikit-learn's sigmoid and
+                isotonic calibration, which can change predictions) or ``auto`` (the lowest
+                cross-validated log loss on ``data``).
 
         Returns:
             The :class:`~llmdisc.calibration.Calibration`: the temperature, and ECE and log loss
@@ -234,7 +243,7 @@ class TextClassifier(ABC):
         if check_dataset(data, "calibration") != self.labels:
             raise LlmdiscError("calibration data has other label names than the classifier; load them together")
         raw = self.predict_proba(list(data["text"]), calibrated=False)
-        self.calibrator = Calibration.fit(raw, np.asarray(data["label"]))
+        self.calibrator = Calibration.fit(raw, np.asarray(data["label"]), method)
         return self.calibrator
 
     def predict_proba(self, texts: Sequence[str] | str, *, calibrated: bool = True) -> np.ndarray:

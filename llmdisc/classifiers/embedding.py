@@ -32,13 +32,17 @@ if TYPE_CHECKING:
     import datasets
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["EmbeddingLogisticRegression", "encoder_hub_id", "load_logistic_head", "load_sentence_encoder", "require"]
+__all__ = ["EmbeddingLogisticRegression", "choose_c", "encoder_hub_id", "load_logistic_head", "load_sentence_encoder", "require"]
 
 logger = logging.getLogger(__name__)
 
 # A saved logistic regression holds only scikit-learn's and numpy's types (skops 0.16 defaults).
 TRUSTED_TYPES: frozenset[str] = frozenset()
 ENCODER_DIR = "encoder"
+# The C search of choose_c, and its fallback (the middle of the plateau measured on SST-2).
+C_GRID = np.logspace(-2, 4, 13)
+CV_FOLDS = 5
+FALLBACK_C = 100.0
 
 
 def require(module: str, pip_name: str, approach: str) -> None:
@@ -89,6 +93,27 @@ def load_logistic_head(path: Path):
     return head
 
 
+def choose_c(features: np.ndarray, labels: np.ndarray, class_weight, max_iter: int) -> float:
+    """Logistic regression's C, by cross-validated log loss on the training examples themselves.
+
+    Unit-norm sentence embeddings need far less regularisation than scikit-learn's C = 1 (on
+    SST-2 with 32 examples C = 1 scored 0.56, C = 10..1000 about 0.63: benchmarks/RESULTS.md, issue
+    13). ``LogisticRegressionCV`` searches 13 values from 1e-2 to 1e4 with stratified folds, as
+    many as the rarest class allows (at most 5); with a class of one example there is no fold to
+    hold out, and C is :data:`FALLBACK_C`.
+
+    Returns:
+        The chosen C.
+    """
+    from sklearn.linear_model import LogisticRegressionCV
+    folds = min(CV_FOLDS, int(np.bincount(labels)[np.unique(labels)].min()))
+    if folds < 2:
+        return FALLBACK_C
+    search = LogisticRegressionCV(Cs=C_GRID, cv=folds, scoring="neg_log_loss", max_iter=max_iter,
+                                  class_weight=class_weight).fit(features, labels)
+    return float(np.ravel(search.C_)[0])
+
+
 def encoder_hub_id(model: str) -> str:
     """A sentence encoder as the Hub knows it: a packaged alias stands for its Hub copy."""
     spec = ALIASES.get(model)
@@ -107,7 +132,8 @@ class EmbeddingLogisticRegression(TextClassifier):
     @dataclass
     class Config:
         model: str = arg("minilm-l6", "the sentence encoder: an alias, a folder or a Hub id")
-        C: float = arg(1.0, "inverse L2 regularisation strength")
+        C: float | None = arg(None, "inverse L2 regularisation strength (default: chosen by cross-validated log "
+                                    "loss on the training examples, 1e-2..1e4; 100 when a class has one example)")
         max_iter: int = arg(1000, "solver iterations at most")
         class_weight: str | dict[str, float] | None = arg(
             None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
@@ -138,9 +164,10 @@ class EmbeddingLogisticRegression(TextClassifier):
 
         self._check(self.labels)  # fit may be called without check (a notebook)
         weights = present_class_weight(class_weight_indices(self.config.class_weight, self.labels, self.name), labels)
-        self.head = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, class_weight=weights)
+        features = self._embed(texts)
         try:
-            self.head.fit(self._embed(texts), labels)
+            c = self.config.C if self.config.C is not None else choose_c(features, labels, weights, self.config.max_iter)
+            self.head = LogisticRegression(C=c, max_iter=self.config.max_iter, class_weight=weights).fit(features, labels)
         except ValueError as e:  # a bad C...
             raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
 
@@ -178,7 +205,8 @@ class EmbeddingLogisticRegression(TextClassifier):
         return encoder_hub_id(self.config.model)
 
     def _card_approach(self) -> str:
-        return f"{self.description} Encoder: {self._encoder_id()}."
+        how = "set" if self.config.C is not None else "chosen by cross-validated log loss on the training examples"
+        return f"{self.description} Encoder: {self._encoder_id()}. Regularisation: C = {self.head.C:.4g} ({how})."
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
         if self._bundles_encoder():  # saved in the folder's encoder/

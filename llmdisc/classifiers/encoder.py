@@ -1,13 +1,19 @@
 """The discriminative workhorse: a pretrained encoder fine-tuned with a classification head.
 
-``EncoderClassifier`` learns P(y|x) directly: the text goes through a BERT-style encoder, the
-first token's vector through a linear head, and cross-entropy trains both. Any model that
+``EncoderClassifier`` learns P(y|x) directly: the text goes through a BERT-style encoder, a
+linear head reads it, and cross-entropy trains both. Any model that
 ``AutoModelForSequenceClassification`` supports and that is an encoder (BERT, DistilBERT,
 RoBERTa, MiniLM...) works; the default is the packaged all-MiniLM-L6-v2.
 
-The saved folder is a standard transformers folder (``config.json`` with ``id2label``,
-``model.safetensors``, the tokenizer), so ``pipeline("text-classification", model=folder)``
-works on it with no llmdisc installed.
+``pooling`` says what the head reads: ``cls``, transformers' own head (the first token through
+the model's pooler), or ``mean``, the attention-masked mean of the token vectors that
+sentence-embedding models such as MiniLM were trained to produce
+(:mod:`~llmdisc.classifiers.mean_pooling`).
+
+With ``cls`` the saved folder is a standard transformers folder (``config.json`` with
+``id2label``, ``model.safetensors``, the tokenizer), so ``pipeline("text-classification",
+model=folder)`` works on it with no llmdisc installed; with ``mean`` it is the encoder's own
+folder (``AutoModel`` loads it) plus the head's ``classification_head.safetensors``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ..torchutil import no_grad
 from ..training import TrainerSettings, check_run_options, train_model
 from .base import TextClassifier, register
 from .classical import class_weight_indices, class_weight_vector
+from .mean_pooling import HEAD_FILE, MeanPooledClassifier
 
 if TYPE_CHECKING:
     import datasets
@@ -37,6 +44,10 @@ if TYPE_CHECKING:
 __all__ = ["EncoderClassifier", "tokenize_texts", "predict_logits"]
 
 logger = logging.getLogger(__name__)
+
+#: ``pooling`` settings: what the classification head reads.
+POOLINGS = ("mean", "cls")
+DEFAULT_POOLING = "mean"
 
 
 def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "texts",
@@ -121,8 +132,13 @@ class EncoderClassifier(TextClassifier):
     @dataclass
     class Config(TrainerSettings):
         model: str = arg("minilm-l6", "encoder: an alias, a folder or a Hub id")
+        pooling: str = arg(DEFAULT_POOLING, "what the head reads: mean (the attention-masked mean of the token "
+                                            "vectors, as sentence-embedding models are trained) or cls (the "
+                                            "first token through the model's pooler: transformers' own head)")
 
     def _check(self, labels: list[str]) -> None:
+        if self.config.pooling not in POOLINGS:
+            raise LlmdiscError(f"unknown pooling '{self.config.pooling}'; use one of {', '.join(POOLINGS)}")
         class_weight_indices(self.config.class_weight, labels, self.name)
         check_run_options(self.config)
         check_model_available(self.config.model)
@@ -134,13 +150,16 @@ class EncoderClassifier(TextClassifier):
         _check_encoder(c.model)
         set_seed(c.seed)  # the new classification head is initialised from the global RNG
         id2label = dict(enumerate(self.labels))
-        self.model, self.tokenizer = load_model(
-            c.model, task="sequence-classification", num_labels=len(self.labels),
-            id2label=id2label, label2id={v: k for k, v in id2label.items()},
-            # A checkpoint fine-tuned with another number of labels gets a fresh head.
-            ignore_mismatched_sizes=True,
-            # float32 weights for training; a half dtype runs as mixed precision, then for prediction.
-            device=c.device, dtype="float32")
+        # float32 weights for training; a half dtype runs as mixed precision, then for prediction.
+        if c.pooling == "mean":
+            encoder, self.tokenizer = load_model(c.model, task="base", device=c.device, dtype="float32")
+            self.model = MeanPooledClassifier(encoder, id2label)
+        else:
+            self.model, self.tokenizer = load_model(
+                c.model, task="sequence-classification", num_labels=len(self.labels),
+                id2label=id2label, label2id={v: k for k, v in id2label.items()},
+                # A checkpoint fine-tuned with another number of labels gets a fresh head.
+                ignore_mismatched_sizes=True, device=c.device, dtype="float32")
         limit = getattr(self.model.config, "max_position_embeddings", None) or c.max_length
         if c.max_length > limit:
             logger.warning("max_length %d exceeds %s's %d positions; using %d", c.max_length, c.model, limit, limit)
@@ -172,10 +191,33 @@ class EncoderClassifier(TextClassifier):
                 "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad)}
 
     def _card_approach(self) -> str:
-        return (f"{self.description} The text goes through the encoder; the first token's vector feeds a linear "
+        read = ("the mean of its token vectors (padding excluded)" if self.config.pooling == "mean"
+                else "the first token's vector, through the model's pooler,")
+        return (f"{self.description} The text goes through the encoder; {read} feeds a linear "
                 f"head over the {len(self.labels)} labels, and cross-entropy trains both.")
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
+        if self.config.pooling == "mean":
+            return "transformers", f"""
+import os
+
+import torch
+from huggingface_hub import snapshot_download
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoTokenizer
+
+repo = {repo!r}
+folder = repo if os.path.isdir(repo) else snapshot_download(repo)
+encoder, tokenizer = AutoModel.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+head = load_file(os.path.join(folder, "{HEAD_FILE}"))  # the linear head over the mean-pooled tokens
+texts = ["a text to classify", "another one"]
+batch = tokenizer(texts, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt")
+with torch.no_grad():
+    hidden = encoder(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    probs = (pooled @ head["weight"].T + head["bias"]).softmax(-1)  # columns: encoder.config.id2label
+"""
         return "transformers", f"""
 from transformers import pipeline
 
@@ -195,6 +237,9 @@ probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, tr
 
     def _load(self, folder: Path) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        self.model = place_for_inference(AutoModelForSequenceClassification.from_pretrained(folder),
-                                         self.config.device, self.config.dtype).eval()
+        # The head's file says which head it is: folders saved before the pooling setting have none.
+        mean = (Path(folder) / HEAD_FILE).is_file()
+        self.config.pooling = "mean" if mean else "cls"
+        model = MeanPooledClassifier.from_pretrained(folder) if mean else AutoModelForSequenceClassification.from_pretrained(folder)
+        self.model = place_for_inference(model, self.config.device, self.config.dtype).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
