@@ -1,6 +1,6 @@
 """Benchmark: honest prompt selection on SST-2 at 32 training examples (issue 18, item 4).
 
-    .venv/bin/python benchmarks/prompt_selection_sst2.py                      # both variants below
+    .venv/bin/python benchmarks/prompt_selection_sst2.py                      # every variant below
     .venv/bin/python benchmarks/prompt_selection_sst2.py --variants words     # one of them
 
 SST-2 is loaded with its labels left as ``0`` / ``1`` (no ``--label-names``). Each variant is
@@ -13,6 +13,8 @@ selection split is used: the prompt is chosen on the 32 training examples alone.
   names, which are digits). Target: >= 0.75, or a one-line refusal naming ``--verbalizers``.
 * ``words``: ``candidate_words: [negative, positive]``, tried in both assignments to the labels.
   Target: >= 0.78.
+* ``words_prior``: the same with ``prior: train`` (the class prior of the 32 examples, fitted on
+  the training folds while selecting, then on all 32 for the winner).
 
 Prints, per variant, the refusal or the mean accuracy over seeds and one line per seed with the
 prompt that won; writes the same to OUTPUT/summary.json.
@@ -36,6 +38,8 @@ SELECT = {"approach": "zeroshot", "model": "smollm2-135m", "select": True}
 VARIANTS = {
     "derived": {"zeroshot_select": dict(SELECT)},
     "words": {"zeroshot_select_words": {**SELECT, "candidate_words": ["negative", "positive"]}},
+    "words_prior": {"zeroshot_select_words_prior": {**SELECT, "candidate_words": ["negative", "positive"],
+                                                    "prior": "train"}},
 }
 
 

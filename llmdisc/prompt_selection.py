@@ -186,6 +186,9 @@ def select_prompt(model, tokenizer, label_names: Sequence[str], texts: Sequence[
     """
     labels = np.asarray(labels, dtype=int)
     check_select_size(len(texts), folds)
+    if len(templates) * len(word_sets) == 1:
+        logger.warning("zeroshot select: one candidate prompt, so nothing to choose; give more templates or "
+                       "candidate_words")
     pool = _unique(w for words in word_sets for w in (words[label] for label in label_names))
     column = {w: i for i, w in enumerate(pool)}
     # One scorer over the pool of words: each word is a "label" of it, so every (text, template,
