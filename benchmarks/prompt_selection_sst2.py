@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/prompt_selection_sst2.py                      # every variant below
     .venv/bin/python benchmarks/prompt_selection_sst2.py --variants words     # one of them
+    .venv/bin/python benchmarks/prompt_selection_sst2.py --timing             # selection's own cost
 
 SST-2 is loaded with its labels left as ``0`` / ``1`` (no ``--label-names``). Each variant is
 ``zeroshot`` (SmolLM2-135M) with ``select: true``, run through ``llmdisc.compare`` (the product's
@@ -17,7 +18,9 @@ selection split is used: the prompt is chosen on the 32 training examples alone.
   the training folds while selecting, then on all 32 for the winner).
 
 Prints, per variant, the refusal or the mean accuracy over seeds and one line per seed with the
-prompt that won; writes the same to OUTPUT/summary.json.
+prompt that won; writes the same to OUTPUT/summary.json. ``--timing`` instead times
+``select_prompt`` alone (wall and CPU seconds, model load excluded) on 32 training sentences with
+3 templates and 3 label-word sets, without and with the fitted prior.
 """
 
 from __future__ import annotations
@@ -51,7 +54,31 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--output-dir", default="outputs/bench-prompt-selection")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--timing", action="store_true", help="time select_prompt alone instead")
     return parser
+
+
+def time_selection(config: argparse.Namespace) -> list[dict]:
+    """Wall and CPU seconds of one selection: 32 sentences x 3 templates x 3 label-word sets."""
+    from llmdisc.models import load_model
+    from llmdisc.prompt_selection import candidate_verbalizers, select_prompt
+    from llmdisc.prompts import NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS
+
+    data = llmdisc.load_text_dataset(config.data, label_names=["negative", "positive"])
+    train = llmdisc.stratified_subset(data["train"], config.size, 0)
+    model, tokenizer = load_model("smollm2-135m", task="causal-lm")
+    labels = ["negative", "positive"]
+    word_sets = candidate_verbalizers(labels, None, ["bad", "good"])  # the names, and both assignments of bad/good
+    templates = [REVIEW_TEMPLATE, NEUTRAL_TEMPLATE, TASKS["topic"][0]]
+    rows = []
+    for prior in (False, True):
+        wall, cpu = time.perf_counter(), time.process_time()
+        choice = select_prompt(model, tokenizer, labels, list(train["text"]), np.asarray(train["label"]), templates,
+                               word_sets, prior=prior)
+        rows.append({"prior": prior, "candidates": choice.candidates, "wall_seconds": round(time.perf_counter() - wall, 1),
+                     "cpu_seconds": round(time.process_time() - cpu, 1), "choice": choice.describe()})
+        print(rows[-1], flush=True)
+    return rows
 
 
 def run_variant(name: str, data, config: argparse.Namespace) -> dict:
@@ -81,6 +108,8 @@ def run_variant(name: str, data, config: argparse.Namespace) -> dict:
 
 
 def main(config: argparse.Namespace) -> list[dict]:
+    if config.timing:
+        return time_selection(config)
     data = llmdisc.load_text_dataset(config.data)  # labels left as 0 / 1
     names = [v.strip() for v in config.variants.split(",") if v.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
