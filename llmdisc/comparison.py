@@ -358,7 +358,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
                                                parameters_trainable=clf.info.parameters.get("trainable")),
-                                   device=clf.info.device or "cpu", dtype=clf.info.dtype)
+                                   device=clf.info.device or "cpu", dtype=clf.info.dtype,
+                                   prompt=clf.info.prompt.describe() if clf.info.prompt else None)
                 if cell.robustness and robustness and split == robustness["split"]:
                     damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"])
                     gold = np.asarray(robustness["data"]["label"])
@@ -627,7 +628,7 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
             if get_classifier_class(registered).scores_label_words:
                 config = with_data_settings(config, verbalizers, task)
             clf = get_classifier(registered, **config)
-            clf.check(labels)
+            clf.check(labels, sizes=own_numbers if clf.uses_training_data else ())
         except LlmdiscError as e:
             raise LlmdiscError(f"approach '{name}': {e}") from None
         scored[name] = clf.label_words(labels)

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import LlmdiscError
 from .metrics import METRICS
 
-__all__ = ["SCHEMA_VERSION", "ZERO_SHOT", "DEGENERATE_PREDICTED_SHARE", "DEGENERATE_GOLD_SHARE", "degenerate_predictions",
+__all__ = ["PromptChoice", "SCHEMA_VERSION", "ZERO_SHOT", "DEGENERATE_PREDICTED_SHARE", "DEGENERATE_GOLD_SHARE", "degenerate_predictions",
            "TrainerRun", "TrainInfo", "Evaluation", "Costs", "Predictions", "RunRecord"]
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,40 @@ class TrainerRun:
 
 
 @dataclass
+class PromptChoice:
+    """The prompt a selecting approach chose on its training examples (:mod:`llmdisc.prompt_selection`).
+
+    Attributes:
+        template: the template kept.
+        words: label -> the word scored for it.
+        metric: what chose it: ``accuracy`` (ties: log-likelihood) or ``log_likelihood``.
+        accuracy: its held-out accuracy on the training examples.
+        log_likelihood: its held-out mean log-probability of the gold label there.
+        candidates: how many (template, words) candidates were scored.
+        folds: the cross-validation folds of the parts fitted on the examples (the class prior);
+            None when nothing is fitted on them (each example is then held out already).
+        examples: the training examples it was chosen on.
+    """
+
+    template: str
+    words: dict[str, str]
+    metric: str
+    accuracy: float
+    log_likelihood: float
+    candidates: int
+    folds: int | None
+    examples: int
+
+    def describe(self) -> str:
+        """One line: the template, the words, and how they won."""
+        words = ", ".join(f"{label} -> {word!r}" for label, word in self.words.items())
+        how = f"{self.folds}-fold cross-validated" if self.folds else "held-out (nothing fitted)"
+        return (f"{self.template!r} with {words}: {how} accuracy {self.accuracy:.3f}, log-likelihood "
+                f"{self.log_likelihood:.3f} on the {self.examples} training examples, best of {self.candidates} by "
+                f"{self.metric}")
+
+
+@dataclass
 class TrainInfo:
     """What a classifier records about its training; saved with it and shown on its model card.
 
@@ -118,6 +152,7 @@ class TrainInfo:
     trainer: TrainerRun | None = None
     device: str | None = None  # where the model predicted: cpu, mps, cuda:N (None: not a torch model)
     dtype: str | None = None  # its weights' precision: float32, bfloat16, float16
+    prompt: PromptChoice | None = None  # the prompt chosen on the training examples (zeroshot select)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -128,12 +163,15 @@ class TrainInfo:
         of those days: its Trainer keys are gathered into ``trainer``)."""
         values = dict(values or {})
         trainer = values.pop("trainer", None)
+        prompt = values.pop("prompt", None)
         legacy = {k: values.pop(k) for k in [f.name for f in dataclasses.fields(TrainerRun)] if k in values}
         if trainer is None and legacy:
             trainer = legacy
         info = cls(**_known(cls, values, "llmdisc_config.json info"))
         if trainer is not None:
             info.trainer = TrainerRun(**_known(TrainerRun, trainer, "llmdisc_config.json info.trainer"))
+        if prompt is not None:
+            info.prompt = PromptChoice(**_known(PromptChoice, prompt, "llmdisc_config.json info.prompt"))
         return info
 
 
@@ -239,6 +277,8 @@ class RunRecord:
             classical approaches.
         dtype: the precision of its model's weights (``float32``, ``bfloat16``, ``float16``);
             None where there is no torch model.
+        prompt: the prompt a selecting approach chose on this run's training subset, in one line
+            (:meth:`PromptChoice.describe`); None for the others.
         per_example: the per-example predictions on ``split`` (in memory; not in the JSON).
         robustness_per_example: word-drop rate (as in ``robustness``) -> the per-example
             predictions on the damaged texts (in memory; not in the JSON).
@@ -269,6 +309,7 @@ class RunRecord:
     train_steps: int | None = None
     device: str | None = None
     dtype: str | None = None
+    prompt: str | None = None
     per_example: Predictions | None = field(default=None, repr=False, compare=False)
     robustness_per_example: dict[str, Predictions] | None = field(default=None, repr=False, compare=False)
 
@@ -317,7 +358,8 @@ class RunRecord:
                                examples_per_second=e.examples_per_second,
                                parameters_total=info.parameters.get("total"),
                                parameters_trainable=info.parameters.get("trainable")),
-                   device=info.device or "cpu", dtype=info.dtype)
+                   device=info.device or "cpu", dtype=info.dtype,
+                   prompt=info.prompt.describe() if info.prompt else None)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "record") -> RunRecord:

@@ -176,6 +176,10 @@ def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None
                                 [[r.variant, "zero-shot" if r.flat else str(r.train_examples), str(r.seed or "-"),
                                   r.split, r.degenerate, ACCURACY.format(r.metrics.get(ACCURACY.name))]
                                  for r in degenerate])
+    chosen = [r for r in records if r.ok and r.prompt and r.split == analysis.split]
+    if chosen:
+        tables["prompts"] = (["approach", "train n", "seed", "prompt chosen on the training examples"],
+                             [[r.variant, str(r.train_examples), str(r.seed), r.prompt] for r in chosen])
     calibrated = [g.records[0] for g in analysis.summary if g.records[0].uncalibrated]
     if calibrated:
         tables["temperature"] = (["approach", "train n", "calibration", "ECE before -> after", "log loss before -> after"], [
@@ -235,6 +239,9 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
     ("learning_curves", "Learning curves", "Accuracy [95% interval] by training-set size, on the same stratified, "
      "nested subsets for every approach (the band in the plot is the interval). Zero-shot approaches do not learn "
      "from examples: one flat value."),
+    ("prompts", "Prompts chosen", "Approaches that select their prompt (zeroshot with select: true) pick one "
+     "template and one set of label words per training subset, by accuracy on those training examples only "
+     "(held out where anything is fitted on them); the split reported played no part."),
     ("pairs", "Paired comparisons", "Each pair of approaches at a shared training size, on the same examples: the "
      "accuracy difference with its paired bootstrap interval, and McNemar's exact test on the examples only one of "
      "them gets right, Holm-adjusted over every pair in this table (many pairs are tested at once: unadjusted p "

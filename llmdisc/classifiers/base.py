@@ -143,13 +143,16 @@ class TextClassifier(ABC):
     def _check(self, labels: list[str]) -> None:
         """Raise a one-line error if this configuration cannot be trained on these labels."""
 
+    def _check_size(self, n: int) -> None:
+        """Raise a one-line error if this configuration cannot be trained on ``n`` examples."""
+
     def label_words(self, labels: Sequence[str]) -> list[str] | None:
         """The word this classifier scores for each of ``labels`` (None: it scores no label words)."""
         return None
 
     # ---- checks before any work ---------------------------------------------------------------
 
-    def check(self, labels: Sequence[str]) -> None:
+    def check(self, labels: Sequence[str], sizes: Sequence[int] = ()) -> None:
         """Validate this configured approach for data with ``labels``, before any model loads.
 
         The config's keys and types were checked when it was built; this checks what needs the
@@ -159,8 +162,11 @@ class TextClassifier(ABC):
 
         Args:
             labels: the data's label names, in order.
+            sizes: the training-set sizes it will be trained on, where known (a comparison's).
         """
         self._check(list(labels))
+        for n in sizes:
+            self._check_size(n)
 
     def card_info(self, repo: str) -> ModelCardInfo:
         """What the model card says about this classifier (see :func:`~llmdisc.hub.write_model_card`).

@@ -25,15 +25,24 @@ counts the cut texts; the prompt, demonstrations included, is kept whole.
 
 ``fit`` does only what those options need: it draws the demonstrations and computes the
 calibration and the prior weights; the LM is not trained.
+
+With ``select: true`` the classifier becomes a trained approach (it is run at every training
+size of a comparison): ``fit`` picks one template and one set of label words among the
+candidates by cross-validated accuracy on its training examples only
+(:mod:`llmdisc.prompt_selection`, "true few-shot" prompt selection), then predicts with them
+alone. The choice is recorded (``info.prompt``, the run record's ``prompt``), saved, and named on
+the model card. Without ``select`` (pure zero-shot), nothing is selected: the prompt is the one
+configured.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +52,10 @@ from ..io import write_json
 from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, apply_weights, causal_lm_loading_code,
                           check_chat_template, check_mode, likelihood_snippet, parse_templates, prior_weights,
                           resolve_verbalizers)
+from ..prompt_selection import (SELECT_METRICS, candidate_templates, candidate_verbalizers, check_select_size,
+                                select_prompt)
 from ..prompts import task_templates
+from ..records import PromptChoice
 from ..batching import check_batch_size, check_max_tokens
 from ..devices import check_placement, device_field, dtype_field, model_placement
 from ..models import check_model_available, load_model, load_tokenizer
@@ -92,6 +104,12 @@ class ZeroShotClassifier(TextClassifier):
                                      "texts run many to a batch, long ones few; none: batch_size pairs each")
         chat_template: bool = arg(False, "wrap the prompt in the model's chat template (instruct models): the prompt "
                                          "is the user's turn, the label word starts the assistant's answer")
+        select: bool = arg(False, "pick one template and label words per training subset by cross-validated accuracy "
+                                  "on it (true few-shot); templates are then candidates, each tried alone")
+        candidate_words: list[str] | None = arg(None, "with select: words tried for the labels in every assignment, "
+                                                      "e.g. negative,positive (besides the verbalizers and label names)")
+        select_metric: str = arg("accuracy", "with select: accuracy (ties: log-likelihood) or log_likelihood")
+        select_folds: int = arg(4, "with select: cross-validation folds (the prior, if fitted, is fitted on the others)")
         device: str = device_field()
         dtype: str = dtype_field()
 
@@ -103,14 +121,28 @@ class ZeroShotClassifier(TextClassifier):
             raise LlmdiscError(f"k_shot must be >= 0, got {c.k_shot}")
         if c.prior not in PRIORS:
             raise LlmdiscError(f"unknown prior {c.prior!r}; use {' or '.join(PRIORS)}")
+        if c.select:
+            if c.k_shot:
+                raise LlmdiscError("select: true does not combine with k_shot > 0 (the demonstrations would come from the "
+                                   "examples that judge the prompts); set one of them")
+            if c.select_metric not in SELECT_METRICS:
+                raise LlmdiscError(f"unknown select_metric {c.select_metric!r}; use {' or '.join(SELECT_METRICS)}")
+            if c.select_folds < 2:
+                raise LlmdiscError(f"select_folds must be at least 2, got {c.select_folds}")
+        elif c.candidate_words:
+            raise LlmdiscError("candidate_words needs select: true (without it, give the words with verbalizers)")
         # The resolved templates are kept in the config, so that a saved model keeps its prompt
-        # even if a later version changes a task's default template.
-        c.templates = list(c.templates) if c.templates else task_templates(c.task)
+        # (with select, its candidates) even if a later version changes a task's default template.
+        c.templates = (candidate_templates(c.templates, c.task) if c.select else
+                       list(c.templates) if c.templates else task_templates(c.task))
         c.batch_size = check_batch_size(c.batch_size, "zeroshot.batch_size")
         c.max_tokens = check_max_tokens(c.max_tokens, "zeroshot.max_tokens")
         self.templates = parse_templates(c.templates)
         if not self.templates:
             raise LlmdiscError("zeroshot needs at least one template")
+        # What is scored: the configured prompt, or after selection the chosen one.
+        self.verbalizers: dict[str, str] | None = c.verbalizers
+        self.choice: PromptChoice | None = None
         self.model = self.tokenizer = None
         self.demonstrations: list[tuple[str, int]] = []
         self.calibration: list[np.ndarray] | None = None
@@ -118,34 +150,70 @@ class ZeroShotClassifier(TextClassifier):
         self._scorer: LikelihoodScorer | None = None
 
     def _check(self, labels: list[str]) -> None:
-        resolve_verbalizers(labels, self.config.verbalizers)
+        self._word_sets(labels)
         check_placement(self.config.device, self.config.dtype)
         check_model_available(self.config.model)
         if self.config.chat_template:  # the tokenizer alone answers, before the model loads
             check_chat_template(load_tokenizer(self.config.model), self.config.model)
 
-    def label_words(self, labels) -> list[str]:
-        return resolve_verbalizers(list(labels), self.config.verbalizers)
+    def _check_size(self, n: int) -> None:
+        if self.config.select:
+            check_select_size(n, self.config.select_folds)
+
+    def _word_sets(self, labels: list[str]) -> list[dict[str, str]]:
+        """The label-word sets selection tries (with select), after checking the verbalizers."""
+        resolve_verbalizers(labels, self.config.verbalizers)
+        if not self.config.select:
+            return []
+        return candidate_verbalizers(labels, self.config.verbalizers, self.config.candidate_words)
+
+    def label_words(self, labels) -> list[str] | None:
+        if self.config.select and self.choice is None:
+            return None  # chosen per training subset: each run records its own (RunRecord.prompt)
+        return resolve_verbalizers(list(labels), self.verbalizers)
+
+    def _load_lm(self) -> None:
+        if self.model is None:
+            self.model, self.tokenizer = load_model(self.config.model, task="causal-lm", device=self.config.device,
+                                                    dtype=self.config.dtype)
+            self.info.device, self.info.dtype = model_placement(self.model)
+
+    def _use_choice(self, choice: PromptChoice | None) -> None:
+        """Predict with the chosen prompt from now on (None: the configured one)."""
+        self.choice, self.info.prompt, self._scorer = choice, choice, None
+        if choice is not None:
+            self.templates, self.verbalizers = parse_templates([choice.template]), dict(choice.words)
 
     def scorer(self) -> LikelihoodScorer:
         """The likelihood scorer of this classifier (built once, after the demonstrations are known)."""
         if self._scorer is None:
-            if self.model is None:
-                self.model, self.tokenizer = load_model(self.config.model, task="causal-lm", device=self.config.device,
-                                                        dtype=self.config.dtype)
-                self.info.device, self.info.dtype = model_placement(self.model)
+            self._load_lm()
             c = self.config
             self._scorer = LikelihoodScorer(
-                self.model, self.tokenizer, self.labels, self.templates, c.verbalizers, mode=c.mode,
-                length_normalize=c.length_normalize, pmi=c.pmi, demonstrations=self.demonstrations,
-                demo_separator=c.demo_separator, batch_size=c.batch_size, chat_template=c.chat_template,
-                max_tokens=c.max_tokens)
+                self.model, self.tokenizer, self.labels, self.templates, self.verbalizers,
+                demonstrations=self.demonstrations, demo_separator=c.demo_separator, **self._scoring_settings())
         return self._scorer
+
+    def _scoring_settings(self) -> dict[str, Any]:
+        """How each (text, label) is scored: the same for prediction and for choosing a prompt."""
+        c = self.config
+        return {"mode": c.mode, "length_normalize": c.length_normalize, "pmi": c.pmi, "batch_size": c.batch_size,
+                "chat_template": c.chat_template, "max_tokens": c.max_tokens}
 
     # ---- the interface ---------------------------------------------------------------------
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
-        resolve_verbalizers(self.labels, self.config.verbalizers)  # fail before loading the model
+        c = self.config
+        word_sets = self._word_sets(self.labels)  # fail before loading the model
+        if c.select:
+            self._check_size(len(texts))
+            self._load_lm()
+            # All the candidates are scored as the classifier will predict; calibration and the
+            # prior are refitted below, for the winner, on all the training examples.
+            self._use_choice(select_prompt(
+                self.model, self.tokenizer, self.labels, texts, labels, c.templates, word_sets,
+                content_free=c.content_free if c.calibrate else None, prior=c.prior == "train", folds=c.select_folds,
+                seed=c.seed, metric=c.select_metric, **self._scoring_settings()))
         self.demonstrations = []
         if self.config.k_shot:
             rng = np.random.default_rng(self.config.seed)
@@ -168,8 +236,8 @@ class ZeroShotClassifier(TextClassifier):
 
     @property
     def uses_training_data(self) -> bool:  # type: ignore[override]
-        # Demonstrations and the prior come from the training set; otherwise nothing does.
-        return self.config.k_shot > 0 or self.config.prior == "train"
+        # Demonstrations, the prior and a selected prompt come from the training set; otherwise nothing does.
+        return self.config.select or self.config.k_shot > 0 or self.config.prior == "train"
 
     def num_parameters(self) -> dict[str, int]:
         self.scorer()  # loads the model
@@ -185,6 +253,8 @@ class ZeroShotClassifier(TextClassifier):
                                         (f"{len(self.templates)} templates averaged", len(self.templates) > 1),
                                         ("the model's chat template (the prompt as the user's turn, the scored part as "
                                          "the start of the assistant's answer)", self.config.chat_template)) if on]
+        if self.choice is not None:
+            extras.append(f"the prompt chosen on the training examples ({self.choice.describe()})")
         words = ", ".join(f"`{label}` as `{word}`" for label, word in zip(self.labels, self.label_words(self.labels)))
         prompts = "; ".join(f"`{t.source!r}`" for t in self.templates)
         return (f"{self.description} Mode {how}" + (f"; with {', '.join(extras)}." if extras else ".")
@@ -215,6 +285,7 @@ class ZeroShotClassifier(TextClassifier):
             "demonstrations": [{"text": t, "label": self.labels[y]} for t, y in self.demonstrations],
             "calibration": [c.tolist() for c in self.calibration] if self.calibration is not None else None,
             "prior_weights": self.prior_weights.tolist() if self.prior_weights is not None else None,
+            "prompt": dataclasses.asdict(self.choice) if self.choice is not None else None,
         })
 
     def _load(self, folder: Path) -> None:
@@ -224,3 +295,5 @@ class ZeroShotClassifier(TextClassifier):
         self.calibration = [np.array(c) for c in state["calibration"]] if state["calibration"] is not None else None
         weights = state.get("prior_weights")  # absent in folders saved before prior correction existed
         self.prior_weights = np.array(weights) if weights is not None else None
+        prompt = state.get("prompt")  # absent in folders saved before selection existed
+        self._use_choice(PromptChoice(**prompt) if prompt is not None else None)

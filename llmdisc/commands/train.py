@@ -108,11 +108,11 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     if config.verbalizers:  # checked even where the approach scores no words: a typo is a typo
         from ..likelihood import resolve_verbalizers
         resolve_verbalizers(labels, config.verbalizers)
-    clf.check(labels)
+    train = stratified_subset(data["train"], config.max_train_samples, config.seed)
+    clf.check(labels, sizes=[len(train)])
     warning = label_words_warning(labels, {approach: clf.label_words(labels)})
     if warning:
         logger.warning(warning)
-    train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.fit(train, eval=data["validation"])
     if config.calibrate:
         c = clf.calibrate(data["validation"])
