@@ -342,7 +342,7 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
         with PeakRSS() as memory:
             clf = get_classifier(cell.registered, **config)
             clf.fit(train, eval=selection)
-            if calibration != "none" and selection is not None and cell.cls.uses_training_data:
+            if calibration != "none" and selection is not None and clf.uses_training_data:
                 clf.calibrate(selection, method=calibration)
             for split in splits:
                 e = evaluate_classifier(clf, data[split])

@@ -243,6 +243,16 @@ def test_compare_calibrates_trained_runs_on_the_selection_split(demo):
     assert plain[0].metrics["ece"] == pytest.approx(record.uncalibrated["ece"])
 
 
+def test_compare_leaves_a_flat_zero_shot_run_uncalibrated_and_calibrates_a_prior_fitted_one(demo, tiny_gpt2):
+    """Zero-shot learns nothing from the examples unless it fits a prior (or a prompt): only then a temperature."""
+    approaches = {"flat": {"approach": "zeroshot", "model": str(tiny_gpt2)},
+                  "prior": {"approach": "zeroshot", "model": str(tiny_gpt2), "prior": "train", "sizes": [16]}}
+    records = llmdisc.compare(approaches, hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[16])
+    by_name = {r.variant: r for r in records}
+    assert by_name["flat"].size is None and by_name["flat"].temperature is None
+    assert by_name["prior"].size == 16 and by_name["prior"].temperature is not None
+
+
 # ---- class weights for Trainer approaches -----------------------------------------------------
 
 def test_weighted_cross_entropy_weighs_each_example_by_its_class():
