@@ -45,6 +45,7 @@ from .predictions import read_predictions, write_predictions
 from .prompts import check_task, label_words_note, label_words_warning, with_data_settings
 from .records import ZERO_SHOT, Costs, Predictions, RunRecord
 from .summary import lead_split
+from .synthetic_data import SyntheticSettings, label_counts, parse_synthetic, synthetic_subset
 
 if TYPE_CHECKING:
     import datasets
@@ -163,11 +164,14 @@ class _Cell:
     size: int | None
     seed: int | None
     robustness: bool = False  # measure the robustness curve here (the approach's largest size, first seed)
+    synthetic: SyntheticSettings | None = None  # train on texts an LM generates (synthetic_data.py)
+    largest: int | None = None  # the approach's largest size (its synthetic texts are generated for it)
 
     @property
     def key(self) -> dict[str, Any]:
         """What a cached result must have been made with (JSON-normalised: tuples become lists)."""
-        return json.loads(json.dumps({"approach": self.registered, **self.config}))
+        extra = {"synthetic": dataclasses.asdict(self.synthetic)} if self.synthetic else {}
+        return json.loads(json.dumps({"approach": self.registered, **self.config, **extra}))
 
     @property
     def label(self) -> str:
@@ -284,7 +288,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     base = dict(approach=cell.registered, variant=cell.name, paradigm=cell.paradigm, size=cell.size, seed=cell.seed,
                 labels=label_names(train),
                 train_examples=0 if cell.size is None else len(train),
-                train_subset=_subset_hash(train) if cell.size is not None else None)
+                train_subset=_subset_hash(train) if cell.size is not None else None,
+                generator=cell.synthetic.model if cell.synthetic else None)
     records: list[RunRecord] = []
     try:
         with PeakRSS() as memory:
@@ -305,7 +310,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
                                                parameters_trainable=clf.info.parameters.get("trainable")),
-                                   device=clf.info.device or "cpu", dtype=clf.info.dtype)
+                                   device=clf.info.device or "cpu", dtype=clf.info.dtype,
+                                   template_accuracy=_template_accuracy(clf, data[split]))
                 if cell.robustness and robustness and split == robustness["split"]:
                     damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"])
                     gold = np.asarray(robustness["data"]["label"])
@@ -324,6 +330,31 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
             logger.debug("".join(traceback.format_exception(e)))
         records = [RunRecord(**base, split=split, status="failed", error=message) for split in splits]
     return records
+
+
+def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str, float] | None:
+    """Each prompt template's accuracy on ``split``, for a classifier that averages several."""
+    parts = clf.template_probabilities(list(split["text"]))
+    gold = np.asarray(split["label"])
+    return None if parts is None else {t: float((p.argmax(axis=1) == gold).mean()) for t, p in parts.items()}
+
+
+def _train_subset(cell: _Cell, train: datasets.Dataset, folder: Path | None,
+                  verbalizers: Mapping[str, str] | None) -> datasets.Dataset:
+    """The cell's training set: all of ``train`` (zero-shot), its stratified subset, or as many
+    synthetic texts per label as that subset holds (see :mod:`~llmdisc.synthetic_data`)."""
+    if cell.size is None:
+        return train
+    subset = stratified_subset(train, cell.size, cell.seed)
+    if cell.synthetic is None:
+        return subset
+    from .likelihood import resolve_verbalizers
+
+    labels = label_names(train)
+    largest = label_counts(stratified_subset(train, cell.largest, cell.seed), len(labels))
+    path = folder / "runs" / cell.name / f"synthetic-seed{cell.seed}.json" if folder is not None else None
+    return synthetic_subset(cell.synthetic, label_counts(subset, len(labels)), largest,
+                            resolve_verbalizers(labels, verbalizers), train.features, cell.seed, path)
 
 
 def _holding_output_dir(run):
@@ -458,7 +489,7 @@ def compare(
             records += cached[id(cell)]
             continue
         progress.begin(cell)
-        subset = train if cell.size is None else stratified_subset(train, cell.size, cell.seed)
+        subset = _train_subset(cell, train, cache.folder, verbalizers)
         start = time.perf_counter()
         done = _run_cell(cell, subset, data, splits, selection, robustness, calibration)
         progress.end(cell, time.perf_counter() - start)
@@ -497,7 +528,9 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
                 logger.warning("%s: %s", name, note)
                 notes.append(f"{name}: {note}")
         own_seeds = int(config.pop("seeds", seeds))
+        synthetic = config.pop("synthetic", None)
         try:
+            synthetic = parse_synthetic(synthetic, get_classifier_class(registered).uses_training_data)
             if get_classifier_class(registered).scores_label_words:
                 config = with_data_settings(config, verbalizers, task)
             clf = get_classifier(registered, **config)
@@ -509,7 +542,8 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
         if not clf.uses_training_data:
             plan.append(_Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
             continue
-        plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
+        plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed),
+                       synthetic=synthetic, largest=own_numbers[-1])
                  for s in range(seed, seed + own_seeds) for n in own_numbers]
     warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
     if warning:  # one line before the first run, for the whole grid

@@ -236,6 +236,10 @@ class RunRecord:
             classical approaches.
         dtype: the precision of its model's weights (``float32``, ``bfloat16``, ``float16``);
             None where there is no torch model.
+        template_accuracy: for a classifier that averages several prompt templates (zero-shot),
+            template -> the accuracy it gets alone on this split.
+        generator: the LM whose generated texts the run trained on (None: the real training data;
+            see :mod:`llmdisc.synthetic_data`).
         per_example: the per-example predictions on ``split`` (in memory; not in the JSON).
         robustness_per_example: word-drop rate (as in ``robustness``) -> the per-example
             predictions on the damaged texts (in memory; not in the JSON).
@@ -265,6 +269,8 @@ class RunRecord:
     train_steps: int | None = None
     device: str | None = None
     dtype: str | None = None
+    template_accuracy: dict[str, float] | None = None
+    generator: str | None = None
     per_example: Predictions | None = field(default=None, repr=False, compare=False)
     robustness_per_example: dict[str, Predictions] | None = field(default=None, repr=False, compare=False)
 

@@ -34,13 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
-from ..data import DataConfig, hold_out
+from ..data import DataConfig, hold_out, label_names
 from ..analysis import analyse
+from ..anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
+from ..models import check_model_available
 from ..prompts import PromptSettings
-from ..comparison import compare
+from ..comparison import compare, normalise_approaches
 from ..records import RunRecord
 from ..report import markdown_table, report_tables, write_report
-from ..summary import failed_runs
+from ..summary import failed_runs, report_split
 
 __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
@@ -83,11 +85,21 @@ class CompareConfig(PromptSettings, DataConfig):
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
+    anomaly_model: str | None = arg(AUTO, "the causal LM whose per-token surprisal is tested as an anomaly detector on the "
+                                          "reported split (auto: the LM of the first zero-shot or LoRA approach; none: "
+                                          "not tested)")
+    anomaly_class: str | None = arg(None, "the label whose texts are the anomalies (none: shuffled-word copies of the "
+                                          "texts are)")
+    anomaly_examples: int | None = arg(None, "score a stratified subset of this many texts for anomaly detection")
 
 
 def main(config: CompareConfig) -> list[RunRecord]:
     """Run the comparison, print the summary, write the report; return the records."""
     data = config.load()
+    check_anomaly_class(config.anomaly_class, label_names(data["train"]))  # before any run
+    lm = anomaly_model(config.anomaly_model, normalise_approaches(config.approaches))
+    if lm is not None:
+        check_model_available(lm)
     selection_split = config.selection_split
     if config.holdout:
         data, selection_split = hold_out(data, config.holdout, config.seed), "holdout"
@@ -97,7 +109,11 @@ def main(config: CompareConfig) -> list[RunRecord]:
                       calibration=config.calibration, output_dir=config.output_dir,
                       resume=config.resume, overwrite=config.overwrite, verbalizers=config.verbalizers, task=config.task)
     notes = sorted({r.notes for r in records if r.notes})
-    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()})
+    lead = report_split(records)
+    scores = None if lm is None or lead is None else detect_anomalies(
+        data[lead], lead, lm, config.anomaly_class, config.anomaly_examples, config.seed, config.output_dir,
+        reuse=config.resume)
+    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()}, anomaly=scores)
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
                         settings=config_to_dict(config), notes=notes, analysis=analysis)
     tables = report_tables(records, analysis)
