@@ -33,7 +33,7 @@ __all__ = ["SyntheticSettings", "parse_synthetic", "label_counts", "synthetic_su
 logger = logging.getLogger(__name__)
 
 #: Generate this share more texts than needed: an empty sample is dropped, the count must hold.
-SYNTHETIC_MARGIN = 0.25
+SYNTHETIC_MARGIN = 0.1
 
 
 @dataclass
@@ -46,7 +46,7 @@ class SyntheticSettings:
     max_new_tokens: int = arg(48, "tokens per text at most")
     temperature: float = arg(0.9, "sampling temperature (> 0)")
     top_p: float = arg(0.95, "nucleus sampling, in (0, 1]")
-    batch_size: int = arg(8, "prompts per batch")
+    batch_size: int = arg(16, "prompts per batch")
 
 
 def parse_synthetic(values: Mapping[str, Any] | None, uses_training_data: bool) -> SyntheticSettings | None:

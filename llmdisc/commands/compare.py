@@ -17,7 +17,8 @@ OUTPUT_DIR gets report.md, report.html (self-contained; the verdict at the top),
 results.json (every run, with 95% intervals), analysis.json (the verdict, intervals, paired tests,
 claims), results.csv, predictions.parquet (every run's per-example probabilities; load it with
 datasets.load_dataset("parquet", data_files=...)), runs/ (one cached result per approach, size and
-seed, its predictions beside it) and comparison.json (what the cache was
+seed, its predictions beside it, and an approach's synthetic training texts), anomaly.json (the
+anomaly-detection LM's surprisal scores) and comparison.json (what the cache was
 made from: the data's fingerprint and the settings a resume must share). While it runs, it also
 holds .llmdisc.lock (a second comparison on the folder is refused) and tmp/ (checkpoints).
 
@@ -64,6 +65,10 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     # The same prompt and scoring as zeroshot_direct, after LoRA training: a clean before/after.
     "lora_verbalizer": {"approach": "lora", "model": "smollm2-135m", "head": "verbalizer", "epochs": 2,
                         "batch_size": 16, "learning_rate": 3e-4},
+    # Logistic regression on 32 reviews SmolLM2 writes (16 per label), beside it on 32 real ones:
+    # the "generative models can create new data" claim (generating them costs about half a minute).
+    "logistic_regression_synthetic": {"approach": "logistic_regression", "sizes": [32],
+                                      "synthetic": {"model": "smollm2-135m", "max_new_tokens": 30}},
 }
 
 
