@@ -166,6 +166,7 @@ class _Cell:
     robustness: bool = False  # measure the robustness curve here (the approach's largest size, first seed)
     synthetic: SyntheticSettings | None = None  # train on texts an LM generates (synthetic_data.py)
     largest: int | None = None  # the approach's largest size (its synthetic texts are generated for it)
+    generation_seconds: float = 0.0  # generating this cell's synthetic texts: counted as training time
 
     @property
     def key(self) -> dict[str, Any]:
@@ -306,7 +307,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
                                    uncalibrated=e.uncalibrated,
                                    train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
                                    per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
-                                   costs=Costs(train_seconds=clf.info.train_seconds, predict_seconds=e.predict_seconds,
+                                   costs=Costs(train_seconds=_plus(clf.info.train_seconds, cell.generation_seconds),
+                                               predict_seconds=e.predict_seconds,
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
                                                parameters_trainable=clf.info.parameters.get("trainable")),
@@ -332,6 +334,10 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     return records
 
 
+def _plus(seconds: float | None, more: float) -> float | None:
+    return seconds + more if seconds is not None and more else seconds
+
+
 def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str, float] | None:
     """Each prompt template's accuracy on ``split``, for a classifier that averages several."""
     parts = clf.template_probabilities(list(split["text"]))
@@ -342,7 +348,8 @@ def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str
 def _train_subset(cell: _Cell, train: datasets.Dataset, folder: Path | None,
                   verbalizers: Mapping[str, str] | None) -> datasets.Dataset:
     """The cell's training set: all of ``train`` (zero-shot), its stratified subset, or as many
-    synthetic texts per label as that subset holds (see :mod:`~llmdisc.synthetic_data`)."""
+    synthetic texts per label as that subset holds (see :mod:`~llmdisc.synthetic_data`; their
+    share of the generation time is set on the cell, to count as training time)."""
     if cell.size is None:
         return train
     subset = stratified_subset(train, cell.size, cell.seed)
@@ -353,8 +360,10 @@ def _train_subset(cell: _Cell, train: datasets.Dataset, folder: Path | None,
     labels = label_names(train)
     largest = label_counts(stratified_subset(train, cell.largest, cell.seed), len(labels))
     path = folder / "runs" / cell.name / f"synthetic-seed{cell.seed}.json" if folder is not None else None
-    return synthetic_subset(cell.synthetic, label_counts(subset, len(labels)), largest,
-                            resolve_verbalizers(labels, verbalizers), train.features, cell.seed, path)
+    subset, cell.generation_seconds = synthetic_subset(cell.synthetic, label_counts(subset, len(labels)), largest,
+                                                       resolve_verbalizers(labels, verbalizers), train.features,
+                                                       cell.seed, path)
+    return subset
 
 
 def _holding_output_dir(run):

@@ -166,7 +166,7 @@ class Evaluation:
 class Costs:
     """What a comparison cell cost on the machine it ran on."""
 
-    train_seconds: float | None = None
+    train_seconds: float | None = None  # with its share of generating synthetic training texts, if any
     predict_seconds: float | None = None
     examples_per_second: float | None = None
     peak_rss_mib: float | None = None

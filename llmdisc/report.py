@@ -224,10 +224,11 @@ def _with_intervals(records: Sequence[RunRecord], analysis: Analysis) -> list[di
 
 def _csv(rows: Sequence[dict[str, Any]]) -> str:
     """Every record as a row; robustness as one column per rate, intervals as ``METRIC_low`` /
-    ``METRIC_high``, reliability bins and the confusion matrix left to the JSON."""
+    ``METRIC_high``, reliability bins, the confusion matrix and each template's accuracy left to the JSON."""
     flat = []
     for r in rows:
-        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness", "confusion", "intervals", "uncalibrated")}
+        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness", "confusion", "intervals", "uncalibrated",
+                                                  "template_accuracy")}
         row.update({f"robustness_{k}": v for k, v in (r.get("robustness") or {}).items()})
         row.update({f"uncalibrated_{k}": v for k, v in (r.get("uncalibrated") or {}).items()})
         for name, (low, high) in (r.get("intervals") or {}).items():

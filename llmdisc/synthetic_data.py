@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -103,7 +104,7 @@ def _generate(settings: SyntheticSettings, words: Sequence[str], counts: Sequenc
 
 
 def synthetic_subset(settings: SyntheticSettings, counts: Sequence[int], largest: Sequence[int], words: Sequence[str],
-                     features: Any, seed: int, path: str | Path | None = None) -> datasets.Dataset:
+                     features: Any, seed: int, path: str | Path | None = None) -> tuple[datasets.Dataset, float]:
     """The synthetic training set with ``counts[i]`` texts of label ``i``.
 
     Args:
@@ -116,21 +117,27 @@ def synthetic_subset(settings: SyntheticSettings, counts: Sequence[int], largest
         path: the cache file (None: none); reused when made with the same settings and enough texts.
 
     Returns:
-        A ``datasets.Dataset`` of the training split's features.
+        (a ``datasets.Dataset`` of the training split's features, the seconds generating its texts
+        took: their share of the generation's wall time, so that a run's training time counts them).
     """
     import datasets
 
-    texts = None
+    texts, seconds = None, 0.0
     if path is not None and Path(path).is_file():
         cached = json.loads(Path(path).read_text(encoding="utf-8"))
         if cached.get("settings") == asdict(settings) and cached.get("words") == list(words) \
                 and all(len(t) >= c for t, c in zip(cached["texts"], counts)):
-            texts = cached["texts"]
+            texts, seconds = cached["texts"], cached.get("seconds", 0.0)
     if texts is None:
         logger.info("synthetic data: %d texts from %s (seed %d)", sum(largest), settings.model, seed)
+        began = time.perf_counter()
         texts = _generate(settings, words, largest, seed)
+        seconds = time.perf_counter() - began
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, {"settings": asdict(settings), "words": list(words), "seed": seed, "texts": texts})
+            write_json(path, {"settings": asdict(settings), "words": list(words), "seed": seed,
+                              "seconds": round(seconds, 3), "texts": texts})
     rows = [(t, label) for label, (some, c) in enumerate(zip(texts, counts)) for t in some[:c]]
-    return datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [y for _, y in rows]}, features=features)
+    share = len(rows) / max(sum(len(t) for t in texts), 1)
+    return (datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [y for _, y in rows]}, features=features),
+            seconds * share)

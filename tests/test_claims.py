@@ -185,6 +185,9 @@ def test_synthetic_training_data_in_a_comparison_is_cached_and_resumed(demo, tin
     assert all(r.train_subset != real[r.size].train_subset for r in synthetic)
     saved = json.loads((tmp_path / "runs" / "lr_synthetic" / "synthetic-seed0.json").read_text())
     assert [len(t) for t in saved["texts"]] == [4, 4] and saved["words"] == ["negative", "positive"]
+    # Generating the texts counts as training time: the size 4 run gets half the generation's time.
+    fit = {r.size: r.costs.train_seconds for r in synthetic}
+    assert fit[4] >= saved["seconds"] / 2 and fit[8] >= saved["seconds"] > 0
     # Resumed with one cell lost, the saved texts are reused: nothing is generated again.
     (tmp_path / "runs" / "lr_synthetic" / "n4-seed0.json").unlink()
     monkeypatch.setattr("llmdisc.synthetic_data._generate", lambda *a, **k: pytest.fail("generated again"))
