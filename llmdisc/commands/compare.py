@@ -66,7 +66,7 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "lora_verbalizer": {"approach": "lora", "model": "smollm2-135m", "head": "verbalizer", "epochs": 2,
                         "batch_size": 16, "learning_rate": 3e-4},
     # Logistic regression on 32 reviews SmolLM2 writes (16 per label), beside it on 32 real ones:
-    # the "generative models can create new data" claim (generating them costs about half a minute).
+    # the "generative models can create new data" claim (generating them took 110 s on 2 busy shared cores).
     "logistic_regression_synthetic": {"approach": "logistic_regression", "sizes": [32],
                                       "synthetic": {"model": "smollm2-135m", "max_new_tokens": 30}},
 }
