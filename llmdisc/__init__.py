@@ -31,8 +31,9 @@ from .metrics import classification_metrics, expected_calibration_error
 from .generation import SamplingConfig, generate, synthesize
 from .models import load_model, resolve_model
 from .analysis import analyse
+from .anomaly import detect_anomalies
 from .report import write_report
-from .scoring import loglikelihood, perplexity, sequence_loglikelihood, token_logprobs
+from .scoring import loglikelihood, perplexity, sequence_loglikelihood, surprisal, token_logprobs
 
 __all__ = [
     "__version__",
@@ -53,6 +54,7 @@ __all__ = [
     "compare",
     "write_report",
     "analyse",
+    "detect_anomalies",
     "drop_words",
     "robustness_curve",
     "classification_metrics",
@@ -66,4 +68,5 @@ __all__ = [
     "perplexity",
     "sequence_loglikelihood",
     "token_logprobs",
+    "surprisal",
 ]

@@ -27,11 +27,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .anomaly import AnomalyResult, AnomalyScores, anomaly_result
 from .metrics import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
 from .records import RunRecord
 from .summary import MEAN_COSTS, by_variant, report_split
 
-__all__ = ["Estimate", "Group", "Curve", "Pair", "Crossover", "RobustnessCurve", "Disagreement", "ConfidentError",
+__all__ = ["Estimate", "Group", "TemplateSpread", "Curve", "Pair", "Crossover", "RobustnessCurve", "Disagreement", "ConfidentError",
            "Analysis", "analyse", "bootstrap_metrics", "paired_test", "crossover_size", "method_text", "METHOD",
            "N_RESAMPLES", "BOOTSTRAP_SEED", "ALPHA", "INTERVAL_METRICS"]
 
@@ -186,6 +187,17 @@ class RobustnessCurve:
 
 
 @dataclass
+class TemplateSpread:
+    """A zero-shot variant given several templates: each template's accuracy alone (mean over
+    seeds), and the range they span, ``lowest`` to ``highest``."""
+
+    variant: str
+    templates: dict[str, float]
+    lowest: float
+    highest: float
+
+
+@dataclass
 class Disagreement:
     """A test example the approaches disagree on: its text, gold label and each one's prediction."""
 
@@ -222,6 +234,8 @@ class Analysis:
         sizes: the training sizes the verdict speaks of (``[None]`` with zero-shot approaches only).
         crossovers: per trained variant, where it beats the best zero-shot approach.
         robustness: per variant with a robustness curve.
+        template_spreads: per variant that averages several prompt templates.
+        anomaly: the AUROC of an LM's surprisal at telling anomalies apart (None: not measured).
         disagreements, confident_errors: examples showing how the approaches differ.
         verdict: the sentences at the top of the report; ``claims`` the tested claims.
         notes: what could not be computed, and why.
@@ -239,6 +253,8 @@ class Analysis:
     robustness: list[RobustnessCurve] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
     confident_errors: list[ConfidentError] = field(default_factory=list)
+    template_spreads: list[TemplateSpread] = field(default_factory=list)
+    anomaly: AnomalyResult | None = None
     verdict: list[str] = field(default_factory=list)
     claims: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -276,6 +292,8 @@ class Analysis:
             "robustness": [{k: v for k, v in asdict(r).items() if k != "resampled_slope"} for r in self.robustness],
             "disagreements": [asdict(d) for d in self.disagreements],
             "confident_errors": [asdict(e) for e in self.confident_errors],
+            "template_spreads": [asdict(t) for t in self.template_spreads],
+            "anomaly": asdict(self.anomaly) if self.anomaly else None,
             "claims": [asdict(c) for c in self.claims], "notes": self.notes})
 
 
@@ -474,6 +492,17 @@ def _robustness(records: Sequence[RunRecord], draws_for: Any) -> list[Robustness
     return out
 
 
+def _template_spreads(summary: Sequence[Group]) -> list[TemplateSpread]:
+    """Per variant (at its largest size) whose records hold each template's accuracy."""
+    out = []
+    for g in summary:
+        kept = [r.template_accuracy for r in g.records if r.template_accuracy]
+        if len(kept) == len(g.records) and kept:
+            mean = {t: float(np.mean([k[t] for k in kept])) for t in kept[0]}
+            out.append(TemplateSpread(g.variant, mean, min(mean.values()), max(mean.values())))
+    return out
+
+
 def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, errors: int = 3) -> None:
     """The examples the approaches (at their largest size) disagree on most, and each one's most
     confident errors."""
@@ -504,7 +533,8 @@ def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, er
 
 
 def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | None = None,
-            root: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> Analysis:
+            root: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+            anomaly: AnomalyScores | None = None) -> Analysis:
     """The analysis of a comparison's records.
 
     Args:
@@ -514,6 +544,8 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
         root: the comparison's output folder, to load predictions the records do not hold.
         n_resamples: bootstrap resamples.
         seed: the seed of the resamples.
+        anomaly: an LM's surprisal scores of normal and anomalous texts
+            (:func:`~llmdisc.anomaly.detect_anomalies`), for the anomaly-detection claim.
 
     Returns:
         An :class:`Analysis`.
@@ -555,9 +587,9 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
     if draws is None:
         analysis.notes.append("The per-example predictions were not available: values without intervals, and no "
                               "paired tests.")
-    if any(r.approach == "zeroshot" for r in on_split):
-        analysis.notes.append("Per-template accuracy is not reported: a zero-shot approach given several templates "
-                              "averages them inside its scorer (run one variant per template to see the spread).")
+    analysis.template_spreads = _template_spreads(analysis.summary)
+    if anomaly is not None:
+        analysis.anomaly = anomaly_result(anomaly, n_resamples, seed)
     analysis.verdict = verdict(analysis)
     analysis.claims = claims(analysis)
     return analysis

@@ -55,6 +55,7 @@ from .prompts import check_task, label_words_note, label_words_warning, with_dat
 from .records import ZERO_SHOT, Costs, Predictions, RunRecord
 from .scaleout import Share, parse_shard
 from .summary import lead_split
+from .synthetic_data import SyntheticSettings, label_counts, parse_synthetic, synthetic_subset
 
 if TYPE_CHECKING:
     import datasets
@@ -173,11 +174,15 @@ class _Cell:
     size: int | None
     seed: int | None
     robustness: bool = False  # measure the robustness curve here (the approach's largest size, first seed)
+    synthetic: SyntheticSettings | None = None  # train on texts an LM generates (synthetic_data.py)
+    largest: int | None = None  # the approach's largest size (its synthetic texts are generated for it)
+    generation_seconds: float = 0.0  # generating this cell's synthetic texts: counted as training time
 
     @property
     def key(self) -> dict[str, Any]:
         """What a cached result must have been made with (JSON-normalised: tuples become lists)."""
-        return json.loads(json.dumps({"approach": self.registered, **self.config}))
+        extra = {"synthetic": dataclasses.asdict(self.synthetic)} if self.synthetic else {}
+        return json.loads(json.dumps({"approach": self.registered, **self.config, **extra}))
 
     @property
     def label(self) -> str:
@@ -336,7 +341,8 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     base = dict(approach=cell.registered, variant=cell.name, paradigm=cell.paradigm, size=cell.size, seed=cell.seed,
                 labels=label_names(train),
                 train_examples=0 if cell.size is None else len(train),
-                train_subset=_subset_hash(train) if cell.size is not None else None)
+                train_subset=_subset_hash(train) if cell.size is not None else None,
+                generator=cell.synthetic.model if cell.synthetic else None)
     records: list[RunRecord] = []
     try:
         with PeakRSS() as memory:
@@ -354,12 +360,14 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
                                    uncalibrated=e.uncalibrated,
                                    train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
                                    per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
-                                   costs=Costs(train_seconds=clf.info.train_seconds, predict_seconds=e.predict_seconds,
+                                   costs=Costs(train_seconds=_plus(clf.info.train_seconds, cell.generation_seconds),
+                                               predict_seconds=e.predict_seconds,
                                                examples_per_second=e.examples_per_second,
                                                parameters_total=clf.info.parameters.get("total"),
                                                parameters_trainable=clf.info.parameters.get("trainable")),
                                    device=clf.info.device or "cpu", dtype=clf.info.dtype,
-                                   prompt=clf.info.prompt.describe() if clf.info.prompt else None)
+                                   prompt=clf.info.prompt.describe() if clf.info.prompt else None,
+                                   template_accuracy=_template_accuracy(clf, data[split]))
                 if cell.robustness and robustness and split == robustness["split"]:
                     damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"])
                     gold = np.asarray(robustness["data"]["label"])
@@ -385,6 +393,38 @@ def _remove_empty_folders(root: Path) -> None:
     for folder in sorted((p for p in [root, *root.glob("**/")] if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):  # not empty
             folder.rmdir()
+
+
+def _plus(seconds: float | None, more: float) -> float | None:
+    return seconds + more if seconds is not None and more else seconds
+
+
+def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str, float] | None:
+    """Each prompt template's accuracy on ``split``, for a classifier that averages several."""
+    parts = clf.template_probabilities(list(split["text"]))
+    gold = np.asarray(split["label"])
+    return None if parts is None else {t: float((p.argmax(axis=1) == gold).mean()) for t, p in parts.items()}
+
+
+def _train_subset(cell: _Cell, train: datasets.Dataset, folder: Path | None,
+                  verbalizers: Mapping[str, str] | None) -> datasets.Dataset:
+    """The cell's training set: all of ``train`` (zero-shot), its stratified subset, or as many
+    synthetic texts per label as that subset holds (see :mod:`~llmdisc.synthetic_data`; their
+    share of the generation time is set on the cell, to count as training time)."""
+    if cell.size is None:
+        return train
+    subset = stratified_subset(train, cell.size, cell.seed)
+    if cell.synthetic is None:
+        return subset
+    from .likelihood import resolve_verbalizers
+
+    labels = label_names(train)
+    largest = label_counts(stratified_subset(train, cell.largest, cell.seed), len(labels))
+    path = folder / "runs" / cell.name / f"synthetic-seed{cell.seed}.json" if folder is not None else None
+    subset, cell.generation_seconds = synthetic_subset(cell.synthetic, label_counts(subset, len(labels)), largest,
+                                                       resolve_verbalizers(labels, verbalizers), train.features,
+                                                       cell.seed, path)
+    return subset
 
 
 def _holding_output_dir(run):
@@ -541,7 +581,8 @@ def compare(
         logger.info("%s: %d of the grid's %d cells, %d of them to run", share.describe(), len(share.mine(range(len(plan)))),
                     len(plan), len(todo))
     run = functools.partial(_run_claimed, train=train, data=data, splits=splits, robustness=robustness,
-                            calibration=calibration, selection=data[selection_split] if selection_split in data else None)
+                            calibration=calibration, selection=data[selection_split] if selection_split in data else None,
+                            verbalizers=verbalizers)
     ran: dict[int, list[RunRecord]] = {}
     with _Progress([plan[p] for p in todo]) as progress, \
             distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext():
@@ -585,7 +626,7 @@ def _run_claimed(cell: _Cell, cache: _Cache, progress: _Progress, train: dataset
             progress.skip(cell)
             return done
         progress.begin(cell)
-        subset = train if cell.size is None else stratified_subset(train, cell.size, cell.seed)
+        subset = _train_subset(cell, train, cache.folder, settings["verbalizers"])
         start = time.perf_counter()
         done = _run_cell(cell, subset, data, settings["splits"], settings["selection"], settings["robustness"],
                          settings["calibration"])
@@ -624,7 +665,9 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
                 logger.warning("%s: %s", name, note)
                 notes.append(f"{name}: {note}")
         own_seeds = int(config.pop("seeds", seeds))
+        synthetic = config.pop("synthetic", None)
         try:
+            synthetic = parse_synthetic(synthetic, get_classifier_class(registered).uses_training_data)
             if get_classifier_class(registered).scores_label_words:
                 config = with_data_settings(config, verbalizers, task)
             clf = get_classifier(registered, **config)
@@ -636,7 +679,8 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
         if not clf.uses_training_data:
             plan.append(_Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
             continue
-        plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed))
+        plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed),
+                       synthetic=synthetic, largest=own_numbers[-1])
                  for s in range(seed, seed + own_seeds) for n in own_numbers]
     warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
     if warning:  # one line before the first run, for the whole grid

@@ -233,6 +233,7 @@ class LikelihoodScorer:
         self.reduce = "mean" if length_normalize else "sum"
         self.demonstrations = list(demonstrations)
         self.demo_separator = demo_separator
+        self._last: tuple[tuple, list[np.ndarray]] | None = None  # (texts and calibration, per-template probabilities)
 
     def prefix(self, template: Template) -> str:
         """The demonstrations, filled in with ``template``, that precede every prompt."""
@@ -285,16 +286,23 @@ class LikelihoodScorer:
         """Per template, the label probabilities for a content-free input (contextual calibration)."""
         return [softmax(self.label_scores([content_free], t))[0] for t in self.templates]
 
-    def probabilities(self, texts: Sequence[str], calibration: Sequence[np.ndarray] | None = None) -> np.ndarray:
-        """(n, k) label probabilities: the softmax of the scores, averaged over the templates.
+    def template_probabilities(self, texts: Sequence[str], calibration: Sequence[np.ndarray] | None = None,
+                               reuse_last: bool = False) -> list[np.ndarray]:
+        """Per template, the (n, k) label probabilities: the softmax of its scores.
 
         Args:
             texts: the texts.
-            calibration: per template, probabilities to divide by before averaging (Zhao et
-                al., 2021), as :meth:`content_free_probabilities` returns; None for none.
+            calibration: per template, probabilities to divide by (Zhao et al., 2021), as
+                :meth:`content_free_probabilities` returns; None for none.
+            reuse_last: return the last call's result when it was for the same texts and
+                calibration (asking for the templates of texts just classified scores nothing
+                again); only where the model has not changed since (not while training).
 
         Texts too long for the window are cut first (:meth:`fit_window`).
         """
+        key = (tuple(texts), None if calibration is None else tuple(map(tuple, calibration)))
+        if reuse_last and self._last is not None and self._last[0] == key:
+            return self._last[1]
         texts = self.fit_window(texts)
         probs = []
         for i, template in enumerate(self.templates):
@@ -303,7 +311,12 @@ class LikelihoodScorer:
                 p = p / calibration[i]
                 p = p / p.sum(axis=1, keepdims=True)
             probs.append(p)
-        return np.mean(probs, axis=0)
+        self._last = (key, probs)
+        return probs
+
+    def probabilities(self, texts: Sequence[str], calibration: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """(n, k) label probabilities: :meth:`template_probabilities` averaged over the templates."""
+        return np.mean(self.template_probabilities(texts, calibration), axis=0)
 
 
 def prior_weights(train_probs: np.ndarray, train_labels: np.ndarray) -> np.ndarray:

@@ -204,7 +204,7 @@ class Evaluation:
 class Costs:
     """What a comparison cell cost on the machine it ran on."""
 
-    train_seconds: float | None = None
+    train_seconds: float | None = None  # with its share of generating synthetic training texts, if any
     predict_seconds: float | None = None
     examples_per_second: float | None = None
     peak_rss_mib: float | None = None
@@ -279,6 +279,10 @@ class RunRecord:
             None where there is no torch model.
         prompt: the prompt a selecting approach chose on this run's training subset, in one line
             (:meth:`PromptChoice.describe`); None for the others.
+        template_accuracy: for a classifier that averages several prompt templates (zero-shot),
+            template -> the accuracy it gets alone on this split.
+        generator: the LM whose generated texts the run trained on (None: the real training data;
+            see :mod:`llmdisc.synthetic_data`).
         per_example: the per-example predictions on ``split`` (in memory; not in the JSON).
         robustness_per_example: word-drop rate (as in ``robustness``) -> the per-example
             predictions on the damaged texts (in memory; not in the JSON).
@@ -310,6 +314,8 @@ class RunRecord:
     device: str | None = None
     dtype: str | None = None
     prompt: str | None = None
+    template_accuracy: dict[str, float] | None = None
+    generator: str | None = None
     per_example: Predictions | None = field(default=None, repr=False, compare=False)
     robustness_per_example: dict[str, Predictions] | None = field(default=None, repr=False, compare=False)
 

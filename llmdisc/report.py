@@ -138,6 +138,20 @@ def _robustness_table(analysis: Analysis) -> Table:
     return ["approach", "paradigm", *[f"{100 * x:g}% dropped" for x in rates], "slope [95% CI]"], rows
 
 
+def _templates_table(analysis: Analysis) -> Table:
+    rows = [[t.variant, _quote(template), ACCURACY.format(accuracy), f"{ACCURACY.format(t.lowest)} to "
+             f"{ACCURACY.format(t.highest)}"] for t in analysis.template_spreads for template, accuracy in t.templates.items()]
+    return ["approach", "template", "accuracy alone", "spread across its templates (min to max)"], rows
+
+
+def _anomaly_table(analysis: Analysis) -> Table:
+    a = analysis.anomaly
+    return (["LM", "split", "anomalies", "normal texts", "anomalous texts", "mean surprisal (normal / anomalous)",
+             "AUROC [95% CI]"],
+            [[a.model, a.split, a.anomaly, str(a.normal), str(a.anomalies),
+              f"{a.surprisal_normal:.2f} / {a.surprisal_anomalies:.2f}", a.auroc.format()]])
+
+
 def _disagreements_table(analysis: Analysis) -> Table:
     names = list(analysis.disagreements[0].predictions) if analysis.disagreements else []
     rows = [[str(d.index), _quote(d.text), d.gold, *[d.predictions[n] for n in names], f"{d.agreement:.2f}"]
@@ -153,7 +167,7 @@ def _errors_table(analysis: Analysis) -> Table:
 
 def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None) -> dict[str, Table]:
     """The report's tables, rendered from the analysis (computed here when not given): ``summary``,
-    ``failures``, ``learning_curves``, ``pairs``, ``robustness``, ``claims``, ``disagreements``,
+    ``failures``, ``learning_curves``, ``pairs``, ``robustness``, ``templates``, ``anomaly``, ``claims``, ``disagreements``,
     ``confident_errors``, ``runs``."""
     analysis = analysis if analysis is not None else analyse(records)
     tables: dict[str, Table] = {}
@@ -164,6 +178,10 @@ def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None
             tables["pairs"] = _pairs_table(analysis)
     if analysis.robustness:
         tables["robustness"] = _robustness_table(analysis)
+    if analysis.template_spreads:
+        tables["templates"] = _templates_table(analysis)
+    if analysis.anomaly is not None:
+        tables["anomaly"] = _anomaly_table(analysis)
     if analysis.claims:
         tables["claims"] = (["claim", "outcome", "evidence"], [[c.claim, c.outcome, c.evidence] for c in analysis.claims])
     if analysis.disagreements:
@@ -210,10 +228,11 @@ def _with_intervals(records: Sequence[RunRecord], analysis: Analysis) -> list[di
 
 def _csv(rows: Sequence[dict[str, Any]]) -> str:
     """Every record as a row; robustness as one column per rate, intervals as ``METRIC_low`` /
-    ``METRIC_high``, reliability bins and the confusion matrix left to the JSON."""
+    ``METRIC_high``, reliability bins, the confusion matrix and each template's accuracy left to the JSON."""
     flat = []
     for r in rows:
-        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness", "confusion", "intervals", "uncalibrated")}
+        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness", "confusion", "intervals", "uncalibrated",
+                                                  "template_accuracy")}
         row.update({f"robustness_{k}": v for k, v in (r.get("robustness") or {}).items()})
         row.update({f"uncalibrated_{k}": v for k, v in (r.get("uncalibrated") or {}).items()})
         for name, (low, high) in (r.get("intervals") or {}).items():
@@ -246,8 +265,15 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
      "accuracy difference with its paired bootstrap interval, and McNemar's exact test on the examples only one of "
      "them gets right, Holm-adjusted over every pair in this table (many pairs are tested at once: unadjusted p "
      "values would find differences by chance)."),
+    ("templates", "Zero-shot templates", "A zero-shot approach given several prompt templates averages their "
+     "probabilities; here each template's accuracy alone on the reported split (mean over seeds), and the spread "
+     "across them: prompt choice moves zero-shot accuracy as much as the choice of approach does."),
+    ("anomaly", "Anomaly detection", "The LM's mean per-token surprisal (-log probability, nats) as an anomaly score: "
+     "the texts of the named anomaly class against the rest, or (none named) the texts against copies with their "
+     "words shuffled. AUROC 0.5 is chance, 1 every anomaly more surprising than every normal text; the interval is "
+     "a stratified bootstrap."),
     ("claims", "Claims tested on this data", "Claims of the generative-vs-discriminative literature, computed from "
-     "these runs. Not tested here: LoRA channel vs verbalizer, training on synthetic text, anomaly detection."),
+     "these runs; a claim the runs cannot test says what it needs."),
     ("reliability", "Calibration", "Reliability diagrams: accuracy within each confidence bin (15 equal-width "
      "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap."),
     ("confusion", "Confusion matrices", "Each approach at its largest training size: rows are the gold labels, "

@@ -60,6 +60,7 @@ __all__ = [
     "sequence_loglikelihood",
     "token_logprobs",
     "perplexity",
+    "surprisal",
     "TokenScores",
 ]
 
@@ -301,6 +302,17 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int | str
 def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> list[float]:
     """log P(text) of each text, from the document start."""
     return loglikelihood(model, tokenizer, [("", t) for t in texts], batch_size)
+
+
+def surprisal(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> np.ndarray:
+    """Each text's mean per-token surprisal, -log P(token | the tokens before it) in nats, from the
+    document start: how unexpected the LM finds the text, independent of its length.
+
+    Returns:
+        A ``(len(texts),)`` float64 array (0 for a text of no tokens).
+    """
+    scores = token_logprobs(model, tokenizer, texts, batch_size)
+    return np.array([-float(np.mean(s.logprobs)) if s.logprobs else 0.0 for s in scores], dtype=np.float64)
 
 
 def perplexity(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,

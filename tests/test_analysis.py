@@ -146,10 +146,10 @@ def test_the_claims_are_computed_from_the_runs():
         records.append(record("nb", np.arange(100) % 20 < 20 * nb, GOLD, n, paradigm="generative",
                               approach="naive_bayes", seconds=0.1))
         records.append(record("lr", np.arange(100) % 20 < 20 * lr, GOLD, n, approach="logistic_regression", seconds=2.0))
-    claims = {c.claim.split(" (")[0]: c for c in analyse(records).claims}
-    assert claims["Generative models need fewer examples to reach their best"].outcome == SUPPORTED
-    assert "nb is within noise of its best (0.9000) from 10 examples" in claims[
-        "Generative models need fewer examples to reach their best"].evidence
+    claims = {c.claim: c for c in analyse(records).claims}
+    fewer = claims["Generative models need fewer examples to reach their best (Ng & Jordan: Naive Bayes vs logistic "
+                   "regression)"]
+    assert fewer.outcome == SUPPORTED and "nb is within noise of its best (0.9000) from 10 examples" in fewer.evidence
     assert claims["Discriminative models are cheaper to train and predict"].outcome == CONTRADICTED
 
 
@@ -178,8 +178,9 @@ def test_inconclusive_when_the_difference_is_within_noise():
     for n in (10, 100):
         for variant, approach, paradigm in (("nb", "naive_bayes", "generative"), ("lr", "logistic_regression", "discriminative")):
             records.append(record(variant, np.arange(100) % 10 < 7, GOLD, n, paradigm=paradigm, approach=approach, seconds=1.0))
-    claims = analyse(records).claims
-    assert [c.outcome for c in claims[:2]] == [INCONCLUSIVE, INCONCLUSIVE]
+    claims = {c.claim.split(" (")[0]: c.outcome for c in analyse(records).claims if "LoRA" not in c.claim}
+    assert claims["Generative models need fewer examples to reach their best"] == INCONCLUSIVE
+    assert claims["Discriminative models are cheaper to train and predict"] == INCONCLUSIVE
 
 
 def test_disagreements_and_confident_errors_quote_the_texts():

@@ -36,7 +36,8 @@ def test_compare_without_arguments_runs_the_demo(tmp_path):
     assert "| naive_bayes | generative | 320 | 1 |" in out.stdout
     folder = tmp_path / "outputs" / "compare-demo"
     assert {p.name for p in folder.iterdir()} == {"report.md", "report.html", "plots", "results.json", "results.csv",
-                                                  "runs", "comparison.json", "analysis.json", "predictions.parquet"}
+                                                  "runs", "comparison.json", "analysis.json", "predictions.parquet",
+                                                  "anomaly.json"}
     records = json.loads((folder / "results.json").read_text())
     assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
 

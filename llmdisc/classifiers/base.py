@@ -277,6 +277,14 @@ class TextClassifier(ABC):
         probs = probs / probs.sum(axis=1, keepdims=True)
         return self.calibrator.apply(probs) if calibrated and self.calibrator is not None else probs
 
+    def template_probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray] | None:
+        """Per prompt template, the probabilities of a classifier that averages several (zero-shot):
+        template source -> ``(len(texts), labels)`` array; None for other classifiers (and one template).
+
+        The comparison reports the spread of accuracy across the templates from these.
+        """
+        return None
+
     def predict(self, texts: Sequence[str] | str) -> list[str]:
         """The most probable label name for each text."""
         return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]

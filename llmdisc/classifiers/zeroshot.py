@@ -42,7 +42,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -233,6 +233,13 @@ class ZeroShotClassifier(TextClassifier):
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         return apply_weights(self.scorer().probabilities(texts, self.calibration), self.prior_weights)
+
+    def template_probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray] | None:
+        if len(self.templates) < 2 or not self.is_fitted:
+            return None
+        # reuse_last: the texts just classified are not scored again.
+        parts = self.scorer().template_probabilities(list(texts), self.calibration, reuse_last=True)
+        return {t.source: apply_weights(p, self.prior_weights) for t, p in zip(self.templates, parts)}
 
     @property
     def uses_training_data(self) -> bool:  # type: ignore[override]

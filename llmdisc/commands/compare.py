@@ -28,7 +28,8 @@ OUTPUT_DIR gets report.md, report.html (self-contained; the verdict at the top),
 results.json (every run, with 95% intervals), analysis.json (the verdict, intervals, paired tests,
 claims), results.csv, predictions.parquet (every run's per-example probabilities; load it with
 datasets.load_dataset("parquet", data_files=...)), runs/ (one cached result per approach, size and
-seed, its predictions beside it) and comparison.json (what the cache was
+seed, its predictions beside it, and an approach's synthetic training texts), anomaly.json (the
+anomaly-detection LM's surprisal scores) and comparison.json (what the cache was
 made from: the data's fingerprint and the settings a resume must share). While it runs, it also
 holds .llmdisc.lock (a second comparison on the folder is refused), claims/ (one lock per running
 cell, so that processes and shards sharing the folder never run a cell twice) and tmp/
@@ -48,17 +49,19 @@ from typing import Any
 
 from .. import distributed
 from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
-from ..data import DataConfig
+from ..data import DataConfig, label_names
 from ..subsets import hold_out
 from ..analysis import analyse
+from ..anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
+from ..models import check_model_available
 from ..prompts import PromptSettings
-from ..comparison import compare
+from ..comparison import compare, normalise_approaches
 from ..records import RunRecord
 from ..errors import LlmdiscError
 from ..hub import check_push_access, check_repo_id
 from ..scaleout import parse_shard
 from ..report import markdown_table, report_tables, write_report
-from ..summary import failed_runs
+from ..summary import failed_runs, report_split
 
 __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
@@ -83,6 +86,10 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     # The same prompt and scoring as zeroshot_direct, after LoRA training: a clean before/after.
     "lora_verbalizer": {"approach": "lora", "model": "smollm2-135m", "head": "verbalizer", "epochs": 2,
                         "batch_size": 16, "learning_rate": 3e-4},
+    # Logistic regression on 32 reviews SmolLM2 writes (16 per label), beside it on 32 real ones:
+    # the "generative models can create new data" claim (generating them took 110 s on 2 busy shared cores).
+    "logistic_regression_synthetic": {"approach": "logistic_regression", "sizes": [32],
+                                      "synthetic": {"model": "smollm2-135m", "max_new_tokens": 30}},
 }
 
 
@@ -111,6 +118,12 @@ class CompareConfig(PromptSettings, DataConfig):
     hub_license: str | None = arg(None, "the dataset card's license: the data's, as the Hub spells it (mit, cc-by-4.0...)")
     shard: str | None = arg(None, "run slice I of N of the grid only (1-based, e.g. 2/4), into a shared OUTPUT_DIR; "
                                   "then --resume without --shard writes the report")
+    anomaly_model: str | None = arg(AUTO, "the causal LM whose per-token surprisal is tested as an anomaly detector on the "
+                                          "reported split (auto: the LM of the first zero-shot or LoRA approach; none: "
+                                          "not tested)")
+    anomaly_class: str | None = arg(None, "the label whose texts are the anomalies (none: shuffled-word copies of the "
+                                          "texts are)")
+    anomaly_examples: int | None = arg(None, "score a stratified subset of this many texts for anomaly detection")
 
 
 def main(config: CompareConfig) -> list[RunRecord]:
@@ -122,6 +135,10 @@ def main(config: CompareConfig) -> list[RunRecord]:
     shard = parse_shard(config.shard)  # a bad one is one line, before the data loads
     token = _check_hub(config)
     data = config.load()
+    check_anomaly_class(config.anomaly_class, label_names(data["train"]))  # before any run
+    lm = anomaly_model(config.anomaly_model, normalise_approaches(config.approaches))
+    if lm is not None:
+        check_model_available(lm)
     selection_split = config.selection_split
     if config.holdout:
         data, selection_split = hold_out(data, config.holdout, config.seed), "holdout"
@@ -140,7 +157,11 @@ def main(config: CompareConfig) -> list[RunRecord]:
         print("when every shard is done, run the same command with --resume instead of --shard to write the report")
         return records
     notes = sorted({r.notes for r in records if r.notes})
-    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()})
+    lead = report_split(records)
+    scores = None if lm is None or lead is None else detect_anomalies(
+        data[lead], lead, lm, config.anomaly_class, config.anomaly_examples, config.seed, config.output_dir,
+        reuse=config.resume)
+    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()}, anomaly=scores)
     path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
                         settings=config_to_dict(config), notes=notes, analysis=analysis)
     tables = report_tables(records, analysis)
