@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from .errors import LlmdiscError
+from .findings import AnomalyResult, Estimate
 from .io import write_json
 
 if TYPE_CHECKING:
     import datasets
 
-    from .analysis import Estimate
-
-__all__ = ["AnomalyScores", "AnomalyResult", "anomaly_result", "rank_auroc", "AUTO", "ANOMALY_FILE", "SHUFFLED", "anomaly_model", "check_anomaly_class",
+__all__ = ["AnomalyScores", "anomaly_result", "rank_auroc", "AUTO", "ANOMALY_FILE", "SHUFFLED", "anomaly_model", "check_anomaly_class",
            "shuffle_words", "detect_anomalies", "anomaly_auroc"]
 
 logger = logging.getLogger(__name__)
@@ -69,25 +68,6 @@ class AnomalyScores:
     def from_dict(cls, values: Mapping[str, Any]) -> AnomalyScores:
         return cls(values["model"], values["split"], values["anomaly"], np.asarray(values["surprisal"], dtype=np.float64),
                    np.asarray(values["is_anomaly"], dtype=bool))
-
-
-@dataclass
-class AnomalyResult:
-    """What the analysis reports of :class:`AnomalyScores`: the AUROC of surprisal, with its interval.
-
-    Attributes:
-        normal, anomalies: how many texts of each kind were scored.
-        surprisal_normal, surprisal_anomalies: their mean surprisal (nats per token).
-    """
-
-    model: str
-    split: str
-    anomaly: str
-    normal: int
-    anomalies: int
-    surprisal_normal: float
-    surprisal_anomalies: float
-    auroc: Estimate
 
 
 def anomaly_result(scores: AnomalyScores, n_resamples: int = 1000, seed: int = 0) -> AnomalyResult:
@@ -202,7 +182,6 @@ def anomaly_auroc(scores: AnomalyScores, n_resamples: int = 1000, seed: int = 0)
     """
     from sklearn.metrics import roc_auc_score
 
-    from .analysis import Estimate
 
     y, s = np.asarray(scores.is_anomaly, dtype=bool), np.asarray(scores.surprisal, dtype=np.float64)
     positive, negative = np.flatnonzero(y), np.flatnonzero(~y)

@@ -1,7 +1,7 @@
 """The seed papers' claims about generative and discriminative classifiers, tested on the runs.
 
 Each :class:`Claim` ends *supported*, *contradicted* or *inconclusive at this sample size*, with the
-numbers behind it, computed from an :class:`~llmdisc.analysis.Analysis`. Tested here:
+numbers behind it, computed from an :class:`~llmdisc.findings.Analysis`. Tested here:
 
 * generative models need fewer examples to reach their best (Ng & Jordan, 2002: Naive Bayes
   against logistic regression; LoRA's channel head, generative, against its discriminative
@@ -28,7 +28,7 @@ from .anomaly import SHUFFLED
 from .metrics import ACCURACY
 
 if TYPE_CHECKING:
-    from .analysis import Analysis, Group, RobustnessCurve
+    from .findings import Analysis, Group, RobustnessCurve
 
 __all__ = ["Claim", "claims", "SUPPORTED", "CONTRADICTED", "INCONCLUSIVE", "NOT_TESTED", "COST_MARGIN",
            "SYNTHETIC_MARGIN"]

@@ -20,7 +20,7 @@ from .summary import largest_size_rows
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .analysis import Analysis
+    from .findings import Analysis
 
 __all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "plot_confusion_matrix",
            "plot_confusion_matrices", "plot_model_reliability", "PARADIGM_STYLE"]

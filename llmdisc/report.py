@@ -1,7 +1,7 @@
 """Write a comparison's results: ``results.json``, ``analysis.json``, ``results.csv``,
 ``predictions.parquet``, plots, ``report.md``, ``report.html``.
 
-The report renders one :class:`~llmdisc.analysis.Analysis` and computes nothing itself: the
+The report renders one :class:`~llmdisc.findings.Analysis` and computes nothing itself: the
 verdict first (before any table), then the tables and plots. It leads with the test split when it
 was evaluated (approaches that pick a checkpoint on validation look slightly better there). Every
 table is built once, as rows of strings, and rendered both as Markdown and as HTML; the HTML
@@ -17,7 +17,8 @@ import io
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .analysis import INTERVAL_METRICS, Analysis, analyse
+from .analysis import INTERVAL_METRICS, analyse
+from .findings import Analysis
 from .io import atomic_write_text, write_json
 from .metrics import ACCURACY, ECE, LOG_LOSS, METRICS
 from .plots import plot_confusion_matrices, plot_cost, plot_learning_curves, plot_reliability, plot_robustness

@@ -24,7 +24,7 @@ from .io import atomic_file
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .analysis import Analysis
+    from .findings import Analysis
 
 __all__ = ["SHARED_FILES", "describe_comparison_upload", "push_comparison", "write_dataset_card"]
 

@@ -1,6 +1,6 @@
 """The verdict: the analysis's numbers as plain sentences a practitioner can act on.
 
-Every sentence is computed from an :class:`~llmdisc.analysis.Analysis` (change a number, the
+Every sentence is computed from an :class:`~llmdisc.findings.Analysis` (change a number, the
 sentence changes); the report prints them at the top, before any table.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .metrics import ACCURACY, ECE
 
 if TYPE_CHECKING:
-    from .analysis import Analysis, Crossover, Group
+    from .findings import Analysis, Crossover, Group
 
 __all__ = ["verdict", "size_sentence", "crossover_sentence", "calibration_sentence", "degenerate_sentence"]
 

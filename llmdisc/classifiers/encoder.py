@@ -36,7 +36,6 @@ from ..torchutil import no_grad
 from ..training import TrainerSettings, check_run_options, train_model
 from .base import TextClassifier, register
 from .classical import class_weight_indices, class_weight_vector
-from .mean_pooling import HEAD_FILE, MeanPooledClassifier
 
 if TYPE_CHECKING:
     import datasets
@@ -145,6 +144,7 @@ class EncoderClassifier(TextClassifier):
         _check_encoder(self.config.model)
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        from .mean_pooling import MeanPooledClassifier  # torch: not at import (the CLI answers at once)
         from transformers import DataCollatorWithPadding, set_seed
         c = self.config
         _check_encoder(c.model)
@@ -197,6 +197,7 @@ class EncoderClassifier(TextClassifier):
                 f"head over the {len(self.labels)} labels, and cross-entropy trains both.")
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
+        from .mean_pooling import HEAD_FILE  # torch: not at import (the CLI answers at once)
         if self.config.pooling == "mean":
             return "transformers", f"""
 import os
@@ -236,6 +237,7 @@ probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, tr
         self.tokenizer.save_pretrained(folder)
 
     def _load(self, folder: Path) -> None:
+        from .mean_pooling import HEAD_FILE, MeanPooledClassifier  # torch: not at import (the CLI answers at once)
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         # The head's file says which head it is: folders saved before the pooling setting have none.
         mean = (Path(folder) / HEAD_FILE).is_file()
