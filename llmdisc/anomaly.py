@@ -86,7 +86,10 @@ def anomaly_model(setting: str | None, approaches: Mapping[str, Mapping[str, Any
     from .classifiers import get_classifier_class
 
     for name, config in approaches.items():
-        cls = get_classifier_class((config or {}).get("approach", name))
+        try:
+            cls = get_classifier_class((config or {}).get("approach", name))
+        except LlmdiscError:  # the comparison's own check names the approach
+            continue
         if cls.scores_label_words:
             return (config or {}).get("model") or cls.Config.__dataclass_fields__["model"].default
     return None

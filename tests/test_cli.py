@@ -135,7 +135,8 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
         "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: data, text_column, label_column, "
         "label_names, validation_size, seed, data_config, data_revision, splits_map, verbalizers, task, approaches, "
         "splits, sizes, seeds, drop_rates, robustness_split, robustness_examples, selection_split, holdout, "
-        "calibration, output_dir, resume, overwrite")
+        "calibration, output_dir, resume, overwrite, push_to_hub, hub_private, hub_dry_run, hub_license, shard, "
+        "anomaly_model, anomaly_class, anomaly_examples")
 
 
 def test_shipped_recipes_parse():
