@@ -226,7 +226,9 @@ def test_no_token_or_offline_fails_before_training(problem, monkeypatch, tmp_pat
     assert saves == []
 
 
-def test_dry_run_writes_the_folder_and_lists_it_without_network(monkeypatch, tmp_path, capsys):
+@pytest.fixture
+def offline_hub(monkeypatch):
+    """Every way to the network fails the test: a dry run must not touch it."""
     def no_network(*args, **kwargs):
         raise AssertionError("the dry run touched the network")
 
@@ -235,6 +237,9 @@ def test_dry_run_writes_the_folder_and_lists_it_without_network(monkeypatch, tmp
     monkeypatch.setattr(huggingface_hub, "get_token", no_network)
     for method in ("create_repo", "upload_folder", "whoami", "create_commit"):
         monkeypatch.setattr(HfApi, method, no_network)
+
+
+def test_dry_run_writes_the_folder_and_lists_it_without_network(offline_hub, tmp_path, capsys):
     out = tmp_path / "lr"
     assert cli(["train", "logistic_regression", "--data", "demo", "--output-dir", str(out),
                 "--push-to-hub", "--hub-dry-run", "--hub-model-id", REPO]) == 0
@@ -340,17 +345,9 @@ def test_bad_compare_hub_settings_are_one_line_errors(flags, message, tmp_path, 
     assert not (tmp_path / "cmp").exists()
 
 
-def test_compare_dry_run_writes_the_card_and_lists_without_network(monkeypatch, tmp_path, capsys):
+def test_compare_dry_run_writes_the_card_and_lists_without_network(offline_hub, tmp_path, capsys):
     from llmdisc.sharing import SHARED_FILES
 
-    def no_network(*args, **kwargs):
-        raise AssertionError("the dry run touched the network")
-
-    monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.setattr(llmdisc.hub, "hub_reachable", no_network)
-    monkeypatch.setattr(huggingface_hub, "get_token", no_network)
-    for method in ("create_repo", "upload_folder", "whoami", "create_commit"):
-        monkeypatch.setattr(HfApi, method, no_network)
     out = tmp_path / "cmp"
     assert _compare(out, "--push-to-hub", REPO, "--hub-dry-run") == 0
     printed = capsys.readouterr().out
