@@ -16,10 +16,10 @@ from llmdisc.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def llmdisc(*args, cwd=None):
-    """Run the installed console script the way a user does."""
+def llmdisc(*args, cwd=None, timeout=900):
+    """Run the installed console script the way a user does (``timeout``: a guard against a hang)."""
     exe = Path(sys.executable).parent / "llmdisc"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=900,
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
@@ -31,7 +31,8 @@ def test_help_lists_the_subcommands():
 
 
 def test_compare_without_arguments_runs_the_demo(tmp_path):
-    out = llmdisc("compare", cwd=tmp_path)
+    # The whole demo: 9 min on a quiet 2-core machine, 14 min on a loaded one; the guard leaves room.
+    out = llmdisc("compare", cwd=tmp_path, timeout=1800)
     assert out.returncode == 0, out.stderr
     assert "| naive_bayes | generative | 320 | 1 |" in out.stdout
     folder = tmp_path / "outputs" / "compare-demo"
