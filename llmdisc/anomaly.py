@@ -130,8 +130,7 @@ def detect_anomalies(data: datasets.Dataset, split: str, model: str, anomaly_cla
     Returns:
         The :class:`AnomalyScores`.
     """
-    from .comparison import data_fingerprint
-    from .subsets import stratified_subset
+    from .subsets import data_fingerprint, stratified_subset
 
     labels = list(data.features["label"].names)
     check_anomaly_class(anomaly_class, labels)

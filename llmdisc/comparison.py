@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import inspect
 import json
 import logging
@@ -44,7 +43,7 @@ from . import distributed
 from .calibration import CALIBRATION_METHODS
 from .classifiers import TextClassifier, get_classifier, get_classifier_class
 from .data import label_names
-from .subsets import stratified_subset
+from .subsets import data_fingerprint, stratified_subset, subset_hash
 from .config import DEFAULT_SEED
 from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_probabilities
@@ -60,7 +59,7 @@ from .synthetic_data import SyntheticSettings, label_counts, parse_synthetic, sy
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["compare", "normalise_approaches", "parse_sizes", "data_fingerprint", "PeakRSS"]
+__all__ = ["compare", "normalise_approaches", "parse_sizes", "PeakRSS"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,15 +100,6 @@ def parse_sizes(sizes: Sequence[int | str], n_train: int) -> tuple[list[int], li
             notes.append(f"size {n} is larger than the training set; capped at {n_train}")
         out.add(min(n, n_train))
     return sorted(out), notes
-
-
-def data_fingerprint(data: datasets.DatasetDict) -> dict[str, Any]:
-    """Label names and, per split, the example count and a hash of its texts and labels."""
-    out: dict[str, Any] = {}
-    for name, split in data.items():
-        out[name] = {"examples": len(split), "sha256": _subset_hash(split)}
-        out["labels"] = list(split.features["label"].names)
-    return out
 
 
 class PeakRSS:
@@ -341,7 +331,7 @@ def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, 
     base = dict(approach=cell.registered, variant=cell.name, paradigm=cell.paradigm, size=cell.size, seed=cell.seed,
                 labels=label_names(train),
                 train_examples=0 if cell.size is None else len(train),
-                train_subset=_subset_hash(train) if cell.size is not None else None,
+                train_subset=subset_hash(train) if cell.size is not None else None,
                 generator=cell.synthetic.model if cell.synthetic else None)
     records: list[RunRecord] = []
     try:
@@ -709,11 +699,3 @@ def _check_sizes(sizes: Sequence[int], labels: Sequence[str]) -> None:
     if small:
         raise LlmdiscError(f"size {small[0]} is smaller than the {len(labels)} classes: every class needs an example; "
                            f"use sizes of at least {len(labels)}")
-
-
-def _subset_hash(ds: datasets.Dataset) -> str:
-    """A short hash of a data set's texts and labels: equal hashes, equal examples."""
-    digest = hashlib.sha256()
-    for text, label in zip(ds["text"], ds["label"]):
-        digest.update(f"{label}\t{text}\n".encode())
-    return digest.hexdigest()[:16]

@@ -1,8 +1,10 @@
-"""Training subsets: stratified, nested across sizes, and a held-out part for model selection."""
+"""Training subsets: stratified, nested across sizes, a held-out part for model selection, and the
+hashes that tell whether two runs saw the same examples."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from .errors import LlmdiscError
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["hold_out", "stratified_subset"]
+__all__ = ["data_fingerprint", "hold_out", "stratified_subset", "subset_hash"]
 
 
 def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = DEFAULT_SEED) -> datasets.Dataset:
@@ -83,4 +85,21 @@ def hold_out(data: datasets.DatasetDict, n: int, seed: int = DEFAULT_SEED, name:
     rest = np.setdiff1d(np.arange(len(train)), rows)
     out = datasets.DatasetDict(dict(data))
     out["train"], out[name] = train.select(rest), train.select(rows)
+    return out
+
+
+def subset_hash(ds: datasets.Dataset) -> str:
+    """A short hash of a data set's texts and labels: equal hashes, equal examples."""
+    digest = hashlib.sha256()
+    for text, label in zip(ds["text"], ds["label"]):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def data_fingerprint(data: datasets.DatasetDict) -> dict[str, Any]:
+    """Label names and, per split, the example count and a hash of its texts and labels."""
+    out: dict[str, Any] = {}
+    for name, split in data.items():
+        out[name] = {"examples": len(split), "sha256": subset_hash(split)}
+        out["labels"] = list(split.features["label"].names)
     return out
