@@ -30,8 +30,9 @@ def test_help_lists_the_subcommands():
         assert command in out.stdout
 
 
+@pytest.mark.demo
 def test_compare_without_arguments_runs_the_demo(tmp_path):
-    # The whole demo: 9 min on a quiet 2-core machine, 14 min on a loaded one; the guard leaves room.
+    # The whole demo (`make test-demo`): 9 min on a quiet 2-core machine, 14 min on a loaded one.
     out = llmdisc("compare", cwd=tmp_path, timeout=1800)
     assert out.returncode == 0, out.stderr
     assert "| naive_bayes | generative | 320 | 1 |" in out.stdout
@@ -41,6 +42,13 @@ def test_compare_without_arguments_runs_the_demo(tmp_path):
                                                   "anomaly.json"}
     records = json.loads((folder / "results.json").read_text())
     assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
+    # The verdict comes first; the report then shows what issue 12 and 18 ask of the demo.
+    report = (folder / "report.md").read_text()
+    headings = [line[3:] for line in report.splitlines() if line.startswith("## ")]
+    assert headings[0] == "Verdict"
+    for heading in ("Learning curves", "Prompts chosen", "Paired comparisons", "Zero-shot templates",
+                    "Anomaly detection", "Claims tested on this data", "Where the approaches disagree"):
+        assert heading in headings, heading
 
 
 def test_compare_with_flags_writes_every_record(tmp_path, capsys):

@@ -83,6 +83,14 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "zeroshot_direct": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct"},
     "zeroshot_calibrated": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "calibrate": True},
     "zeroshot_channel": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "channel"},
+    # Two templates averaged: the report gives each one's accuracy, since the prompt moves zero-shot
+    # accuracy about as much as the approach does.
+    "zeroshot_two_templates": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct",
+                               "templates": ["Text: {text}\nLabel: {label}", "Review: {text}\nSentiment: {label}"]},
+    # One template and label words picked per training subset, by cross-validated accuracy on it
+    # alone (true few-shot): a trained approach on the learning curve; the report names each choice.
+    "zeroshot_select": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "select": True,
+                        "sizes": [8, 32]},
     # The same prompt and scoring as zeroshot_direct, after LoRA training: a clean before/after.
     "lora_verbalizer": {"approach": "lora", "model": "smollm2-135m", "head": "verbalizer", "epochs": 2,
                         "batch_size": 16, "learning_rate": 3e-4},
