@@ -23,47 +23,42 @@ Like :func:`~llmdisc.evaluation.evaluate_classifier`, this module only ever call
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import inspect
-import json
 import logging
 import shutil
-import sys
-import threading
 import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import psutil
 
 from . import distributed
 from .calibration import CALIBRATION_METHODS
 from .classifiers import TextClassifier, get_classifier, get_classifier_class
-from .data import label_names
-from .subsets import data_fingerprint, stratified_subset, subset_hash
 from .config import DEFAULT_SEED
+from .data import label_names
 from .errors import LlmdiscError, first_line
 from .evaluation import evaluate_classifier, robustness_probabilities
-from .io import temp_root, write_json
+from .grid_progress import GridProgress
+from .io import temp_root
 from .locks import FolderLock, claim
-from .predictions import read_predictions, write_predictions
+from .peak_memory import PeakRSS
 from .prompts import check_task, label_words_note, label_words_warning, with_data_settings
-from .records import ZERO_SHOT, Costs, Predictions, RunRecord
+from .records import Costs, Predictions, RunRecord
+from .run_cache import Cell, RunCache
 from .scaleout import Share, parse_shard
+from .subsets import data_fingerprint, stratified_subset, subset_hash
 from .summary import lead_split
-from .synthetic_data import SyntheticSettings, label_counts, parse_synthetic, synthetic_subset
+from .synthetic_data import label_counts, parse_synthetic, synthetic_subset
 
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["compare", "normalise_approaches", "parse_sizes", "PeakRSS"]
+__all__ = ["compare", "normalise_approaches", "parse_sizes"]
 
 logger = logging.getLogger(__name__)
-
-MANIFEST = "comparison.json"
 
 
 def normalise_approaches(approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str) -> dict[str, dict]:
@@ -102,225 +97,7 @@ def parse_sizes(sizes: Sequence[int | str], n_train: int) -> tuple[list[int], li
     return sorted(out), notes
 
 
-class PeakRSS:
-    """Context manager: the peak memory of this process while the block runs.
-
-    RSS is sampled every 20 ms in a thread: the kernel's own high-water mark (VmHWM) spans the
-    process's whole life, and several approaches run in one process. ``peak_mib`` includes what
-    the process held at entry (so it depends on what ran before); ``increase_mib`` is the peak
-    minus the RSS at entry, closer to what the block itself needed. On a GPU, ``gpu_peak_mib``
-    is torch's peak allocated memory during the block (None without CUDA).
-    """
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval, self.peak_mib, self.increase_mib, self.gpu_peak_mib = interval, 0.0, 0.0, None
-        self._process, self._done = psutil.Process(), threading.Event()
-
-    def _sample(self) -> None:
-        while not self._done.is_set():
-            self._peak = max(self._peak, self._process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        import torch
-        self._start = self._peak = self._process.memory_info().rss
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import torch
-        self._done.set()
-        self._thread.join()
-        self._peak = max(self._peak, self._process.memory_info().rss)
-        self.peak_mib, self.increase_mib = self._peak / 2**20, (self._peak - self._start) / 2**20
-        if torch.cuda.is_available():
-            self.gpu_peak_mib = torch.cuda.max_memory_allocated() / 2**20
-
-
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``key: old -> new`` for each (nested) key whose value differs."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, "(unset)"), new.get(key, "(unset)")
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a} -> {b}")
-    return out
-
-
-@dataclasses.dataclass
-class _Cell:
-    """One (approach, size, seed) of the grid; ``size`` and ``seed`` are None for a zero-shot run."""
-
-    name: str  # the entry's name (the variant)
-    registered: str  # the registered approach
-    cls: type[TextClassifier]
-    paradigm: str
-    config: dict[str, Any]  # the approach's settings, as given
-    size: int | None
-    seed: int | None
-    robustness: bool = False  # measure the robustness curve here (the approach's largest size, first seed)
-    synthetic: SyntheticSettings | None = None  # train on texts an LM generates (synthetic_data.py)
-    largest: int | None = None  # the approach's largest size (its synthetic texts are generated for it)
-    generation_seconds: float = 0.0  # generating this cell's synthetic texts: counted as training time
-
-    @property
-    def key(self) -> dict[str, Any]:
-        """What a cached result must have been made with (JSON-normalised: tuples become lists)."""
-        extra = {"synthetic": dataclasses.asdict(self.synthetic)} if self.synthetic else {}
-        return json.loads(json.dumps({"approach": self.registered, **self.config, **extra}))
-
-    @property
-    def label(self) -> str:
-        return ZERO_SHOT if self.size is None else f"size {self.size}, seed {self.seed}"
-
-
-class _Cache:
-    """One JSON file per (approach, size, seed) under ``folder/runs``, and a manifest of the run."""
-
-    def __init__(self, folder: str | Path | None, manifest: dict[str, Any], resume: bool, overwrite: bool,
-                 shared: bool = False) -> None:
-        """``shared``: other processes or shards use the folder at the same time, so an
-        identical manifest is theirs (no ``resume`` needed) and nothing may be discarded."""
-        self.folder = Path(folder) if folder is not None else None
-        if self.folder is None:
-            return
-        path = self.folder / MANIFEST
-        if shared and overwrite:
-            raise LlmdiscError("--overwrite cannot be shared by several processes or shards (one would discard "
-                               f"the others' runs); remove {self.folder} first, then start them")
-        if path.exists() and overwrite:
-            shutil.rmtree(self.folder / "runs", ignore_errors=True)
-        elif path.exists() and not resume and not shared:
-            raise LlmdiscError(f"{self.folder} already holds a comparison; pass --resume to continue it "
-                               "(cached results are reused) or --overwrite to start again")
-        elif path.exists():
-            old = json.loads(path.read_text(encoding="utf-8"))
-            diff = _differences(old, manifest)
-            if diff:
-                raise LlmdiscError(f"cannot resume {self.folder}: it was made with different settings "
-                                   f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
-        write_json(path, manifest)
-
-    def _path(self, approach: str, size: int | None, seed: int | None) -> Path:
-        name = ZERO_SHOT if size is None else f"n{size}-seed{seed}"
-        return self.folder / "runs" / approach / f"{name}.json"
-
-    def claim_path(self, cell: _Cell) -> Path:
-        """The file a process holds while it runs the cell."""
-        return self.folder / "claims" / self._path(cell.name, cell.size, cell.seed).relative_to(
-            self.folder / "runs").with_suffix(".lock")
-
-    def _predictions_path(self, cell: _Cell) -> Path:
-        """The cell's per-example predictions: a Parquet file beside its JSON."""
-        return self._path(cell.name, cell.size, cell.seed).with_suffix(".parquet")
-
-    def get(self, cell: _Cell) -> list[RunRecord] | None:
-        """The cell's cached records, or None; an error if they were made with other settings.
-
-        A cached cell that lacks the robustness curve this plan wants is a miss (the plan's
-        largest size changed); one that has a curve this plan does not want loses it.
-        """
-        if self.folder is None:
-            return None
-        path = self._path(cell.name, cell.size, cell.seed)
-        if not path.exists():
-            return None
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        diff = _differences(cached["config"], cell.key)
-        if diff:
-            raise LlmdiscError(f"cannot resume {self.folder}: {cell.name} was run with different settings "
-                               f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
-        records = [RunRecord.from_dict(r, where=str(path)) for r in cached["records"]]
-        if cell.robustness and not any(r.robustness is not None for r in records):
-            return None
-        # A cell cached without its predictions (by an older llmdisc, or a lost file) is run again.
-        predictions = self._predictions_path(cell)
-        if not predictions.is_file() or not read_predictions(predictions, records):
-            return None
-        if not cell.robustness:
-            for r in records:
-                r.robustness = r.robustness_per_example = None
-        return records
-
-    def put(self, cell: _Cell, records: list[RunRecord]) -> None:
-        if self.folder is not None:
-            path = self._path(cell.name, cell.size, cell.seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # The predictions first: the JSON is what marks the cell done.
-            predictions = write_predictions(records, self._predictions_path(cell))
-            for r in records:
-                r.predictions = predictions.relative_to(self.folder).as_posix()
-            write_json(path, {"config": cell.key, "records": [r.to_dict() for r in records]})
-
-
-def _format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-class _Progress:
-    """The grid's progress bar (tqdm, on stderr): cells done of those to run, the running cell, an ETA.
-
-    Each remaining cell is estimated by the mean duration of its approach's finished cells;
-    cells of approaches not timed yet are counted apart (a zero-shot LM and Naive Bayes differ
-    by orders of magnitude, so tqdm's one mean rate would mislead). The running cell's own bar
-    (a Trainer's steps) opens below it. The same line is logged at debug level (``--verbose``).
-    Only the main process shows a bar.
-    """
-
-    def __init__(self, todo: list[_Cell]) -> None:
-        self.todo, self.done, self.start = todo, 0, time.perf_counter()
-        self.seconds: dict[str, list[float]] = {}
-        self.bar = None
-
-    def __enter__(self) -> _Progress:
-        from tqdm.auto import tqdm
-        from tqdm.contrib.logging import logging_redirect_tqdm
-        # Log lines while the bars show go through tqdm.write: above the bars, not through them.
-        self._redirect = logging_redirect_tqdm()
-        self._redirect.__enter__()
-        # No ETA of tqdm's own ({remaining}): the postfix carries ours.
-        self.bar = tqdm(total=len(self.todo), desc="grid", unit="cell", file=sys.stderr, dynamic_ncols=True,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}{postfix}",
-                        disable=not self.todo or not distributed.shows_progress())
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.bar.set_postfix_str("done" if self.done == len(self.todo) else "", refresh=False)
-        self.bar.close()
-        self._redirect.__exit__(*exc)
-
-    def _eta(self, remaining: list[_Cell]) -> str:
-        untimed = sum(c.name not in self.seconds for c in remaining)
-        if untimed == len(remaining):
-            return f"ETA unknown: {untimed} run{'s' if untimed > 1 else ''} left of approaches not timed yet"
-        eta = "ETA " + _format_seconds(sum(np.mean(self.seconds[c.name]) for c in remaining if c.name in self.seconds))
-        if untimed:
-            eta += f" + {untimed} run{'s' if untimed > 1 else ''} of approaches not timed yet"
-        return eta
-
-    def begin(self, cell: _Cell) -> None:
-        eta = self._eta(self.todo[self.done:])
-        self.bar.set_postfix_str(f"{cell.name}, {cell.label}; {eta}")
-        logger.debug("[%d/%d] %s, %s (elapsed %s, %s)", self.done + 1, len(self.todo), cell.name, cell.label,
-                     _format_seconds(time.perf_counter() - self.start), eta)
-
-    def end(self, cell: _Cell, seconds: float) -> None:
-        self.seconds.setdefault(cell.name, []).append(seconds)
-        self.skip(cell)
-
-    def skip(self, cell: _Cell) -> None:
-        """The cell is settled without running here (another run computed it)."""
-        self.done += 1
-        self.bar.update(1)
-
-
-def _run_cell(cell: _Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
+def _run_cell(cell: Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
               selection: datasets.Dataset | None, robustness: dict[str, Any] | None,
               calibration: str = "none") -> list[RunRecord]:
     """Train one approach on one subset, calibrate it on ``selection`` (trained approaches, when
@@ -396,7 +173,7 @@ def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str
     return None if parts is None else {t: float((p.argmax(axis=1) == gold).mean()) for t, p in parts.items()}
 
 
-def _train_subset(cell: _Cell, train: datasets.Dataset, folder: Path | None,
+def _train_subset(cell: Cell, train: datasets.Dataset, folder: Path | None,
                   verbalizers: Mapping[str, str] | None) -> datasets.Dataset:
     """The cell's training set: all of ``train`` (zero-shot), its stratified subset, or as many
     synthetic texts per label as that subset holds (see :mod:`~llmdisc.synthetic_data`; their
@@ -559,7 +336,7 @@ def compare(
     plan = _plan(approaches, numbers, seeds, seed, len(train), labels, notes, verbalizers, task)
     # Only a valid plan claims the folder: a refused setting must not leave a comparison.json
     # that makes the corrected command ask for --resume.
-    cache = _Cache(output_dir, manifest, resume, overwrite, shared=not share.whole)
+    cache = RunCache(output_dir, manifest, resume, overwrite, shared=not share.whole)
     positions = share.slice(range(len(plan)))
     # Look every cached cell up before running anything: a refusal comes at once, not hours in.
     cached = {p: cache.get(plan[p]) for p in positions}
@@ -574,7 +351,7 @@ def compare(
                             calibration=calibration, selection=data[selection_split] if selection_split in data else None,
                             verbalizers=verbalizers)
     ran: dict[int, list[RunRecord]] = {}
-    with _Progress([plan[p] for p in todo]) as progress, \
+    with GridProgress([plan[p] for p in todo]) as progress, \
             distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext():
         for p in todo:
             ran[p] = run(plan[p], cache, progress)
@@ -596,7 +373,7 @@ def compare(
     return records
 
 
-def _run_claimed(cell: _Cell, cache: _Cache, progress: _Progress, train: datasets.Dataset,
+def _run_claimed(cell: Cell, cache: RunCache, progress: GridProgress, train: datasets.Dataset,
                  data: datasets.DatasetDict, **settings: Any) -> list[RunRecord] | None:
     """Run one cell holding its claim, cache it if it succeeded; None when another run holds the claim.
 
@@ -630,7 +407,7 @@ def _run_claimed(cell: _Cell, cache: _Cache, progress: _Progress, train: dataset
 
 
 def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, labels: list[str],
-          notes: list[str], verbalizers: Mapping[str, str] | None = None, task: str | None = None) -> list[_Cell]:
+          notes: list[str], verbalizers: Mapping[str, str] | None = None, task: str | None = None) -> list[Cell]:
     """The grid's cells, approach by approach; ``notes`` gets a line for each capped size and
     one saying which label words the likelihood approaches score.
 
@@ -638,7 +415,7 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
     run: an unknown key, a wrong type, an unknown model, a bad template or a verbalizer naming
     an unknown label is a one-line error naming the approach.
     """
-    plan: list[_Cell] = []
+    plan: list[Cell] = []
     scored: dict[str, list[str] | None] = {}
     for name, config in normalise_approaches(approaches).items():
         config = dict(config)
@@ -667,9 +444,9 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
         scored[name] = clf.label_words(labels)
         cls, paradigm = type(clf), clf.paradigm
         if not clf.uses_training_data:
-            plan.append(_Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
+            plan.append(Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
             continue
-        plan += [_Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed),
+        plan += [Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed),
                        synthetic=synthetic, largest=own_numbers[-1])
                  for s in range(seed, seed + own_seeds) for n in own_numbers]
     warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
