@@ -147,6 +147,7 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
     if not verbose:  # a Trainer cell, with evaluations (the selection split) and checkpoints
         approaches["encoder"] = {"model": str(tiny_bert), "max_steps": 4, "eval_steps": 2, "batch_size": 8,
                                  "sizes": [16]}
+        approaches["embedding_lr"] = {"model": str(tiny_bert), "sizes": [16]}  # sentence-transformers' logger
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": []}))
     command = [sys.executable, "-m", "llmdisc", *(["--verbose"] if verbose else []), "compare", "--config", str(recipe),
@@ -162,7 +163,8 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
     if not verbose:
         assert "train: " in err and "step/s" in err  # the encoder's own bar
         assert "val accuracy=" in err  # its evaluations, on the bar
-    for noise in ("{'", "train_runtime", "Loading weights", "Writing model shards", "Warning", "warn("):
+    for noise in ("{'", "train_runtime", "Loading weights", "Writing model shards", "Warning", "warn(",
+                  "Loading SentenceTransformer"):
         assert noise not in err + done.stdout, noise
 
 

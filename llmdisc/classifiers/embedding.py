@@ -14,6 +14,7 @@ in ``encoder/``: that folder would not travel to the Hub, and may be gone when t
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,7 +111,14 @@ def choose_c(features: np.ndarray, labels: np.ndarray, class_weight, max_iter: i
     if folds < 2:
         return FALLBACK_C
     search = LogisticRegressionCV(Cs=C_GRID, cv=folds, scoring="neg_log_loss", max_iter=max_iter,
-                                  class_weight=class_weight).fit(features, labels)
+                                  class_weight=class_weight)
+    with warnings.catch_warnings():
+        # scikit-learn >= 1.8 warns that l1_ratios' default becomes (0.0,) (plain L2, as now) and
+        # that the fitted attributes will be simplified (C_ is read through np.ravel, either way).
+        # Passing the new settings would make older versions warn or fail instead.
+        for message in ("The default value for l1_ratios", "The fitted attributes of LogisticRegressionCV"):
+            warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+        search.fit(features, labels)
     return float(np.ravel(search.C_)[0])
 
 
