@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,7 +88,12 @@ class SetFitClassifier(TextClassifier):
                 # console keeps llmdisc's lines only.
                 trainer.remove_callback(PrinterCallback)
                 trainer.remove_callback(ProgressCallback)
-                trainer.train()
+                with warnings.catch_warnings():
+                    # setfit's inner Trainer pins memory with no way to say otherwise; torch then
+                    # warns on every CPU-only run (pinning does nothing there).
+                    warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true",
+                                            category=UserWarning)
+                    trainer.train()
             except ValueError as e:
                 raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
         place_for_inference(self.model.model_body, c.device, c.dtype)
