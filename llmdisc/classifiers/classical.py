@@ -409,6 +409,12 @@ class RandomForestTextClassifier(_BagOfWordsClassifier):
         return Forest(n_estimators=c.n_estimators, max_depth=c.max_depth, random_state=c.seed,
                       class_weight=self._class_weight(labels), n_jobs=-1)
 
+    def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
+        super()._fit(texts, labels, eval_data)
+        # Predict on one core: threads add the trees' probabilities in the order they finish, so
+        # the same forest would give answers that differ in the last bit from one call to the next.
+        self.pipeline.named_steps["model"].n_jobs = 1
+
     def _estimator_class(self) -> type:
         from sklearn.ensemble import RandomForestClassifier as Forest
         return Forest
