@@ -16,6 +16,12 @@ selection split is used: the prompt is chosen on the 32 training examples alone.
   Target: >= 0.78.
 * ``words_prior``: the same with ``prior: train`` (the class prior of the 32 examples, fitted on
   the training folds while selecting, then on all 32 for the winner).
+* ``words_loglik`` / ``words_prior_loglik``: ``words`` / ``words_prior`` judged by the held-out
+  mean log-probability of the gold label (``select_metric: log_likelihood``) instead of accuracy:
+  a smoother criterion, less prone to a candidate that is right on a few more of 32 by luck.
+* ``sentiment_words`` / ``sentiment_words_prior``: ``words`` / ``words_prior`` with
+  ``task: sentiment`` (a user who knows the task says so): the candidates are then the review and
+  the task-neutral template only.
 
 Prints, per variant, the refusal or the mean accuracy over seeds and one line per seed with the
 prompt that won; writes the same to OUTPUT/summary.json. ``--timing`` instead times
@@ -43,6 +49,14 @@ VARIANTS = {
     "words": {"zeroshot_select_words": {**SELECT, "candidate_words": ["negative", "positive"]}},
     "words_prior": {"zeroshot_select_words_prior": {**SELECT, "candidate_words": ["negative", "positive"],
                                                     "prior": "train"}},
+    "words_loglik": {"zeroshot_select_words_loglik": {**SELECT, "candidate_words": ["negative", "positive"],
+                                                      "select_metric": "log_likelihood"}},
+    "words_prior_loglik": {"zeroshot_select_words_prior_loglik": {
+        **SELECT, "candidate_words": ["negative", "positive"], "prior": "train", "select_metric": "log_likelihood"}},
+    "sentiment_words": {"zeroshot_select_sentiment_words": {**SELECT, "candidate_words": ["negative", "positive"],
+                                                            "task": "sentiment"}},
+    "sentiment_words_prior": {"zeroshot_select_sentiment_words_prior": {
+        **SELECT, "candidate_words": ["negative", "positive"], "task": "sentiment", "prior": "train"}},
 }
 
 

@@ -65,6 +65,24 @@ def test_bootstrap_interval_of_a_perfect_classifier_is_a_point_and_widens_with_e
         assert half[name].low <= half[name].value <= half[name].high
 
 
+def test_the_ece_interval_of_a_calibrated_model_holds_its_estimate():
+    # Exactly calibrated: 100 texts at confidence 0.7 with 70 right, 100 at 0.9 with 90 right (ECE 0).
+    # A resample repeats some texts and drops others, so its bins are off and its ECE above 0: the
+    # raw percentile interval lies wholly above the estimate, the shifted one holds it.
+    confidence = np.repeat([0.7, 0.9], 100)
+    correct = np.concatenate([np.arange(100) < 70, np.arange(100) < 90])
+    gold = np.arange(200) % 2
+    probs = probs_of(gold, correct).astype(np.float64)
+    probs[np.arange(200), np.where(correct, gold, 1 - gold)] = confidence
+    probs[np.arange(200), np.where(correct, 1 - gold, gold)] = 1 - confidence
+    draws = np.random.default_rng(3).integers(0, 200, size=(500, 200))
+    ece = bootstrap_metrics([probs], gold, draws)[0]["ece"]
+    raw = np.array([llmdisc.classification_metrics(probs[d], gold[d])["ece"] for d in draws])
+    assert ece.value == pytest.approx(0.0, abs=1e-9) and np.quantile(raw, 0.025) > 0.001
+    assert ece.low == 0.0 <= ece.value <= ece.high
+    assert ece.high == pytest.approx(np.quantile(raw, 0.975) - raw.mean())  # moved by the bias, width kept
+
+
 def test_two_seeds_are_pooled_on_the_same_drawn_examples():
     draws = np.random.default_rng(0).integers(0, 100, size=(300, 100))
     right, wrong = probs_of(GOLD, np.ones(100, bool)), probs_of(GOLD, np.zeros(100, bool))
