@@ -161,13 +161,14 @@ def _cheaper(analysis: Analysis) -> Claim:
 
 
 def _robustness_pairs(analysis: Analysis) -> list[tuple[RobustnessCurve, RobustnessCurve]]:
-    """(generative, discriminative) pairs: Naive Bayes / logistic regression, and the most accurate
-    approach of each paradigm."""
+    """(generative, discriminative) pairs: Naive Bayes / logistic regression, the LoRA channel /
+    verbalizer heads (the same LM and examples: only the direction of the likelihood differs),
+    and the most accurate approach of each paradigm."""
     curves = {c.variant: c for c in analysis.robustness if c.resampled_slope is not None}
     pairs = []
-    nb, lr = _first(analysis, "naive_bayes"), _first(analysis, "logistic_regression")
-    if nb in curves and lr in curves:
-        pairs.append((curves[nb], curves[lr]))
+    for gen, disc in ((_first(analysis, "naive_bayes"), _first(analysis, "logistic_regression")), _lora_heads(analysis)):
+        if gen in curves and disc in curves and len(curves[gen].rates) == len(curves[disc].rates):
+            pairs.append((curves[gen], curves[disc]))
     best = {}
     for g in sorted(analysis.summary, key=lambda g: -g.metrics[ACCURACY.name].value):
         if g.variant in curves:
