@@ -53,17 +53,38 @@ def accuracy(heads: list[str], n: int, epochs: int) -> None:
         print(json.dumps(result), flush=True)
 
 
+def long_texts(train, tokens: int):
+    """``train`` with each text lengthened to at least ``tokens`` tokens by appending the sentences
+    after it (its label kept): texts as long as other data sets' reviews, from SST-2's words."""
+    from llmdisc.models import load_tokenizer
+
+    tokenizer = load_tokenizer("smollm2-135m")
+    texts, pool = list(train["text"]), list(train["text"])
+    out = []
+    for i, text in enumerate(texts):
+        j = i + 1
+        while len(tokenizer(text)["input_ids"]) < tokens:
+            text += " " + pool[j % len(pool)]
+            j += 1
+        out.append(text)
+    return train.remove_columns("text").add_column("text", out)
+
+
 def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "sparse",
-                 gradient_checkpointing: bool = False) -> None:
+                 gradient_checkpointing: bool = False, tokens: int = 0) -> None:
     """Train `steps` batches of 16 with LoRA or all weights, the logits at the labelled positions
-    (sparse) or everywhere (full); print ex/s and peak RSS (this process)."""
+    (sparse) or everywhere (full); print ex/s and peak RSS (this process). ``tokens`` > 0: texts
+    lengthened to that many tokens and ``max_length`` set to it (0: SST-2's sentences, max_length 128)."""
     import torch
 
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], steps * 16, seed=0)
+    if tokens:
+        train = long_texts(train, tokens)
     clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head="verbalizer", max_steps=steps,
                                  batch_size=16, group_by_length=False, seed=0, logging_steps=steps, lora_dropout=lora_dropout,
-                                 sparse_logits=logits == "sparse", gradient_checkpointing=gradient_checkpointing)
+                                 sparse_logits=logits == "sparse", gradient_checkpointing=gradient_checkpointing,
+                                 **({"max_length": tokens} if tokens else {}))
     if mode == "full":
         # Full fine-tuning of the same model on the same batches: every weight trainable, no adapters.
         # LoraClassifier._fit imports get_peft_model from peft when it runs, so patch it there.
@@ -116,17 +137,18 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "spar
                       "rss_before_training_mib": window["rss_before"] / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
                       "training_increase_mib": (peak[0] - window["rss_before"]) / 2**20,
                       "optimizer_state_mib": window["optimizer_state_mib"], "trainable_weights_mib": window["trainable_weights_mib"],
-                      "lora_dropout": lora_dropout,
+                      "lora_dropout": lora_dropout, "tokens": tokens,
                       "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads()}), flush=True)
 
 
-def cost(steps: int, lora_dropout: float, gradient_checkpointing: bool, paths: list[str]) -> None:
+def cost(steps: int, lora_dropout: float, gradient_checkpointing: bool, paths: list[str], tokens: int = 0,
+         modes: tuple[str, ...] = ("lora", "full")) -> None:
     results = {}
     # LoRA and full fine-tuning alternate, so that a change in the machine's load hits both alike.
-    for logits, mode in ((logits, mode) for logits in paths for mode in ("lora", "full")):
+    for logits, mode in ((logits, mode) for logits in paths for mode in modes):
         command = [sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps),
-                   "--lora-dropout", str(lora_dropout), "--logits", logits]
+                   "--lora-dropout", str(lora_dropout), "--logits", logits, "--tokens", str(tokens)]
         out = subprocess.run(command + (["--gradient-checkpointing"] if gradient_checkpointing else []),
                              capture_output=True, text=True, check=True)
         results[f"{mode}-{logits}"] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
@@ -136,6 +158,9 @@ def cost(steps: int, lora_dropout: float, gradient_checkpointing: bool, paths: l
         return results[a][key] / results[b][key]
 
     targets = {}  # issue 15: LoRA's peak <= 0.5x full fine-tuning's, and >= 1.5x today's LoRA speed
+    if set(modes) != {"lora", "full"}:
+        print(json.dumps(results), flush=True)
+        return
     for logits in paths:  # LoRA against full fine-tuning on the same logits path
         results[f"{logits}_logits_memory_ratio_lora_over_full"] = ratio(f"lora-{logits}", f"full-{logits}", "peak_rss_training_mib")
         results[f"{logits}_logits_speed_ratio_lora_over_full"] = ratio(f"lora-{logits}", f"full-{logits}", "examples_per_second")
@@ -165,14 +190,18 @@ def main() -> None:
                         help="cost-run: vocabulary logits at the labelled positions only, or at every position")
     parser.add_argument("--gradient-checkpointing", action="store_true", help="cost: activation checkpointing in every run")
     parser.add_argument("--logits-paths", default="full,sparse", help="cost: the logits paths to run (full: the old one)")
+    parser.add_argument("--modes", default="lora,full", help="cost: lora, full or both (the ratios need both)")
+    parser.add_argument("--tokens", type=int, default=0,
+                        help="cost: lengthen every text to this many tokens and train with max_length = it (0: SST-2 as is)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
         accuracy(args.heads.split(","), args.train_examples, args.epochs)
     elif args.part == "cost":
-        cost(args.steps, args.lora_dropout, args.gradient_checkpointing, args.logits_paths.split(","))
+        cost(args.steps, args.lora_dropout, args.gradient_checkpointing, args.logits_paths.split(","), args.tokens,
+             tuple(args.modes.split(",")))
     else:
-        one_cost_run(args.mode, args.steps, args.lora_dropout, args.logits, args.gradient_checkpointing)
+        one_cost_run(args.mode, args.steps, args.lora_dropout, args.logits, args.gradient_checkpointing, args.tokens)
 
 
 if __name__ == "__main__":
