@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.special import log_softmax
 
 import llmdisc
 from llmdisc.likelihood import REVIEW_TEMPLATE, Template
@@ -50,11 +51,6 @@ def gguf_path() -> Path:
     return _packaged_path("smollm2-135m")
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    top = logits.max()
-    return logits - top - np.log(np.exp(logits - top).sum())
-
-
 class LlamaCppScorer:
     """llama.cpp's context and batch objects (through llama-cpp-python) for scoring token ids."""
 
@@ -62,7 +58,6 @@ class LlamaCppScorer:
         import llama_cpp
         from llama_cpp import _internals
 
-        self.lib = llama_cpp
         self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=batch_tokens, n_batch=batch_tokens,
                                    n_ubatch=batch_tokens, n_threads=threads, n_threads_batch=threads, verbose=False)
         # The high-level Llama keeps one sequence; several need their own context with n_seq_max

@@ -44,19 +44,16 @@ import llmdisc
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 SELECT = {"approach": "zeroshot", "model": "smollm2-135m", "select": True}
+WORDS = {**SELECT, "candidate_words": ["negative", "positive"]}
 VARIANTS = {
     "derived": {"zeroshot_select": dict(SELECT)},
-    "words": {"zeroshot_select_words": {**SELECT, "candidate_words": ["negative", "positive"]}},
-    "words_prior": {"zeroshot_select_words_prior": {**SELECT, "candidate_words": ["negative", "positive"],
-                                                    "prior": "train"}},
-    "words_loglik": {"zeroshot_select_words_loglik": {**SELECT, "candidate_words": ["negative", "positive"],
-                                                      "select_metric": "log_likelihood"}},
-    "words_prior_loglik": {"zeroshot_select_words_prior_loglik": {
-        **SELECT, "candidate_words": ["negative", "positive"], "prior": "train", "select_metric": "log_likelihood"}},
-    "sentiment_words": {"zeroshot_select_sentiment_words": {**SELECT, "candidate_words": ["negative", "positive"],
-                                                            "task": "sentiment"}},
-    "sentiment_words_prior": {"zeroshot_select_sentiment_words_prior": {
-        **SELECT, "candidate_words": ["negative", "positive"], "task": "sentiment", "prior": "train"}},
+    "words": {"zeroshot_select_words": dict(WORDS)},
+    "words_prior": {"zeroshot_select_words_prior": {**WORDS, "prior": "train"}},
+    "words_loglik": {"zeroshot_select_words_loglik": {**WORDS, "select_metric": "log_likelihood"}},
+    "words_prior_loglik": {"zeroshot_select_words_prior_loglik": {**WORDS, "prior": "train",
+                                                                  "select_metric": "log_likelihood"}},
+    "sentiment_words": {"zeroshot_select_sentiment_words": {**WORDS, "task": "sentiment"}},
+    "sentiment_words_prior": {"zeroshot_select_sentiment_words_prior": {**WORDS, "task": "sentiment", "prior": "train"}},
 }
 
 
