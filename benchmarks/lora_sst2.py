@@ -70,8 +70,15 @@ def long_texts(train, tokens: int):
     return train.remove_columns("text").add_column("text", out)
 
 
+def budget_setting(max_batch_tokens: str) -> dict:
+    """The classifier setting for ``--max-batch-tokens``: default (llmdisc's), none or a number."""
+    if max_batch_tokens == "default":
+        return {}
+    return {"max_batch_tokens": None if max_batch_tokens == "none" else int(max_batch_tokens)}
+
+
 def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "sparse",
-                 gradient_checkpointing: bool = False, tokens: int = 0) -> None:
+                 gradient_checkpointing: bool = False, tokens: int = 0, max_batch_tokens: str = "default") -> None:
     """Train `steps` batches of 16 with LoRA or all weights, the logits at the labelled positions
     (sparse) or everywhere (full); print ex/s and peak RSS (this process). ``tokens`` > 0: texts
     lengthened to that many tokens and ``max_length`` set to it (0: SST-2's sentences, max_length 128)."""
@@ -84,7 +91,7 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "spar
     clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head="verbalizer", max_steps=steps,
                                  batch_size=16, group_by_length=False, seed=0, logging_steps=steps, lora_dropout=lora_dropout,
                                  sparse_logits=logits == "sparse", gradient_checkpointing=gradient_checkpointing,
-                                 **({"max_length": tokens} if tokens else {}))
+                                 **({"max_length": tokens} if tokens else {}), **budget_setting(max_batch_tokens))
     if mode == "full":
         # Full fine-tuning of the same model on the same batches: every weight trainable, no adapters.
         # LoraClassifier._fit imports get_peft_model from peft when it runs, so patch it there.
@@ -133,6 +140,7 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "spar
         raise SystemExit("full fine-tuning trained adapters, not every weight: the patch above missed")
     sampler.join()
     print(json.dumps({"mode": mode, "logits": logits, "gradient_checkpointing": gradient_checkpointing,
+                      "max_batch_tokens": clf.config.max_batch_tokens,
                       "examples_per_second": steps * 16 / window["seconds"],
                       "rss_before_training_mib": window["rss_before"] / 2**20, "peak_rss_training_mib": peak[0] / 2**20,
                       "training_increase_mib": (peak[0] - window["rss_before"]) / 2**20,
@@ -143,12 +151,13 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "spar
 
 
 def cost(steps: int, lora_dropout: float, gradient_checkpointing: bool, paths: list[str], tokens: int = 0,
-         modes: tuple[str, ...] = ("lora", "full")) -> None:
+         modes: tuple[str, ...] = ("lora", "full"), max_batch_tokens: str = "default") -> None:
     results = {}
     # LoRA and full fine-tuning alternate, so that a change in the machine's load hits both alike.
     for logits, mode in ((logits, mode) for logits in paths for mode in modes):
         command = [sys.executable, __file__, "--part", "cost-run", "--mode", mode, "--steps", str(steps),
-                   "--lora-dropout", str(lora_dropout), "--logits", logits, "--tokens", str(tokens)]
+                   "--lora-dropout", str(lora_dropout), "--logits", logits, "--tokens", str(tokens),
+                   "--max-batch-tokens", max_batch_tokens]
         out = subprocess.run(command + (["--gradient-checkpointing"] if gradient_checkpointing else []),
                              capture_output=True, text=True, check=True)
         results[f"{mode}-{logits}"] = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
@@ -194,15 +203,18 @@ def main() -> None:
     parser.add_argument("--modes", default="lora,full", help="cost: lora, full or both (the ratios need both)")
     parser.add_argument("--tokens", type=int, default=0,
                         help="cost: lengthen every text to this many tokens and train with max_length = it (0: SST-2 as is)")
+    parser.add_argument("--max-batch-tokens", default="default",
+                        help="cost: the training passes' token budget: default (llmdisc's), none (one pass a batch) or N")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
         accuracy(args.heads.split(","), args.train_examples, args.epochs)
     elif args.part == "cost":
         cost(args.steps, args.lora_dropout, args.gradient_checkpointing, args.logits_paths.split(","), args.tokens,
-             tuple(args.modes.split(",")))
+             tuple(args.modes.split(",")), args.max_batch_tokens)
     else:
-        one_cost_run(args.mode, args.steps, args.lora_dropout, args.logits, args.gradient_checkpointing, args.tokens)
+        one_cost_run(args.mode, args.steps, args.lora_dropout, args.logits, args.gradient_checkpointing, args.tokens,
+                     args.max_batch_tokens)
 
 
 if __name__ == "__main__":

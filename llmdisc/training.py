@@ -26,6 +26,7 @@ from .checkpoints import last_complete_checkpoint
 from .errors import LlmdiscError, first_line
 from .io import temp_dir
 from .metrics import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classification_metrics, softmax
+from .micro_batches import micro_batching
 from .records import TrainerRun
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class TrainerSettings:
     eval_batch_size: int | str = arg(64, "examples per forward pass when evaluating and predicting "
                                      "(auto: the largest that fits when predicting)")
     gradient_accumulation_steps: int = arg(1, "steps whose gradients are summed before an update")
+    max_batch_tokens: int | None = arg(None, "run a training batch of more than this many tokens (rows x longest) as "
+                                             "several passes whose gradients add up to the batch's (less memory, "
+                                             "same step; none: one pass)")
     weight_decay: float = arg(0.01, "AdamW weight decay")
     warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
     lr_scheduler: str = arg("linear", "learning-rate decay after warm-up: linear, cosine, constant...")
@@ -183,6 +187,8 @@ def check_run_options(s: TrainerSettings) -> None:
         raise LlmdiscError(f"device {device}: Trainer approaches train a single process on the first visible GPU; "
                            f"choose it with CUDA_VISIBLE_DEVICES={device.index} and device cuda")
     check_batch_size(s.eval_batch_size, "eval_batch_size")
+    if s.max_batch_tokens is not None and s.max_batch_tokens < 1:
+        raise LlmdiscError(f"max_batch_tokens must be at least 1 (or none), got {s.max_batch_tokens}")
     for name in _report_to(s):
         if name not in REPORT_TO:
             raise LlmdiscError(f"unknown report_to '{name}'; use none or any of {', '.join(list(REPORT_TO)[1:])}")
@@ -404,10 +410,11 @@ def train_model(
             raise LlmdiscError("class_weights weight a classification head's loss, sparse_logits a causal LM's: not both")
         from .lm_loss import label_token_loss, sparse_logits_trainer
         trainer_class, loss_func = sparse_logits_trainer(), label_token_loss
-    trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+    trainer = micro_batching(trainer_class)(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                             processing_class=tokenizer, data_collator=data_collator,
                             compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks,
                             compute_loss_func=loss_func)
+    trainer.max_batch_tokens = settings.max_batch_tokens
     if "ForSequenceClassification" in type(model).__name__:
         # A classification loss is a mean over the batch. Trainer (transformers 5) takes any model
         # whose forward has **kwargs for one whose loss is summed over the tokens of the whole
