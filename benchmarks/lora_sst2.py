@@ -34,12 +34,13 @@ SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 OUT = Path("outputs")
 
 
-def accuracy(heads: list[str], n: int, epochs: int) -> None:
+def accuracy(heads: list[str], n: int, epochs: int, max_batch_tokens: str = "default") -> None:
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], n, seed=0)
     for head in heads:
         clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head=head, r=8, lora_alpha=16, epochs=epochs,
-                                     batch_size=16, learning_rate=2e-4, max_length=128, seed=0)
+                                     batch_size=16, learning_rate=2e-4, max_length=128, seed=0,
+                                     **budget_setting(max_batch_tokens))
         start = time.perf_counter()
         clf.fit(train, eval=data["validation"])
         metrics = llmdisc.evaluate_classifier(clf, data["validation"]).metrics
@@ -47,8 +48,9 @@ def accuracy(heads: list[str], n: int, epochs: int) -> None:
         result = {"head": head, "train_examples": n, "epochs": epochs, "validation": metrics, "parameters": counts,
                   "trainable_fraction": counts["trainable"] / counts["total"],
                   "train_seconds": clf.info.train_seconds, "total_seconds": time.perf_counter() - start,
-                  "best_metric": clf.info.trainer.best_metric}
-        suffix = "" if (n, epochs) == (4000, 1) else f"-{n}x{epochs}"
+                  "best_metric": clf.info.trainer.best_metric, "max_batch_tokens": clf.config.max_batch_tokens}
+        suffix = ("" if (n, epochs) == (4000, 1) else f"-{n}x{epochs}") + \
+            ("" if max_batch_tokens == "default" else f"-tokens{max_batch_tokens}")
         (OUT / f"bench-lora-{head}{suffix}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result), flush=True)
 
@@ -204,11 +206,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=0,
                         help="cost: lengthen every text to this many tokens and train with max_length = it (0: SST-2 as is)")
     parser.add_argument("--max-batch-tokens", default="default",
-                        help="cost: the training passes' token budget: default (llmdisc's), none (one pass a batch) or N")
+                        help="accuracy, cost: the training passes' token budget: default (llmdisc's), none (one pass a "
+                             "batch) or N")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
-        accuracy(args.heads.split(","), args.train_examples, args.epochs)
+        accuracy(args.heads.split(","), args.train_examples, args.epochs, args.max_batch_tokens)
     elif args.part == "cost":
         cost(args.steps, args.lora_dropout, args.gradient_checkpointing, args.logits_paths.split(","), args.tokens,
              tuple(args.modes.split(",")), args.max_batch_tokens)

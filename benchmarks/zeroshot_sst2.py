@@ -7,6 +7,7 @@
     .venv/bin/python benchmarks/zeroshot_sst2.py --part prompts    # neutral vs sentiment templates; prior correction
     .venv/bin/python benchmarks/zeroshot_sst2.py --part chat       # task sentiment, with and without the chat template
     .venv/bin/python benchmarks/zeroshot_sst2.py --part batching   # token-budget batches vs fixed batches of 16
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part dtype      # float32 vs bfloat16 weights on the CPU
 
 Settings follow the reference table in the generative issue: fp32, the packaged weights, no BOS
 token; direct scores " terrible" after "{text} A"; channel scores " {text}" after
@@ -122,6 +123,31 @@ def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("dire
     return result
 
 
+def part_dtype(data, n: int | None = None, modes: tuple[str, ...] = ("direct", "channel")) -> dict:
+    """float32 against bfloat16 weights on the CPU (``dtype: bfloat16``): accuracy, examples/s and the
+    largest label log-prob difference on the first ``n`` validation sentences (all by default)."""
+    texts = list(data["validation"]["text"][:n])
+    labels = np.asarray(data["validation"]["label"][:n])
+    result = {}
+    for mode in modes:
+        scores, row = {}, {}
+        for dtype in ("float32", "bfloat16"):
+            clf = llmdisc.get_classifier("zeroshot", task="sentiment", mode=mode, dtype=dtype, device="cpu")
+            scorer = clf.fit(data["train"].select(range(8))).scorer()
+            scorer.label_scores(texts[:16], scorer.templates[0])  # warm-up
+            start = time.perf_counter()
+            scores[dtype] = np.asarray(scorer.label_scores(texts, scorer.templates[0]))
+            seconds = time.perf_counter() - start
+            row[dtype] = {"ex_s": round(len(texts) / seconds, 2),
+                          "accuracy": round(float((scores[dtype].argmax(1) == labels).mean()), 4)}
+        row["speed_ratio_bf16_over_fp32"] = round(row["bfloat16"]["ex_s"] / row["float32"]["ex_s"], 2)
+        row["max_abs_logprob_diff"] = float(np.abs(scores["bfloat16"] - scores["float32"]).max())
+        row["same_predictions"] = float((scores["bfloat16"].argmax(1) == scores["float32"].argmax(1)).mean())
+        result[mode] = row
+        print(json.dumps({mode: row}), flush=True)
+    return result
+
+
 def plain_loop(model, tokenizer, pairs) -> list[float]:
     """The baseline: one unbatched forward pass per (context, continuation) pair."""
     out = []
@@ -153,11 +179,15 @@ def part_speed(data, n: int, plain_n: int) -> dict:
     texts = list(data["validation"]["text"][:n])
     template = Template(REVIEW_TEMPLATE)
     results = {}
+    # llmdisc as the zero-shot classifier runs it: its default row cap and token budget per batch.
+    defaults = llmdisc.get_classifier("zeroshot").config
+    results["llmdisc_batching"] = {"batch_size": defaults.batch_size, "max_tokens": defaults.max_tokens}
     lm = hflm(model, tokenizer)
     for mode in ("direct", "channel"):
         pairs = [getattr(template, mode)(t, w) for t in texts for w in ("negative", "positive")]
         timings = {}
-        start = time.perf_counter(); ours = loglikelihood(model, tokenizer, pairs, batch_size=16)
+        start = time.perf_counter(); ours = loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size,
+                                                          max_tokens=defaults.max_tokens)
         timings["llmdisc"] = n / (time.perf_counter() - start)
         start = time.perf_counter(); theirs = hflm_scores(lm, pairs)
         timings["lm_eval_hflm_b8"] = n / (time.perf_counter() - start)
@@ -355,9 +385,9 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching"], required=True)
+    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching", "dtype"], required=True)
     parser.add_argument("--modes", default="direct,channel", help="chat, batching: the scoring modes, comma-separated")
-    parser.add_argument("--examples", type=int, default=None, help="chat: the first N validation sentences (default: all)")
+    parser.add_argument("--examples", type=int, default=None, help="chat, dtype: the first N validation sentences (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="batching: times each path is timed (the best counts)")
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--speed-examples", type=int, default=200)
@@ -370,10 +400,11 @@ def main() -> None:
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
     result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
               "peer": lambda: part_peer(data), "generation": part_generation, "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
+              "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(","))),
               "batching": lambda: part_batching(data, args.speed_examples, args.rounds, tuple(args.modes.split(","))), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
                                              skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
     path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
-                f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching') else ''}.json")
+                f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching', 'dtype') else ''}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
 
