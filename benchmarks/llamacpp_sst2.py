@@ -1,4 +1,4 @@
-"""Benchmark: llmdisc's direct scoring beside llama.cpp on the same packaged GGUF (issue 15, item 3).
+"""Benchmark: llmdisc's direct and channel scoring beside llama.cpp on the same packaged GGUF (issue 15).
 
     pip install llama-cpp-python diskcache   # optional, benchmarks only (builds llama.cpp from source)
     .venv/bin/python benchmarks/llamacpp_sst2.py --examples 200
@@ -6,17 +6,19 @@
 CPU users who score prompts with a small GGUF model reach for llama.cpp. This script scores the
 same prompts both ways: zero-shot SST-2 with SmolLM2-135M-Instruct (the packaged Q4_1 GGUF),
 the review template, the label words " negative" / " positive", on the first N validation
-sentences.
+sentences; direct mode scores the label word after the text, channel mode the text after the
+label (``--modes``).
 
 * **llmdisc**: :func:`llmdisc.scoring.loglikelihood` on the GGUF de-quantized to float32 (what
-  ``zeroshot`` runs), default token-budget batches.
-* **llama.cpp, per prompt**: one ``llama_decode`` of context + label word per (text, label)
-  pair, the KV cache cleared between pairs: the plain loop.
-* **llama.cpp, per text**: one decode of the context per text; both label words read from its
-  last position (the label words are one token each, so that is exact): what a careful user does.
+  ``zeroshot`` runs), with the zero-shot classifier's batching defaults.
+* **llama.cpp, per prompt**: one ``llama_decode`` of context + continuation per (text, label)
+  pair, the KV cache cleared between pairs, logits read where the continuation is predicted:
+  the plain loop.
+* **llama.cpp, per text** (direct mode): one decode of the context per text; both label words
+  read from its last position (they are one token each, so that is exact): what a careful user does.
 * **llama.cpp, batched sequences**: as "per text", with many texts in one ``llama_batch`` under
-  distinct sequence ids (up to ``--batch-tokens`` tokens), only each text's last position
-  marked for logits: llama.cpp's documented way to evaluate several independent sequences at
+  distinct sequence ids (up to ``--batch-tokens`` tokens), only the positions that predict a
+  scored token marked for logits (direct mode: each text's last): llama.cpp's documented way to evaluate several independent sequences at
   once (its ``batched`` and ``perplexity --hellaswag`` examples; llama-cpp-python's
   ``Llama.embed`` does the same).
 
@@ -33,6 +35,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from scipy.special import log_softmax
@@ -73,14 +76,30 @@ class LlamaCppScorer:
     def _logits(self, i: int) -> np.ndarray:
         return np.ctypeslib.as_array(self.ctx.get_logits_ith(i), shape=(self.n_vocab,)).astype(np.float64)
 
-    def logprob_of_last(self, sequence: list[int]) -> float:
-        """log P(last token | the ones before), from one decode of the whole sequence."""
-        self.batch.reset()
-        self.batch.add_sequence(sequence, 0, False)
-        self.batch.batch.logits[len(sequence) - 2] = True  # the position that predicts the last token
-        self.ctx.kv_cache_clear()
-        self.ctx.decode(self.batch)
-        return float(log_softmax(self._logits(len(sequence) - 2))[sequence[-1]])
+    def continuation_logprobs(self, pairs: list[tuple[list[int], list[int]]], batched: bool = True) -> list[float]:
+        """log P(continuation | context) of each (context ids, continuation ids) pair: the pair decoded
+        as one sequence, logits read at the positions that predict the continuation's tokens. With
+        ``batched``, as many pairs to a batch (distinct sequence ids) as fit; else one per decode."""
+        out, start = [], 0
+        while start < len(pairs):
+            self.batch.reset()
+            spans, used = [], 0  # (first logit index in the batch, continuation ids) per pair
+            while start + len(spans) < len(pairs) and len(spans) < (self.max_sequences if batched else 1):
+                ctx, cont = pairs[start + len(spans)]
+                seq = ctx + cont
+                if used + len(seq) > self.batch_tokens and spans:
+                    break
+                self.batch.add_sequence(seq, len(spans), False)
+                self.batch.batch.logits[used + len(seq) - 1] = False
+                for i in range(used + len(ctx) - 1, used + len(seq) - 1):
+                    self.batch.batch.logits[i] = True
+                spans.append((used + len(ctx) - 1, cont))
+                used += len(seq)
+            self.ctx.kv_cache_clear()
+            self.ctx.decode(self.batch)
+            out += [sum(float(log_softmax(self._logits(first + j))[t]) for j, t in enumerate(cont)) for first, cont in spans]
+            start += len(spans)
+        return out
 
     def last_logprobs(self, sequences: list[list[int]]) -> list[np.ndarray]:
         """log-softmax at the last position of each sequence, as many to a batch as fit."""
@@ -107,45 +126,41 @@ def main(config: argparse.Namespace) -> dict:
     texts = list(data["validation"]["text"][: config.examples])
     gold = np.asarray(data["validation"]["label"][: config.examples])
     template = Template(REVIEW_TEMPLATE)
-    pairs = [template.direct(t, w) for t in texts for w in WORDS]
     model, tokenizer = load_model("smollm2-135m")
-    encoded = [encode_pair(tokenizer, *p) for p in pairs]
-    assert all(len(cont) == 1 for _, cont in encoded), "the label words must be one token each"
-    contexts = [encoded[2 * i][0] for i in range(len(texts))]
-    label_ids = [encoded[j][1][0] for j in range(2)]
-
-    results: dict = {"examples": len(texts), "threads": config.threads, "batch_tokens": config.batch_tokens}
-    logprobs: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-
-    start = time.perf_counter()
-    logprobs["llmdisc"] = np.array(loglikelihood(model, tokenizer, pairs)).reshape(-1, 2)
-    seconds["llmdisc"] = time.perf_counter() - start
-
+    defaults = llmdisc.get_classifier("zeroshot").config  # llmdisc as zero-shot runs it
     scorer = LlamaCppScorer(gguf_path(), config.threads, config.batch_tokens, config.max_sequences)
-    scorer.last_logprobs([contexts[0] + [label_ids[0]]])  # warm-up: first decode allocates buffers
-
-    start = time.perf_counter()  # per prompt: context + word decoded, one pair at a time
-    per_prompt = [scorer.logprob_of_last(ctx + cont) for ctx, cont in encoded]
-    seconds["llamacpp_per_prompt"] = time.perf_counter() - start
-    logprobs["llamacpp_per_prompt"] = np.array(per_prompt).reshape(-1, 2)
-
-    start = time.perf_counter()
-    one = [scorer.last_logprobs([ctx])[0][label_ids] for ctx in contexts]
-    seconds["llamacpp_per_text"] = time.perf_counter() - start
-    logprobs["llamacpp_per_text"] = np.array(one)
-
-    start = time.perf_counter()
-    batched = [lp[label_ids] for lp in scorer.last_logprobs(contexts)]
-    seconds["llamacpp_batched"] = time.perf_counter() - start
-    logprobs["llamacpp_batched"] = np.array(batched)
-
-    for name, lp in logprobs.items():
-        results[name] = {"ex_s": round(len(texts) / seconds[name], 2), "seconds": round(seconds[name], 2),
-                         "vs_llmdisc": round(seconds["llmdisc"] / seconds[name], 2),
-                         "max_abs_logprob_diff": float(np.abs(lp - logprobs["llmdisc"]).max()),
-                         "accuracy": round(float((lp.argmax(1) == gold).mean()), 4)}
-        print(json.dumps({name: results[name]}), flush=True)
+    results: dict = {"examples": len(texts), "threads": config.threads, "batch_tokens": config.batch_tokens}
+    for mode in config.modes.split(","):
+        pairs = [getattr(template, mode)(t, w) for t in texts for w in WORDS]
+        encoded = [encode_pair(tokenizer, *p) for p in pairs]
+        scorer.continuation_logprobs(encoded[:2])  # warm-up: the first decode allocates buffers
+        runs: dict[str, Callable[[], np.ndarray]] = {
+            "llmdisc": lambda: np.array(loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size,
+                                                      max_tokens=defaults.max_tokens)),
+            # per prompt: each (context, continuation) decoded alone, the KV cache cleared between
+            "llamacpp_per_prompt": lambda: np.array(scorer.continuation_logprobs(encoded, batched=False)),
+            # batched sequences: many pairs in one llama_batch under distinct sequence ids
+            "llamacpp_batched": lambda: np.array(scorer.continuation_logprobs(encoded)),
+        }
+        if mode == "direct":
+            assert all(len(cont) == 1 for _, cont in encoded), "the label words must be one token each"
+            contexts = [encoded[2 * i][0] for i in range(len(texts))]
+            label_ids = [encoded[j][1][0] for j in range(2)]
+            # per text: one decode of the context, both one-token label words read from its end
+            runs["llamacpp_per_text"] = lambda: np.array([scorer.last_logprobs([c])[0][label_ids] for c in contexts])
+            runs["llamacpp_batched"] = lambda: np.array([lp[label_ids] for lp in scorer.last_logprobs(contexts)])
+        logprobs, seconds = {}, {}
+        for name, run in runs.items():
+            start = time.perf_counter()
+            logprobs[name] = run().reshape(-1, 2)
+            seconds[name] = time.perf_counter() - start
+        results[mode] = {}
+        for name, lp in logprobs.items():
+            results[mode][name] = {"ex_s": round(len(texts) / seconds[name], 2), "seconds": round(seconds[name], 2),
+                                   "vs_llmdisc": round(seconds["llmdisc"] / seconds[name], 2),
+                                   "max_abs_logprob_diff": float(np.abs(lp - logprobs["llmdisc"]).max()),
+                                   "accuracy": round(float((lp.argmax(1) == gold).mean()), 4)}
+            print(json.dumps({mode: {name: results[mode][name]}}), flush=True)
     return results
 
 
@@ -156,6 +171,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch-tokens", type=int, default=2048, help="llama.cpp: tokens per batch (and context size)")
     parser.add_argument("--max-sequences", type=int, default=64, help="llama.cpp: sequences per batch")
+    parser.add_argument("--modes", default="direct,channel", help="direct, channel or both (comma-separated)")
     return parser
 
 

@@ -34,13 +34,13 @@ SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 OUT = Path("outputs")
 
 
-def accuracy(heads: list[str], n: int, epochs: int, max_batch_tokens: str = "default") -> None:
+def accuracy(heads: list[str], n: int, epochs: int, max_batch_tokens: str = "default", logits: str = "sparse") -> None:
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
     train = llmdisc.stratified_subset(data["train"], n, seed=0)
     for head in heads:
         clf = llmdisc.get_classifier("lora", model="smollm2-135m", task="sentiment", head=head, r=8, lora_alpha=16, epochs=epochs,
                                      batch_size=16, learning_rate=2e-4, max_length=128, seed=0,
-                                     **budget_setting(max_batch_tokens))
+                                     sparse_logits=logits == "sparse", **budget_setting(max_batch_tokens))
         start = time.perf_counter()
         clf.fit(train, eval=data["validation"])
         metrics = llmdisc.evaluate_classifier(clf, data["validation"]).metrics
@@ -48,9 +48,10 @@ def accuracy(heads: list[str], n: int, epochs: int, max_batch_tokens: str = "def
         result = {"head": head, "train_examples": n, "epochs": epochs, "validation": metrics, "parameters": counts,
                   "trainable_fraction": counts["trainable"] / counts["total"],
                   "train_seconds": clf.info.train_seconds, "total_seconds": time.perf_counter() - start,
-                  "best_metric": clf.info.trainer.best_metric, "max_batch_tokens": clf.config.max_batch_tokens}
+                  "best_metric": clf.info.trainer.best_metric, "max_batch_tokens": clf.config.max_batch_tokens,
+                  "sparse_logits": clf.config.sparse_logits}
         suffix = ("" if (n, epochs) == (4000, 1) else f"-{n}x{epochs}") + \
-            ("" if max_batch_tokens == "default" else f"-tokens{max_batch_tokens}")
+            ("" if max_batch_tokens == "default" else f"-tokens{max_batch_tokens}") + ("" if logits == "sparse" else "-full-logits")
         (OUT / f"bench-lora-{head}{suffix}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result), flush=True)
 
@@ -199,7 +200,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--lora-dropout", type=float, default=0.05, help="cost: LoRA dropout (0: no copies of layer inputs)")
     parser.add_argument("--logits", choices=["sparse", "full"], default="sparse",
-                        help="cost-run: vocabulary logits at the labelled positions only, or at every position")
+                        help="accuracy, cost-run: vocabulary logits at the labelled positions only, or at every position")
     parser.add_argument("--gradient-checkpointing", action="store_true", help="cost: activation checkpointing in every run")
     parser.add_argument("--logits-paths", default="full,sparse", help="cost: the logits paths to run (full: the old one)")
     parser.add_argument("--modes", default="lora,full", help="cost: lora, full or both (the ratios need both)")
@@ -211,7 +212,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.part == "accuracy":
-        accuracy(args.heads.split(","), args.train_examples, args.epochs, args.max_batch_tokens)
+        accuracy(args.heads.split(","), args.train_examples, args.epochs, args.max_batch_tokens, args.logits)
     elif args.part == "cost":
         cost(args.steps, args.lora_dropout, args.gradient_checkpointing, args.logits_paths.split(","), args.tokens,
              tuple(args.modes.split(",")), args.max_batch_tokens)
