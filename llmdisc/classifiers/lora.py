@@ -123,7 +123,7 @@ class LoraClassifier(TextClassifier):
                                          "is the user's turn, the label word (channel: the text) the assistant's answer")
         gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
         # 512: on SmolLM2-135M as fast as one pass at SST-2's lengths with 0.76x the peak memory, and
-        # at 256-token texts (batch 16) 1.7x faster, peaking at 2.8 GiB instead of 13.6 (RESULTS.md).
+        # at 256-token texts (batch 16) 1.6x faster, peaking at 2.9 GiB instead of 13.7 (RESULTS.md).
         max_batch_tokens: int | None = arg(512, "run a training batch of more than this many tokens (rows x longest) "
                                                 "as several passes whose gradients add up to the batch's (less "
                                                 "memory, same step; none: one pass)")
