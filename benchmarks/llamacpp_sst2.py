@@ -139,16 +139,18 @@ def main(config: argparse.Namespace) -> dict:
                                                       max_tokens=defaults.max_tokens)),
             # per prompt: each (context, continuation) decoded alone, the KV cache cleared between
             "llamacpp_per_prompt": lambda: np.array(scorer.continuation_logprobs(encoded, batched=False)),
-            # batched sequences: many pairs in one llama_batch under distinct sequence ids
-            "llamacpp_batched": lambda: np.array(scorer.continuation_logprobs(encoded)),
         }
         if mode == "direct":
             assert all(len(cont) == 1 for _, cont in encoded), "the label words must be one token each"
             contexts = [encoded[2 * i][0] for i in range(len(texts))]
             label_ids = [encoded[j][1][0] for j in range(2)]
-            # per text: one decode of the context, both one-token label words read from its end
-            runs["llamacpp_per_text"] = lambda: np.array([scorer.last_logprobs([c])[0][label_ids] for c in contexts])
+            # batched sequences, each text's context once (both one-token label words read from its
+            # end); per text: the same, one context per decode
             runs["llamacpp_batched"] = lambda: np.array([lp[label_ids] for lp in scorer.last_logprobs(contexts)])
+            runs["llamacpp_per_text"] = lambda: np.array([scorer.last_logprobs([c])[0][label_ids] for c in contexts])
+        else:
+            # batched sequences: many (label prompt, text) pairs in one llama_batch, distinct sequence ids
+            runs["llamacpp_batched"] = lambda: np.array(scorer.continuation_logprobs(encoded))
         logprobs, seconds = {}, {}
         for name, run in runs.items():
             start = time.perf_counter()

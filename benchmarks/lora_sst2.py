@@ -75,9 +75,11 @@ def long_texts(train, tokens: int):
 
 def budget_setting(max_batch_tokens: str) -> dict:
     """The classifier setting for ``--max-batch-tokens``: default (llmdisc's), none or a number."""
+    from llmdisc.batching import check_max_tokens
+
     if max_batch_tokens == "default":
         return {}
-    return {"max_batch_tokens": None if max_batch_tokens == "none" else int(max_batch_tokens)}
+    return {"max_batch_tokens": check_max_tokens(max_batch_tokens, "--max-batch-tokens")}
 
 
 def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "sparse",

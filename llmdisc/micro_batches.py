@@ -87,7 +87,7 @@ def micro_batching(trainer_class: type[Trainer]) -> type[Trainer]:
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             out = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-            if self._row_share == 1.0 or not model.training:
+            if self._row_share == 1.0:  # outside a split training step (evaluation included)
                 return out
             if return_outputs:
                 return out[0] * self._row_share, out[1]

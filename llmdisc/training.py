@@ -33,9 +33,14 @@ if TYPE_CHECKING:
     from transformers import TrainingArguments
 
 __all__ = ["REPORT_TO", "selection_metrics", "TrainerSettings", "Schedule", "plan_schedule", "DEFAULT_EPOCHS",
-           "train_model", "compute_classification_metrics", "weighted_cross_entropy", "check_run_options"]
+           "train_model", "compute_classification_metrics", "weighted_cross_entropy", "check_run_options",
+           "MAX_BATCH_TOKENS_HELP"]
 
 logger = logging.getLogger(__name__)
+
+
+MAX_BATCH_TOKENS_HELP = ("run a training batch of more than this many tokens (rows x longest) as several passes "
+                         "whose gradients add up to the batch's (less memory, same step; none: one pass)")
 
 
 @dataclass
@@ -51,9 +56,7 @@ class TrainerSettings:
     eval_batch_size: int | str = arg(64, "examples per forward pass when evaluating and predicting "
                                      "(auto: the largest that fits when predicting)")
     gradient_accumulation_steps: int = arg(1, "steps whose gradients are summed before an update")
-    max_batch_tokens: int | None = arg(None, "run a training batch of more than this many tokens (rows x longest) as "
-                                             "several passes whose gradients add up to the batch's (less memory, "
-                                             "same step; none: one pass)")
+    max_batch_tokens: int | None = arg(None, MAX_BATCH_TOKENS_HELP)
     weight_decay: float = arg(0.01, "AdamW weight decay")
     warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
     lr_scheduler: str = arg("linear", "learning-rate decay after warm-up: linear, cosine, constant...")
@@ -179,7 +182,7 @@ def check_run_options(s: TrainerSettings) -> None:
     import dataclasses as dc
 
     from transformers import TrainingArguments
-    from .batching import check_batch_size
+    from .batching import check_batch_size, check_max_tokens
     check_placement(s.device, s.dtype)
     device = resolve_placement(s.device, s.dtype).device
     if device.type == "cuda" and (device.index or 0) > 0 and distributed.world_size() == 1:
@@ -187,8 +190,7 @@ def check_run_options(s: TrainerSettings) -> None:
         raise LlmdiscError(f"device {device}: Trainer approaches train a single process on the first visible GPU; "
                            f"choose it with CUDA_VISIBLE_DEVICES={device.index} and device cuda")
     check_batch_size(s.eval_batch_size, "eval_batch_size")
-    if s.max_batch_tokens is not None and s.max_batch_tokens < 1:
-        raise LlmdiscError(f"max_batch_tokens must be at least 1 (or none), got {s.max_batch_tokens}")
+    check_max_tokens(s.max_batch_tokens, "max_batch_tokens")
     for name in _report_to(s):
         if name not in REPORT_TO:
             raise LlmdiscError(f"unknown report_to '{name}'; use none or any of {', '.join(list(REPORT_TO)[1:])}")

@@ -86,5 +86,5 @@ def test_a_split_batch_trains_the_same_weights_as_one_pass(case, tiny_llama, tin
 
 
 def test_a_budget_below_one_token_is_refused(tiny_llama, demo):
-    with pytest.raises(LlmdiscError, match="max_batch_tokens must be at least 1"):
+    with pytest.raises(LlmdiscError, match="max_batch_tokens must be a positive integer or none"):
         get_classifier("lora", model=str(tiny_llama), max_batch_tokens=0).fit(stratified_subset(demo["train"], 4))

@@ -50,7 +50,8 @@ from ..devices import model_placement, place_for_inference
 from ..models import check_model_available, load_model, load_tokenizer
 from ..scoring import encode_pair
 from ..metrics import TRAINER_LOSS, softmax
-from ..training import TrainerSettings, check_run_options, compute_classification_metrics, train_model
+from ..training import (MAX_BATCH_TOKENS_HELP, TrainerSettings, check_run_options, compute_classification_metrics,
+                        train_model)
 from .base import TextClassifier, register
 from .classical import class_weight_indices, class_weight_vector
 from .encoder import predict_logits, tokenize_texts
@@ -124,9 +125,7 @@ class LoraClassifier(TextClassifier):
         gradient_checkpointing: bool = arg(False, "recompute activations in the backward pass (less memory)")
         # 512: on SmolLM2-135M as fast as one pass at SST-2's lengths with 0.76x the peak memory, and
         # at 256-token texts (batch 16) 1.6x faster, peaking at 2.9 GiB instead of 13.7 (RESULTS.md).
-        max_batch_tokens: int | None = arg(512, "run a training batch of more than this many tokens (rows x longest) "
-                                                "as several passes whose gradients add up to the batch's (less "
-                                                "memory, same step; none: one pass)")
+        max_batch_tokens: int | None = arg(512, MAX_BATCH_TOKENS_HELP)
         sparse_logits: bool = arg(True, "verbalizer and channel heads: compute vocabulary logits only where the loss "
                                   "reads them (same loss; false: at every position, the slower old path)")
         learning_rate: float = arg(2e-4, "peak learning rate (LoRA takes larger ones than full fine-tuning)")
