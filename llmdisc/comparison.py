@@ -136,7 +136,9 @@ def _run_cell(cell: Cell, train: datasets.Dataset, data: datasets.DatasetDict, s
                                    prompt=clf.info.prompt.describe() if clf.info.prompt else None,
                                    template_accuracy=_template_accuracy(clf, data[split]))
                 if cell.robustness and robustness and split == robustness["split"]:
-                    damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"])
+                    # Rate 0 is the split itself: its probabilities were just computed.
+                    damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"],
+                                                       undamaged=e.probabilities[robustness["index"]])
                     gold = np.asarray(robustness["data"]["label"])
                     record.robustness = {k: float((p.argmax(axis=1) == gold).mean()) for k, p in damaged.items()}
                     record.robustness_per_example = {k: Predictions(robustness["index"], gold, p.astype(np.float32))

@@ -16,7 +16,7 @@ import llmdisc
 from llmdisc.classifiers.classical import NaiveBayesClassifier
 from llmdisc.cli import main
 from llmdisc.comparison import parse_sizes
-from llmdisc.evaluation import drop_words
+from llmdisc.evaluation import drop_words, robustness_probabilities
 from llmdisc.summary import learning_curve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,6 +193,31 @@ def test_drop_words():
     kept = np.mean([len(t.split()) for t in damaged[:200]]) / 10
     assert 0.65 < kept < 0.75
     assert all(t.strip() for t in drop_words(texts, 0.99))  # never an empty text
+
+
+def test_robustness_predicts_every_rate_in_one_call_and_reuses_the_undamaged_probabilities():
+    data = llmdisc.load_text_dataset("demo")
+    clf = llmdisc.get_classifier("naive_bayes").fit(data["train"])
+    calls = []
+    predict = clf.predict_proba
+    clf.predict_proba = lambda texts, **kw: calls.append(list(texts)) or predict(texts, **kw)
+    rates = [0.0, 0.1, 0.25, 0.5]
+    per_rate = {f"{r:g}": predict(drop_words(list(data["test"]["text"]), r)) for r in rates}
+    undamaged = per_rate["0"].copy()
+    undamaged[0] = [1.0, 0.0]  # marked, so that its reuse shows
+    got = robustness_probabilities(clf, data["test"], rates, undamaged=undamaged)
+    # One call, holding the damaged texts of the three positive rates, in order.
+    assert len(calls) == 1 and len(calls[0]) == 3 * len(data["test"])
+    assert list(got) == ["0", "0.1", "0.25", "0.5"] and got["0"] is undamaged
+    for key in ("0.1", "0.25", "0.5"):
+        np.testing.assert_allclose(got[key], per_rate[key])
+    # Without probabilities given, rate 0 is predicted with the rest (in the same one call).
+    calls.clear()
+    got = robustness_probabilities(clf, data["test"], rates)
+    assert len(calls) == 1 and len(calls[0]) == 4 * len(data["test"])
+    np.testing.assert_allclose(got["0"], per_rate["0"])
+    with pytest.raises(ValueError, match="undamaged holds 3 rows"):
+        robustness_probabilities(clf, data["test"], rates, undamaged=undamaged[:3])
 
 
 def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
