@@ -82,11 +82,29 @@ def budget_setting(max_batch_tokens: str) -> dict:
     return {"max_batch_tokens": check_max_tokens(max_batch_tokens, "--max-batch-tokens")}
 
 
+def glibc_heap() -> dict[str, float]:
+    """glibc's ``mallinfo2()`` in MiB: the main heap's size, the bytes in use in it and the bytes
+    free in it (held by the allocator, not returned to the OS), and the mmapped chunks'."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                         "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return {"heap_mib": info.arena / 2**20, "in_use_mib": info.uordblks / 2**20, "free_mib": info.fordblks / 2**20,
+            "mmapped_mib": info.hblkhd / 2**20}
+
+
 def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "sparse",
-                 gradient_checkpointing: bool = False, tokens: int = 0, max_batch_tokens: str = "default") -> None:
+                 gradient_checkpointing: bool = False, tokens: int = 0, max_batch_tokens: str = "default",
+                 heap_stats: bool = False) -> None:
     """Train `steps` batches of 16 with LoRA or all weights, the logits at the labelled positions
     (sparse) or everywhere (full); print ex/s and peak RSS (this process). ``tokens`` > 0: texts
-    lengthened to that many tokens and ``max_length`` set to it (0: SST-2's sentences, max_length 128)."""
+    lengthened to that many tokens and ``max_length`` set to it (0: SST-2's sentences, max_length 128).
+    ``heap_stats``: glibc's heap (:func:`glibc_heap`) before training and after each step, printed too."""
     import torch
 
     data = llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"])
@@ -130,6 +148,18 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "spar
                                                   if p.requires_grad) / 2**20
 
     transformers.Trainer.train = timed_train
+    heap = []
+    if heap_stats:
+        original_step = transformers.Trainer.training_step
+
+        def step_with_heap(self, *args, **kwargs):
+            if not heap:
+                heap.append(glibc_heap())
+            loss = original_step(self, *args, **kwargs)
+            heap.append(glibc_heap())
+            return loss
+
+        transformers.Trainer.training_step = step_with_heap
 
     def sample() -> None:
         while not done.is_set():
@@ -152,7 +182,9 @@ def one_cost_run(mode: str, steps: int, lora_dropout: float, logits: str = "spar
                       "optimizer_state_mib": window["optimizer_state_mib"], "trainable_weights_mib": window["trainable_weights_mib"],
                       "lora_dropout": lora_dropout, "tokens": tokens,
                       "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads()}), flush=True)
+                      "parameters": clf.num_parameters(), "torch_threads": torch.get_num_threads(),
+                      **({"glibc_heap_before_and_after_each_pass": [{k: round(v, 1) for k, v in h.items()} for h in heap]}
+                         if heap_stats else {})}), flush=True)
 
 
 def cost(steps: int, lora_dropout: float, gradient_checkpointing: bool, paths: list[str], tokens: int = 0,
@@ -208,6 +240,8 @@ def main() -> None:
     parser.add_argument("--modes", default="lora,full", help="cost: lora, full or both (the ratios need both)")
     parser.add_argument("--tokens", type=int, default=0,
                         help="cost: lengthen every text to this many tokens and train with max_length = it (0: SST-2 as is)")
+    parser.add_argument("--heap-stats", action="store_true",
+                        help="cost-run: glibc's heap (size, in use, free) before training and after each pass (mallinfo2)")
     parser.add_argument("--max-batch-tokens", default="default",
                         help="accuracy, cost: the training passes' token budget: default (llmdisc's), none (one pass a "
                              "batch) or N")
@@ -220,7 +254,7 @@ def main() -> None:
              tuple(args.modes.split(",")), args.max_batch_tokens)
     else:
         one_cost_run(args.mode, args.steps, args.lora_dropout, args.logits, args.gradient_checkpointing, args.tokens,
-                     args.max_batch_tokens)
+                     args.max_batch_tokens, args.heap_stats)
 
 
 if __name__ == "__main__":

@@ -93,13 +93,17 @@ def part_chat(data, modes: tuple[str, ...] = ("direct", "channel"), n: int | Non
     return rows
 
 
-def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel")) -> dict:
-    """Scoring speed of token-budget batches (the defaults) against the old fixed batches of 16 pairs,
-    on the same ``n`` validation sentences, alternating the two paths ``rounds`` times in one run."""
+def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel"),
+                  budgets: tuple[int, ...] = ()) -> dict:
+    """Scoring speed of token-budget batches (the default budget, and any in ``budgets``) against the
+    old fixed batches of 16 pairs, on the same ``n`` validation sentences, alternating the paths
+    ``rounds`` times in one run."""
     from llmdisc.scoring import DEFAULT_MAX_TOKENS
     texts = list(data["validation"]["text"][:n])
-    paths = {"old: batch_size 16, no token budget": dict(batch_size=16, max_tokens=None),
-             f"new: max_tokens {DEFAULT_MAX_TOKENS}, batch_size 64": dict(batch_size=64, max_tokens=DEFAULT_MAX_TOKENS)}
+    old_path = "old: batch_size 16, no token budget"
+    paths = {old_path: dict(batch_size=16, max_tokens=None)}
+    for budget in dict.fromkeys([DEFAULT_MAX_TOKENS, *budgets]):
+        paths[f"new: max_tokens {budget}, batch_size 64"] = dict(batch_size=64, max_tokens=budget)
     result = {}
     model = tokenizer = None
     for mode in modes:
@@ -113,11 +117,12 @@ def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("dire
                 start = time.perf_counter()
                 scores[name] = scorer.label_scores(texts, scorer.templates[0])
                 seconds[name].append(time.perf_counter() - start)
-        old, new = (np.asarray(scores[name]) for name in paths)
+        old = np.asarray(scores[old_path])
         speeds = {name: round(n / min(s), 2) for name, s in seconds.items()}
-        result[mode] = {"ex_s": speeds, "ratio_new_over_old": round(speeds[list(paths)[1]] / speeds[list(paths)[0]], 3),
-                        "max_abs_logprob_diff": float(np.abs(new - old).max()),
-                        "same_predictions": bool((new.argmax(1) == old.argmax(1)).all()),
+        new = {name: np.asarray(v) for name, v in scores.items() if name != old_path}
+        result[mode] = {"ex_s": speeds, "ratio_over_old": {name: round(speeds[name] / speeds[old_path], 3) for name in new},
+                        "max_abs_logprob_diff": max(float(np.abs(v - old).max()) for v in new.values()),
+                        "same_predictions": all(bool((v.argmax(1) == old.argmax(1)).all()) for v in new.values()),
                         "seconds": {k: [round(x, 2) for x in v] for k, v in seconds.items()}}
         print(json.dumps({mode: result[mode]}), flush=True)
     return result
@@ -389,6 +394,7 @@ def main() -> None:
     parser.add_argument("--modes", default="direct,channel", help="chat, batching: the scoring modes, comma-separated")
     parser.add_argument("--examples", type=int, default=None, help="chat, dtype: the first N validation sentences (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="batching: times each path is timed (the best counts)")
+    parser.add_argument("--budgets", default="", help="batching: more token budgets to time beside the default, comma-separated")
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--speed-examples", type=int, default=200)
     parser.add_argument("--plain-examples", type=int, default=50)
@@ -401,7 +407,8 @@ def main() -> None:
     result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
               "peer": lambda: part_peer(data), "generation": part_generation, "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
               "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(","))),
-              "batching": lambda: part_batching(data, args.speed_examples, args.rounds, tuple(args.modes.split(","))), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
+              "batching": lambda: part_batching(data, args.speed_examples, args.rounds, tuple(args.modes.split(",")),
+                                               tuple(int(b) for b in args.budgets.split(",") if b)), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
                                              skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
     path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
                 f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching', 'dtype') else ''}.json")
