@@ -124,14 +124,8 @@ def robustness_probabilities(clf: TextClassifier, data: datasets.Dataset, rates:
     texts = list(data["text"])
     if undamaged is not None and len(undamaged) != len(texts):
         raise ValueError(f"undamaged holds {len(undamaged)} rows for {len(texts)} texts")
-    keys = [f"{rate:g}" for rate in rates]
-    reused = {key for key, rate in zip(keys, rates) if rate == 0 and undamaged is not None}
-    damaged = [drop_words(texts, rate, seed) for key, rate in zip(keys, rates) if key not in reused]
-    probs = clf.predict_proba([t for part in damaged for t in part]) if damaged else None
-    out, start = {}, 0
-    for key in keys:
-        if key in reused:
-            out[key] = undamaged
-        else:
-            out[key], start = probs[start:start + len(texts)], start + len(texts)
-    return out
+    reuse, n = undamaged is not None, len(texts)
+    predicted = [rate for rate in rates if not (reuse and rate == 0)]
+    probs = clf.predict_proba([t for rate in predicted for t in drop_words(texts, rate, seed)]) if predicted else None
+    rows = {f"{rate:g}": probs[i * n:(i + 1) * n] for i, rate in enumerate(predicted)}
+    return {f"{rate:g}": undamaged if reuse and rate == 0 else rows[f"{rate:g}"] for rate in rates}
