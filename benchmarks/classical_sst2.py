@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import llmdisc
-from llmdisc.report import format_table
+from llmdisc.reporting.report import format_table
 
 TARGETS = {"naive_bayes": 0.80, "logistic_regression": 0.81}
 

@@ -28,8 +28,8 @@ from transformers import DataCollatorWithPadding
 
 import llmdisc
 from llmdisc.classifiers.encoder import EncoderClassifier, tokenize_texts
-from llmdisc.models import load_model
-from llmdisc.training import TrainerSettings, train_model
+from llmdisc.lm.loading import load_model
+from llmdisc.training.trainer import TrainerSettings, train_model
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import llmdisc
-from llmdisc.subsets import hold_out
+from llmdisc.data.subsets import hold_out
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 

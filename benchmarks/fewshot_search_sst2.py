@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import llmdisc
-from llmdisc.subsets import hold_out
-from llmdisc.models import resolve_model
+from llmdisc.data.subsets import hold_out
+from llmdisc.lm.loading import resolve_model
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 FIXED_C = (1.0, 10.0, 100.0, 1000.0)

@@ -9,7 +9,7 @@ the review template, the label words " negative" / " positive", on the first N v
 sentences; direct mode scores the label word after the text, channel mode the text after the
 label (``--modes``).
 
-* **llmdisc**: :func:`llmdisc.scoring.loglikelihood` on the GGUF de-quantized to float32 (what
+* **llmdisc**: :func:`llmdisc.lm.loglikelihood.loglikelihood` on the GGUF de-quantized to float32 (what
   ``zeroshot`` runs), with the zero-shot classifier's batching defaults.
 * **llama.cpp, per prompt**: one ``llama_decode`` of context + continuation per (text, label)
   pair, the KV cache cleared between pairs, logits read where the continuation is predicted:
@@ -22,7 +22,7 @@ label (``--modes``).
   once (its ``batched`` and ``perplexity --hellaswag`` examples; llama-cpp-python's
   ``Llama.embed`` does the same).
 
-Every path reads the same token ids (llmdisc's :func:`~llmdisc.scoring.encode_pair` of the HF
+Every path reads the same token ids (llmdisc's :func:`~llmdisc.lm.loglikelihood.encode_pair` of the HF
 tokenizer), so the differences are the kernels: llama.cpp computes with the Q4_1 weights
 directly, llmdisc with their float32 de-quantization. Prints examples/s per path, the ratio to
 llmdisc, the largest absolute log-probability difference from llmdisc and the accuracy.
@@ -41,9 +41,9 @@ import numpy as np
 from scipy.special import log_softmax
 
 import llmdisc
-from llmdisc.likelihood import REVIEW_TEMPLATE, Template
-from llmdisc.models import _packaged_path, load_model
-from llmdisc.scoring import encode_pair, loglikelihood
+from llmdisc.lm.label_likelihood import REVIEW_TEMPLATE, Template
+from llmdisc.lm.loading import _packaged_path, load_model
+from llmdisc.lm.loglikelihood import encode_pair, loglikelihood
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 WORDS = ("negative", "positive")

@@ -59,7 +59,7 @@ def accuracy(heads: list[str], n: int, epochs: int, max_batch_tokens: str = "def
 def long_texts(train, tokens: int):
     """``train`` with each text lengthened to at least ``tokens`` tokens by appending the sentences
     after it (its label kept): texts as long as other data sets' reviews, from SST-2's words."""
-    from llmdisc.models import load_tokenizer
+    from llmdisc.lm.loading import load_tokenizer
 
     tokenizer = load_tokenizer("smollm2-135m")
     texts = list(train["text"])
@@ -75,7 +75,7 @@ def long_texts(train, tokens: int):
 
 def budget_setting(max_batch_tokens: str) -> dict:
     """The classifier setting for ``--max-batch-tokens``: default (llmdisc's), none or a number."""
-    from llmdisc.batching import check_max_tokens
+    from llmdisc.lm.batch_sizes import check_max_tokens
 
     if max_batch_tokens == "default":
         return {}

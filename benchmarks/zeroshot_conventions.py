@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 import llmdisc
-from llmdisc.metrics import softmax
-from llmdisc.models import load_model
-from llmdisc.scoring import loglikelihood
+from llmdisc.metrics.classification import softmax
+from llmdisc.lm.loading import load_model
+from llmdisc.lm.loglikelihood import loglikelihood
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 WORDS = ["negative", "positive"]

@@ -27,9 +27,9 @@ import torch
 
 import llmdisc
 from llmdisc.classifiers.zeroshot import MIN_TEMPLATES, REVIEW_TEMPLATE, Template
-from llmdisc.generation import SamplingConfig, generate
-from llmdisc.models import load_model
-from llmdisc.scoring import encode_pair, loglikelihood
+from llmdisc.lm.generation import SamplingConfig, generate
+from llmdisc.lm.loading import load_model
+from llmdisc.lm.loglikelihood import encode_pair, loglikelihood
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 MIN_WORDS = {"negative": "terrible", "positive": "great"}
@@ -98,7 +98,7 @@ def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("dire
     """Scoring speed of token-budget batches (the default budget, and any in ``budgets``) against the
     old fixed batches of 16 pairs, on the same ``n`` validation sentences, alternating the paths
     ``rounds`` times in one run."""
-    from llmdisc.scoring import DEFAULT_MAX_TOKENS
+    from llmdisc.lm.loglikelihood import DEFAULT_MAX_TOKENS
     texts = list(data["validation"]["text"][:n])
     old_path = "old: batch_size 16, no token budget"
     paths = {old_path: dict(batch_size=16, max_tokens=None)}
@@ -291,7 +291,7 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool 
     (an interrupted run resumes): direct, calibrated and prior-corrected numbers are all derived
     from these arrays with the library's functions.
     """
-    from llmdisc.likelihood import LikelihoodScorer
+    from llmdisc.lm.label_likelihood import LikelihoodScorer
 
     cache.mkdir(parents=True, exist_ok=True)
     model = tokenizer = None
@@ -326,8 +326,8 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
     """The neutral default template against the sentiment one (direct, calibrated, channel) on
     SST-2 validation and the demo data; and prior correction from n training examples on SST-2
     validation and on 85/15 subsets of it, mean of ``seeds`` draws of the n examples."""
-    from llmdisc.likelihood import apply_weights, prior_weights
-    from llmdisc.metrics import softmax
+    from llmdisc.lm.label_likelihood import apply_weights, prior_weights
+    from llmdisc.metrics.classification import softmax
 
     demo = llmdisc.load_text_dataset("demo")
     rng = np.random.default_rng(0)

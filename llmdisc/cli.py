@@ -18,9 +18,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from .version import __version__
-from .commands import compare, evaluate, generate, predict, score, train
-from .console import run
+from llmdisc.version import __version__
+from llmdisc.commands import compare, evaluate, generate, predict, score, train
+from llmdisc.plumbing.console import run
 
 __all__ = ["main", "make_parser", "run"]
 

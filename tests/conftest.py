@@ -37,7 +37,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     """A 2-layer random BERT with the packaged MiniLM's tokenizer, saved as a local folder."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    tokenizer = llmdisc.models.load_tokenizer("minilm-l6")
+    tokenizer = llmdisc.lm.loading.load_tokenizer("minilm-l6")
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
     folder = tmp_path_factory.mktemp("tiny-bert")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import llmdisc
-from llmdisc.analysis import analyse, bootstrap_metrics, crossover_size, paired_test, _macro_f1_resampled
-from llmdisc.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED
-from llmdisc.metrics import macro_f1
-from llmdisc.records import Costs, Predictions, RunRecord
-from llmdisc.report import write_report
+from llmdisc.analysis.analyse import analyse, bootstrap_metrics, crossover_size, paired_test, _macro_f1_resampled
+from llmdisc.analysis.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from llmdisc.metrics.classification import macro_f1
+from llmdisc.api.records import Costs, Predictions, RunRecord
+from llmdisc.reporting.report import write_report
 
 LABELS = ["negative", "positive"]
 

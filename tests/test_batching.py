@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import llmdisc
-import llmdisc.scoring
+import llmdisc.lm.loglikelihood
 from llmdisc import LlmdiscError
-from llmdisc.batching import AUTO_START, check_batch_size, run_in_batches
+from llmdisc.lm.batch_sizes import AUTO_START, check_batch_size, run_in_batches
 
 
 def oom() -> torch.cuda.OutOfMemoryError:
@@ -89,7 +89,7 @@ def test_scoring_recovers_from_out_of_memory_with_the_same_scores(tiny_gpt2, mon
     requests = [(f"Review {i}: a {'long ' * (i % 5)}text.", " great") for i in range(20)]
     expected = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=4)
     seen: list[int] = []
-    monkeypatch.setattr(llmdisc.scoring, "_score_chunk", _limited_chunk(llmdisc.scoring._score_chunk, 3, seen))
+    monkeypatch.setattr(llmdisc.lm.loglikelihood, "_score_chunk", _limited_chunk(llmdisc.lm.loglikelihood._score_chunk, 3, seen))
     for batch_size in (16, "auto"):
         seen.clear()
         got = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=batch_size)
@@ -130,7 +130,7 @@ def test_encoder_prediction_recovers_from_out_of_memory(tiny_bert, demo):
 # ---- token budgets (issue 15, item 2) ------------------------------------------------------------
 
 def test_token_budget_batches_never_exceed_it_and_batch_size_caps_the_rows():
-    from llmdisc.batching import padded_tokens
+    from llmdisc.lm.batch_sizes import padded_tokens
 
     rng = np.random.default_rng(0)
     lengths = sorted(rng.integers(1, 120, size=300).tolist(), reverse=True) + [1200]  # one item over the budget
@@ -164,12 +164,12 @@ def test_token_budget_halves_on_out_of_memory():
 
 @pytest.mark.parametrize("value, expected", [(None, None), ("none", None), (512, 512), ("512", 512)])
 def test_max_tokens_values(value, expected):
-    from llmdisc.batching import check_max_tokens
+    from llmdisc.lm.batch_sizes import check_max_tokens
     assert check_max_tokens(value) == expected
 
 
 def test_bad_max_tokens_is_one_line():
-    from llmdisc.batching import check_max_tokens
+    from llmdisc.lm.batch_sizes import check_max_tokens
     with pytest.raises(LlmdiscError, match="max_tokens must be a positive integer or none"):
         check_max_tokens(0)
     with pytest.raises(LlmdiscError, match="zeroshot.max_tokens must be a positive integer or none"):
@@ -185,13 +185,13 @@ def test_token_budget_scores_equal_the_fixed_batches_and_stay_within_it(tiny_lm,
     requests += [(f"Sentiment:{w}\nReview:", " " + t) for t in texts for w in words]  # channel: texts scored
     old = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=16, max_tokens=None)
     seen: list[int] = []
-    real = llmdisc.scoring._score_chunk
+    real = llmdisc.lm.loglikelihood._score_chunk
 
     def recording(model, chunk, limit):
         seen.append(len(chunk) * max(len(ctx) + len(cont) for ctx, cont, _ in chunk))
         return real(model, chunk, limit)
 
-    monkeypatch.setattr(llmdisc.scoring, "_score_chunk", recording)
+    monkeypatch.setattr(llmdisc.lm.loglikelihood, "_score_chunk", recording)
     new = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=64, max_tokens=300)
     np.testing.assert_allclose(new, old, atol=1e-5)
     assert max(seen) <= 300 and len(seen) < len(requests) / 4

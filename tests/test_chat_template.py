@@ -17,9 +17,9 @@ import torch
 
 import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, get_classifier, stratified_subset
-from llmdisc.likelihood import LikelihoodScorer, chat_request
-from llmdisc.metrics import softmax
-from llmdisc.scoring import encode_pair
+from llmdisc.lm.label_likelihood import LikelihoodScorer, chat_request
+from llmdisc.metrics.classification import softmax
+from llmdisc.lm.loglikelihood import encode_pair
 
 TEMPLATE = "Review: {text}\nSentiment: {label}"
 LABELS = ["negative", "positive"]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 import llmdisc
-from llmdisc.analysis import analyse
-from llmdisc.anomaly import SHUFFLED, AnomalyScores, anomaly_auroc, detect_anomalies, rank_auroc, shuffle_words
-from llmdisc.claims import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, SYNTHETIC_MARGIN
+from llmdisc.analysis.analyse import analyse
+from llmdisc.comparison.anomaly import SHUFFLED, AnomalyScores, anomaly_auroc, detect_anomalies, rank_auroc, shuffle_words
+from llmdisc.analysis.claims import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, SYNTHETIC_MARGIN
 from llmdisc.errors import LlmdiscError
-from llmdisc.records import RunRecord
-from llmdisc.report import report_tables
+from llmdisc.api.records import RunRecord
+from llmdisc.reporting.report import report_tables
 
 from test_analysis import GOLD, record
 
@@ -154,8 +154,8 @@ def test_zero_shot_templates_are_each_scored_once_and_averaged(demo, tiny_gpt2, 
 
 
 def test_surprisal_is_the_mean_negative_token_log_prob(tiny_gpt2):
-    from llmdisc.models import load_model
-    from llmdisc.scoring import surprisal, token_logprobs
+    from llmdisc.lm.loading import load_model
+    from llmdisc.lm.loglikelihood import surprisal, token_logprobs
 
     model, tokenizer = load_model(str(tiny_gpt2), device="cpu")
     texts = ["The pizza was great.", "great was pizza The."]
@@ -171,7 +171,7 @@ def test_detect_anomalies_names_a_class_or_shuffles_words_and_caches(demo, tiny_
     assert shuffled.anomaly == SHUFFLED and len(shuffled.surprisal) == 20 and shuffled.is_anomaly.sum() == 10
     assert sorted(shuffle_words(["a b c d"], 0)[0].split()) == ["a", "b", "c", "d"]
     # Resumed, the cached scores come back without loading the LM.
-    monkeypatch.setattr("llmdisc.models.load_model", lambda *a, **k: pytest.fail("scored again"))
+    monkeypatch.setattr("llmdisc.lm.loading.load_model", lambda *a, **k: pytest.fail("scored again"))
     again = detect_anomalies(split, "test", str(tiny_gpt2), output_dir=tmp_path, reuse=True)
     assert np.array_equal(again.surprisal, shuffled.surprisal)
     with pytest.raises(LlmdiscError, match="anomaly_class 'spam' is not a label"):
@@ -197,7 +197,7 @@ def test_synthetic_training_data_in_a_comparison_is_cached_and_resumed(demo, tin
     assert fit[4] >= saved["seconds"] / 2 and fit[8] >= saved["seconds"] > 0
     # Resumed with one cell lost, the saved texts are reused: nothing is generated again.
     (tmp_path / "runs" / "lr_synthetic" / "n4-seed0.json").unlink()
-    monkeypatch.setattr("llmdisc.synthetic_data._generate", lambda *a, **k: pytest.fail("generated again"))
+    monkeypatch.setattr("llmdisc.comparison.synthetic_data._generate", lambda *a, **k: pytest.fail("generated again"))
     again = llmdisc.compare(approaches, data, splits=["test"], selection_split=None, output_dir=tmp_path, resume=True)
     assert [r.train_subset for r in again if r.variant == "lr_synthetic"] == [r.train_subset for r in synthetic]
     claim = claim_of(analyse(records), "Generative models can create new data")

@@ -155,7 +155,7 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
 def test_shipped_recipes_parse():
     from llmdisc.commands import train
     from llmdisc.commands.compare import CompareConfig
-    from llmdisc.config import config_from_dict, load_yaml
+    from llmdisc.plumbing.config import config_from_dict, load_yaml
 
     recipes = sorted((REPO / "recipes").glob("*.yaml"))
     assert len(recipes) >= 4
@@ -171,6 +171,6 @@ def test_shipped_recipes_parse():
 
 def test_demo_recipe_is_the_default_comparison():
     from llmdisc.commands.compare import DEFAULT_APPROACHES
-    from llmdisc.config import load_yaml
+    from llmdisc.plumbing.config import load_yaml
 
     assert load_yaml(REPO / "recipes" / "demo-compare.yaml")["approaches"] == DEFAULT_APPROACHES

@@ -15,9 +15,9 @@ from matplotlib.image import imread
 import llmdisc
 from llmdisc.classifiers.classical import NaiveBayesClassifier
 from llmdisc.cli import main
-from llmdisc.comparison import parse_sizes
-from llmdisc.evaluation import drop_words, robustness_probabilities
-from llmdisc.summary import learning_curve
+from llmdisc.comparison.grid import parse_sizes
+from llmdisc.comparison.evaluation import drop_words, robustness_probabilities
+from llmdisc.analysis.summary import learning_curve
 
 REPO = Path(__file__).resolve().parents[1]
 CHEAP = "naive_bayes,logistic_regression"
@@ -123,7 +123,7 @@ def test_resume_on_a_different_run_is_refused_with_the_difference(tmp_path, caps
     out = tmp_path / "cmp"
     base = ["--approaches", "naive_bayes", "--output-dir", str(out)]
     assert run(*base) == 0
-    demo = REPO / "llmdisc" / "demo_data"
+    demo = REPO / "llmdisc" / "data" / "demo_data"
     shutil.copy(demo / "test.jsonl", tmp_path / "test.jsonl")
     (tmp_path / "train.jsonl").write_text("".join((demo / "train.jsonl").read_text().splitlines(True)[:200]))
     change = [c.replace("DATA", str(tmp_path)) for c in change]
@@ -156,9 +156,9 @@ def test_a_size_larger_than_the_training_set_is_capped_with_a_note(tmp_path, cap
 
 def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
     # The grid's bar shows it; the log has it at debug level (--verbose), one line per cell.
-    with caplog.at_level(logging.DEBUG, logger="llmdisc.comparison"):
+    with caplog.at_level(logging.DEBUG, logger="llmdisc.comparison.grid"):
         assert run("--approaches", CHEAP, "--sizes", "8,all", "--output-dir", str(tmp_path)) == 0
-    lines = [r.getMessage() for r in caplog.records if r.name == "llmdisc.comparison"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "llmdisc.comparison.grid"]
     assert lines[0].startswith("[1/4] naive_bayes, size 8, seed 0") and lines[0].endswith("ETA unknown: 4 runs left of approaches not timed yet)")
     assert lines[1].startswith("[2/4] naive_bayes, size 320, seed 0")
     assert lines[1].endswith("+ 2 runs of approaches not timed yet)")  # logistic_regression's
@@ -178,8 +178,8 @@ def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     curves = learning_curve(records, "test")
     assert curves["zs"].flat and curves["naive_bayes"].sizes == [8, 64]
     # The flat line spans the plot; the x axis shows only real training sizes (a log axis has no 0).
-    from llmdisc.analysis import analyse
-    from llmdisc.plots import plot_learning_curves
+    from llmdisc.analysis.analyse import analyse
+    from llmdisc.reporting.plots import plot_learning_curves
 
     path = plot_learning_curves(analyse(records), tmp_path / "lc.png")
     assert path.stat().st_size > 10_000
@@ -342,7 +342,7 @@ def test_a_second_comparison_on_the_same_folder_is_refused(tmp_path, demo):
     import sys
 
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", f"import sys\nfrom llmdisc.locks import FolderLock\n"
+    holder = subprocess.Popen([sys.executable, "-c", f"import sys\nfrom llmdisc.plumbing.locks import FolderLock\n"
                                f"with FolderLock({str(out)!r}):\n    print('held', flush=True)\n    sys.stdin.read()\n"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

@@ -6,7 +6,7 @@ import pytest
 
 from llmdisc import LlmdiscError
 from llmdisc.commands.compare import CompareConfig, make_parser
-from llmdisc.config import config_from_dict, parse_config
+from llmdisc.plumbing.config import config_from_dict, parse_config
 
 
 def parse(argv):

@@ -205,7 +205,7 @@ def test_star_ratings_with_names_and_missing_labels(tmp_path):
 
 
 def test_split_equals_path_form_is_strict(tmp_path):
-    from llmdisc.data_files import parse_data_source
+    from llmdisc.data.files import parse_data_source
 
     assert parse_data_source("train=a.csv,test=b.csv") == {"train": "a.csv", "test": "b.csv"}
     assert parse_data_source("year=2024/train.parquet") == "year=2024/train.parquet"
@@ -344,7 +344,7 @@ def test_a_config_or_revision_for_local_data_is_refused():
 def test_the_data_flags_of_the_commands(fake_hub):
     from llmdisc.cli import make_parser
     from llmdisc.commands.compare import CompareConfig
-    from llmdisc.config import parse_config
+    from llmdisc.plumbing.config import parse_config
 
     args = make_parser().parse_args(["compare", "--data", "nyu-mll/glue", "--data-config", "sst2", "--data-revision",
                                       "main", "--splits-map", "validation=dev", "--label-names", "negative,positive"])

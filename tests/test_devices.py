@@ -13,12 +13,12 @@ import torch
 
 import llmdisc
 from llmdisc import LlmdiscError
-from llmdisc.devices import Placement, check_placement, resolve_device, resolve_dtype, resolve_placement
+from llmdisc.lm.devices import Placement, check_placement, resolve_device, resolve_dtype, resolve_placement
 
 
 def _args_of(settings):
     """The TrainingArguments llmdisc builds for ``settings`` (a run on 16 examples)."""
-    from llmdisc.training import _training_arguments, plan_schedule
+    from llmdisc.training.trainer import _training_arguments, plan_schedule
     return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
 
 
@@ -103,7 +103,7 @@ def test_a_dtype_the_device_cannot_run_is_one_line(machine, machine_kwargs, dtyp
 def test_one_process_puts_the_model_on_the_resolved_device(machine, monkeypatch, tiny_gpt2):
     # Before, load_model moved models only under several processes: a single-process zero-shot run
     # stayed on the CPU beside a GPU. The meta device stands in for the GPU this machine lacks.
-    import llmdisc.models
+    import llmdisc.lm.loading
 
     machine(cuda=1)
     asked = []
@@ -112,7 +112,7 @@ def test_one_process_puts_the_model_on_the_resolved_device(machine, monkeypatch,
         asked.append((device, dtype))
         return Placement(torch.device("meta"), torch.float32)
 
-    monkeypatch.setattr(llmdisc.models, "resolve_placement", fake)
+    monkeypatch.setattr(llmdisc.lm.loading, "resolve_placement", fake)
     model, _ = llmdisc.load_model(str(tiny_gpt2), device="auto", dtype="auto")
     assert asked == [("auto", "auto")] and model.device.type == "meta"
 
@@ -126,15 +126,15 @@ def test_load_model_loads_in_the_dtype_asked_for(tiny_gpt2):
 
 def test_a_bad_device_fails_before_the_model_loads(machine, monkeypatch):
     machine()
-    import llmdisc.models
+    import llmdisc.lm.loading
 
-    monkeypatch.setattr(llmdisc.models, "resolve_model", lambda *a: pytest.fail("the model was resolved"))
+    monkeypatch.setattr(llmdisc.lm.loading, "resolve_model", lambda *a: pytest.fail("the model was resolved"))
     with pytest.raises(LlmdiscError, match="no CUDA GPU"):
         llmdisc.load_model("smollm2-135m", device="cuda")
 
 
 def test_trainer_gets_mixed_precision_and_the_cpu_when_asked(machine):
-    from llmdisc.training import TrainerSettings
+    from llmdisc.training.trainer import TrainerSettings
 
     machine()
     args = _args_of(TrainerSettings(dtype="bfloat16"))
@@ -204,11 +204,11 @@ def test_a_reloaded_classifier_runs_where_asked_or_falls_back_to_auto(demo, tiny
     (["score", "--device", "gpu", "a text"], "unknown device 'gpu'"),
 ])
 def test_the_commands_refuse_a_bad_device_in_one_line_before_loading(argv, message, machine, capsys, monkeypatch):
-    import llmdisc.models
+    import llmdisc.lm.loading
     from llmdisc.cli import main
 
     machine()
-    monkeypatch.setattr(llmdisc.models, "resolve_model", lambda *a: pytest.fail("a model was resolved"))
+    monkeypatch.setattr(llmdisc.lm.loading, "resolve_model", lambda *a: pytest.fail("a model was resolved"))
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
@@ -216,7 +216,7 @@ def test_the_commands_refuse_a_bad_device_in_one_line_before_loading(argv, messa
 
 def test_trainer_approaches_refuse_a_gpu_that_trainer_would_not_use(machine):
     # TrainingArguments puts a single process on cuda:0 whatever is asked: say so before training.
-    from llmdisc.training import TrainerSettings, check_run_options
+    from llmdisc.training.trainer import TrainerSettings, check_run_options
 
     machine(cuda=2)
     with pytest.raises(LlmdiscError, match="CUDA_VISIBLE_DEVICES=1 and device cuda"):
@@ -233,11 +233,11 @@ def test_trainer_approaches_refuse_a_gpu_that_trainer_would_not_use(machine):
 def test_compare_and_train_refuse_a_bad_device_dtype_or_data_config_before_any_work(
         command, approach, message, machine, capsys, monkeypatch, tmp_path):
     """One line, before any model is resolved (compare checks every approach before its grid runs)."""
-    import llmdisc.models
+    import llmdisc.lm.loading
     from llmdisc.cli import main
 
     machine()
-    monkeypatch.setattr(llmdisc.models, "resolve_model", lambda *a: pytest.fail("a model was resolved"))
+    monkeypatch.setattr(llmdisc.lm.loading, "resolve_model", lambda *a: pytest.fail("a model was resolved"))
     out = tmp_path / "out"
     if command == "compare":
         settings = dict(approach)

@@ -19,7 +19,8 @@ import pytest
 import torch
 
 import llmdisc
-from llmdisc import distributed, scoring
+from llmdisc.plumbing import distributed
+from llmdisc.lm import loglikelihood as scoring
 
 # Run by `accelerate launch` in every process: the unchanged `llmdisc score` command, then a
 # zero-shot classifier; the main process writes what it got. Each process counts the scoring
@@ -29,7 +30,8 @@ import json, sys
 from pathlib import Path
 
 import llmdisc
-from llmdisc import distributed, scoring
+from llmdisc.plumbing import distributed
+from llmdisc.lm import loglikelihood as scoring
 from llmdisc.cli import main
 
 model, texts_file, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])

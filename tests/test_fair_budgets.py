@@ -9,10 +9,10 @@ import pytest
 
 import llmdisc
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
-from llmdisc.calibration import Calibration, apply_temperature, fit_temperature
-from llmdisc.subsets import hold_out
-from llmdisc.metrics import expected_calibration_error, log_loss
-from llmdisc.training import DEFAULT_EPOCHS, TrainerSettings, plan_schedule
+from llmdisc.classifiers.calibration import Calibration, apply_temperature, fit_temperature
+from llmdisc.data.subsets import hold_out
+from llmdisc.metrics.classification import expected_calibration_error, log_loss
+from llmdisc.training.trainer import DEFAULT_EPOCHS, TrainerSettings, plan_schedule
 
 
 # ---- the schedule rule ---------------------------------------------------------------------
@@ -206,9 +206,9 @@ def test_compare_records_a_platt_calibration(demo):
                                 sizes=[64], calibration="platt")
     assert record.temperature is None and record.calibration == "platt"
     assert set(record.uncalibrated) == {"ece", "log_loss"}
-    from llmdisc.records import RunRecord
+    from llmdisc.api.records import RunRecord
     assert RunRecord.from_dict(record.to_dict()).calibration == "platt"
-    from llmdisc.report import report_tables
+    from llmdisc.reporting.report import report_tables
     header, rows = report_tables([record])["temperature"]
     assert rows[0][header.index("calibration")] == "platt"
 
@@ -257,7 +257,7 @@ def test_compare_leaves_a_flat_zero_shot_run_uncalibrated_and_calibrates_a_prior
 
 def test_weighted_cross_entropy_weighs_each_example_by_its_class():
     import torch
-    from llmdisc.training import weighted_cross_entropy
+    from llmdisc.training.trainer import weighted_cross_entropy
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     labels = torch.tensor([0, 1, 1])
     plain = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
@@ -320,13 +320,13 @@ def test_class_weight_of_a_language_model_head_reweights_its_decisions(tiny_gpt2
     ([[45, 5], [45, 5]], None),          # 90%: below the 95% rule
 ])
 def test_degenerate_runs_are_named(confusion, flagged):
-    from llmdisc.records import degenerate_predictions
+    from llmdisc.api.records import degenerate_predictions
     assert degenerate_predictions(confusion, ["a", "b"]) == flagged
 
 
 def test_report_flags_a_degenerate_run(tmp_path):
-    from llmdisc.records import RunRecord
-    from llmdisc.report import report_tables
+    from llmdisc.api.records import RunRecord
+    from llmdisc.reporting.report import report_tables
     ok = RunRecord("naive_bayes", "naive_bayes", "generative", 8, 0, "test", labels=["a", "b"],
                    confusion=[[40, 10], [10, 40]], metrics={"accuracy": 0.8}, train_examples=8)
     stuck = RunRecord("encoder", "encoder", "discriminative", 8, 0, "test", labels=["a", "b"],

@@ -9,7 +9,7 @@ import torch
 
 from llmdisc import LlmdiscError, load_model, load_text_dataset
 from llmdisc.cli import main
-from llmdisc.generation import SamplingConfig, _format, generate, synthesize
+from llmdisc.lm.generation import SamplingConfig, _format, generate, synthesize
 
 PROMPTS = ["The film was", "A truly awful", "Great food and"]
 

@@ -21,8 +21,8 @@ import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, evaluate_classifier, get_classifier, stratified_subset
 from llmdisc.cli import main as cli
 from llmdisc.classifiers.base import TextClassifier as BaseClassifier
-from llmdisc.hub import upload_files, write_model_card
-from llmdisc.records import TrainInfo
+from llmdisc.hub.repos import upload_files, write_model_card
+from llmdisc.api.records import TrainInfo
 
 from cases import CASES, build_case
 
@@ -95,7 +95,7 @@ def test_model_card_parses_and_carries_the_metrics(saved):
                    f'TextClassifier.from_pretrained("{REPO}")', "## Hyper-parameters", "## Metrics",
                    "## Intended use and limits", *(f"`{label}`" for label in clf.labels)):
         assert needle in text, needle
-    for key in llmdisc.config.config_to_dict(clf.config):
+    for key in llmdisc.plumbing.config.config_to_dict(clf.config):
         assert (f"| `{key}` |" in text) == (key != "checkpoint_dir"), key  # where checkpoints went is not a setting
 
 
@@ -147,7 +147,7 @@ def fake_hub(monkeypatch):
         return f"https://huggingface.co/{repo_id}/commit/abc123"
 
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-    monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(llmdisc.hub.repos, "hub_reachable", lambda: True)
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     return calls
@@ -206,7 +206,7 @@ def test_no_token_or_offline_fails_before_training(problem, monkeypatch, tmp_pat
     if problem == "no token":
         monkeypatch.delenv("HF_TOKEN", raising=False)
         monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-        monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
+        monkeypatch.setattr(llmdisc.hub.repos, "hub_reachable", lambda: True)
         expected = "needs a Hugging Face token"
     else:
         monkeypatch.setenv("HF_TOKEN", "hf_test_token")  # conftest sets HF_HUB_OFFLINE: unreachable
@@ -233,7 +233,7 @@ def offline_hub(monkeypatch):
         raise AssertionError("the dry run touched the network")
 
     monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.setattr(llmdisc.hub, "hub_reachable", no_network)
+    monkeypatch.setattr(llmdisc.hub.repos, "hub_reachable", no_network)
     monkeypatch.setattr(huggingface_hub, "get_token", no_network)
     for method in ("create_repo", "upload_folder", "whoami", "create_commit"):
         monkeypatch.setattr(HfApi, method, no_network)
@@ -293,7 +293,7 @@ def test_compare_push_to_hub_uploads_a_dataset_that_load_dataset_reads(fake_hub,
     import pyarrow.parquet as pq
     from huggingface_hub import DatasetCard
 
-    from llmdisc.sharing import SHARED_FILES
+    from llmdisc.reporting.hub_dataset import SHARED_FILES
 
     out = tmp_path / "cmp"
     assert _compare(out, "--push-to-hub", REPO, "--hub-private", "--hub-license", "mit") == 0
@@ -320,13 +320,13 @@ def test_compare_push_to_hub_uploads_a_dataset_that_load_dataset_reads(fake_hub,
 
 
 def test_compare_push_without_a_token_fails_before_the_grid(monkeypatch, tmp_path, capsys):
-    from llmdisc import comparison
+    from llmdisc.comparison import grid as comparison
 
     ran = []
     monkeypatch.setattr(comparison, "_run_cell", lambda *a, **k: ran.append(a))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-    monkeypatch.setattr(llmdisc.hub, "hub_reachable", lambda: True)
+    monkeypatch.setattr(llmdisc.hub.repos, "hub_reachable", lambda: True)
     assert _compare(tmp_path / "cmp", "--push-to-hub", REPO) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs a Hugging Face token" in err[0] and "hf auth login" in err[0] and "HF_TOKEN" in err[0]
@@ -346,7 +346,7 @@ def test_bad_compare_hub_settings_are_one_line_errors(flags, message, tmp_path, 
 
 
 def test_compare_dry_run_writes_the_card_and_lists_without_network(offline_hub, tmp_path, capsys):
-    from llmdisc.sharing import SHARED_FILES
+    from llmdisc.reporting.hub_dataset import SHARED_FILES
 
     out = tmp_path / "cmp"
     assert _compare(out, "--push-to-hub", REPO, "--hub-dry-run") == 0

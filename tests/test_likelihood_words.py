@@ -11,9 +11,9 @@ import pytest
 
 from llmdisc import LlmdiscError, TextClassifier, get_classifier
 from llmdisc.cli import main
-from llmdisc.config import config_from_dict, parse_mapping
-from llmdisc.likelihood import apply_weights, prior_weights, resolve_verbalizers
-from llmdisc.prompts import (NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS, label_words_note, label_words_warning,
+from llmdisc.plumbing.config import config_from_dict, parse_mapping
+from llmdisc.lm.label_likelihood import apply_weights, prior_weights, resolve_verbalizers
+from llmdisc.lm.prompts import (NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS, label_words_note, label_words_warning,
                              task_templates, unscorable_labels, with_data_settings)
 
 
@@ -148,7 +148,7 @@ def test_data_settings_fill_in_and_the_approach_wins():
 # ---- the comparison and train use them -----------------------------------------------------------
 
 def test_compare_gives_the_data_level_words_to_every_likelihood_approach(demo, tiny_gpt2, tmp_path, caplog):
-    from llmdisc.comparison import compare
+    from llmdisc.comparison.grid import compare
 
     data = relabelled(demo, ["neg", "pos"])
     data["validation"] = data["validation"].select(range(6))

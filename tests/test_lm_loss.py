@@ -1,4 +1,4 @@
-"""Sparse LM logits (llmdisc.lm_loss): the same loss and gradients as the full-logits path, with
+"""Sparse LM logits (llmdisc.training.sparse_lm_loss): the same loss and gradients as the full-logits path, with
 the LM head applied only where the loss reads it; a grid of tiny models x LM heads."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from llmdisc import get_classifier, stratified_subset
-from llmdisc.lm_loss import IGNORE_INDEX, label_token_loss, read_positions, sparse_logits_trainer
+from llmdisc.training.sparse_lm_loss import IGNORE_INDEX, label_token_loss, read_positions, sparse_logits_trainer
 
 LM_HEADS = ["verbalizer", "channel"]
 

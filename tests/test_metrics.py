@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from llmdisc.metrics import brier_score, classification_metrics, expected_calibration_error, log_loss, reliability_bins
+from llmdisc.metrics.classification import brier_score, classification_metrics, expected_calibration_error, log_loss, reliability_bins
 
 
 def test_brier_by_hand():
@@ -51,10 +51,10 @@ def test_classification_metrics_macro_f1_counts_unpredicted_classes():
 
 def test_the_registry_is_the_one_place_a_metric_is_defined(monkeypatch):
     """A metric added to METRICS shows up in every record, the report's tables, and Trainer's choices."""
-    import llmdisc.metrics as M
-    from llmdisc.records import RunRecord
-    from llmdisc.report import format_table
-    from llmdisc.training import selection_metrics
+    import llmdisc.metrics.classification as M
+    from llmdisc.api.records import RunRecord
+    from llmdisc.reporting.report import format_table
+    from llmdisc.training.trainer import selection_metrics
 
     top = M.Metric("mean_top_prob", lambda p, y: float(p.max(axis=1).mean()), True, "{:.3f}", "mean top p", "mean confidence")
     monkeypatch.setitem(M.METRICS, top.name, top)
@@ -71,7 +71,7 @@ def test_the_registry_is_the_one_place_a_metric_is_defined(monkeypatch):
 
 def test_metric_directions_and_lookup():
     from llmdisc import LlmdiscError
-    from llmdisc.metrics import ACCURACY, ECE, metric
+    from llmdisc.metrics.classification import ACCURACY, ECE, metric
 
     assert ACCURACY.better(0.9, 0.8) and ECE.better(0.01, 0.1) and not ECE.better(0.1, 0.01)
     assert metric("ece") is ECE
@@ -81,7 +81,7 @@ def test_metric_directions_and_lookup():
 
 @pytest.mark.parametrize("name", ["log_loss", "brier", "ece"])
 def test_calibration_metrics_load_as_evaluate_modules_offline(name):
-    from llmdisc.metrics import METRICS, load_evaluate_module
+    from llmdisc.metrics.classification import METRICS, load_evaluate_module
 
     rng = np.random.default_rng(0)
     probs = rng.dirichlet([1, 1, 1], size=50)

@@ -1,4 +1,4 @@
-"""Training batches split by a token budget (llmdisc.micro_batches): the same weights as one pass.
+"""Training batches split by a token budget (llmdisc.training.micro_batches): the same weights as one pass.
 
 A grid of tiny models x heads, each trained twice on the same batches, once with every batch in
 one pass and once split into passes of unequal row counts; the trained weights, the logged loss
@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from llmdisc import get_classifier, stratified_subset
-from llmdisc import micro_batches
+from llmdisc.training import micro_batches
 from llmdisc.errors import LlmdiscError
-from llmdisc.micro_batches import split_rows
+from llmdisc.training.micro_batches import split_rows
 
 
 def test_split_rows_keeps_each_pass_within_the_budget():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from llmdisc import LlmdiscError
-from llmdisc.models import ALIASES, load_model, resolve_model
+from llmdisc.lm.loading import ALIASES, load_model, resolve_model
 
 
 def test_minilm_alias_loads_and_runs():
@@ -20,17 +20,17 @@ def test_minilm_alias_loads_and_runs():
 
 
 def test_smollm2_alias_converts_once_then_loads_from_the_cache(tmp_path, monkeypatch):
-    import llmdisc.models
+    import llmdisc.lm.loading
 
     monkeypatch.setenv("LLMDISC_CACHE", str(tmp_path))
     writes = []
-    real_atomic_dir = llmdisc.models.atomic_dir
+    real_atomic_dir = llmdisc.lm.loading.atomic_dir
 
     def counting_atomic_dir(target):
         writes.append(target)
         return real_atomic_dir(target)
 
-    monkeypatch.setattr(llmdisc.models, "atomic_dir", counting_atomic_dir)
+    monkeypatch.setattr(llmdisc.lm.loading, "atomic_dir", counting_atomic_dir)
     first = resolve_model("smollm2-135m")
     assert first.startswith(str(tmp_path)) and not [p for p in (tmp_path / "gguf").iterdir() if p.name.startswith(".")]
     model, tokenizer = load_model("smollm2-135m")

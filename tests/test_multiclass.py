@@ -88,8 +88,8 @@ def test_a_four_class_comparison_records_the_labels_device_and_dtype(topics, tin
         assert r.dtype == ("float32" if r.approach == "zeroshot" else None)
     row = records[0].to_dict()
     assert row["device"] == "cpu" and "dtype" in row
-    assert llmdisc.records.RunRecord.from_dict(row) == records[0]
-    from llmdisc.report import report_tables
+    assert llmdisc.api.records.RunRecord.from_dict(row) == records[0]
+    from llmdisc.reporting.report import report_tables
 
     headers, rows = report_tables(records)["runs"]
     column = headers.index("device / dtype")

@@ -12,9 +12,9 @@ import pytest
 import llmdisc
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
 from llmdisc.cli import main
-from llmdisc.prompt_selection import (MAX_WORD_SETS, candidate_templates, candidate_verbalizers, cross_validated,
+from llmdisc.lm.prompt_selection import (MAX_WORD_SETS, candidate_templates, candidate_verbalizers, cross_validated,
                                       _folds)
-from llmdisc.prompts import NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS
+from llmdisc.lm.prompts import NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS
 
 
 # ---- the candidates --------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def test_a_comparison_runs_selection_at_each_size_and_reports_the_winners(demo, 
     assert sorted(r.train_examples for r in chosen) == [8, 16]
     assert all(r.prompt and "training examples" in r.prompt for r in chosen)
     assert all(r.prompt is None and r.flat for r in records if r.variant == "zs")
-    from llmdisc.report import write_report
+    from llmdisc.reporting.report import write_report
 
     report = write_report(records, tmp_path / "r", title="t", settings={}).read_text()
     assert "## Prompts chosen" in report and chosen[0].prompt.replace("\n", "\\n")[:20] in report.replace("\n", "\\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from llmdisc.cli import main as cli
-from llmdisc.scaleout import Share, parse_shard
+from llmdisc.comparison.shards import Share, parse_shard
 
 CHEAP = "naive_bayes,logistic_regression"
 # What a run measures about itself: the only fields allowed to differ between two runs.
@@ -76,7 +76,7 @@ DRIVER = '''
 import json, os, sys
 from pathlib import Path
 
-from llmdisc import comparison
+from llmdisc.comparison import grid as comparison
 from llmdisc.cli import main
 
 out, ran, run_cell = Path(sys.argv[1]), [], comparison._run_cell
@@ -180,7 +180,7 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
 def test_each_process_sees_only_its_own_gpu(visible, nvml, local_rank, expected, monkeypatch):
     import torch
 
-    from llmdisc import distributed
+    from llmdisc.plumbing import distributed
 
     monkeypatch.setenv("WORLD_SIZE", "8")
     monkeypatch.setenv("LOCAL_RANK", str(local_rank))
@@ -195,7 +195,7 @@ def test_each_process_sees_only_its_own_gpu(visible, nvml, local_rank, expected,
 
 
 def test_on_its_own_hides_the_launcher_then_gives_it_back(monkeypatch):
-    from llmdisc import distributed
+    from llmdisc.plumbing import distributed
 
     for name, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
         monkeypatch.setenv(name, value)
@@ -209,12 +209,12 @@ def test_a_cell_claimed_by_another_run_is_left_to_it(demo, tmp_path, caplog):
     """A cell another run is computing (its claim held) is skipped, not computed twice; a later
     resume takes it."""
     import llmdisc
-    from llmdisc.locks import claim
+    from llmdisc.plumbing.locks import claim
 
     out = tmp_path / "out"
     held = claim(out / "claims" / "naive_bayes" / "n8-seed0.lock")  # as another process would
     try:
-        with caplog.at_level(logging.INFO, logger="llmdisc.comparison"):
+        with caplog.at_level(logging.INFO, logger="llmdisc.comparison.grid"):
             records = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out)
         assert held.path.exists()  # the run tidied its own claims only
     finally:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from llmdisc.models import load_model
-from llmdisc.scoring import (
+from llmdisc.lm.loading import load_model
+from llmdisc.lm.loglikelihood import (
     encode_pair, document_start_id, loglikelihood, perplexity, sequence_loglikelihood, token_logprobs,
 )
 
@@ -139,7 +139,7 @@ def test_equal_to_lm_evaluation_harness(tiny_lm):
 
     model, tokenizer = tiny_lm
     # lm-eval starts an empty context from BOS when there is one; we use <|endoftext|> (see
-    # llmdisc.scoring), which is also this tokenizer's BOS, so the two agree here.
+    # llmdisc.lm.loglikelihood), which is also this tokenizer's BOS, so the two agree here.
     peer = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=4)
     instances = [Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i) for i, r in enumerate(REQUESTS)]
     theirs = [ll for ll, _ in peer.loglikelihood(instances, disable_tqdm=True)]

@@ -7,12 +7,12 @@ import importlib.util
 import pytest
 
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
-from llmdisc.training import TrainerSettings, check_run_options
+from llmdisc.training.trainer import TrainerSettings, check_run_options
 
 
 def _args_of(settings):
     """The TrainingArguments llmdisc builds for ``settings`` (a run on 16 examples)."""
-    from llmdisc.training import _training_arguments, plan_schedule
+    from llmdisc.training.trainer import _training_arguments, plan_schedule
     return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
 
 

@@ -76,7 +76,7 @@ SENTIMENT = {"task": "sentiment"}  # the review template, which the hand-built r
 @pytest.mark.parametrize("option", ["channel", "pmi", "length_normalize", "several_templates"])
 def test_each_option_moves_the_scores_as_it_should(option, demo, tiny_gpt2):
     """On a real (tiny) LM, each option gives what its definition computes with the plain scorer."""
-    from llmdisc.scoring import loglikelihood
+    from llmdisc.lm.loglikelihood import loglikelihood
 
     words = {"negative": "bad", "positive": "very good indeed"}  # unequal token counts
     settings = {"channel": {"mode": "channel"}, "pmi": {"pmi": True}, "length_normalize": {"length_normalize": True},
@@ -138,9 +138,9 @@ def _fake_loglikelihood(option):
 
 @pytest.mark.parametrize("option", sorted(SETTINGS))
 def test_each_option_flips_a_constructed_prediction(option, demo, tiny_gpt2, monkeypatch):
-    import llmdisc.likelihood
+    import llmdisc.lm.label_likelihood
 
-    monkeypatch.setattr(llmdisc.likelihood, "loglikelihood", _fake_loglikelihood(option))
+    monkeypatch.setattr(llmdisc.lm.label_likelihood, "loglikelihood", _fake_loglikelihood(option))
     plain = get_classifier("zeroshot", model=str(tiny_gpt2), **SENTIMENT).fit(demo["train"])
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), **SENTIMENT, **SETTINGS[option]).fit(demo["train"])
     assert plain.predict([TEXT]) == ["positive"]
@@ -167,7 +167,7 @@ def test_smollm2_zero_shot_beats_chance_on_demo(demo):
 
 
 def test_multi_token_verbalizers_are_scored_whole(demo, tiny_gpt2):
-    from llmdisc.scoring import loglikelihood
+    from llmdisc.lm.loglikelihood import loglikelihood
 
     words = {"negative": "not good at all", "positive": "really very good"}
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **SENTIMENT).fit(demo["train"])

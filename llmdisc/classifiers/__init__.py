@@ -1,12 +1,12 @@
 """Every approach, behind one interface. Importing this package registers them all."""
 
-from .base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
-from .classical import LinearSvmClassifier, LogisticRegressionClassifier, NaiveBayesClassifier, RandomForestTextClassifier
-from .embedding import EmbeddingLogisticRegression
-from .encoder import EncoderClassifier
-from .lora import LoraClassifier
-from .setfit import SetFitClassifier
-from .zeroshot import ZeroShotClassifier
+from llmdisc.classifiers.base import TextClassifier, available_classifiers, get_classifier, get_classifier_class, register
+from llmdisc.classifiers.classical import LinearSvmClassifier, LogisticRegressionClassifier, NaiveBayesClassifier, RandomForestTextClassifier
+from llmdisc.classifiers.embedding import EmbeddingLogisticRegression
+from llmdisc.classifiers.encoder import EncoderClassifier
+from llmdisc.classifiers.lora import LoraClassifier
+from llmdisc.classifiers.setfit import SetFitClassifier
+from llmdisc.classifiers.zeroshot import ZeroShotClassifier
 
 __all__ = [
     "TextClassifier",

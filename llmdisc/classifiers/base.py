@@ -14,7 +14,7 @@ Edge cases, pinned down:
 * ``predict_proba([])`` returns an array of shape ``(0, k)``; a single string is treated as a
   list of one. Rows are renormalised in float64, so they sum to 1 within 1e-9.
 * ``save_pretrained(dir)`` writes the approach's own files plus ``llmdisc_config.json`` (approach,
-  labels, config, :class:`~llmdisc.records.TrainInfo`), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
+  labels, config, :class:`~llmdisc.api.records.TrainInfo`), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
   sibling and swaps it in, so a failed save leaves nothing half-written. Under several processes
   (``accelerate launch``) only the main one writes; the others wait for it.
 * ``TextClassifier.from_pretrained(dir_or_repo_id)`` returns an instance of whichever approach
@@ -45,14 +45,14 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
 
-from .. import distributed
-from ..calibration import Calibration
-from ..version import __version__
-from ..config import config_from_dict, config_to_dict
-from ..errors import LlmdiscError
-from ..hub import REPO_PLACEHOLDER, ModelCardInfo, check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
-from ..io import atomic_dir, write_json
-from ..records import TrainInfo
+from llmdisc.plumbing import distributed
+from llmdisc.classifiers.calibration import Calibration
+from llmdisc.version import __version__
+from llmdisc.plumbing.config import config_from_dict, config_to_dict
+from llmdisc.errors import LlmdiscError
+from llmdisc.hub.repos import REPO_PLACEHOLDER, ModelCardInfo, check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
+from llmdisc.plumbing.atomic_files import atomic_dir, write_json
+from llmdisc.api.records import TrainInfo
 
 if TYPE_CHECKING:
     import datasets
@@ -82,7 +82,7 @@ class TextClassifier(ABC):
     checkpoints: ClassVar[bool] = False  # trains with checkpoints: Config.checkpoint_dir and Config.resume
     can_merge: ClassVar[bool] = False  # save_merged(dir) writes a standalone model of the base library
     # Scores label words after a prompt: Config.verbalizers and Config.task take the data-level
-    # settings of compare / train (llmdisc.prompts.with_data_settings).
+    # settings of compare / train (llmdisc.lm.prompts.with_data_settings).
     scores_label_words: ClassVar[bool] = False
 
     @dataclass
@@ -169,7 +169,7 @@ class TextClassifier(ABC):
             self._check_size(n)
 
     def card_info(self, repo: str) -> ModelCardInfo:
-        """What the model card says about this classifier (see :func:`~llmdisc.hub.write_model_card`).
+        """What the model card says about this classifier (see :func:`~llmdisc.hub.repos.write_model_card`).
 
         Args:
             repo: where the card's code snippets load the model from.
@@ -230,7 +230,7 @@ class TextClassifier(ABC):
         """Fit a calibration on held-out ``data``; ``predict_proba`` applies it from then on.
 
         Temperature scaling divides the model's logits by one number fitted to minimise the log
-        loss on ``data`` (see :mod:`llmdisc.calibration`): confidences become honest and no
+        loss on ``data`` (see :mod:`llmdisc.classifiers.calibration`): confidences become honest and no
         prediction changes. Calling it again refits from the uncalibrated probabilities.
 
         Args:
@@ -241,7 +241,7 @@ class TextClassifier(ABC):
                 cross-validated log loss on ``data``).
 
         Returns:
-            The :class:`~llmdisc.calibration.Calibration`: the temperature, and ECE and log loss
+            The :class:`~llmdisc.classifiers.calibration.Calibration`: the temperature, and ECE and log loss
             on ``data`` before and after.
         """
         if not self.is_fitted:
@@ -446,7 +446,7 @@ def _placement_on_load(klass: type[TextClassifier], config: dict[str, Any], devi
 
     A model trained with ``device: cuda`` must still load on a laptop without a GPU.
     """
-    from ..devices import check_placement
+    from llmdisc.lm.devices import check_placement
     if "device" not in {f.name for f in dataclasses.fields(klass.Config)}:
         return  # no torch model
     config.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import arg
-from ..errors import LlmdiscError, first_line
-from .base import TextClassifier, register
+from llmdisc.plumbing.config import arg
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.classifiers.base import TextClassifier, register
 
 if TYPE_CHECKING:
     import datasets

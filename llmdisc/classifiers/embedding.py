@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import arg
-from ..errors import LlmdiscError, first_line
-from ..hub import is_repo_id
-from ..devices import check_placement, device_field, dtype_field, model_placement, resolve_placement
-from ..models import ALIASES, check_model_available, resolve_model
-from .base import TextClassifier, register
-from .classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
+from llmdisc.plumbing.config import arg
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.hub.repos import is_repo_id
+from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement, resolve_placement
+from llmdisc.lm.loading import ALIASES, check_model_available, resolve_model
+from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
 
 if TYPE_CHECKING:
     import datasets
@@ -61,8 +61,8 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     mean pooling.
 
     Args:
-        model: an alias of :data:`llmdisc.models.ALIASES`, a local folder or a Hub id.
-        device: where it runs (see :mod:`llmdisc.devices`).
+        model: an alias of :data:`llmdisc.lm.loading.ALIASES`, a local folder or a Hub id.
+        device: where it runs (see :mod:`llmdisc.lm.devices`).
         dtype: the precision of its weights.
 
     Returns:

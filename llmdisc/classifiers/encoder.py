@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import arg
-from ..batching import DISTRIBUTED_AUTO_BATCH, run_in_batches
-from ..distributed import map_batches, world_size
-from ..errors import LlmdiscError
-from ..metrics import softmax
-from ..devices import model_placement, place_for_inference
-from ..models import check_model_available, load_model, load_model_config
-from ..torchutil import no_grad
-from ..training import TrainerSettings, check_run_options, train_model
-from .base import TextClassifier, register
-from .classical import class_weight_indices, class_weight_vector
+from llmdisc.plumbing.config import arg
+from llmdisc.lm.batch_sizes import DISTRIBUTED_AUTO_BATCH, run_in_batches
+from llmdisc.plumbing.distributed import map_batches, world_size
+from llmdisc.errors import LlmdiscError
+from llmdisc.metrics.classification import softmax
+from llmdisc.lm.devices import model_placement, place_for_inference
+from llmdisc.lm.loading import check_model_available, load_model, load_model_config
+from llmdisc.plumbing.no_grad import no_grad
+from llmdisc.training.trainer import TrainerSettings, check_run_options, train_model
+from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.classical import class_weight_indices, class_weight_vector
 
 if TYPE_CHECKING:
     import datasets
@@ -73,10 +73,10 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
     """Logits for ``texts``, in batches of similar length (sorted, so little padding).
 
     ``batch_size`` may be ``"auto"`` (the largest batch that fits); a batch that runs out of
-    memory is halved either way (:mod:`llmdisc.batching`).
+    memory is halved either way (:mod:`llmdisc.lm.batch_sizes`).
 
     Under several processes (``accelerate launch``) each computes a share of the batches and
-    every process gets all the logits (see :mod:`llmdisc.distributed`).
+    every process gets all the logits (see :mod:`llmdisc.plumbing.distributed`).
 
     Returns:
         ``(logits as float32 array in the order of texts, number of truncated texts)``.
@@ -144,7 +144,7 @@ class EncoderClassifier(TextClassifier):
         _check_encoder(self.config.model)
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
-        from .mean_pooling import MeanPooledClassifier  # torch: not at import (the CLI answers at once)
+        from llmdisc.classifiers.mean_pooling import MeanPooledClassifier  # torch: not at import (the CLI answers at once)
         from transformers import DataCollatorWithPadding, set_seed
         c = self.config
         _check_encoder(c.model)
@@ -197,7 +197,7 @@ class EncoderClassifier(TextClassifier):
                 f"head over the {len(self.labels)} labels, and cross-entropy trains both.")
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
-        from .mean_pooling import HEAD_FILE  # torch: not at import (the CLI answers at once)
+        from llmdisc.classifiers.mean_pooling import HEAD_FILE  # torch: not at import (the CLI answers at once)
         if self.config.pooling == "mean":
             return "transformers", f"""
 import os
@@ -237,7 +237,7 @@ probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, tr
         self.tokenizer.save_pretrained(folder)
 
     def _load(self, folder: Path) -> None:
-        from .mean_pooling import HEAD_FILE, MeanPooledClassifier  # torch: not at import (the CLI answers at once)
+        from llmdisc.classifiers.mean_pooling import HEAD_FILE, MeanPooledClassifier  # torch: not at import (the CLI answers at once)
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         # The head's file says which head it is: folders saved before the pooling setting have none.
         mean = (Path(folder) / HEAD_FILE).is_file()

@@ -12,7 +12,7 @@ tell whether the objective matters or the model does:
   rule with the training class prior: a true generative classifier.
 
 ``chat_template: true`` trains and predicts in the base model's chat template, as the zero-shot
-classifier scores with it (:mod:`llmdisc.likelihood`): the verbalizer head learns the label word
+classifier scores with it (:mod:`llmdisc.lm.label_likelihood`): the verbalizer head learns the label word
 as the start of the assistant's answer, the channel head the text as the answer to the label's
 prompt, and the sequence head reads the last token of the rendered prompt (the first template up
 to ``{label}`` as the user's turn, the assistant's turn opened), where the model would begin its
@@ -39,22 +39,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import arg
-from ..errors import LlmdiscError, first_line
-from ..hub import hub_base_model
-from ..io import atomic_dir, write_json
-from ..likelihood import (LikelihoodScorer, chat_request, check_chat_template, cut_texts, likelihood_snippet, parse_templates,
+from llmdisc.plumbing.config import arg
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.hub.repos import hub_base_model
+from llmdisc.plumbing.atomic_files import atomic_dir, write_json
+from llmdisc.lm.label_likelihood import (LikelihoodScorer, chat_request, check_chat_template, cut_texts, likelihood_snippet, parse_templates,
                           resolve_verbalizers)
-from ..prompts import task_templates
-from ..devices import model_placement, place_for_inference
-from ..models import check_model_available, load_model, load_tokenizer
-from ..scoring import encode_pair
-from ..metrics import TRAINER_LOSS, softmax
-from ..training import (MAX_BATCH_TOKENS_HELP, TrainerSettings, check_run_options, compute_classification_metrics,
+from llmdisc.lm.prompts import task_templates
+from llmdisc.lm.devices import model_placement, place_for_inference
+from llmdisc.lm.loading import check_model_available, load_model, load_tokenizer
+from llmdisc.lm.loglikelihood import encode_pair
+from llmdisc.metrics.classification import TRAINER_LOSS, softmax
+from llmdisc.training.trainer import (MAX_BATCH_TOKENS_HELP, TrainerSettings, check_run_options, compute_classification_metrics,
                         train_model)
-from .base import TextClassifier, register
-from .classical import class_weight_indices, class_weight_vector
-from .encoder import predict_logits, tokenize_texts
+from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.classical import class_weight_indices, class_weight_vector
+from llmdisc.classifiers.encoder import predict_logits, tokenize_texts
 
 if TYPE_CHECKING:
     import datasets

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import arg
-from ..errors import LlmdiscError, first_line
-from ..devices import check_placement, device_field, dtype_field, model_placement, place_for_inference, resolve_placement
-from ..models import check_model_available, resolve_model
-from .base import TextClassifier, register
-from .embedding import encoder_hub_id, load_logistic_head, require
+from llmdisc.plumbing.config import arg
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement, place_for_inference, resolve_placement
+from llmdisc.lm.loading import check_model_available, resolve_model
+from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.embedding import encoder_hub_id, load_logistic_head, require
 
 if TYPE_CHECKING:
     import datasets

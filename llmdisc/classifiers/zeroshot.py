@@ -3,21 +3,21 @@
 Each label has a *verbalizer*, the word that fills a template's ``{label}`` (by default the
 label name itself). ``direct`` mode scores log P(verbalizer | text), ``channel`` mode
 log P(text | verbalizer) and compares labels by Bayes' rule with a uniform prior; the scoring
-itself, and where each piece of the template goes, is :mod:`llmdisc.likelihood`'s.
+itself, and where each piece of the template goes, is :mod:`llmdisc.lm.label_likelihood`'s.
 
 The template comes from ``templates`` or, when none are given, from ``task``
-(:func:`llmdisc.prompts.task_templates`: a task-neutral template by default, the review template
+(:func:`llmdisc.lm.prompts.task_templates`: a task-neutral template by default, the review template
 for ``task: sentiment``).
 
 Options: contextual calibration (Zhao et al., 2021: divide by the label probabilities for a
 content-free input such as "N/A"), prior correction from the training subset (``prior: train``:
 divide by the model's mean prediction over the training texts, multiply by their class
-frequencies; :func:`llmdisc.likelihood.prior_weights`), length normalisation (mean instead of summed log-prob),
+frequencies; :func:`llmdisc.lm.label_likelihood.prior_weights`), length normalisation (mean instead of summed log-prob),
 PMI (subtract log P(verbalizer | the template's text-free part), Holtzman et al., 2021),
 several templates averaged, k demonstrations drawn from train with a seed, and the model's chat
 template (``chat_template: true``: the prompt is the user's turn and the label word, or in
 channel mode the text, is scored as the start of the assistant's answer, as lm-evaluation-harness's
-``--apply_chat_template`` does; :mod:`llmdisc.likelihood`).
+``--apply_chat_template`` does; :mod:`llmdisc.lm.label_likelihood`).
 
 Long texts, in both modes alike: a text that does not fit the LM's window together with the
 prompt is cut to its first tokens (as the encoder cuts to ``max_length``), with a warning that
@@ -29,7 +29,7 @@ calibration and the prior weights; the LM is not trained.
 With ``select: true`` the classifier becomes a trained approach (it is run at every training
 size of a comparison): ``fit`` picks one template and one set of label words among the
 candidates by cross-validated accuracy on its training examples only
-(:mod:`llmdisc.prompt_selection`, "true few-shot" prompt selection), then predicts with them
+(:mod:`llmdisc.lm.prompt_selection`, "true few-shot" prompt selection), then predicts with them
 alone. The choice is recorded (``info.prompt``, the run record's ``prompt``), saved, and named on
 the model card. Without ``select`` (pure zero-shot), nothing is selected: the prompt is the one
 configured.
@@ -46,21 +46,21 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..config import DEFAULT_SEED, arg
-from ..errors import LlmdiscError
-from ..io import write_json
-from ..likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, apply_weights, causal_lm_loading_code,
+from llmdisc.plumbing.config import DEFAULT_SEED, arg
+from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing.atomic_files import write_json
+from llmdisc.lm.label_likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, apply_weights, causal_lm_loading_code,
                           check_chat_template, check_mode, likelihood_snippet, parse_templates, prior_weights,
                           resolve_verbalizers)
-from ..prompt_selection import (SELECT_METRICS, candidate_templates, candidate_verbalizers, check_select_size,
+from llmdisc.lm.prompt_selection import (SELECT_METRICS, candidate_templates, candidate_verbalizers, check_select_size,
                                 select_prompt)
-from ..prompts import task_templates
-from ..records import PromptChoice
-from ..batching import check_batch_size, check_max_tokens
-from ..devices import check_placement, device_field, dtype_field, model_placement
-from ..models import check_model_available, load_model, load_tokenizer
-from ..scoring import DEFAULT_MAX_TOKENS
-from .base import TextClassifier, register
+from llmdisc.lm.prompts import task_templates
+from llmdisc.api.records import PromptChoice
+from llmdisc.lm.batch_sizes import check_batch_size, check_max_tokens
+from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement
+from llmdisc.lm.loading import check_model_available, load_model, load_tokenizer
+from llmdisc.lm.loglikelihood import DEFAULT_MAX_TOKENS
+from llmdisc.classifiers.base import TextClassifier, register
 
 if TYPE_CHECKING:
     import datasets
@@ -273,7 +273,7 @@ class ZeroShotClassifier(TextClassifier):
                                              ("several templates", len(self.templates) > 1)) if on]
         if unsupported:
             return "transformers", load + (f"# This model uses {', '.join(unsupported)}: llmdisc's scorer applies them "
-                                           "(llmdisc.scoring); load it with llmdisc for its exact probabilities.\n")
+                                           "(llmdisc.lm.loglikelihood); load it with llmdisc for its exact probabilities.\n")
         scorer = self.scorer()
         return "transformers", likelihood_snippet(
             load, self.labels, scorer.words, scorer.templates[0], self.config.mode, demos=scorer.prefix(scorer.templates[0]),

@@ -47,21 +47,21 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .. import distributed
-from ..config import arg, config_to_dict, make_parser as _fields_parser, parse_config
-from ..data import DataConfig, label_names
-from ..subsets import hold_out
-from ..analysis import analyse
-from ..anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
-from ..models import check_model_available
-from ..prompts import PromptSettings
-from ..comparison import compare, normalise_approaches
-from ..records import RunRecord
-from ..errors import LlmdiscError
-from ..hub import check_push_access, check_repo_id
-from ..scaleout import parse_shard
-from ..report import markdown_table, report_tables, write_report
-from ..summary import failed_runs, report_split
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, config_to_dict, make_parser as _fields_parser, parse_config
+from llmdisc.data.loading import DataConfig, label_names
+from llmdisc.data.subsets import hold_out
+from llmdisc.analysis.analyse import analyse
+from llmdisc.comparison.anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
+from llmdisc.lm.loading import check_model_available
+from llmdisc.lm.prompts import PromptSettings
+from llmdisc.comparison.grid import compare, normalise_approaches
+from llmdisc.api.records import RunRecord
+from llmdisc.errors import LlmdiscError
+from llmdisc.hub.repos import check_push_access, check_repo_id
+from llmdisc.comparison.shards import parse_shard
+from llmdisc.reporting.report import markdown_table, report_tables, write_report
+from llmdisc.analysis.summary import failed_runs, report_split
 
 __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
@@ -207,7 +207,7 @@ def _check_hub(config: CompareConfig) -> str | None:
 
 def _share(config: CompareConfig, analysis: Any, summary: str | None, token: str | None) -> None:
     """Write the dataset card, then upload the comparison (or, for a dry run, list what would go)."""
-    from ..sharing import describe_comparison_upload, push_comparison, write_dataset_card
+    from llmdisc.reporting.hub_dataset import describe_comparison_upload, push_comparison, write_dataset_card
 
     write_dataset_card(config.output_dir, config.push_to_hub, analysis, config_to_dict(config), summary,
                        license=config.hub_license)
@@ -234,6 +234,6 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    from ..console import run
+    from llmdisc.plumbing.console import run
 
     sys.exit(run(make_parser()))

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import distributed
-from ..config import arg, make_parser as _fields_parser, parse_config
-from ..data import DataConfig
-from ..data_files import parse_data_source
-from ..errors import LlmdiscError
-from ..records import Evaluation
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
+from llmdisc.data.loading import DataConfig
+from llmdisc.data.files import parse_data_source
+from llmdisc.errors import LlmdiscError
+from llmdisc.api.records import Evaluation
 
 __all__ = ["EvaluateConfig", "main", "make_parser"]
 
@@ -45,8 +45,8 @@ class EvaluateConfig(DataConfig):
 def _model_folder(model: str, revision: str | None) -> Path:
     """The local folder of ``model`` (a Hub repo is downloaded, or read from the cache offline),
     checked to hold an llmdisc classifier: no torch, so a wrong path is reported at once."""
-    from ..classifiers.base import CONFIG_FILE, _not_a_classifier
-    from ..hub import download_folder, is_repo_id
+    from llmdisc.classifiers.base import CONFIG_FILE, _not_a_classifier
+    from llmdisc.hub.repos import download_folder, is_repo_id
 
     if is_repo_id(model):
         try:
@@ -62,8 +62,8 @@ def _model_folder(model: str, revision: str | None) -> Path:
 
 def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
     """The data sets to evaluate, by name, labelled with ``labels``' indices."""
-    from ..data import load_text_dataset
-    from ..data_files import parse_splits_map, source_files
+    from llmdisc.data.loading import load_text_dataset
+    from llmdisc.data.files import parse_splits_map, source_files
 
     source = parse_data_source(config.data)
     files = source_files(source, parse_splits_map(config.splits_map))
@@ -82,11 +82,11 @@ def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
 
 def main(model: str, config: EvaluateConfig) -> dict[str, Evaluation]:
     """Evaluate the classifier saved at ``model``; print the table, write the files; return the metrics by split."""
-    from ..classifiers import TextClassifier
-    from ..evaluation import evaluate_classifier
-    from ..evaluation_report import write_evaluation
-    from ..records import RunRecord
-    from ..report import format_table
+    from llmdisc.classifiers import TextClassifier
+    from llmdisc.comparison.evaluation import evaluate_classifier
+    from llmdisc.reporting.evaluation_folder import write_evaluation
+    from llmdisc.api.records import RunRecord
+    from llmdisc.reporting.report import format_table
 
     output_dir = Path(config.output_dir) if config.output_dir else None
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
@@ -118,6 +118,6 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    from ..console import run
+    from llmdisc.plumbing.console import run
 
     sys.exit(run(make_parser()))

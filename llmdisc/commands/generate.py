@@ -14,11 +14,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import arg, make_parser as _fields_parser, parse_config
-from ..generation import SamplingConfig, generate, synthesize
-from ..devices import check_placement, device_field, dtype_field
-from ..models import load_model
-from .inputs import read_inputs, write_jsonl
+from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
+from llmdisc.lm.generation import SamplingConfig, generate, synthesize
+from llmdisc.lm.devices import check_placement, device_field, dtype_field
+from llmdisc.lm.loading import load_model
+from llmdisc.commands.inputs import read_inputs, write_jsonl
 
 __all__ = ["GenerateConfig", "main", "make_parser"]
 
@@ -80,6 +80,6 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    from ..console import run
+    from llmdisc.plumbing.console import run
 
     sys.exit(run(make_parser()))

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import LlmdiscError
+from llmdisc.errors import LlmdiscError
 
 __all__ = ["TABLE_SUFFIXES", "OUTPUT_SUFFIXES", "check_output", "read_inputs", "write_jsonl", "write_records"]
 
@@ -21,8 +21,8 @@ OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
 def _table_texts(path: Path, text_column: str | None) -> list[str]:
     """The text column of a csv / tsv / parquet / jsonl file; the columns are checked from the
     header first, so that a wrong name is reported before anything slow runs."""
-    from ..data import TEXT_COLUMNS, pick_column
-    from ..data_files import peek_columns, read_data_file
+    from llmdisc.data.loading import TEXT_COLUMNS, pick_column
+    from llmdisc.data.files import peek_columns, read_data_file
 
     columns = peek_columns(path)
     if columns is not None:  # a wrong name: reported before datasets is imported
@@ -87,7 +87,7 @@ def write_jsonl(records: list[dict], output: str | None) -> None:
     """Print records as JSONL, or write them atomically to ``output``."""
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     if output:
-        from ..io import atomic_write_text
+        from llmdisc.plumbing.atomic_files import atomic_write_text
 
         atomic_write_text(output, text)
     else:
@@ -114,7 +114,7 @@ def write_records(records: list[dict[str, Any]], output: str | None) -> None:
         write_jsonl(records, output)
         return
     check_output(output)
-    from ..io import atomic_file
+    from llmdisc.plumbing.atomic_files import atomic_file
 
     with atomic_file(output) as tmp:
         if Path(output).suffix.lower() == ".csv":

@@ -22,9 +22,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .. import distributed
-from ..config import arg, make_parser as _fields_parser, parse_config
-from .inputs import check_output, read_inputs, write_records
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
+from llmdisc.commands.inputs import check_output, read_inputs, write_records
 
 __all__ = ["PredictConfig", "main", "make_parser", "prediction_records"]
 
@@ -51,8 +51,8 @@ def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> l
     import numpy as np
     from tqdm.auto import tqdm
 
-    from ..classifiers import TextClassifier
-    from ..errors import LlmdiscError
+    from llmdisc.classifiers import TextClassifier
+    from llmdisc.errors import LlmdiscError
 
     if config.batch_size < 1:
         raise LlmdiscError(f"--batch-size must be at least 1, got {config.batch_size}")
@@ -93,6 +93,6 @@ def _without(args: argparse.Namespace, *names: str) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    from ..console import run
+    from llmdisc.plumbing.console import run
 
     sys.exit(run(make_parser()))

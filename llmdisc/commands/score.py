@@ -19,13 +19,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .. import distributed
-from ..config import arg, make_parser as _fields_parser, parse_config
-from ..batching import check_batch_size
-from ..devices import check_placement, device_field, dtype_field
-from ..models import load_model
-from ..scoring import token_logprobs
-from .inputs import read_inputs, write_jsonl
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
+from llmdisc.lm.batch_sizes import check_batch_size
+from llmdisc.lm.devices import check_placement, device_field, dtype_field
+from llmdisc.lm.loading import load_model
+from llmdisc.lm.loglikelihood import token_logprobs
+from llmdisc.commands.inputs import read_inputs, write_jsonl
 
 __all__ = ["ScoreConfig", "main", "make_parser"]
 
@@ -74,6 +74,6 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    from ..console import run
+    from llmdisc.plumbing.console import run
 
     sys.exit(run(make_parser()))

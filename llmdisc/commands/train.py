@@ -26,17 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import distributed
-from ..classifiers import available_classifiers, get_classifier, get_classifier_class
-from ..config import arg, config_from_dict, make_parser as _fields_parser, merged_values
-from ..data import DataConfig
-from ..subsets import stratified_subset
-from ..errors import LlmdiscError
-from ..evaluation import evaluate_classifier
-from ..hub import check_push_access, check_repo_id, describe_upload, upload_folder
-from ..prompts import PromptSettings, check_task, label_words_warning, with_data_settings
-from ..records import RunRecord
-from ..report import format_table
+from llmdisc.plumbing import distributed
+from llmdisc.classifiers import available_classifiers, get_classifier, get_classifier_class
+from llmdisc.plumbing.config import arg, config_from_dict, make_parser as _fields_parser, merged_values
+from llmdisc.data.loading import DataConfig
+from llmdisc.data.subsets import stratified_subset
+from llmdisc.errors import LlmdiscError
+from llmdisc.comparison.evaluation import evaluate_classifier
+from llmdisc.hub.repos import check_push_access, check_repo_id, describe_upload, upload_folder
+from llmdisc.lm.prompts import PromptSettings, check_task, label_words_warning, with_data_settings
+from llmdisc.api.records import RunRecord
+from llmdisc.reporting.report import format_table
 
 __all__ = ["TrainConfig", "main", "make_parser"]
 
@@ -106,7 +106,7 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     data = config.load()
     labels = data["train"].features["label"].names
     if config.verbalizers:  # checked even where the approach scores no words: a typo is a typo
-        from ..likelihood import resolve_verbalizers
+        from llmdisc.lm.label_likelihood import resolve_verbalizers
         resolve_verbalizers(labels, config.verbalizers)
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.check(labels, sizes=[len(train)])
@@ -171,6 +171,6 @@ def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    from ..console import run
+    from llmdisc.plumbing.console import run
 
     sys.exit(run(make_parser()))

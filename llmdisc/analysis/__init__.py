@@ -1,0 +1,1 @@
+"""One analysis of a comparison, computed once: intervals, paired tests, claims, the verdict."""

@@ -1,0 +1,373 @@
+"""One analysis of a comparison, computed once: intervals, paired tests, crossovers, the verdict.
+
+:func:`analyse` turns the records of :func:`llmdisc.compare` (with their per-example
+predictions) into an :class:`~llmdisc.api.findings.Analysis`; the report, the plots and a notebook user read that
+object and compute nothing themselves.
+
+The statistics:
+
+* **Intervals**: a 95% percentile bootstrap over the evaluated examples (:data:`METHOD`). Every
+  approach is resampled with the same draws of examples, so a difference between two approaches
+  is paired; where an approach ran with several seeds, each draw takes the same examples from
+  every seed's predictions (the seeds pooled). Metrics come from :data:`~llmdisc.metrics.classification.METRICS`.
+  ECE's interval is shifted by the bootstrap's estimate of its bias (:data:`BIAS_SHIFTED`): a
+  resample repeats examples, which leaves fewer distinct examples per bin and so raises a binned
+  calibration error; for a well-calibrated model the raw percentile interval can lie wholly above
+  the estimate (SST-2: ECE 0.0167, percentile interval [0.0185, 0.0549]).
+* **Paired comparisons**: the accuracy difference of each pair at a shared training size, with
+  its paired bootstrap interval, and McNemar's exact test (statsmodels) on the seed-averaged
+  predictions; the p-values are Holm-adjusted over every pair of the report.
+* **Crossovers**: the training size from which a trained approach beats the best zero-shot one,
+  interpolated on the learning curve in log size (see :mod:`llmdisc.analysis.verdict` for the sentences).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from llmdisc.comparison.anomaly import AnomalyScores, anomaly_result
+from llmdisc.api.findings import (ALPHA, Analysis, ConfidentError, Crossover, Curve, Disagreement, Estimate, Group, Pair,
+                       RobustnessCurve, TemplateSpread)
+from llmdisc.metrics.classification import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
+from llmdisc.api.records import RunRecord
+from llmdisc.analysis.summary import MEAN_COSTS, by_variant, report_split
+
+__all__ = ["analyse", "bootstrap_metrics", "paired_test", "crossover_size", "method_text", "METHOD", "N_RESAMPLES",
+           "BOOTSTRAP_SEED", "INTERVAL_METRICS", "BIAS_SHIFTED"]
+
+#: Bootstrap resamples, and the seed of their draws (fixed: the same report every time).
+N_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+#: The metrics that get an interval, in the report's order.
+INTERVAL_METRICS: tuple[Metric, ...] = (ACCURACY, MACRO_F1, ECE, LOG_LOSS, BRIER)
+#: Metrics whose resampled values are biased upward (binning): their interval is the percentile
+#: interval moved by (estimate - mean of the resamples), so it measures the spread around the
+#: estimate, not the resampling's own bias; clipped at 0, below which they cannot go.
+BIAS_SHIFTED: tuple[Metric, ...] = (ECE,)
+
+
+def method_text(n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> str:
+    """How the intervals and tests are computed, in one paragraph (the report prints it)."""
+    return (f"95% intervals: percentile bootstrap over the evaluated examples ({n_resamples} resamples drawn with "
+            f"numpy's default_rng, seed {seed}); every approach is resampled with the same draws, so differences "
+            "are paired, and an approach run with several seeds contributes every seed's prediction of each drawn "
+            "example (seeds pooled). Paired comparisons: accuracy difference with its paired bootstrap interval, "
+            "and McNemar's exact test (statsmodels) on the seed-averaged predictions (argmax of the mean "
+            "probability over seeds), Holm-adjusted over every pair in the report; 'significant' is adjusted "
+            f"p < {ALPHA}. ECE's interval is moved by the bootstrap's estimate of its bias (the estimate minus the "
+            "mean of the resamples), since resampling repeats examples and so inflates a binned calibration error.")
+
+
+METHOD = method_text()
+
+
+def _estimate(value: float, resampled: np.ndarray | None) -> Estimate:
+    if resampled is None or not len(resampled):
+        return Estimate(float(value))
+    low, high = np.quantile(resampled, [0.025, 0.975])
+    return Estimate(float(value), float(low), float(high))
+
+
+def _macro_f1_resampled(predicted: np.ndarray, gold: np.ndarray, k: int) -> np.ndarray:
+    """Macro-F1 of each row of ``(B, m)`` predictions, from its per-class counts.
+
+    The same definition as :func:`llmdisc.metrics.classification.macro_f1` (classes that occur, true or predicted;
+    tested equal to it), counted in one pass: scikit-learn's ``f1_score`` costs ~20 ms a call,
+    minutes for a thousand resamples of every approach.
+    """
+    f1, present = np.zeros(predicted.shape[0]), np.zeros(predicted.shape[0])
+    for c in range(k):
+        p, g = predicted == c, gold == c
+        tp, fp, fn = (p & g).sum(axis=1), (p & ~g).sum(axis=1), (~p & g).sum(axis=1)
+        denominator = 2 * tp + fp + fn
+        f1 += np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+        present += denominator > 0
+    return f1 / np.maximum(present, 1)
+
+
+def bootstrap_metrics(probabilities: Sequence[np.ndarray], gold: np.ndarray, draws: np.ndarray,
+                      metrics: Sequence[Metric] = INTERVAL_METRICS) -> tuple[dict[str, Estimate], np.ndarray]:
+    """Each metric of the seeds' pooled predictions, with its percentile bootstrap interval.
+
+    Args:
+        probabilities: one ``(n, k)`` array per seed, rows in the order of ``gold``.
+        gold: the ``(n,)`` gold labels.
+        draws: ``(B, n)`` example indices, one resample per row (shared across approaches).
+        metrics: the metrics to estimate.
+
+    Returns:
+        (metric name -> estimate, the ``(B,)`` resampled accuracies).
+    """
+    probs = np.stack([np.asarray(p, dtype=np.float64) for p in probabilities])  # (seeds, n, k)
+    seeds, n, k = probs.shape
+    pooled, pooled_gold = probs.reshape(seeds * n, k), np.tile(gold, seeds)
+    correct = probs.argmax(axis=2) == gold  # (seeds, n)
+    accuracy = correct[:, draws].mean(axis=(0, 2))  # (B,)
+    out = {}
+    for m in metrics:
+        value = m.function(pooled, pooled_gold)
+        if m is ACCURACY:
+            resampled = accuracy
+        elif m is MACRO_F1:
+            predicted = probs.argmax(axis=2)[:, draws].transpose(1, 0, 2).reshape(len(draws), -1)
+            resampled = _macro_f1_resampled(predicted, np.tile(gold[draws], (1, seeds)), k)
+        else:
+            resampled = np.array([m.function(probs[:, d].reshape(-1, k), np.tile(gold[d], seeds)) for d in draws])
+        if m in BIAS_SHIFTED:
+            resampled = np.maximum(resampled + (value - resampled.mean()), 0.0)
+        out[m.name] = _estimate(value, resampled)
+    return out, accuracy
+
+
+def paired_test(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:
+    """McNemar's exact test of two classifiers' per-example correctness on the same examples.
+
+    Returns:
+        (examples only ``a`` gets right, examples only ``b`` gets right, the exact p-value).
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    table = [[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]]
+    return table[0][1], table[1][0], float(mcnemar(table, exact=True).pvalue)
+
+
+def crossover_size(sizes: Sequence[int], accuracy: Sequence[float], target: float) -> tuple[float | None, bool]:
+    """The size from which a learning curve first exceeds ``target``, interpolated in log size.
+
+    Returns:
+        (the size, or None when no size tried exceeds it; whether the smallest size already does).
+    """
+    acc = np.asarray(accuracy, dtype=float)
+    above = np.flatnonzero(acc > target)
+    if not len(above):
+        return None, False
+    i = int(above[0])
+    if i == 0:
+        return float(sizes[0]), True
+    t = (target - acc[i - 1]) / (acc[i] - acc[i - 1])
+    return float(math.exp(math.log(sizes[i - 1]) + t * (math.log(sizes[i]) - math.log(sizes[i - 1])))), False
+
+
+def _groups(records: Sequence[RunRecord], split: str, draws: np.ndarray | None, full: set[tuple]) -> list[Group]:
+    """Every (variant, size) on ``split``; all metrics get intervals for the keys in ``full``,
+    accuracy only for the others (the learning curve's points)."""
+    out = []
+    for name, rows in by_variant(records, split).items():
+        sizes = sorted({r.train_examples for r in rows})
+        for n in sizes:
+            at = sorted((r for r in rows if r.train_examples == n), key=lambda r: r.seed or 0)
+            flat = at[0].flat
+            costs = {}
+            for key in MEAN_COSTS:
+                values = [getattr(r.costs, key) for r in at if isinstance(getattr(r.costs, key), (int, float))]
+                if values:
+                    costs[key] = float(np.mean(values))
+            group = Group(name, at[0].approach, at[0].paradigm, None if flat else n, len(at), at[0].examples,
+                          {}, costs, at)
+            kept = [r.per_example for r in at]
+            if draws is not None and all(p is not None and len(p.gold) == draws.shape[1] for p in kept):
+                gold = kept[0].gold
+                wanted = INTERVAL_METRICS if (name, n) in full else (ACCURACY,)
+                group.metrics, group.resampled_accuracy = bootstrap_metrics([p.probabilities for p in kept], gold, draws,
+                                                                            wanted)
+                group.mean_probabilities = np.mean([p.probabilities for p in kept], axis=0)
+                group.gold = gold
+            else:  # predictions not kept: the mean over seeds, without an interval
+                group.metrics = {m.name: Estimate(float(np.mean([r.metrics[m.name] for r in at])))
+                                 for m in INTERVAL_METRICS if all(m.name in r.metrics for r in at)}
+            out.append(group)
+    return out
+
+
+def _pairs(analysis: Analysis) -> list[Pair]:
+    """Each pair of approaches at each shared size (zero-shot pairs once), Holm-adjusted together."""
+    from statsmodels.stats.multitest import multipletests
+
+    pairs, seen = [], set()
+    for size in analysis.sizes:
+        for g, h in itertools.combinations(analysis.at(size), 2):
+            key = (g.variant, h.variant, None if g.flat and h.flat else size)
+            if key in seen or g.resampled_accuracy is None or h.resampled_accuracy is None:
+                continue
+            seen.add(key)
+            a, b = (g, h) if g.metrics[ACCURACY.name].value >= h.metrics[ACCURACY.name].value else (h, g)
+            difference = _estimate(a.metrics[ACCURACY.name].value - b.metrics[ACCURACY.name].value,
+                                   a.resampled_accuracy - b.resampled_accuracy)
+            only_a, only_b, p = paired_test(a.mean_probabilities.argmax(1) == a.gold, b.mean_probabilities.argmax(1) == b.gold)
+            pairs.append(Pair(key[2], a.variant, b.variant, difference, only_a, only_b, p))
+    if pairs:
+        adjusted = multipletests([p.p_value for p in pairs], alpha=ALPHA, method="holm")[1]
+        for p, q in zip(pairs, adjusted):
+            p.p_holm = float(q)
+    return pairs
+
+
+def _curves(groups: list[Group]) -> dict[str, Curve]:
+    out: dict[str, Curve] = {}
+    for g in groups:
+        c = out.setdefault(g.variant, Curve(g.variant, g.paradigm, g.flat, [], [], []))
+        c.sizes.append(0 if g.flat else g.size)
+        c.accuracy.append(g.metrics[ACCURACY.name])
+        c.seeds.append(g.seeds)
+    return out
+
+
+def _crossovers(analysis: Analysis) -> list[Crossover]:
+    """Per trained variant with two or more sizes... or one: where it passes the best zero-shot one."""
+    flat = [g for g in analysis.summary if g.flat]
+    if not flat:
+        return []
+    best = max(flat, key=lambda g: g.metrics[ACCURACY.name].value)
+    out = []
+    for variant, curve in analysis.curves.items():
+        if curve.flat:
+            continue
+        groups = [g for g in analysis.groups if g.variant == variant]
+        value, smallest = crossover_size(curve.sizes, [e.value for e in curve.accuracy], best.metrics[ACCURACY.name].value)
+        size = None
+        if value is not None:
+            size = Estimate(value)
+            if best.resampled_accuracy is not None and all(g.resampled_accuracy is not None for g in groups):
+                resampled = np.stack([g.resampled_accuracy for g in groups], axis=1)  # (B, sizes)
+                found = [crossover_size(curve.sizes, row, z)[0] for row, z in zip(resampled, best.resampled_accuracy)]
+                found = np.array([math.inf if f is None else f for f in found])
+                low, high = np.quantile(found, [0.025, 0.975])
+                size = Estimate(value, float(low), float(high))
+        out.append(Crossover(variant, best.variant, best.metrics[ACCURACY.name].value, size, smallest,
+                             curve.sizes[0], curve.sizes[-1]))
+    return out
+
+
+def _robustness(records: Sequence[RunRecord], draws_for: Any) -> list[RobustnessCurve]:
+    out = []
+    for r in records:
+        if not (r.ok and r.robustness):
+            continue
+        rates = sorted(r.robustness, key=float)
+        x = np.array([float(k) for k in rates])
+        kept = r.robustness_per_example or {}
+        if all(k in kept for k in rates):
+            gold = kept[rates[0]].gold
+            draws = draws_for(len(gold))
+            resampled = np.stack([(kept[k].predicted == gold)[draws].mean(axis=1) for k in rates], axis=1)  # (B, rates)
+            accuracy = [_estimate(r.robustness[k], resampled[:, i]) for i, k in enumerate(rates)]
+        else:
+            resampled, accuracy = None, [Estimate(r.robustness[k]) for k in rates]
+        y = np.array([r.robustness[k] for k in rates])
+        if len(x) < 2:
+            continue
+        # Least-squares slope of accuracy on the rate, for the point and for each resample at once.
+        xc = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+        slopes = None if resampled is None else resampled @ xc
+        out.append(RobustnessCurve(r.variant, r.paradigm, [float(v) for v in x], accuracy,
+                                   _estimate(float(y @ xc), slopes), slopes))
+    return out
+
+
+def _template_spreads(summary: Sequence[Group]) -> list[TemplateSpread]:
+    """Per variant (at its largest size) whose records hold each template's accuracy."""
+    out = []
+    for g in summary:
+        kept = [r.template_accuracy for r in g.records if r.template_accuracy]
+        if len(kept) == len(g.records) and kept:
+            mean = {t: float(np.mean([k[t] for k in kept])) for t in kept[0]}
+            out.append(TemplateSpread(g.variant, mean, min(mean.values()), max(mean.values())))
+    return out
+
+
+def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, errors: int = 3) -> None:
+    """The examples the approaches (at their largest size) disagree on most, and each one's most
+    confident errors."""
+    groups = [g for g in analysis.summary if g.mean_probabilities is not None]
+    labels = analysis.labels
+    text = (lambda i: texts[i] if texts is not None and i < len(texts) else None)
+    for g in groups:
+        wrong = np.flatnonzero(g.mean_probabilities.argmax(1) != g.gold)
+        confidence = g.mean_probabilities.max(1)
+        for i in wrong[np.argsort(-confidence[wrong], kind="stable")][:errors]:
+            analysis.confident_errors.append(ConfidentError(g.variant, int(i), text(int(i)), labels[int(g.gold[i])],
+                                                            labels[int(g.mean_probabilities[i].argmax())],
+                                                            float(confidence[i])))
+    if len(groups) < 2:
+        return
+    predicted = np.stack([g.mean_probabilities.argmax(1) for g in groups])  # (approaches, n)
+    counts = np.stack([(predicted == c).sum(0) for c in range(len(labels))])  # (labels, n)
+    agreement = counts.max(0) / len(groups)
+    correct = (predicted == groups[0].gold).mean(0)
+    # Least agreement first; among equals, the examples fewer approaches get right.
+    order = np.lexsort((correct, agreement))
+    for i in order[:top]:
+        if agreement[i] == 1:
+            break
+        analysis.disagreements.append(Disagreement(int(i), text(int(i)), labels[int(groups[0].gold[i])],
+                                                   {g.variant: labels[int(p)] for g, p in zip(groups, predicted[:, i])},
+                                                   float(agreement[i])))
+
+
+def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | None = None,
+            root: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+            anomaly: AnomalyScores | None = None) -> Analysis:
+    """The analysis of a comparison's records.
+
+    Args:
+        records: comparison records (see :func:`llmdisc.compare`), with ``per_example`` kept in
+            memory, or (records read from ``results.json``) stored under ``root``.
+        texts: split -> the split's texts, to quote the examples the approaches disagree on.
+        root: the comparison's output folder, to load predictions the records do not hold.
+        n_resamples: bootstrap resamples.
+        seed: the seed of the resamples.
+        anomaly: an LM's surprisal scores of normal and anomalous texts
+            (:func:`~llmdisc.comparison.anomaly.detect_anomalies`), for the anomaly-detection claim.
+
+    Returns:
+        An :class:`Analysis`.
+    """
+    from llmdisc.analysis.claims import claims
+    from llmdisc.comparison.prediction_files import attach_predictions
+    from llmdisc.analysis.verdict import verdict
+
+    if root is not None:
+        attach_predictions(records, root)
+    split = report_split(records)
+    labels = next((r.labels for r in records if r.ok), [])
+    analysis = Analysis(split, method_text(n_resamples, seed), list(labels))
+    if split is None:
+        analysis.verdict = verdict(analysis)
+        return analysis
+    rng = np.random.default_rng(seed)
+    draws_by_n: dict[int, np.ndarray] = {}
+
+    def draws_for(n: int) -> np.ndarray:
+        # One draw of examples per size of evaluated set, shared by every approach: paired.
+        if n not in draws_by_n:
+            draws_by_n[n] = rng.integers(0, n, size=(n_resamples, n))
+        return draws_by_n[n]
+
+    on_split = [r for r in records if r.ok and r.split == split]
+    n = next((len(r.per_example.gold) for r in on_split if r.per_example is not None), None)
+    draws = draws_for(n) if n else None
+    largest = {name: max(r.train_examples for r in rows) for name, rows in by_variant(records, split).items()}
+    analysis.groups = _groups(records, split, draws, set(largest.items()))
+    analysis.summary = [g for g in analysis.groups if g.records[0].train_examples == largest[g.variant]]
+    analysis.curves = _curves(analysis.groups)
+    trained = sorted({g.size for g in analysis.groups if not g.flat})
+    analysis.sizes = trained or [None]
+    analysis.pairs = _pairs(analysis)
+    analysis.crossovers = _crossovers(analysis)
+    analysis.robustness = _robustness(records, draws_for)  # on the robustness split, whichever it is
+    _examples(analysis, (texts or {}).get(split))
+    if draws is None:
+        analysis.notes.append("The per-example predictions were not available: values without intervals, and no "
+                              "paired tests.")
+    analysis.template_spreads = _template_spreads(analysis.summary)
+    if anomaly is not None:
+        analysis.anomaly = anomaly_result(anomaly, n_resamples, seed)
+    analysis.verdict = verdict(analysis)
+    analysis.claims = claims(analysis)
+    return analysis

@@ -1,9 +1,0 @@
-"""llmdisc's `brier` (see llmdisc.metrics.METRICS) as an `evaluate` module: llmdisc.metrics.load_evaluate_module("brier")."""
-
-from pathlib import Path
-
-
-from llmdisc.evaluate_modules import metric_module
-
-# The folder and the script are named after the metric.
-Metric = metric_module(Path(__file__).stem)

@@ -1,0 +1,1 @@
+"""The Hugging Face Hub: model cards, checks that fail before training, uploads, downloads."""

@@ -1,0 +1,1 @@
+"""Language-model blocks: loading, devices, batch sizes, log-likelihoods, generation, prompts."""

@@ -1,0 +1,344 @@
+"""Score text with a causal LM: token log-probs, log-likelihoods, perplexity.
+
+One implementation, used by the zero-shot classifier, the LoRA verbalizer head and ``llmdisc
+score``. The conventions follow lm-evaluation-harness (``lm_eval/api/model.py``):
+
+* ``loglikelihood(context, continuation)`` is log P(continuation | context), natural log.
+  Trailing whitespace of the context belongs to the continuation: ``("A", " great")`` and
+  ``("A ", "great")`` are the same request. The continuation's tokens are
+  ``tokens(context + continuation)[len(tokens(context)):]``, so a word split differently at the
+  boundary is still scored whole.
+* Special tokens are added the way the tokenizer adds them by default, so BOS appears exactly
+  once where the model expects it (Llama-2 style tokenizers add it; GPT-2 and SmolLM2 add none).
+* An empty context is scored from a *document-start* token: ``<|endoftext|>`` where the
+  vocabulary has it, else BOS, else EOS. Why: GPT-2 and SmolLM2 were pre-trained on documents
+  separated by ``<|endoftext|>``. SmolLM2-Instruct's tokenizer calls ``<|im_start|>`` its BOS
+  token, but that token opens chat turns in fine-tuning and never starts a plain document.
+* Log-softmax runs in float32, and only at the positions being scored.
+* A chat prompt (``chat=True``: a context rendered by the model's chat template, as
+  lm-evaluation-harness's ``--apply_chat_template`` builds it) is tokenized whole, with no
+  special tokens added; the continuation starts the assistant's answer (:func:`encode_pair`).
+
+Batching: requests are grouped by context; each context is run once and its KV cache reused for
+all of its continuations (one prompt scored against several labels, or one label prompt scored
+against many texts). With a token budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS` by
+default) the requests are sorted by their whole length, longest first, and each batch holds as
+many as keep rows x longest within the budget, ``batch_size`` capping the rows; with
+``max_tokens=None`` batches are ``batch_size`` requests sorted by context length (the path before
+token budgets, kept for comparison). Prefixes are left-padded and continuations right-padded, with explicit
+position ids, so a result does not depend on the batch it was computed in (tested to 1e-4).
+
+Several processes (``accelerate launch``): every process makes the same call; the batches are
+shared out among them and the scores gathered back in request order (see
+:mod:`llmdisc.plumbing.distributed`), identical to a single process's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from llmdisc.lm.batch_sizes import AUTO, DISTRIBUTED_AUTO_BATCH, check_batch_size, check_max_tokens, rows_within, run_in_batches
+from llmdisc.plumbing.distributed import map_batches, world_size
+from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing.no_grad import no_grad
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "context_window",
+    "document_start_id",
+    "encode_pair",
+    "move_trailing_space",
+    "loglikelihood",
+    "sequence_loglikelihood",
+    "token_logprobs",
+    "perplexity",
+    "surprisal",
+    "TokenScores",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The scorer's token budget per batch (rows x the longest request): short texts run many to a
+#: batch, long ones few; ``batch_size`` still caps the rows.
+DEFAULT_MAX_TOKENS = 4096
+
+
+@dataclass
+class TokenScores:
+    """Per-token scores of one text: ``tokens[i]`` has natural-log probability ``logprobs[i]``."""
+
+    tokens: list[str]
+    logprobs: list[float]
+
+    @property
+    def loglikelihood(self) -> float:
+        return float(sum(self.logprobs))
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(-self.loglikelihood / max(len(self.logprobs), 1))
+
+
+def document_start_id(tokenizer) -> int:
+    """The token an empty context starts from: ``<|endoftext|>``, else BOS, else EOS."""
+    vocab = tokenizer.get_vocab()
+    if "<|endoftext|>" in vocab:
+        return vocab["<|endoftext|>"]
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return token_id
+    raise LlmdiscError("the tokenizer has no <|endoftext|>, BOS or EOS token to start an empty context from; "
+                       "give a non-empty context")
+
+
+def context_window(model) -> int:
+    """The most tokens ``model`` takes at once (its position embeddings)."""
+    config = model.config
+    return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
+
+
+def move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
+    """``("It was ", "great")`` -> ``("It was", " great")``: the space belongs to the continuation."""
+    stripped = context.rstrip()
+    return stripped, context[len(stripped):] + continuation
+
+
+def encode_pair(tokenizer, context: str, continuation: str, chat: bool = False) -> tuple[list[int], list[int]]:
+    """Token ids of (context, continuation), by the conventions in the module docstring.
+
+    The LoRA heads train on exactly these ids, so training and scoring see the same tokens.
+
+    Args:
+        chat: the context is a prompt rendered by the tokenizer's chat template, ending with the
+            assistant's turn opening (:func:`llmdisc.lm.label_likelihood.chat_request`). It is then
+            tokenized whole: no special tokens are added (the template writes them, as
+            ``apply_chat_template(tokenize=True)`` does) and its trailing newline stays in the
+            context, as in generation; the newline and the special tokens before it are split
+            off before any merge, so the context's tokens are a prefix of the whole's.
+    """
+    if chat:
+        context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+        whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+        return context_ids, whole[len(context_ids):]
+    context, continuation = move_trailing_space(context, continuation)
+    if not context:
+        return [document_start_id(tokenizer)], tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    whole = tokenizer(context + continuation)["input_ids"]
+    context_ids = tokenizer(context)["input_ids"]
+    # A tokenizer that appends EOS (rare for causal LMs) would break the prefix property.
+    if whole[:len(context_ids)] != context_ids and context_ids and context_ids[-1] == tokenizer.eos_token_id:
+        context_ids = context_ids[:-1]
+    return context_ids, whole[len(context_ids):]
+
+
+@no_grad
+def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int | str,
+               max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[np.ndarray]:
+    """Per-token log-probs of each continuation given its context (both as token ids).
+
+    Requests sharing a context share one forward pass over it (the KV cache is reused).
+    ``max_tokens`` sizes the batches by tokens (None: by ``batch_size`` rows alone).
+    """
+    batch_size = check_batch_size(batch_size)
+    max_tokens = check_max_tokens(max_tokens)
+    limit = context_window(model)
+    results: list[np.ndarray | None] = [None] * len(requests)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (ctx, cont) in enumerate(requests):
+        if not cont:
+            results[i] = np.zeros(0, dtype=np.float32)
+            continue
+        if len(cont) >= limit:
+            raise LlmdiscError(f"a continuation of {len(cont)} tokens does not fit the model's {limit}; "
+                               "score long texts with perplexity() (a sliding window) or shorten them")
+        if len(ctx) + len(cont) > limit:
+            keep = limit - len(cont)
+            logger.warning("a request of %d tokens exceeds the model's %d; its context is cut to the last %d",
+                           len(ctx) + len(cont), limit, keep)
+            ctx = ctx[-keep:]
+        groups.setdefault(tuple(ctx), []).append(i)
+        requests[i] = (ctx, cont)
+    # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
+    # A token budget sorts by the whole request (what its padded size counts); the contexts
+    # break ties, so that the requests sharing one stay together.
+    def key(item: tuple[tuple[int, ...], int]) -> tuple:
+        ctx, cont = item[0], requests[item[1]][1]
+        return (-len(ctx), ctx, -len(cont)) if max_tokens is None else (-len(ctx) - len(cont), ctx)
+
+    items = sorted(((ctx, i) for ctx, members in groups.items() for i in members), key=key)
+    flat = [(ctx, requests[i][1], i) for ctx, i in items]
+    lengths = [len(ctx) + len(cont) for ctx, cont, _ in flat]
+
+    def score(batch):
+        return _score_chunk(model, batch, limit)
+
+    if world_size() > 1:
+        # Several processes share fixed batches (each computes the same batches as one process
+        # would); a batch that runs out of memory is halved where it runs.
+        size = DISTRIBUTED_AUTO_BATCH if batch_size == AUTO else batch_size
+        chunks, start = [], 0
+        while start < len(flat):
+            rows = size if max_tokens is None else rows_within(lengths, start, max_tokens, size)
+            chunks.append(flat[start:start + rows])
+            start += rows
+        scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
+    else:
+        scored = run_in_batches(score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]),
+                                max_tokens=max_tokens)
+    for (_, _, i), scores in zip(flat, scored):
+        results[i] = scores
+    return results  # type: ignore[return-value]
+
+
+def _left_padded(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, attention mask, position ids) of token lists, left-padded to the longest."""
+    import torch
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], limit: int) -> list[np.ndarray]:
+    """Per-token log-probs for one batch of (context, continuation, index) items."""
+    import torch
+    device = model.device
+    contexts = list(dict.fromkeys(ctx for ctx, _, _ in chunk))
+    row_of = {ctx: r for r, ctx in enumerate(contexts)}
+    rows = torch.tensor([row_of[ctx] for ctx, _, _ in chunk], device=device)
+
+    if all(len(cont) == 1 for _, cont, _ in chunk):
+        # Every continuation is one token (a label word, usually): the distribution after each
+        # context's last token scores them all, so one pass over the contexts is enough.
+        # logits_to_keep=1 skips the vocabulary projection everywhere else.
+        ids, mask, positions = _left_padded([list(c) for c in contexts], device)
+        last = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
+        logprobs = torch.log_softmax(last.float(), dim=-1)[rows]
+        targets = torch.tensor([cont[0] for _, cont, _ in chunk], device=device)
+        return list(logprobs.gather(-1, targets[:, None]).cpu().numpy())
+
+    # 1. Each distinct context minus its last token, run once; only its KV cache is kept.
+    prefixes = [list(ctx[:-1]) for ctx in contexts]
+    cache, prefix_mask = None, torch.zeros((len(contexts), 0), dtype=torch.long, device=device)
+    if any(prefixes):
+        ids, prefix_mask, positions = _left_padded(prefixes, device)
+        # transformers 5 names the KV cache `cache` (input and output); `past_key_values` is its
+        # deprecated alias, which warned once per process and will go.
+        cache = model(input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True,
+                      logits_to_keep=1).cache
+        cache.batch_select_indices(rows)  # one copy of its context's cache per continuation
+    # 2. Each continuation, fed after its context's last token, right-padded.
+    inputs = [[ctx[-1]] + cont[:-1] for ctx, cont, _ in chunk]
+    width = max(len(x) for x in inputs)
+    ids = torch.tensor([x + [0] * (width - len(x)) for x in inputs], device=device)
+    cont_mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in inputs], device=device)
+    start_pos = torch.tensor([len(ctx) - 1 for ctx, _, _ in chunk], device=device)
+    # Right padding may run past the model's last position; those slots are masked, so clamp.
+    positions = (start_pos[:, None] + torch.arange(width, device=device)[None, :]).clamp(max=limit - 1)
+    logits = model(input_ids=ids, attention_mask=torch.cat([prefix_mask[rows], cont_mask], dim=1),
+                   position_ids=positions, cache=cache, use_cache=cache is not None).logits
+    out = []
+    for r, (_, cont, _) in enumerate(chunk):
+        target = torch.tensor(cont, device=device)
+        scored = logits[r, : len(cont)].float()  # log-softmax only at the scored positions
+        out.append(torch.log_softmax(scored, dim=-1).gather(-1, target[:, None])[:, 0].cpu().numpy())
+    return out
+
+
+def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int | str = 16,
+                  reduce: str = "sum", chat: bool = False, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[float]:
+    """log P(continuation | context) for each ``(context, continuation)`` pair.
+
+    Args:
+        model: a causal LM (``AutoModelForCausalLM``), in eval mode.
+        tokenizer: its tokenizer.
+        requests: ``(context, continuation)`` pairs; see the module docstring for the conventions.
+        batch_size: continuations per forward pass, or ``"auto"``: the largest that fits (see
+            :mod:`llmdisc.lm.batch_sizes`; a batch that runs out of memory is halved either way).
+        reduce: ``"sum"`` (the log-likelihood) or ``"mean"`` (per token).
+        chat: the contexts are rendered chat prompts (see :func:`encode_pair`).
+        max_tokens: the token budget per batch (rows x longest request; see the module
+            docstring), ``batch_size`` capping its rows; None: batches of ``batch_size`` rows.
+
+    Returns:
+        One natural-log score per request, in the order given.
+    """
+    ids = [encode_pair(tokenizer, c, x, chat) for c, x in requests]
+    scores = _score_ids(model, ids, batch_size, max_tokens)
+    if reduce == "mean":
+        return [float(s.mean()) if len(s) else 0.0 for s in scores]
+    return [float(s.sum()) for s in scores]
+
+
+def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16,
+                   context: str = "") -> list[TokenScores]:
+    """Per-token log-probs of each text (given ``context``; by default from the document start).
+
+    A text too long for the model's window is scored with :func:`perplexity`'s sliding window
+    (without ``context``), so every one of its tokens is scored once, with a warning.
+    """
+    pairs = [encode_pair(tokenizer, context, t) for t in texts]
+    limit = context_window(model)
+    fits = [len(x) < limit for _, x in pairs]
+    scores = iter(_score_ids(model, [(list(c), list(x)) for (c, x), ok in zip(pairs, fits) if ok], batch_size))
+    out = []
+    for text, (_, cont), ok in zip(texts, pairs, fits):
+        if ok:
+            out.append(TokenScores(tokenizer.convert_ids_to_tokens(cont), next(scores).tolist()))
+        else:
+            logger.warning("a text of %d tokens exceeds the model's %d: scored with a sliding window", len(cont), limit)
+            out.append(perplexity(model, tokenizer, text, batch_size=batch_size))
+    return out
+
+
+def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> list[float]:
+    """log P(text) of each text, from the document start."""
+    return loglikelihood(model, tokenizer, [("", t) for t in texts], batch_size)
+
+
+def surprisal(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> np.ndarray:
+    """Each text's mean per-token surprisal, -log P(token | the tokens before it) in nats, from the
+    document start: how unexpected the LM finds the text, independent of its length.
+
+    Returns:
+        A ``(len(texts),)`` float64 array (0 for a text of no tokens).
+    """
+    scores = token_logprobs(model, tokenizer, texts, batch_size)
+    return np.array([-float(np.mean(s.logprobs)) if s.logprobs else 0.0 for s in scores], dtype=np.float64)
+
+
+def perplexity(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,
+               batch_size: int | str = 8) -> TokenScores:
+    """Per-token scores of a long text with a sliding window: each token scored once, with context.
+
+    The text is cut into spans of ``stride`` tokens; each span is scored given the up to
+    ``window - stride`` tokens before it (the first from the document start).
+
+    Args:
+        text: the text.
+        window: tokens the model sees at once (default: its maximum length).
+        stride: new tokens scored per window (default: half the window).
+
+    Returns:
+        ``TokenScores`` whose ``perplexity`` is exp(-mean log-prob).
+    """
+    window = min(window or context_window(model), context_window(model))
+    stride = stride or max(window // 2, 1)
+    if not 0 < stride < window:
+        raise LlmdiscError(f"stride must be in [1, window - 1], got {stride} for window {window}")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    requests = []
+    for begin in range(0, len(ids), stride):
+        span = ids[begin:begin + stride]
+        context = ids[max(0, begin - (window - len(span))):begin] or [document_start_id(tokenizer)]
+        requests.append((context, span))
+    scores = _score_ids(model, requests, batch_size)
+    return TokenScores(tokenizer.convert_ids_to_tokens(ids), np.concatenate(scores).tolist() if scores else [])

@@ -1,0 +1,1 @@
+"""Classification metrics from predicted probabilities, and the one table that defines them."""

@@ -1,0 +1,1 @@
+"""Plumbing every layer uses: configs, the console, atomic files, locks, processes, the network."""

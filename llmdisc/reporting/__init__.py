@@ -1,0 +1,1 @@
+"""Reports, plots and the shared comparison, rendered from the analysis."""

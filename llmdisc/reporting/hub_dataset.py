@@ -1,0 +1,137 @@
+"""Share a comparison on the Hugging Face Hub: a dataset repo with the report, results and predictions.
+
+``llmdisc compare --push-to-hub owner/name`` uploads, from the output folder, the report
+(``report.md``, ``report.html``, ``plots/``), the results (``results.json``, ``results.csv``,
+``analysis.json``, ``comparison.json``) and every run's per-example probabilities
+(``predictions.parquet``), with a dataset card (``README.md``). The card's ``configs`` point
+``datasets`` at the files, so ``load_dataset("owner/name")`` gives the predictions and
+``load_dataset("owner/name", "results")`` one row per run (``results.parquet``, the CSV's rows:
+``datasets`` reads all of a repo's configs with one builder, so both are Parquet). The cache (``runs/``) stays local:
+``predictions.parquet`` holds the same predictions.
+
+As for models (:mod:`llmdisc.hub.repos`): the token and the Hub are checked before the grid runs,
+the report is written locally first, and ``--hub-dry-run`` writes the card and lists what
+would be sent, with no network and no token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from llmdisc.hub.repos import _public, describe_upload, upload_folder
+from llmdisc.plumbing.atomic_files import atomic_file
+from llmdisc.version import __version__
+
+if TYPE_CHECKING:
+    from llmdisc.api.findings import Analysis
+
+__all__ = ["SHARED_FILES", "describe_comparison_upload", "push_comparison", "write_dataset_card"]
+
+#: What a pushed comparison holds (patterns relative to the output folder).
+SHARED_FILES = ["README.md", "report.md", "report.html", "plots/*", "results.json", "results.csv", "results.parquet",
+                "analysis.json", "comparison.json", "predictions.parquet"]
+
+
+def write_dataset_card(folder: str | Path, repo_id: str, analysis: Analysis, settings: Mapping[str, Any],
+                       summary: str | None = None, license: str | None = None) -> Path:
+    """Write ``folder/README.md``: the Hub dataset card of a comparison.
+
+    Its metadata has ``configs`` (``predictions``, the default, and ``results``), tags and,
+    when given, a license; its text the verdict, the summary table, the files and how to load them.
+
+    Args:
+        folder: the comparison's output folder (``report.md`` and the rest already written).
+        repo_id: the dataset repo, ``owner/name``; the snippets load from it.
+        analysis: the comparison's analysis (its verdict opens the card).
+        settings: the comparison's settings (the data source, approaches, sizes, seeds).
+        summary: the summary table in Markdown, if any.
+        license: the card's license (the data's, as the Hub spells it: ``mit``, ``cc-by-4.0``...).
+
+    Returns:
+        The card's path.
+    """
+    import pyarrow.csv
+    import pyarrow.parquet
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    folder = Path(folder)
+    with atomic_file(folder / "results.parquet") as tmp:
+        pyarrow.parquet.write_table(pyarrow.csv.read_csv(folder / "results.csv"), tmp, compression="zstd")
+    data = DatasetCardData(
+        license=license, pretty_name=f"llmdisc comparison: {repo_id.split('/')[-1]}",
+        tags=["llmdisc", "text-classification", "model-comparison", "discriminative-vs-generative"],
+        configs=[{"config_name": "predictions", "data_files": [{"split": "train", "path": "predictions.parquet"}],
+                  "default": True},
+                 {"config_name": "results", "data_files": [{"split": "train", "path": "results.parquet"}]}],
+    )
+    approaches = settings.get("approaches")
+    names = ", ".join(f"`{a}`" for a in (approaches if isinstance(approaches, (list, dict)) else [approaches]))
+    verdict = "\n".join(f"- {line}" for line in analysis.verdict) or "- (no verdict: no run succeeded)"
+    source = _public(settings.get("data", "not recorded"))
+    content = f"""---
+{data.to_yaml()}
+---
+
+# llmdisc comparison: {repo_id.split("/")[-1]}
+
+The results of `llmdisc compare`: discriminative and generative text classifiers ({names}) trained
+on the same subsets of **{source}** and evaluated on the same splits, with every run's
+per-example probabilities. Made with [llmdisc](https://pypi.org/project/llmdisc/) {__version__}.
+
+## Verdict
+
+{verdict}
+
+{"## Summary" + chr(10) + chr(10) + summary + chr(10) if summary else ""}
+## Files
+
+| file | what it holds |
+| --- | --- |
+| `predictions.parquet` | one row per (run, example): `variant`, `approach`, `paradigm`, `size`, `seed`, `split`, `drop_rate`, `index` (the example's position in its split), `label`, one `prob_LABEL` column per label |
+| `results.parquet`, `results.csv`, `results.json` | one row per run: metrics with 95% intervals, costs, device and dtype |
+| `analysis.json` | the verdict, intervals, paired tests, crossovers and claims |
+| `report.md`, `report.html`, `plots/` | the report, as `llmdisc compare` wrote it |
+| `comparison.json` | the data's fingerprint and the settings a resume must share |
+
+The texts are not included: `index` points into the data set's splits ({source}).
+
+## How to use
+
+```python
+from datasets import load_dataset
+
+predictions = load_dataset("{repo_id}", split="train")            # per-example probabilities
+results = load_dataset("{repo_id}", "results", split="train")     # one row per run
+```
+
+## Settings
+
+| setting | value |
+| --- | --- |
+""" + "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in settings.items()) + "\n"
+    path = folder / "README.md"
+    DatasetCard(content).save(path)
+    return path
+
+
+def describe_comparison_upload(folder: str | Path, repo_id: str) -> str:
+    """What ``--hub-dry-run`` prints: the dataset repo, then each file a push would send."""
+    return describe_upload(folder, repo_id, allow=SHARED_FILES, kind="dataset")
+
+
+def push_comparison(folder: str | Path, repo_id: str, *, private: bool | None = None,
+                    token: str | None = None) -> str:
+    """Upload a comparison's output folder (:data:`SHARED_FILES`, card included) as a dataset repo.
+
+    Args:
+        folder: the output folder, with its card written (:func:`write_dataset_card`).
+        repo_id: ``owner/name``.
+        private: create the repo private (ignored if it exists).
+        token: a Hub token; by default the stored one.
+
+    Returns:
+        The URL of the commit.
+    """
+    return upload_folder(folder, repo_id, private=private, token=token, repo_type="dataset", allow=SHARED_FILES,
+                         commit_message="Upload llmdisc comparison")

@@ -1,0 +1,1 @@
+"""The training loop every neural approach shares: Trainer, checkpoints, LM losses, passes."""
