@@ -30,8 +30,10 @@ def main() -> int:
 
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
     records = llmdisc.compare(list(TARGETS), data, splits=["validation", "test"])
-    print(f"{date.today()} | {platform.node()} | {platform.processor() or platform.machine()} | "
-          f"python {platform.python_version()} | llmdisc {llmdisc.__version__}")
+    print(
+        f"{date.today()} | {platform.node()} | {platform.processor() or platform.machine()} | "
+        f"python {platform.python_version()} | llmdisc {llmdisc.__version__}"
+    )
     print(format_table(records))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(records, indent=2))
@@ -42,7 +44,9 @@ def main() -> int:
             target = TARGETS[r["approach"]]
             met = r["accuracy"] >= target
             ok &= met
-            print(f"{r['approach']}: validation accuracy {r['accuracy']:.4f} (target >= {target}) {'met' if met else 'MISSED'}")
+            print(
+                f"{r['approach']}: validation accuracy {r['accuracy']:.4f} (target >= {target}) {'met' if met else 'MISSED'}"
+            )
     return 0 if ok else 1
 
 

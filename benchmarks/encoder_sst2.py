@@ -43,27 +43,45 @@ def speed(data, steps: int, batch_size: int) -> dict:
         model, tokenizer = load_model("minilm-l6", task="sequence-classification", num_labels=2)
         enc, _ = tokenize_texts(tokenizer, list(texts), 128)
         ds = datasets.Dataset.from_dict(
-            {**enc, "labels": labels.tolist(), "length": [len(i) for i in enc["input_ids"]]})
+            {**enc, "labels": labels.tolist(), "length": [len(i) for i in enc["input_ids"]]}
+        )
         if mode == "dynamic":
             collator, group = DataCollatorWithPadding(tokenizer), True
         else:
             collator, group = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=128), False
-        settings = TrainerSettings(max_steps=steps, batch_size=batch_size, group_by_length=group,
-                                   logging_steps=steps, seed=0, learning_rate=1e-4)
+        settings = TrainerSettings(
+            max_steps=steps,
+            batch_size=batch_size,
+            group_by_length=group,
+            logging_steps=steps,
+            seed=0,
+            learning_rate=1e-4,
+        )
         start = time.perf_counter()
         train_model(model, tokenizer, ds, None, settings, collator, save_strategy="no")
         seconds = time.perf_counter() - start
-        out[mode] = {"examples": steps * batch_size, "seconds": round(seconds, 1),
-                     "examples_per_second": round(steps * batch_size / seconds, 2)}
+        out[mode] = {
+            "examples": steps * batch_size,
+            "seconds": round(seconds, 1),
+            "examples_per_second": round(steps * batch_size / seconds, 2),
+        }
         print(mode, out[mode], flush=True)
     out["ratio"] = round(out["dynamic"]["examples_per_second"] / out["static128"]["examples_per_second"], 2)
     return out
 
 
 def accuracy(data, args) -> dict:
-    clf = EncoderClassifier(model="minilm-l6", epochs=args.epochs, learning_rate=args.lr, batch_size=32,
-                            eval_steps=args.eval_steps, logging_steps=50, checkpoint_dir=args.checkpoint_dir,
-                            resume=args.resume, seed=0)
+    clf = EncoderClassifier(
+        model="minilm-l6",
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        batch_size=32,
+        eval_steps=args.eval_steps,
+        logging_steps=50,
+        checkpoint_dir=args.checkpoint_dir,
+        resume=args.resume,
+        seed=0,
+    )
     clf.fit(data["train"], eval=data["validation"])
     metrics = {s: llmdisc.evaluate_classifier(clf, data[s]).metrics for s in ("validation", "test")}
     clf.info.metrics = metrics

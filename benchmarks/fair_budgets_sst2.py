@@ -38,8 +38,18 @@ SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 PARTS = {
     "encoder": ({"encoder": {"model": "minilm-l6", "learning_rate": 1e-4, "batch_size": 16}}, [128, 512, 2048]),
     "fewshot": ({"embedding_lr": {}, "setfit": {}}, [32]),
-    "lora": ({"lora_sequence": {"approach": "lora", "model": "smollm2-135m", "head": "sequence", "batch_size": 16,
-                                "learning_rate": 3e-4}}, [512]),
+    "lora": (
+        {
+            "lora_sequence": {
+                "approach": "lora",
+                "model": "smollm2-135m",
+                "head": "sequence",
+                "batch_size": 16,
+                "learning_rate": 3e-4,
+            }
+        },
+        [512],
+    ),
 }
 
 
@@ -52,11 +62,16 @@ def summarise(records: list[llmdisc.RunRecord]) -> list[dict]:
     out = []
     for (variant, size), rs in groups.items():
         acc = [r.metrics["accuracy"] for r in rs]
-        row = {"approach": variant, "size": size, "seeds": len(rs), "accuracy_mean": round(float(np.mean(acc)), 4),
-               "accuracy_std": round(float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0, 4),
-               "accuracy_per_seed": [round(a, 4) for a in acc],
-               "train_steps": [r.train_steps for r in rs],
-               "ece_after": round(float(np.mean([r.metrics["ece"] for r in rs])), 4)}
+        row = {
+            "approach": variant,
+            "size": size,
+            "seeds": len(rs),
+            "accuracy_mean": round(float(np.mean(acc)), 4),
+            "accuracy_std": round(float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0, 4),
+            "accuracy_per_seed": [round(a, 4) for a in acc],
+            "train_steps": [r.train_steps for r in rs],
+            "ece_after": round(float(np.mean([r.metrics["ece"] for r in rs])), 4),
+        }
         if all(r.uncalibrated for r in rs):
             row["ece_before"] = round(float(np.mean([r.uncalibrated["ece"] for r in rs])), 4)
             row["temperature"] = [round(r.temperature, 3) for r in rs]
@@ -67,6 +82,7 @@ def summarise(records: list[llmdisc.RunRecord]) -> list[dict]:
 def parse_setting(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` -> ``(key, value)``, the value read as YAML (numbers, booleans, lists)."""
     import yaml
+
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise SystemExit(f"--set takes KEY=VALUE, got '{text}'")
@@ -79,8 +95,13 @@ def main() -> None:
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="the first seed")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting for every approach of the part (YAML value), e.g. pooling=cls; repeatable")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every approach of the part (YAML value), e.g. pooling=cls; repeatable",
+    )
     parser.add_argument("--sizes", default=None, help="override the part's sizes, e.g. 128,512")
     parser.add_argument("--holdout", type=int, default=500, help="training examples held out for the temperature")
     parser.add_argument("--output-dir", default=None)
@@ -93,16 +114,38 @@ def main() -> None:
         sizes = [int(s) for s in args.sizes.split(",")]
     output = Path(args.output_dir or f"outputs/fair-budgets-{args.part}")
     data = hold_out(llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"]), args.holdout)
-    records = llmdisc.compare(approaches, data, splits=["validation"], sizes=sizes, seeds=args.seeds, seed=args.seed,
-                              selection_split="holdout", output_dir=output, resume=args.resume, overwrite=not args.resume)
+    records = llmdisc.compare(
+        approaches,
+        data,
+        splits=["validation"],
+        sizes=sizes,
+        seeds=args.seeds,
+        seed=args.seed,
+        selection_split="holdout",
+        output_dir=output,
+        resume=args.resume,
+        overwrite=not args.resume,
+    )
     rows = summarise(records)
     for row in rows:
-        ece = f"ECE {row['ece_before']:.4f} -> {row['ece_after']:.4f}" if "ece_before" in row else f"ECE {row['ece_after']:.4f}"
-        print(f"{row['approach']:>14} n={row['size']:<5} acc {row['accuracy_mean']:.4f} ± {row['accuracy_std']:.4f} "
-              f"{row['accuracy_per_seed']} steps {row['train_steps']} {ece}", flush=True)
-    summary = {"date": date.today().isoformat(), "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
-               "command": f"benchmarks/fair_budgets_sst2.py --part {args.part}", "settings": overrides, "rows": rows,
-               "failed": [r.error for r in records if not r.ok]}
+        ece = (
+            f"ECE {row['ece_before']:.4f} -> {row['ece_after']:.4f}"
+            if "ece_before" in row
+            else f"ECE {row['ece_after']:.4f}"
+        )
+        print(
+            f"{row['approach']:>14} n={row['size']:<5} acc {row['accuracy_mean']:.4f} ± {row['accuracy_std']:.4f} "
+            f"{row['accuracy_per_seed']} steps {row['train_steps']} {ece}",
+            flush=True,
+        )
+    summary = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
+        "command": f"benchmarks/fair_budgets_sst2.py --part {args.part}",
+        "settings": overrides,
+        "rows": rows,
+        "failed": [r.error for r in records if not r.ok],
+    }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
 
 

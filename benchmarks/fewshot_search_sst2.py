@@ -30,8 +30,8 @@ FIXED_C = (1.0, 10.0, 100.0, 1000.0)
 
 #: SetFit variants: keyword arguments of setfit.TrainingArguments.
 VARIANTS = {
-    "default": {"num_iterations": 20},                      # llmdisc's setting until now
-    "oversampling": {},                                     # setfit 1.x's own default sampling
+    "default": {"num_iterations": 20},  # llmdisc's setting until now
+    "oversampling": {},  # setfit 1.x's own default sampling
     "iter20_lr1e-5": {"num_iterations": 20, "body_learning_rate": 1e-5},
     "iter20_lr5e-5": {"num_iterations": 20, "body_learning_rate": 5e-5},
     "iter10": {"num_iterations": 10},
@@ -43,11 +43,14 @@ VARIANTS = {
 def heads(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray) -> dict[str, float]:
     """Validation accuracy of logistic-regression heads: fixed C, and C chosen by CV on the training examples."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
     out = {}
     for c in FIXED_C:
         head = LogisticRegression(C=c, max_iter=1000).fit(train_x, train_y)
         out[f"C={c:g}"] = round(float((head.predict(val_x) == val_y).mean()), 4)
-    cv = LogisticRegressionCV(Cs=np.logspace(-2, 4, 13), cv=4, scoring="neg_log_loss", max_iter=1000).fit(train_x, train_y)
+    cv = LogisticRegressionCV(Cs=np.logspace(-2, 4, 13), cv=4, scoring="neg_log_loss", max_iter=1000).fit(
+        train_x, train_y
+    )
     out["cv"] = round(float((cv.predict(val_x) == val_y).mean()), 4)
     out["cv_C"] = round(float(cv.C_[0]), 3)
     return out
@@ -59,10 +62,15 @@ def main() -> None:
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="default")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--setfit-seed", type=int, default=None,
-                        help="SetFit's own seed (pairs, fine-tuning); default: the subset's seed, as compare does")
+    parser.add_argument(
+        "--setfit-seed",
+        type=int,
+        default=None,
+        help="SetFit's own seed (pairs, fine-tuning); default: the subset's seed, as compare does",
+    )
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
+
     data = hold_out(llmdisc.load_text_dataset(str(SST2), label_names=["negative", "positive"]), 500)
     val_texts, val_y = list(data["validation"]["text"]), np.asarray(data["validation"]["label"])
     for seed in (int(s) for s in args.seeds.split(",")):
@@ -74,13 +82,19 @@ def main() -> None:
             body = SentenceTransformer(resolve_model("minilm-l6"), device="cpu")
         else:
             from setfit import SetFitModel, Trainer, TrainingArguments
+
             model = SetFitModel.from_pretrained(resolve_model("minilm-l6"), device="cpu")
             with tempfile.TemporaryDirectory() as tmp:
-                targs = TrainingArguments(output_dir=tmp, batch_size=16,
-                                          seed=seed if args.setfit_seed is None else args.setfit_seed, report_to="none", save_strategy="no",
-                                          show_progress_bar=False, **VARIANTS[args.variant])
-                trainer = Trainer(model=model, args=targs,
-                                  train_dataset=llmdisc_dataset(texts, y))
+                targs = TrainingArguments(
+                    output_dir=tmp,
+                    batch_size=16,
+                    seed=seed if args.setfit_seed is None else args.setfit_seed,
+                    report_to="none",
+                    save_strategy="no",
+                    show_progress_bar=False,
+                    **VARIANTS[args.variant],
+                )
+                trainer = Trainer(model=model, args=targs, train_dataset=llmdisc_dataset(texts, y))
                 trainer.train()
             body = model.model_body
             row["variant"] = args.variant
@@ -95,6 +109,7 @@ def main() -> None:
 
 def llmdisc_dataset(texts: list[str], labels: np.ndarray):
     import datasets
+
     return datasets.Dataset.from_dict({"text": texts, "label": [int(v) for v in labels]})
 
 

@@ -34,8 +34,8 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from scipy.special import log_softmax
@@ -61,8 +61,15 @@ class LlamaCppScorer:
         import llama_cpp
         from llama_cpp import _internals
 
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=batch_tokens, n_batch=batch_tokens,
-                                   n_ubatch=batch_tokens, n_threads=threads, n_threads_batch=threads, verbose=False)
+        self.llm = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=batch_tokens,
+            n_batch=batch_tokens,
+            n_ubatch=batch_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
         # The high-level Llama keeps one sequence; several need their own context with n_seq_max
         # set (llama-cpp-python's embedding mode does the same) and a unified KV cache.
         params = self.llm.context_params
@@ -97,7 +104,10 @@ class LlamaCppScorer:
                 used += len(seq)
             self.ctx.kv_cache_clear()
             self.ctx.decode(self.batch)
-            out += [sum(float(log_softmax(self._logits(first + j))[t]) for j, t in enumerate(cont)) for first, cont in spans]
+            out += [
+                sum(float(log_softmax(self._logits(first + j))[t]) for j, t in enumerate(cont))
+                for first, cont in spans
+            ]
             start += len(spans)
         return out
 
@@ -135,8 +145,9 @@ def main(config: argparse.Namespace) -> dict:
         encoded = [encode_pair(tokenizer, *p) for p in pairs]
         scorer.continuation_logprobs(encoded[:2])  # warm-up: the first decode allocates buffers
         runs: dict[str, Callable[[], np.ndarray]] = {
-            "llmdisc": lambda: np.array(loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size,
-                                                      max_tokens=defaults.max_tokens)),
+            "llmdisc": lambda: np.array(
+                loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size, max_tokens=defaults.max_tokens)
+            ),
             # per prompt: each (context, continuation) decoded alone, the KV cache cleared between
             "llamacpp_per_prompt": lambda: np.array(scorer.continuation_logprobs(encoded, batched=False)),
         }
@@ -158,10 +169,13 @@ def main(config: argparse.Namespace) -> dict:
             seconds[name] = time.perf_counter() - start
         results[mode] = {}
         for name, lp in logprobs.items():
-            results[mode][name] = {"ex_s": round(len(texts) / seconds[name], 2), "seconds": round(seconds[name], 2),
-                                   "vs_llmdisc": round(seconds["llmdisc"] / seconds[name], 2),
-                                   "max_abs_logprob_diff": float(np.abs(lp - logprobs["llmdisc"]).max()),
-                                   "accuracy": round(float((lp.argmax(1) == gold).mean()), 4)}
+            results[mode][name] = {
+                "ex_s": round(len(texts) / seconds[name], 2),
+                "seconds": round(seconds[name], 2),
+                "vs_llmdisc": round(seconds["llmdisc"] / seconds[name], 2),
+                "max_abs_logprob_diff": float(np.abs(lp - logprobs["llmdisc"]).max()),
+                "accuracy": round(float((lp.argmax(1) == gold).mean()), 4),
+            }
             print(json.dumps({mode: {name: results[mode][name]}}), flush=True)
     return results
 
@@ -171,7 +185,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--batch-tokens", type=int, default=2048, help="llama.cpp: tokens per batch (and context size)")
+    parser.add_argument(
+        "--batch-tokens", type=int, default=2048, help="llama.cpp: tokens per batch (and context size)"
+    )
     parser.add_argument("--max-sequences", type=int, default=64, help="llama.cpp: sequences per batch")
     parser.add_argument("--modes", default="direct,channel", help="direct, channel or both (comma-separated)")
     return parser

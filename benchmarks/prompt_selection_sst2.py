@@ -50,10 +50,13 @@ VARIANTS = {
     "words": {"zeroshot_select_words": dict(WORDS)},
     "words_prior": {"zeroshot_select_words_prior": {**WORDS, "prior": "train"}},
     "words_loglik": {"zeroshot_select_words_loglik": {**WORDS, "select_metric": "log_likelihood"}},
-    "words_prior_loglik": {"zeroshot_select_words_prior_loglik": {**WORDS, "prior": "train",
-                                                                  "select_metric": "log_likelihood"}},
+    "words_prior_loglik": {
+        "zeroshot_select_words_prior_loglik": {**WORDS, "prior": "train", "select_metric": "log_likelihood"}
+    },
     "sentiment_words": {"zeroshot_select_sentiment_words": {**WORDS, "task": "sentiment"}},
-    "sentiment_words_prior": {"zeroshot_select_sentiment_words_prior": {**WORDS, "task": "sentiment", "prior": "train"}},
+    "sentiment_words_prior": {
+        "zeroshot_select_sentiment_words_prior": {**WORDS, "task": "sentiment", "prior": "train"}
+    },
 }
 
 
@@ -84,10 +87,25 @@ def time_selection(config: argparse.Namespace) -> list[dict]:
     rows = []
     for prior in (False, True):
         wall, cpu = time.perf_counter(), time.process_time()
-        choice = select_prompt(model, tokenizer, labels, list(train["text"]), np.asarray(train["label"]), templates,
-                               word_sets, prior=prior)
-        rows.append({"prior": prior, "candidates": choice.candidates, "wall_seconds": round(time.perf_counter() - wall, 1),
-                     "cpu_seconds": round(time.process_time() - cpu, 1), "choice": choice.describe()})
+        choice = select_prompt(
+            model,
+            tokenizer,
+            labels,
+            list(train["text"]),
+            np.asarray(train["label"]),
+            templates,
+            word_sets,
+            prior=prior,
+        )
+        rows.append(
+            {
+                "prior": prior,
+                "candidates": choice.candidates,
+                "wall_seconds": round(time.perf_counter() - wall, 1),
+                "cpu_seconds": round(time.process_time() - cpu, 1),
+                "choice": choice.describe(),
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -97,24 +115,53 @@ def run_variant(name: str, data, config: argparse.Namespace) -> dict:
     output = Path(config.output_dir) / name
     start = time.perf_counter()
     try:
-        records = llmdisc.compare(VARIANTS[name], data, splits=["validation"], sizes=[config.size], seeds=config.seeds,
-                                  selection_split=None, calibration="none", output_dir=output, resume=config.resume,
-                                  overwrite=not config.resume)
+        records = llmdisc.compare(
+            VARIANTS[name],
+            data,
+            splits=["validation"],
+            sizes=[config.size],
+            seeds=config.seeds,
+            selection_split=None,
+            calibration="none",
+            output_dir=output,
+            resume=config.resume,
+            overwrite=not config.resume,
+        )
     except llmdisc.LlmdiscError as e:
         print(f"{name}: refused: {e}", flush=True)
         return {"variant": name, "refused": str(e)}
     failed = [r.error for r in records if not r.ok]
-    runs = [{"seed": r.seed, "accuracy": round(r.metrics["accuracy"], 4), "macro_f1": round(r.metrics["macro_f1"], 4),
-             "prompt": r.prompt, "train_seconds": r.costs.train_seconds} for r in records if r.ok]
+    runs = [
+        {
+            "seed": r.seed,
+            "accuracy": round(r.metrics["accuracy"], 4),
+            "macro_f1": round(r.metrics["macro_f1"], 4),
+            "prompt": r.prompt,
+            "train_seconds": r.costs.train_seconds,
+        }
+        for r in records
+        if r.ok
+    ]
     accuracy = [run["accuracy"] for run in runs]
-    row = {"variant": name, "size": config.size, "accuracy_mean": round(float(np.mean(accuracy)), 4) if runs else None,
-           "accuracy_std": round(float(np.std(accuracy, ddof=1)), 4) if len(runs) > 1 else 0.0, "runs": runs,
-           "failed": failed, "wall_seconds": round(time.perf_counter() - start, 1)}
-    print(f"{name}: n={config.size} accuracy {row['accuracy_mean']} ± {row['accuracy_std']} over {len(runs)} seeds "
-          f"({row['wall_seconds']} s){' FAILED: ' + '; '.join(failed) if failed else ''}", flush=True)
+    row = {
+        "variant": name,
+        "size": config.size,
+        "accuracy_mean": round(float(np.mean(accuracy)), 4) if runs else None,
+        "accuracy_std": round(float(np.std(accuracy, ddof=1)), 4) if len(runs) > 1 else 0.0,
+        "runs": runs,
+        "failed": failed,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
+    print(
+        f"{name}: n={config.size} accuracy {row['accuracy_mean']} ± {row['accuracy_std']} over {len(runs)} seeds "
+        f"({row['wall_seconds']} s){' FAILED: ' + '; '.join(failed) if failed else ''}",
+        flush=True,
+    )
     for run in runs:
-        print(f"  seed {run['seed']}: {run['accuracy']:.4f} (selection {run['train_seconds']:.0f} s) {run['prompt']}",
-              flush=True)
+        print(
+            f"  seed {run['seed']}: {run['accuracy']:.4f} (selection {run['train_seconds']:.0f} s) {run['prompt']}",
+            flush=True,
+        )
     return row
 
 
@@ -127,8 +174,12 @@ def main(config: argparse.Namespace) -> list[dict]:
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; use {', '.join(VARIANTS)}")
     rows = [run_variant(name, data, config) for name in names]
-    summary = {"date": date.today().isoformat(), "machine": f"{platform.node()} ({platform.machine()})",
-               "labels": data["train"].features["label"].names, "rows": rows}
+    summary = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.node()} ({platform.machine()})",
+        "labels": data["train"].features["label"].names,
+        "rows": rows,
+    }
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     (Path(config.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
     return rows

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 import llmdisc
-from llmdisc.metrics.classification import softmax
 from llmdisc.lm.loading import load_model
 from llmdisc.lm.loglikelihood import loglikelihood
+from llmdisc.metrics.classification import softmax
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 WORDS = ["negative", "positive"]
@@ -39,9 +39,16 @@ def main() -> None:
     direct = softmax(scores(lambda t, w: (f"Review: {t}\nSentiment:", f" {w}")))
     print(f"direct: {(direct.argmax(1) == labels).mean():.4f}")
     for content_free in ["N/A", "", "[MASK]"]:
-        c = softmax(np.array([loglikelihood(model, tokenizer, [(f"Review: {content_free}\nSentiment:", f" {w}") for w in WORDS])]))[0]
-        print(f"calibrated direct, content-free {content_free!r} (p = {c.round(3).tolist()}): "
-              f"{((direct / c).argmax(1) == labels).mean():.4f}", flush=True)
+        c = softmax(
+            np.array(
+                [loglikelihood(model, tokenizer, [(f"Review: {content_free}\nSentiment:", f" {w}") for w in WORDS])]
+            )
+        )[0]
+        print(
+            f"calibrated direct, content-free {content_free!r} (p = {c.round(3).tolist()}): "
+            f"{((direct / c).argmax(1) == labels).mean():.4f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

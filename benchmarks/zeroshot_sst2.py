@@ -46,8 +46,11 @@ def run(data, **config) -> tuple[float, float, float]:
     seconds = time.perf_counter() - start
     # Calibration only rescales columns, so the raw probabilities come back as p_cal * c, renormalised.
     raw = calibrated * clf.calibration[0]
-    return (float((raw.argmax(1) == labels).mean()), float((calibrated.argmax(1) == labels).mean()),
-            len(labels) / seconds)
+    return (
+        float((raw.argmax(1) == labels).mean()),
+        float((calibrated.argmax(1) == labels).mean()),
+        len(labels) / seconds,
+    )
 
 
 def part_accuracy(data, only_review: bool = False) -> dict:
@@ -58,8 +61,13 @@ def part_accuracy(data, only_review: bool = False) -> dict:
     for template, words in settings:
         direct, calibrated, speed = run(data, templates=[template], verbalizers=words, mode="direct")
         channel, _, cspeed = run(data, templates=[template], verbalizers=words, mode="channel")
-        rows[template] = {"direct": direct, "calibrated_direct": calibrated, "channel": channel,
-                          "direct_ex_s": round(speed, 2), "channel_ex_s": round(cspeed, 2)}
+        rows[template] = {
+            "direct": direct,
+            "calibrated_direct": calibrated,
+            "channel": channel,
+            "direct_ex_s": round(speed, 2),
+            "channel_ex_s": round(cspeed, 2),
+        }
         print(json.dumps({template: rows[template]}), flush=True)
     if only_review:
         return {"templates": rows}
@@ -72,8 +80,10 @@ def part_accuracy(data, only_review: bool = False) -> dict:
         best[name] = {"accuracy": acc, "calibrated": cal, "ex_s": round(speed, 2)}
         print(json.dumps({name: best[name]}), flush=True)
     mins = [rows[t] for t in MIN_TEMPLATES]
-    summary = {k: {"mean": float(np.mean([r[k] for r in mins])), "worst": float(np.min([r[k] for r in mins]))}
-               for k in ("direct", "calibrated_direct", "channel")}
+    summary = {
+        k: {"mean": float(np.mean([r[k] for r in mins])), "worst": float(np.min([r[k] for r in mins]))}
+        for k in ("direct", "calibrated_direct", "channel")
+    }
     return {"templates": rows, "min_templates": summary, "search": best}
 
 
@@ -93,12 +103,14 @@ def part_chat(data, modes: tuple[str, ...] = ("direct", "channel"), n: int | Non
     return rows
 
 
-def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel"),
-                  budgets: tuple[int, ...] = ()) -> dict:
+def part_batching(
+    data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel"), budgets: tuple[int, ...] = ()
+) -> dict:
     """Scoring speed of token-budget batches (the default budget, and any in ``budgets``) against the
     old fixed batches of 16 pairs, on the same ``n`` validation sentences, alternating the paths
     ``rounds`` times in one run."""
     from llmdisc.lm.loglikelihood import DEFAULT_MAX_TOKENS
+
     texts = list(data["validation"]["text"][:n])
     old_path = "old: batch_size 16, no token budget"
     paths = {old_path: dict(batch_size=16, max_tokens=None)}
@@ -120,10 +132,13 @@ def part_batching(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("dire
         old = np.asarray(scores[old_path])
         speeds = {name: round(n / min(s), 2) for name, s in seconds.items()}
         new = {name: np.asarray(v) for name, v in scores.items() if name != old_path}
-        result[mode] = {"ex_s": speeds, "ratio_over_old": {name: round(speeds[name] / speeds[old_path], 3) for name in new},
-                        "max_abs_logprob_diff": max(float(np.abs(v - old).max()) for v in new.values()),
-                        "same_predictions": all(bool((v.argmax(1) == old.argmax(1)).all()) for v in new.values()),
-                        "seconds": {k: [round(x, 2) for x in v] for k, v in seconds.items()}}
+        result[mode] = {
+            "ex_s": speeds,
+            "ratio_over_old": {name: round(speeds[name] / speeds[old_path], 3) for name in new},
+            "max_abs_logprob_diff": max(float(np.abs(v - old).max()) for v in new.values()),
+            "same_predictions": all(bool((v.argmax(1) == old.argmax(1)).all()) for v in new.values()),
+            "seconds": {k: [round(x, 2) for x in v] for k, v in seconds.items()},
+        }
         print(json.dumps({mode: result[mode]}), flush=True)
     return result
 
@@ -143,8 +158,10 @@ def part_dtype(data, n: int | None = None, modes: tuple[str, ...] = ("direct", "
             start = time.perf_counter()
             scores[dtype] = np.asarray(scorer.label_scores(texts, scorer.templates[0]))
             seconds = time.perf_counter() - start
-            row[dtype] = {"ex_s": round(len(texts) / seconds, 2),
-                          "accuracy": round(float((scores[dtype].argmax(1) == labels).mean()), 4)}
+            row[dtype] = {
+                "ex_s": round(len(texts) / seconds, 2),
+                "accuracy": round(float((scores[dtype].argmax(1) == labels).mean()), 4),
+            }
         row["speed_ratio_bf16_over_fp32"] = round(row["bfloat16"]["ex_s"] / row["float32"]["ex_s"], 2)
         row["max_abs_logprob_diff"] = float(np.abs(scores["bfloat16"] - scores["float32"]).max())
         row["same_predictions"] = float((scores["bfloat16"].argmax(1) == scores["float32"].argmax(1)).mean())
@@ -191,12 +208,14 @@ def part_speed(data, n: int, plain_n: int) -> dict:
     for mode in ("direct", "channel"):
         pairs = [getattr(template, mode)(t, w) for t in texts for w in ("negative", "positive")]
         timings = {}
-        start = time.perf_counter(); ours = loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size,
-                                                          max_tokens=defaults.max_tokens)
+        start = time.perf_counter()
+        ours = loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size, max_tokens=defaults.max_tokens)
         timings["llmdisc"] = n / (time.perf_counter() - start)
-        start = time.perf_counter(); theirs = hflm_scores(lm, pairs)
+        start = time.perf_counter()
+        theirs = hflm_scores(lm, pairs)
         timings["lm_eval_hflm_b8"] = n / (time.perf_counter() - start)
-        start = time.perf_counter(); plain_loop(model, tokenizer, pairs[: 2 * plain_n])
+        start = time.perf_counter()
+        plain_loop(model, tokenizer, pairs[: 2 * plain_n])
         timings["plain_loop_b1"] = plain_n / (time.perf_counter() - start)
         # What llmdisc runs: each distinct context once (through the body), each continuation
         # token once more, and the vocabulary projection only where a token is scored.
@@ -205,11 +224,15 @@ def part_speed(data, n: int, plain_n: int) -> dict:
         single = all(len(x) == 1 for _, x in encoded)
         body_tokens = sum(len(c) for c in contexts) + (0 if single else sum(len(x) for _, x in encoded))
         head_tokens = len(contexts) if single else sum(len(x) for _, x in encoded)
-        results[mode] = {"examples": n, "ex_s": {k: round(v, 2) for k, v in timings.items()},
-                         "vs_lm_eval": round(timings["llmdisc"] / timings["lm_eval_hflm_b8"], 2),
-                         "vs_plain": round(timings["llmdisc"] / timings["plain_loop_b1"], 2),
-                         "max_abs_diff_vs_lm_eval": float(np.max(np.abs(np.array(ours) - np.array(theirs)))),
-                         "body_tokens_per_example": body_tokens / n, "head_tokens_per_example": head_tokens / n}
+        results[mode] = {
+            "examples": n,
+            "ex_s": {k: round(v, 2) for k, v in timings.items()},
+            "vs_lm_eval": round(timings["llmdisc"] / timings["lm_eval_hflm_b8"], 2),
+            "vs_plain": round(timings["llmdisc"] / timings["plain_loop_b1"], 2),
+            "max_abs_diff_vs_lm_eval": float(np.max(np.abs(np.array(ours) - np.array(theirs)))),
+            "body_tokens_per_example": body_tokens / n,
+            "head_tokens_per_example": head_tokens / n,
+        }
         print(json.dumps({mode: results[mode]}), flush=True)
     # FLOP ceiling: 2 x non-embedding parameters per token processed, at the measured matmul rate.
     a, b = torch.randn(1024, 576), torch.randn(576, 1536)
@@ -221,8 +244,11 @@ def part_speed(data, n: int, plain_n: int) -> dict:
     rate = 2 * 1024 * 576 * 1536 * reps / (time.perf_counter() - start)
     embedding = model.get_input_embeddings().weight.numel()  # tied: also the vocabulary projection
     non_embedding = sum(p.numel() for p in model.parameters()) - embedding
-    results["flops"] = {"matmul_gflops": round(rate / 1e9, 1), "non_embedding_params": non_embedding,
-                        "vocab_projection_params": embedding}
+    results["flops"] = {
+        "matmul_gflops": round(rate / 1e9, 1),
+        "non_embedding_params": non_embedding,
+        "vocab_projection_params": embedding,
+    }
     for mode in ("direct", "channel"):
         r = results[mode]
         flops = 2 * non_embedding * r["body_tokens_per_example"] + 2 * embedding * r["head_tokens_per_example"]
@@ -238,7 +264,9 @@ def part_peer(data) -> dict:
     texts = list(data["validation"]["text"][:40])
     pairs = [Template(t).direct(x, w) for t in MIN_TEMPLATES[:2] for x in texts for w in ("terrible", "great")]
     pairs += [Template(REVIEW_TEMPLATE).channel(x, "positive") for x in texts] + [("", x) for x in texts[:10]]
-    diff = np.abs(np.array(loglikelihood(model, tokenizer, pairs)) - np.array(hflm_scores(hflm(model, tokenizer), pairs)))
+    diff = np.abs(
+        np.array(loglikelihood(model, tokenizer, pairs)) - np.array(hflm_scores(hflm(model, tokenizer), pairs))
+    )
     out = {"pairs": len(pairs), "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean())}
     print(json.dumps(out), flush=True)
     return out
@@ -246,9 +274,16 @@ def part_peer(data) -> dict:
 
 def part_generation() -> dict:
     model, tokenizer = load_model("smollm2-135m")
-    prompts = ["Write a sentence about the sea.", "Name three fruits.", "What is a movie review?",
-               "Describe a rainy day.", "Give me a tip for cooking rice.", "What is 2 + 2?",
-               "Say something kind.", "Describe a cat."]
+    prompts = [
+        "Write a sentence about the sea.",
+        "Name three fruits.",
+        "What is a movie review?",
+        "Describe a rainy day.",
+        "Give me a tip for cooking rice.",
+        "What is 2 + 2?",
+        "Say something kind.",
+        "Describe a cat.",
+    ]
     config = SamplingConfig(max_new_tokens=48, batch_size=8, chat_template=True)
     start = time.perf_counter()
     ours = generate(model, tokenizer, prompts, config)
@@ -256,18 +291,25 @@ def part_generation() -> dict:
     ours_tokens = sum(r["tokens"] for r in ours)
     # Plain model.generate: same prompts, template, left padding and greedy settings.
     tokenizer.padding_side = "left"
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-             for p in prompts]
+    texts = [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
     enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     start = time.perf_counter()
     with torch.no_grad():
         out = model.generate(**enc, max_new_tokens=48, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     plain_s = time.perf_counter() - start
-    new = out[:, enc["input_ids"].shape[1]:]
-    plain_tokens = int(sum(next((i + 1 for i, t in enumerate(row.tolist()) if t == tokenizer.eos_token_id), len(row)) for row in new))
-    result = {"llmdisc_tokens_s": round(ours_tokens / ours_s, 2), "plain_tokens_s": round(plain_tokens / plain_s, 2),
-              "ratio": round((ours_tokens / ours_s) / (plain_tokens / plain_s), 3),
-              "same_completions": [r["completion"] for r in ours] == tokenizer.batch_decode(new, skip_special_tokens=True)}
+    new = out[:, enc["input_ids"].shape[1] :]
+    plain_tokens = int(
+        sum(next((i + 1 for i, t in enumerate(row.tolist()) if t == tokenizer.eos_token_id), len(row)) for row in new)
+    )
+    result = {
+        "llmdisc_tokens_s": round(ours_tokens / ours_s, 2),
+        "plain_tokens_s": round(plain_tokens / plain_s, 2),
+        "ratio": round((ours_tokens / ours_s) / (plain_tokens / plain_s), 3),
+        "same_completions": [r["completion"] for r in ours] == tokenizer.batch_decode(new, skip_special_tokens=True),
+    }
     print(json.dumps(result), flush=True)
     return result
 
@@ -279,7 +321,11 @@ NEUTRAL_CANDIDATES = ["Text: {text}\nLabel: {label}", "Text: {text}\nCategory: {
 def _macro_f1(pred: np.ndarray, gold: np.ndarray, k: int) -> float:
     f1 = []
     for c in range(k):
-        tp, fp, fn = np.sum((pred == c) & (gold == c)), np.sum((pred == c) & (gold != c)), np.sum((pred != c) & (gold == c))
+        tp, fp, fn = (
+            np.sum((pred == c) & (gold == c)),
+            np.sum((pred == c) & (gold != c)),
+            np.sum((pred != c) & (gold == c)),
+        )
         f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
     return float(np.mean(f1))
 
@@ -311,18 +357,32 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool 
                     continue
                 if model is None:
                     model, tokenizer = load_model("smollm2-135m")
-                scorer = LikelihoodScorer(model, tokenizer, ["negative", "positive"], [template], mode=mode, batch_size=32)
+                scorer = LikelihoodScorer(
+                    model, tokenizer, ["negative", "positive"], [template], mode=mode, batch_size=32
+                )
                 start = time.perf_counter()
-                out[key] = (scorer.content_free_probabilities("N/A")[0] if name == "cf"
-                            else scorer.label_scores(texts, scorer.templates[0]))
+                out[key] = (
+                    scorer.content_free_probabilities("N/A")[0]
+                    if name == "cf"
+                    else scorer.label_scores(texts, scorer.templates[0])
+                )
                 np.save(path, out[key])
                 if texts:
-                    print(f"{name} template {t} {mode}: {len(texts) / (time.perf_counter() - start):.1f} ex/s", flush=True)
+                    print(
+                        f"{name} template {t} {mode}: {len(texts) / (time.perf_counter() - start):.1f} ex/s",
+                        flush=True,
+                    )
     return out
 
 
-def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRAL_CANDIDATES), reverse: bool = False,
-                 skip: tuple = ()) -> dict:
+def part_prompts(
+    data,
+    seeds: int = 3,
+    n: int = 32,
+    candidates: int = len(NEUTRAL_CANDIDATES),
+    reverse: bool = False,
+    skip: tuple = (),
+) -> dict:
     """The neutral default template against the sentiment one (direct, calibrated, channel) on
     SST-2 validation and the demo data; and prior correction from n training examples on SST-2
     validation and on 85/15 subsets of it, mean of ``seeds`` draws of the n examples."""
@@ -332,10 +392,16 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
     demo = llmdisc.load_text_dataset("demo")
     rng = np.random.default_rng(0)
     pool = rng.choice(len(data["train"]), size=128, replace=False)  # the training texts priors are drawn from
-    sets = {"sst2": list(data["validation"]["text"]), "pool": [data["train"][int(i)]["text"] for i in pool],
-            "demo": list(demo["validation"]["text"]) + list(demo["test"]["text"])}
-    gold = {"sst2": np.asarray(data["validation"]["label"]), "pool": np.asarray(data["train"].select(pool)["label"]),
-            "demo": np.asarray(list(demo["validation"]["label"]) + list(demo["test"]["label"]))}
+    sets = {
+        "sst2": list(data["validation"]["text"]),
+        "pool": [data["train"][int(i)]["text"] for i in pool],
+        "demo": list(demo["validation"]["text"]) + list(demo["test"]["text"]),
+    }
+    gold = {
+        "sst2": np.asarray(data["validation"]["label"]),
+        "pool": np.asarray(data["train"].select(pool)["label"]),
+        "demo": np.asarray(list(demo["validation"]["label"]) + list(demo["test"]["label"])),
+    }
     templates = [REVIEW_TEMPLATE] + NEUTRAL_CANDIDATES[:candidates]
     scores = _prompt_scores(sets, templates, Path("outputs/bench-prompts-scores"), reverse, skip)
 
@@ -349,10 +415,19 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
 
     result = {"templates": {}, "prior": {}}
     for t, template in enumerate(templates):
-        row = {f"{name}_{v}": round(float((probs(name, t, v).argmax(1) == gold[name]).mean()), 4)
-               for name in ("sst2", "demo") for v in ("direct", "calibrated", "channel") if probs(name, t, v) is not None}
-        row.update({f"demo_test_{v}": round(float((probs("demo", t, v)[80:].argmax(1) == gold["demo"][80:]).mean()), 4)
-                    for v in ("direct", "calibrated", "channel") if probs("demo", t, v) is not None})  # the slow test's split
+        row = {
+            f"{name}_{v}": round(float((probs(name, t, v).argmax(1) == gold[name]).mean()), 4)
+            for name in ("sst2", "demo")
+            for v in ("direct", "calibrated", "channel")
+            if probs(name, t, v) is not None
+        }
+        row.update(
+            {
+                f"demo_test_{v}": round(float((probs("demo", t, v)[80:].argmax(1) == gold["demo"][80:]).mean()), 4)
+                for v in ("direct", "calibrated", "channel")
+                if probs("demo", t, v) is not None
+            }
+        )  # the slow test's split
         result["templates"][template] = row
         print(json.dumps({template: row}), flush=True)
     # Prior correction: the eval set, balanced (all of validation) or 85/15 either way; the n
@@ -363,7 +438,8 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
     for major in (0, 1):
         minor_n = round(len(by_class[major]) * 15 / 85)
         evals[f"85/15 {['negative', 'positive'][major]}"] = np.concatenate(
-            [by_class[major], np.random.default_rng(1).choice(by_class[1 - major], minor_n, replace=False)])
+            [by_class[major], np.random.default_rng(1).choice(by_class[1 - major], minor_n, replace=False)]
+        )
     for t in (0, 1):  # the sentiment template and the first neutral one
         for variant in ("direct", "calibrated", "channel"):
             if probs("sst2", t, variant) is None or probs("pool", t, variant) is None:
@@ -374,44 +450,75 @@ def part_prompts(data, seeds: int = 3, n: int = 32, candidates: int = len(NEUTRA
                 for seed in range(seeds):
                     r = np.random.default_rng(100 + seed)
                     counts = np.round(share * n).astype(int)
-                    train = np.concatenate([r.choice(np.flatnonzero(gold["pool"] == c), counts[c], replace=False)
-                                            for c in (0, 1)])
+                    train = np.concatenate(
+                        [r.choice(np.flatnonzero(gold["pool"] == c), counts[c], replace=False) for c in (0, 1)]
+                    )
                     w = prior_weights(probs("pool", t, variant)[train], gold["pool"][train])
                     pred = apply_weights(base, w).argmax(1)
-                    accs.append((pred == val[idx]).mean()); f1s.append(_macro_f1(pred, val[idx], 2))
+                    accs.append((pred == val[idx]).mean())
+                    f1s.append(_macro_f1(pred, val[idx], 2))
                 key = f"{templates[t]!r} {variant} {eval_name}"
                 result["prior"][key] = {
-                    "examples": len(idx), "accuracy": round(float((base.argmax(1) == val[idx]).mean()), 4),
+                    "examples": len(idx),
+                    "accuracy": round(float((base.argmax(1) == val[idx]).mean()), 4),
                     "macro_f1": round(_macro_f1(base.argmax(1), val[idx], 2), 4),
-                    "prior_accuracy": round(float(np.mean(accs)), 4), "prior_macro_f1": round(float(np.mean(f1s)), 4)}
+                    "prior_accuracy": round(float(np.mean(accs)), 4),
+                    "prior_macro_f1": round(float(np.mean(f1s)), 4),
+                }
                 print(json.dumps({key: result["prior"][key]}), flush=True)
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching", "dtype"], required=True)
+    parser.add_argument(
+        "--part",
+        choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching", "dtype"],
+        required=True,
+    )
     parser.add_argument("--modes", default="direct,channel", help="chat, batching: the scoring modes, comma-separated")
-    parser.add_argument("--examples", type=int, default=None, help="chat, dtype: the first N validation sentences (default: all)")
+    parser.add_argument(
+        "--examples", type=int, default=None, help="chat, dtype: the first N validation sentences (default: all)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="batching: times each path is timed (the best counts)")
-    parser.add_argument("--budgets", default="", help="batching: more token budgets to time beside the default, comma-separated")
+    parser.add_argument(
+        "--budgets", default="", help="batching: more token budgets to time beside the default, comma-separated"
+    )
     parser.add_argument("--data", default=str(SST2))
     parser.add_argument("--speed-examples", type=int, default=200)
     parser.add_argument("--plain-examples", type=int, default=50)
     parser.add_argument("--only-review", action="store_true", help="accuracy: only the review and own templates")
-    parser.add_argument("--candidates", type=int, default=len(NEUTRAL_CANDIDATES), help="prompts: neutral candidates to score")
+    parser.add_argument(
+        "--candidates", type=int, default=len(NEUTRAL_CANDIDATES), help="prompts: neutral candidates to score"
+    )
     parser.add_argument("--reverse", action="store_true", help="prompts: score the templates last to first")
-    parser.add_argument("--skip", default="", help="prompts: score keys (set|template|mode) to leave out, comma-separated")
+    parser.add_argument(
+        "--skip", default="", help="prompts: score keys (set|template|mode) to leave out, comma-separated"
+    )
     args = parser.parse_args()
     data = llmdisc.load_text_dataset(args.data, label_names=["negative", "positive"])
-    result = {"accuracy": lambda: part_accuracy(data, args.only_review), "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
-              "peer": lambda: part_peer(data), "generation": part_generation, "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
-              "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(","))),
-              "batching": lambda: part_batching(data, args.speed_examples, args.rounds, tuple(args.modes.split(",")),
-                                               tuple(int(b) for b in args.budgets.split(",") if b)), "prompts": lambda: part_prompts(data, candidates=args.candidates, reverse=args.reverse,
-                                             skip=tuple(k for k in args.skip.split(",") if k))}[args.part]()
-    path = Path(f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
-                f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching', 'dtype') else ''}.json")
+    result = {
+        "accuracy": lambda: part_accuracy(data, args.only_review),
+        "speed": lambda: part_speed(data, args.speed_examples, args.plain_examples),
+        "peer": lambda: part_peer(data),
+        "generation": part_generation,
+        "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
+        "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(","))),
+        "batching": lambda: part_batching(
+            data,
+            args.speed_examples,
+            args.rounds,
+            tuple(args.modes.split(",")),
+            tuple(int(b) for b in args.budgets.split(",") if b),
+        ),
+        "prompts": lambda: part_prompts(
+            data, candidates=args.candidates, reverse=args.reverse, skip=tuple(k for k in args.skip.split(",") if k)
+        ),
+    }[args.part]()
+    path = Path(
+        f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
+        f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching', 'dtype') else ''}.json"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
 

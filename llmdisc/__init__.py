@@ -10,7 +10,7 @@ The public API, for notebooks and scripts::
     llmdisc.write_report(records, "outputs/my-comparison", title="NB vs LR", settings={})
 """
 
-from llmdisc.version import __version__
+from llmdisc.analysis.analyse import analyse
 from llmdisc.classifiers import (
     EncoderClassifier,
     LogisticRegressionClassifier,
@@ -22,18 +22,18 @@ from llmdisc.classifiers import (
     get_classifier,
     register,
 )
+from llmdisc.comparison.anomaly import detect_anomalies
+from llmdisc.comparison.evaluation import drop_words, evaluate_classifier, robustness_curve
+from llmdisc.comparison.grid import compare
 from llmdisc.data.loading import label_names, load_text_dataset
 from llmdisc.data.subsets import stratified_subset
 from llmdisc.errors import LlmdiscError
-from llmdisc.comparison.grid import compare
-from llmdisc.comparison.evaluation import drop_words, evaluate_classifier, robustness_curve
-from llmdisc.metrics.classification import classification_metrics, expected_calibration_error
 from llmdisc.lm.generation import SamplingConfig, generate, synthesize
 from llmdisc.lm.loading import load_model, resolve_model
-from llmdisc.analysis.analyse import analyse
-from llmdisc.comparison.anomaly import detect_anomalies
-from llmdisc.reporting.report import write_report
 from llmdisc.lm.loglikelihood import loglikelihood, perplexity, sequence_loglikelihood, surprisal, token_logprobs
+from llmdisc.metrics.classification import classification_metrics, expected_calibration_error
+from llmdisc.reporting.report import write_report
+from llmdisc.version import __version__
 
 __all__ = [
     "__version__",

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from llmdisc.version import __version__
 from llmdisc.commands import compare, evaluate, generate, predict, score, train
 from llmdisc.plumbing.console import run
+from llmdisc.version import __version__
 
 __all__ = ["main", "make_parser", "run"]
 
@@ -28,7 +28,8 @@ __all__ = ["main", "make_parser", "run"]
 def make_parser() -> argparse.ArgumentParser:
     """The top-level parser with every sub-command."""
     parser = argparse.ArgumentParser(
-        prog="llmdisc", description="Discriminative vs generative text classification, side by side.")
+        prog="llmdisc", description="Discriminative vs generative text classification, side by side."
+    )
     parser.add_argument("--version", action="version", version=f"llmdisc {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

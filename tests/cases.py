@@ -23,8 +23,10 @@ CASES: dict[str, tuple[str, dict]] = {
     "zeroshot_channel": ("zeroshot", {"model": "TINY_GPT2", "mode": "channel"}),
     "lora_verbalizer": ("lora", {"model": "TINY_GPT2", "head": "verbalizer", "max_steps": 2, "batch_size": 4}),
     "lora_sequence": ("lora", {"model": "TINY_GPT2", "head": "sequence", "max_steps": 2, "batch_size": 4}),
-    "lora_channel": ("lora", {"model": "TINY_GPT2", "head": "channel", "max_steps": 2, "batch_size": 4,
-                              "eval_steps": 1}),
+    "lora_channel": (
+        "lora",
+        {"model": "TINY_GPT2", "head": "channel", "max_steps": 2, "batch_size": 4, "eval_steps": 1},
+    ),
 }
 
 

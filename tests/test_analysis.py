@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import llmdisc
-from llmdisc.analysis.analyse import analyse, bootstrap_metrics, crossover_size, paired_test, _macro_f1_resampled
+from llmdisc.analysis.analyse import _macro_f1_resampled, analyse, bootstrap_metrics, crossover_size, paired_test
 from llmdisc.analysis.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED
-from llmdisc.metrics.classification import macro_f1
 from llmdisc.api.records import Costs, Predictions, RunRecord
+from llmdisc.metrics.classification import macro_f1
 from llmdisc.reporting.report import write_report
 
 LABELS = ["negative", "positive"]
@@ -27,15 +27,35 @@ def probs_of(gold: np.ndarray, correct: np.ndarray, confidence: float = 0.8) -> 
     return p
 
 
-def record(variant: str, correct, gold, size: int | None = 100, seed: int | None = 0, paradigm="discriminative",
-           approach: str | None = None, seconds: float = 1.0, confidence: float = 0.8, split="test") -> RunRecord:
+def record(
+    variant: str,
+    correct,
+    gold,
+    size: int | None = 100,
+    seed: int | None = 0,
+    paradigm="discriminative",
+    approach: str | None = None,
+    seconds: float = 1.0,
+    confidence: float = 0.8,
+    split="test",
+) -> RunRecord:
     correct, gold = np.asarray(correct, bool), np.asarray(gold)
     p = probs_of(gold, correct, confidence)
     metrics = llmdisc.classification_metrics(p, gold)
-    return RunRecord(approach=approach or variant, variant=variant, paradigm=paradigm, size=size, seed=seed, split=split,
-                     labels=LABELS, train_examples=size or 0, examples=len(gold), metrics=metrics,
-                     costs=Costs(train_seconds=seconds, predict_seconds=0.0, peak_rss_mib=100.0),
-                     per_example=Predictions(np.arange(len(gold)), gold, p))
+    return RunRecord(
+        approach=approach or variant,
+        variant=variant,
+        paradigm=paradigm,
+        size=size,
+        seed=seed,
+        split=split,
+        labels=LABELS,
+        train_examples=size or 0,
+        examples=len(gold),
+        metrics=metrics,
+        costs=Costs(train_seconds=seconds, predict_seconds=0.0, peak_rss_mib=100.0),
+        per_example=Predictions(np.arange(len(gold)), gold, p),
+    )
 
 
 GOLD = np.array([0, 1] * 50)
@@ -50,7 +70,7 @@ def test_identical_classifiers_have_p_1_and_a_dominating_one_p_below_0_001():
     worse[:20] = False  # right wherever the other is, and wrong on 20 more
     only_a, only_b, p = paired_test(b, worse)
     assert (only_a, only_b) == (20, 0) and p < 0.001
-    assert p == pytest.approx(2 * 0.5 ** 20)
+    assert p == pytest.approx(2 * 0.5**20)
 
 
 def test_bootstrap_interval_of_a_perfect_classifier_is_a_point_and_widens_with_errors():
@@ -108,15 +128,20 @@ def test_crossover_is_interpolated_in_log_size():
     assert crossover_size([10, 100], [0.5, 0.55], 0.6) == (None, False)
 
 
-def two_sizes(b_wrong_at_100: int = 30, a_seconds: float = 1.0, b_seconds: float = 5.0, zero_shot: float | None = None):
+def two_sizes(
+    b_wrong_at_100: int = 30, a_seconds: float = 1.0, b_seconds: float = 5.0, zero_shot: float | None = None
+):
     """a: 60% right at size 10, 95% at 100; b: 60% at 10, 100 - b_wrong_at_100 % at 100; optionally a zero-shot z."""
     at10 = np.arange(100) % 10 < 6
     a100 = np.arange(100) % 20 != 0
     b100 = np.ones(100, bool)
     b100[:b_wrong_at_100] = False
-    records = [record("a", at10, GOLD, 10, seconds=a_seconds), record("a", a100, GOLD, 100, seconds=a_seconds),
-               record("b", at10, GOLD, 10, seconds=b_seconds, paradigm="generative"),
-               record("b", b100, GOLD, 100, seconds=b_seconds, paradigm="generative")]
+    records = [
+        record("a", at10, GOLD, 10, seconds=a_seconds),
+        record("a", a100, GOLD, 100, seconds=a_seconds),
+        record("b", at10, GOLD, 10, seconds=b_seconds, paradigm="generative"),
+        record("b", b100, GOLD, 100, seconds=b_seconds, paradigm="generative"),
+    ]
     if zero_shot is not None:
         records.append(record("z", np.arange(100) < 100 * zero_shot, GOLD, None, None, "generative", "zeroshot", 0.5))
     return records
@@ -126,7 +151,9 @@ def test_the_verdict_follows_the_numbers():
     analysis = analyse(two_sizes(b_wrong_at_100=30))
     at10, at100 = analysis.verdict[:2]
     # Equal at 10: both close, the cheaper one named; at 100, a (95%) beats b (70%) significantly.
-    assert at10.startswith("With 10 training examples, the most accurate is a") and "not significantly worse: b" in at10
+    assert (
+        at10.startswith("With 10 training examples, the most accurate is a") and "not significantly worse: b" in at10
+    )
     assert at10.endswith("The cheapest of these is a (1.00 s to train and predict, 100 MiB peak memory).")
     assert at100.startswith("With 100 training examples, the most accurate is a (accuracy 0.9500 [")
     assert "significantly better than every other" in at100
@@ -146,14 +173,18 @@ def test_crossover_and_calibration_sentences():
     lines = [s for s in analysis.verdict if "zero-shot approach, z" in s]
     assert len(lines) == 2
     # a goes from 0.6 at 10 to 0.95 at 100: it passes 0.8 at 10 ** (1 + 0.2 / 0.35) = 37.3.
-    assert lines[0].startswith("a beats the best zero-shot approach, z (accuracy 0.8000) from about 37 training examples")
+    assert lines[0].startswith(
+        "a beats the best zero-shot approach, z (accuracy 0.8000) from about 37 training examples"
+    )
     (c,) = [c for c in analysis.crossovers if c.variant == "a"]
     assert c.size.value == pytest.approx(10 ** (1 + 0.2 / 0.35)) and c.size.low <= c.size.value <= c.size.high
     assert lines[1].startswith("b does not beat the best zero-shot approach") and "within the sizes tried" in lines[1]
     assert analysis.verdict[-1].startswith("Calibration: ")
     analysis = analyse(two_sizes(zero_shot=0.3))
-    assert any(s.startswith("a beats the best zero-shot approach, z (accuracy 0.3000) from the smallest size tried (10")
-               for s in analysis.verdict)
+    assert any(
+        s.startswith("a beats the best zero-shot approach, z (accuracy 0.3000) from the smallest size tried (10")
+        for s in analysis.verdict
+    )
 
 
 def test_the_claims_are_computed_from_the_runs():
@@ -161,12 +192,24 @@ def test_the_claims_are_computed_from_the_runs():
     sizes = {10: (0.9, 0.6), 100: (0.9, 0.95)}
     records = []
     for n, (nb, lr) in sizes.items():
-        records.append(record("nb", np.arange(100) % 20 < 20 * nb, GOLD, n, paradigm="generative",
-                              approach="naive_bayes", seconds=0.1))
-        records.append(record("lr", np.arange(100) % 20 < 20 * lr, GOLD, n, approach="logistic_regression", seconds=2.0))
+        records.append(
+            record(
+                "nb",
+                np.arange(100) % 20 < 20 * nb,
+                GOLD,
+                n,
+                paradigm="generative",
+                approach="naive_bayes",
+                seconds=0.1,
+            )
+        )
+        records.append(
+            record("lr", np.arange(100) % 20 < 20 * lr, GOLD, n, approach="logistic_regression", seconds=2.0)
+        )
     claims = {c.claim: c for c in analyse(records).claims}
-    fewer = claims["Generative models need fewer examples to reach their best (Ng & Jordan: Naive Bayes vs logistic "
-                   "regression)"]
+    fewer = claims[
+        "Generative models need fewer examples to reach their best (Ng & Jordan: Naive Bayes vs logistic regression)"
+    ]
     assert fewer.outcome == SUPPORTED and "nb is within noise of its best (0.9000) from 10 examples" in fewer.evidence
     assert claims["Discriminative models are cheaper to train and predict"].outcome == CONTRADICTED
 
@@ -184,10 +227,15 @@ def with_robustness(r: RunRecord, gold: np.ndarray, losses) -> RunRecord:
 def test_robustness_slope_and_its_claim():
     gold = np.array([0, 1] * 100)
     records = []
-    for variant, paradigm, approach, losses in (("nb", "generative", "naive_bayes", (0, 0, 0)),
-                                                ("lr", "discriminative", "logistic_regression", (0, 40, 80))):
-        records.append(with_robustness(record(variant, np.ones(200, bool), gold, 100, paradigm=paradigm,
-                                              approach=approach), gold, losses))
+    for variant, paradigm, approach, losses in (
+        ("nb", "generative", "naive_bayes", (0, 0, 0)),
+        ("lr", "discriminative", "logistic_regression", (0, 40, 80)),
+    ):
+        records.append(
+            with_robustness(
+                record(variant, np.ones(200, bool), gold, 100, paradigm=paradigm, approach=approach), gold, losses
+            )
+        )
     analysis = analyse(records)
     slopes = {c.variant: c.slope for c in analysis.robustness}
     assert slopes["nb"].value == pytest.approx(0) and slopes["lr"].value == pytest.approx(-0.8)
@@ -201,9 +249,11 @@ def test_the_lora_heads_are_a_missing_words_pair_of_their_own():
     # encoder is the most accurate, so the best-of-each-paradigm pair is lora_channel vs encoder.
     gold = np.array([0, 1] * 100)
     records = []
-    for variant, paradigm, approach, losses, right in (("lora_channel", "generative", "lora", (0, 0, 0), 180),
-                                                       ("lora_verbalizer", "discriminative", "lora", (0, 40, 80), 170),
-                                                       ("encoder", "discriminative", "encoder", (0, 20, 40), 200)):
+    for variant, paradigm, approach, losses, right in (
+        ("lora_channel", "generative", "lora", (0, 0, 0), 180),
+        ("lora_verbalizer", "discriminative", "lora", (0, 40, 80), 170),
+        ("encoder", "discriminative", "encoder", (0, 20, 40), 200),
+    ):
         for n in (10, 100):
             r = record(variant, np.arange(200) < right, gold, n, paradigm=paradigm, approach=approach)
             records.append(with_robustness(r, gold, losses) if n == 100 else r)
@@ -216,8 +266,13 @@ def test_the_lora_heads_are_a_missing_words_pair_of_their_own():
 def test_inconclusive_when_the_difference_is_within_noise():
     records = []
     for n in (10, 100):
-        for variant, approach, paradigm in (("nb", "naive_bayes", "generative"), ("lr", "logistic_regression", "discriminative")):
-            records.append(record(variant, np.arange(100) % 10 < 7, GOLD, n, paradigm=paradigm, approach=approach, seconds=1.0))
+        for variant, approach, paradigm in (
+            ("nb", "naive_bayes", "generative"),
+            ("lr", "logistic_regression", "discriminative"),
+        ):
+            records.append(
+                record(variant, np.arange(100) % 10 < 7, GOLD, n, paradigm=paradigm, approach=approach, seconds=1.0)
+            )
     claims = {c.claim.split(" (")[0]: c.outcome for c in analyse(records).claims if "LoRA" not in c.claim}
     assert claims["Generative models need fewer examples to reach their best"] == INCONCLUSIVE
     assert claims["Discriminative models are cheaper to train and predict"] == INCONCLUSIVE
@@ -239,13 +294,28 @@ def test_a_comparison_exports_predictions_intervals_and_a_verdict_first(tmp_path
     import datasets
 
     out = tmp_path / "cmp"
-    records = llmdisc.compare("naive_bayes,logistic_regression", demo, splits=["validation", "test"], sizes=[8, "all"],
-                              drop_rates=[0, 0.5], output_dir=out)
+    records = llmdisc.compare(
+        "naive_bayes,logistic_regression",
+        demo,
+        splits=["validation", "test"],
+        sizes=[8, "all"],
+        drop_rates=[0, 0.5],
+        output_dir=out,
+    )
     assert records[0].predictions == "runs/naive_bayes/n8-seed0.parquet"
     write_report(records, out, title="t", settings={}, texts={"test": list(demo["test"]["text"])})
     table = datasets.load_dataset("parquet", data_files=str(out / "predictions.parquet"), split="train")
-    assert {"variant", "size", "seed", "split", "drop_rate", "index", "label", "prob_negative", "prob_positive"} <= set(
-        table.column_names)
+    assert {
+        "variant",
+        "size",
+        "seed",
+        "split",
+        "drop_rate",
+        "index",
+        "label",
+        "prob_negative",
+        "prob_positive",
+    } <= set(table.column_names)
     # 2 approaches x 2 sizes x (80 validation + 80 test), and the robustness copies: 2 rates x 80.
     assert len(table) == 2 * 2 * 160 + 2 * 2 * 80
     df = table.to_pandas()
@@ -265,8 +335,15 @@ def test_a_comparison_exports_predictions_intervals_and_a_verdict_first(tmp_path
     assert report.index("## Verdict") < report.index("\n|") and "## Paired comparisons" in report
     assert "percentile bootstrap" in report and "## Where the approaches disagree" in report
     # Resumed from the cache, the per-example predictions come back: the same analysis.
-    again = llmdisc.compare("naive_bayes,logistic_regression", demo, splits=["validation", "test"], sizes=[8, "all"],
-                            drop_rates=[0, 0.5], output_dir=out, resume=True)
+    again = llmdisc.compare(
+        "naive_bayes,logistic_regression",
+        demo,
+        splits=["validation", "test"],
+        sizes=[8, "all"],
+        drop_rates=[0, 0.5],
+        output_dir=out,
+        resume=True,
+    )
     assert analyse(again).to_dict() == analyse(records).to_dict()
     # Records read back from results.json find their predictions under the output folder.
     read = [RunRecord.from_dict(x) for x in results]
@@ -275,8 +352,9 @@ def test_a_comparison_exports_predictions_intervals_and_a_verdict_first(tmp_path
 
 def test_records_without_predictions_get_values_but_no_intervals_or_tests():
     records = [RunRecord.from_dict(r.to_dict()) for r in two_sizes()]  # as read from results.json, no folder
-    failed = RunRecord(approach="c", variant="c", paradigm="generative", size=10, seed=0, split="test",
-                       status="failed", error="boom")
+    failed = RunRecord(
+        approach="c", variant="c", paradigm="generative", size=10, seed=0, split="test", status="failed", error="boom"
+    )
     analysis = analyse([*records, failed])
     assert analysis.pairs == [] and all(e.low is None for g in analysis.groups for e in g.metrics.values())
     assert analysis.summary[0].metrics["accuracy"].value == pytest.approx(0.95)

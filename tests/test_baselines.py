@@ -28,8 +28,9 @@ def build(name: str, tiny_bert, **extra) -> TextClassifier:
 def three_labels(texts: list[str], labels: list[int]):
     import datasets
 
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["a", "b", "c"])})
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["a", "b", "c"])}
+    )
     return datasets.Dataset.from_dict({"text": texts, "label": labels}, features=features)
 
 
@@ -43,10 +44,12 @@ def imbalanced():
     import datasets
 
     rng = np.random.default_rng(0)
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
-    train = datasets.Dataset.from_dict({"text": marked(40, "bad", rng) + marked(4, "good", rng), "label": [0] * 40 + [1] * 4},
-                                       features=features)
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["negative", "positive"])}
+    )
+    train = datasets.Dataset.from_dict(
+        {"text": marked(40, "bad", rng) + marked(4, "good", rng), "label": [0] * 40 + [1] * 4}, features=features
+    )
     return train, marked(30, "good", rng)
 
 
@@ -88,8 +91,11 @@ def test_naive_bayes_balanced_weights_are_a_uniform_prior():
 @pytest.mark.parametrize("name", WEIGHTED + ["embedding_lr"])
 def test_class_weight_naming_an_unknown_label_fails_in_check(name, demo):
     clf = get_classifier(name, class_weight={"postive": 2.0})
-    with pytest.raises(LlmdiscError, match=r"class_weight names unknown label\(s\) 'postive'; the labels are: "
-                                           r"negative, positive") as e:
+    with pytest.raises(
+        LlmdiscError,
+        match=r"class_weight names unknown label\(s\) 'postive'; the labels are: "
+        r"negative, positive",
+    ) as e:
         clf.check(["negative", "positive"])
     assert "\n" not in str(e.value)
     with pytest.raises(LlmdiscError, match="'postive'"):
@@ -144,17 +150,20 @@ def test_a_crafted_head_of_an_embedding_model_is_refused(name, file, payload, de
     from sklearn.preprocessing import FunctionTransformer
 
     _, folder = _saved(name, demo, tiny_bert, tmp_path)
-    evil = (Pipeline([("run", FunctionTransformer(builtins.eval))]) if payload == "untrusted"
-            else FunctionTransformer())
+    evil = Pipeline([("run", FunctionTransformer(builtins.eval))]) if payload == "untrusted" else FunctionTransformer()
     sio.dump(evil, folder / file)
-    with pytest.raises(LlmdiscError, match=r"builtins\.eval" if payload == "untrusted" else "FunctionTransformer") as e:
+    with pytest.raises(
+        LlmdiscError, match=r"builtins\.eval" if payload == "untrusted" else "FunctionTransformer"
+    ) as e:
         TextClassifier.from_pretrained(folder)
     assert "\n" not in str(e.value) and "refus" in str(e.value)
 
 
 def test_random_forest_seed_drives_its_trees(demo):
     train, texts = stratified_subset(demo["train"], 64), demo["test"]["text"]
-    a, b, c = (get_classifier("random_forest", n_estimators=10, seed=s).fit(train).predict_proba(texts) for s in (0, 0, 1))
+    a, b, c = (
+        get_classifier("random_forest", n_estimators=10, seed=s).fit(train).predict_proba(texts) for s in (0, 0, 1)
+    )
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -179,7 +188,9 @@ def test_embedding_lr_keeps_a_local_encoder_in_its_folder(demo, tiny_bert, tmp_p
     folder = clf.save_pretrained(tmp_path / "model")
     shutil.rmtree(bert)
     texts = demo["test"]["text"][:8]
-    np.testing.assert_array_equal(TextClassifier.from_pretrained(folder).predict_proba(texts), clf.predict_proba(texts))
+    np.testing.assert_array_equal(
+        TextClassifier.from_pretrained(folder).predict_proba(texts), clf.predict_proba(texts)
+    )
 
 
 @pytest.mark.slow
@@ -189,8 +200,10 @@ def test_packaged_minilm_embedding_lr_beats_ngrams_with_32_examples(demo):
     # is "well above chance (0.5) and above n-gram LR (0.65) on the same 32".
     train, test = stratified_subset(demo["train"], 32), demo["test"]
     truth = np.asarray(test["label"])
-    accuracy = {name: (get_classifier(name).fit(train).predict_proba(test["text"]).argmax(axis=1) == truth).mean()
-                for name in ("embedding_lr", "logistic_regression")}
+    accuracy = {
+        name: (get_classifier(name).fit(train).predict_proba(test["text"]).argmax(axis=1) == truth).mean()
+        for name in ("embedding_lr", "logistic_regression")
+    }
     assert accuracy["embedding_lr"] > 0.65 and accuracy["embedding_lr"] > accuracy["logistic_regression"], accuracy
 
 

@@ -18,11 +18,13 @@ def oom() -> torch.cuda.OutOfMemoryError:
 
 def limited(fn, max_items: int, seen: list[int]):
     """``fn`` as if the device held at most ``max_items`` per batch; records the batch sizes tried."""
+
     def run(batch):
         seen.append(len(batch))
         if len(batch) > max_items:
             raise oom()
         return fn(batch)
+
     return run
 
 
@@ -39,7 +41,7 @@ def test_auto_starts_large_and_finds_what_fits():
     out = run_in_batches(limited(lambda b: list(b), 50, seen), list(range(300)), "auto")
     assert out == list(range(300))
     assert seen[0] == AUTO_START and max(s for s in seen if s <= 50) == 32
-    assert all(s <= 32 for s in seen[seen.index(32):])  # no retry of a size that failed
+    assert all(s <= 32 for s in seen[seen.index(32) :])  # no retry of a size that failed
 
 
 def test_auto_fits_more_short_items_than_long_ones():
@@ -69,6 +71,7 @@ def test_out_of_memory_with_one_item_is_one_line():
 def test_other_errors_are_not_mistaken_for_memory():
     def broken(batch):
         raise RuntimeError("shape mismatch")
+
     with pytest.raises(RuntimeError, match="shape mismatch"):
         run_in_batches(broken, [1, 2], 2)
 
@@ -89,7 +92,9 @@ def test_scoring_recovers_from_out_of_memory_with_the_same_scores(tiny_gpt2, mon
     requests = [(f"Review {i}: a {'long ' * (i % 5)}text.", " great") for i in range(20)]
     expected = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=4)
     seen: list[int] = []
-    monkeypatch.setattr(llmdisc.lm.loglikelihood, "_score_chunk", _limited_chunk(llmdisc.lm.loglikelihood._score_chunk, 3, seen))
+    monkeypatch.setattr(
+        llmdisc.lm.loglikelihood, "_score_chunk", _limited_chunk(llmdisc.lm.loglikelihood._score_chunk, 3, seen)
+    )
     for batch_size in (16, "auto"):
         seen.clear()
         got = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=batch_size)
@@ -103,6 +108,7 @@ def _limited_chunk(real, max_items: int, seen: list[int]):
         if len(chunk) > max_items:
             raise oom()
         return real(model, chunk, limit)
+
     return run
 
 
@@ -129,6 +135,7 @@ def test_encoder_prediction_recovers_from_out_of_memory(tiny_bert, demo):
 
 # ---- token budgets (issue 15, item 2) ------------------------------------------------------------
 
+
 def test_token_budget_batches_never_exceed_it_and_batch_size_caps_the_rows():
     from llmdisc.lm.batch_sizes import padded_tokens
 
@@ -136,8 +143,13 @@ def test_token_budget_batches_never_exceed_it_and_batch_size_caps_the_rows():
     lengths = sorted(rng.integers(1, 120, size=300).tolist(), reverse=True) + [1200]  # one item over the budget
     lengths.sort(reverse=True)
     seen: list[list[int]] = []
-    out = run_in_batches(lambda b: seen.append(b) or list(b), list(range(len(lengths))), 32,
-                         length=lambda i: lengths[i], max_tokens=1000)
+    out = run_in_batches(
+        lambda b: seen.append(b) or list(b),
+        list(range(len(lengths))),
+        32,
+        length=lambda i: lengths[i],
+        max_tokens=1000,
+    )
     assert out == list(range(len(lengths)))
     for batch in seen:
         assert len(batch) <= 32
@@ -165,11 +177,13 @@ def test_token_budget_halves_on_out_of_memory():
 @pytest.mark.parametrize("value, expected", [(None, None), ("none", None), (512, 512), ("512", 512)])
 def test_max_tokens_values(value, expected):
     from llmdisc.lm.batch_sizes import check_max_tokens
+
     assert check_max_tokens(value) == expected
 
 
 def test_bad_max_tokens_is_one_line():
     from llmdisc.lm.batch_sizes import check_max_tokens
+
     with pytest.raises(LlmdiscError, match="max_tokens must be a positive integer or none"):
         check_max_tokens(0)
     with pytest.raises(LlmdiscError, match="zeroshot.max_tokens must be a positive integer or none"):

@@ -18,8 +18,8 @@ import torch
 import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, get_classifier, stratified_subset
 from llmdisc.lm.label_likelihood import LikelihoodScorer, chat_request
-from llmdisc.metrics.classification import softmax
 from llmdisc.lm.loglikelihood import encode_pair
+from llmdisc.metrics.classification import softmax
 
 TEMPLATE = "Review: {text}\nSentiment: {label}"
 LABELS = ["negative", "positive"]
@@ -33,8 +33,9 @@ def chat_lm(tiny_chat_llama):
 
 
 def render(tokenizer, user: str) -> str:
-    return tokenizer.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True,
-                                         tokenize=False)
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
+    )
 
 
 def forward_logprob(model, tokenizer, prompt: str, answer: str) -> float:
@@ -63,11 +64,15 @@ def test_scores_are_the_answers_log_likelihood_after_the_rendered_prompt(chat_lm
     scorer = LikelihoodScorer(model, tokenizer, LABELS, [TEMPLATE], mode=mode, chat_template=True, batch_size=4)
     scores = scorer.label_scores(TEXTS, scorer.templates[0])
     if mode == "direct":  # the user asks about the review; the answer begins with the label word
-        expected = [[forward_logprob(model, tokenizer, render(tokenizer, f"Review: {t}\nSentiment:"), w) for w in LABELS]
-                    for t in TEXTS]
+        expected = [
+            [forward_logprob(model, tokenizer, render(tokenizer, f"Review: {t}\nSentiment:"), w) for w in LABELS]
+            for t in TEXTS
+        ]
     else:  # channel: the user's turn names the label; the text alone is scored, as the answer
-        expected = [[forward_logprob(model, tokenizer, render(tokenizer, f"Sentiment: {w}\nReview:"), t) for w in LABELS]
-                    for t in TEXTS]
+        expected = [
+            [forward_logprob(model, tokenizer, render(tokenizer, f"Sentiment: {w}\nReview:"), t) for w in LABELS]
+            for t in TEXTS
+        ]
     np.testing.assert_allclose(scores, np.array(expected), atol=1e-4)
 
 
@@ -85,17 +90,22 @@ def test_direct_mode_gives_lm_evaluation_harness_probabilities(chat_lm):
     peer = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=4)
     prompts = [peer.apply_chat_template([{"role": "user", "content": f"Review: {t}\nSentiment:"}]) for t in TEXTS]
     assert prompts == [chat_request(tokenizer, f"Review: {t}\nSentiment:", " negative")[0] for t in TEXTS]
-    instances = [Instance(request_type="loglikelihood", doc={}, arguments=(p, w), idx=i)
-                 for i, (p, w) in enumerate((p, w) for p in prompts for w in LABELS)]
-    theirs = np.array([ll for ll, _ in peer.loglikelihood(instances, disable_tqdm=True)]).reshape(len(TEXTS), len(LABELS))
+    instances = [
+        Instance(request_type="loglikelihood", doc={}, arguments=(p, w), idx=i)
+        for i, (p, w) in enumerate((p, w) for p in prompts for w in LABELS)
+    ]
+    theirs = np.array([ll for ll, _ in peer.loglikelihood(instances, disable_tqdm=True)]).reshape(
+        len(TEXTS), len(LABELS)
+    )
     ours = LikelihoodScorer(model, tokenizer, LABELS, [TEMPLATE], chat_template=True).probabilities(TEXTS)
     np.testing.assert_allclose(ours, softmax(theirs), atol=1e-4)
     without = LikelihoodScorer(model, tokenizer, LABELS, [TEMPLATE]).probabilities(TEXTS)
     assert np.abs(without - ours).max() > 1e-3  # the template changes what is scored
 
 
-@pytest.mark.parametrize("approach, settings", [("zeroshot", {}), ("lora", {"head": "verbalizer"}),
-                                                ("lora", {"head": "sequence"})])
+@pytest.mark.parametrize(
+    "approach, settings", [("zeroshot", {}), ("lora", {"head": "verbalizer"}), ("lora", {"head": "sequence"})]
+)
 def test_a_model_without_a_chat_template_is_one_line_before_it_loads(approach, settings, tiny_llama, monkeypatch):
     import llmdisc.classifiers.lora
     import llmdisc.classifiers.zeroshot
@@ -103,15 +113,18 @@ def test_a_model_without_a_chat_template_is_one_line_before_it_loads(approach, s
     for module in (llmdisc.classifiers.zeroshot, llmdisc.classifiers.lora):
         monkeypatch.setattr(module, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
     clf = get_classifier(approach, model=str(tiny_llama), chat_template=True, **settings)
-    with pytest.raises(LlmdiscError, match="has no chat template .a base model, not an instruct one.; set "
-                                           "chat_template: false") as e:
+    with pytest.raises(
+        LlmdiscError, match="has no chat template .a base model, not an instruct one.; set chat_template: false"
+    ) as e:
         clf.check(LABELS)
     assert "\n" not in str(e.value)
 
 
 def test_the_sequence_head_formats_with_one_template():
     with pytest.raises(LlmdiscError, match="sequence head formats its chat prompt with one template"):
-        get_classifier("lora", head="sequence", chat_template=True, templates=[TEMPLATE, "Text: {text}\nLabel: {label}"])
+        get_classifier(
+            "lora", head="sequence", chat_template=True, templates=[TEMPLATE, "Text: {text}\nLabel: {label}"]
+        )
 
 
 def _card_snippet_probs(folder, texts_key: str = "texts"):
@@ -138,8 +151,9 @@ def test_zeroshot_keeps_the_setting_when_saved_and_its_card_says_it(settings, ti
 @pytest.mark.parametrize("head", ["verbalizer", "channel", "sequence"])
 def test_lora_heads_train_and_predict_in_the_chat_template(head, tiny_chat_llama, demo, tmp_path):
     train = stratified_subset(demo["train"], 8)
-    clf = get_classifier("lora", model=str(tiny_chat_llama), head=head, chat_template=True, task="sentiment",
-                         max_steps=2, batch_size=4)
+    clf = get_classifier(
+        "lora", model=str(tiny_chat_llama), head=head, chat_template=True, task="sentiment", max_steps=2, batch_size=4
+    )
     clf.fit(train)
     tokenizer = clf.tokenizer
     text, label = train["text"][0], train["label"][0]

@@ -8,16 +8,22 @@ import json
 
 import numpy as np
 import pytest
+from test_analysis import GOLD, record
 
 import llmdisc
 from llmdisc.analysis.analyse import analyse
-from llmdisc.comparison.anomaly import SHUFFLED, AnomalyScores, anomaly_auroc, detect_anomalies, rank_auroc, shuffle_words
 from llmdisc.analysis.claims import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, SYNTHETIC_MARGIN
-from llmdisc.errors import LlmdiscError
 from llmdisc.api.records import RunRecord
+from llmdisc.comparison.anomaly import (
+    SHUFFLED,
+    AnomalyScores,
+    anomaly_auroc,
+    detect_anomalies,
+    rank_auroc,
+    shuffle_words,
+)
+from llmdisc.errors import LlmdiscError
 from llmdisc.reporting.report import report_tables
-
-from test_analysis import GOLD, record
 
 
 def scores(normal, anomalous) -> AnomalyScores:
@@ -55,9 +61,11 @@ def test_the_rank_auroc_is_scikit_learns():
 def test_the_anomaly_claim_follows_the_auroc():
     records = [record("a", np.arange(100) < 90, GOLD)]
     rng = np.random.default_rng(0)
-    cases = {SUPPORTED: (np.linspace(1, 2, 50), np.linspace(3, 4, 50)),
-             CONTRADICTED: (np.linspace(3, 4, 50), np.linspace(1, 2, 50)),
-             INCONCLUSIVE: (rng.normal(size=100), rng.normal(size=100))}
+    cases = {
+        SUPPORTED: (np.linspace(1, 2, 50), np.linspace(3, 4, 50)),
+        CONTRADICTED: (np.linspace(3, 4, 50), np.linspace(1, 2, 50)),
+        INCONCLUSIVE: (rng.normal(size=100), rng.normal(size=100)),
+    }
     for outcome, (normal, anomalous) in cases.items():
         analysis = analyse(records, anomaly=scores(normal, anomalous))
         claim = claim_of(analysis, "Generative models detect anomalies")
@@ -73,8 +81,10 @@ def synthetic_records(wrong_more: int, size: int = 100) -> list:
     """lr on 100 real examples (10 errors) and lr_synthetic on 100 generated ones (``wrong_more`` more)."""
     real = np.arange(100) >= 10
     synthetic = np.arange(100) >= 10 + wrong_more
-    out = [record("lr", real, GOLD, size, approach="logistic_regression"),
-           record("lr_synthetic", synthetic, GOLD, size, approach="logistic_regression")]
+    out = [
+        record("lr", real, GOLD, size, approach="logistic_regression"),
+        record("lr_synthetic", synthetic, GOLD, size, approach="logistic_regression"),
+    ]
     out[1].generator = "smollm2-135m"
     return out
 
@@ -97,29 +107,37 @@ def test_the_synthetic_data_claim_follows_the_paired_difference():
     assert claim_of(analyse(alone), start).outcome == NOT_TESTED
     # The cost claim leaves out the run on generated texts (its cost is the generator's): with it, the
     # discriminative median would be 50.5 s against the generative 1 s.
-    costly = synthetic_records(0) + [record("nb", np.arange(100) >= 10, GOLD, 100, paradigm="generative",
-                                            approach="naive_bayes")]
+    costly = synthetic_records(0) + [
+        record("nb", np.arange(100) >= 10, GOLD, 100, paradigm="generative", approach="naive_bayes")
+    ]
     costly[1].costs.train_seconds = 100.0
     cost = claim_of(analyse(costly), "Discriminative models are cheaper")
     assert cost.outcome == INCONCLUSIVE and "discriminative 1.00 s (of 1)" in cost.evidence
     # The Naive Bayes / logistic regression claim does not take the synthetic variant for the real one.
-    assert all("lr_synthetic" not in c.evidence for c in analyse(synthetic_records(0)).claims
-               if c.claim.startswith("Generative models need fewer"))
+    assert all(
+        "lr_synthetic" not in c.evidence
+        for c in analyse(synthetic_records(0)).claims
+        if c.claim.startswith("Generative models need fewer")
+    )
 
 
 def test_the_lora_heads_claim_compares_channel_with_verbalizer():
     records = []
     for n, (channel, verbalizer) in {10: (0.9, 0.6), 100: (0.9, 0.95)}.items():
-        records.append(record("lora_channel", np.arange(100) % 20 < 20 * channel, GOLD, n, paradigm="generative",
-                              approach="lora"))
+        records.append(
+            record("lora_channel", np.arange(100) % 20 < 20 * channel, GOLD, n, paradigm="generative", approach="lora")
+        )
         records.append(record("lora_verbalizer", np.arange(100) % 20 < 20 * verbalizer, GOLD, n, approach="lora"))
     claim = claim_of(analyse(records), "Generative models need fewer examples to reach their best (LoRA")
     assert claim.outcome == SUPPORTED
-    assert claim.evidence.startswith("lora_channel is within noise of its best (0.9000) from 10 examples, "
-                                     "lora_verbalizer (best 0.9500) from 100")
+    assert claim.evidence.startswith(
+        "lora_channel is within noise of its best (0.9000) from 10 examples, lora_verbalizer (best 0.9500) from 100"
+    )
     one_size = [r for r in records if r.size == 100]
-    assert claim_of(analyse(one_size), "Generative models need fewer examples to reach their best (LoRA").outcome \
+    assert (
+        claim_of(analyse(one_size), "Generative models need fewer examples to reach their best (LoRA").outcome
         == NOT_TESTED
+    )
 
 
 def test_the_template_spread_is_each_templates_accuracy_min_to_max():
@@ -140,15 +158,26 @@ def test_zero_shot_templates_are_each_scored_once_and_averaged(demo, tiny_gpt2, 
     probs = clf.predict_proba(texts)
     parts = clf.template_probabilities(texts)
     assert list(parts) == templates and np.allclose(np.mean(list(parts.values()), axis=0), probs)
-    assert llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2)).fit(demo["train"]).template_probabilities(texts) is None
+    assert (
+        llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2)).fit(demo["train"]).template_probabilities(texts)
+        is None
+    )
     small = llmdisc.stratified_subset(demo["test"], 12, seed=0)
     data = type(demo)({"train": demo["train"], "test": small})
-    records = llmdisc.compare({"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "templates": templates}}, data,
-                              splits=["test"], selection_split=None)
+    records = llmdisc.compare(
+        {"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "templates": templates}},
+        data,
+        splits=["test"],
+        selection_split=None,
+    )
     (r,) = records
-    alone = {t: float((p.argmax(1) == np.asarray(small["label"])).mean())
-             for t, p in llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2), templates=templates)
-             .fit(demo["train"]).template_probabilities(list(small["text"])).items()}
+    alone = {
+        t: float((p.argmax(1) == np.asarray(small["label"])).mean())
+        for t, p in llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2), templates=templates)
+        .fit(demo["train"])
+        .template_probabilities(list(small["text"]))
+        .items()
+    }
     assert r.template_accuracy == pytest.approx(alone)
     assert RunRecord.from_dict(r.to_dict()).template_accuracy == r.template_accuracy
 
@@ -181,9 +210,14 @@ def test_detect_anomalies_names_a_class_or_shuffles_words_and_caches(demo, tiny_
 def test_synthetic_training_data_in_a_comparison_is_cached_and_resumed(demo, tiny_gpt2, tmp_path, monkeypatch):
     small = llmdisc.stratified_subset(demo["test"], 12, seed=0)
     data = type(demo)({"train": demo["train"], "test": small})
-    approaches = {"logistic_regression": {"sizes": [4, 8]},
-                  "lr_synthetic": {"approach": "logistic_regression", "sizes": [4, 8],
-                                   "synthetic": {"model": str(tiny_gpt2), "max_new_tokens": 8}}}
+    approaches = {
+        "logistic_regression": {"sizes": [4, 8]},
+        "lr_synthetic": {
+            "approach": "logistic_regression",
+            "sizes": [4, 8],
+            "synthetic": {"model": str(tiny_gpt2), "max_new_tokens": 8},
+        },
+    }
     records = llmdisc.compare(approaches, data, splits=["test"], selection_split=None, output_dir=tmp_path)
     synthetic = [r for r in records if r.variant == "lr_synthetic"]
     real = {r.size: r for r in records if r.variant == "logistic_regression"}
@@ -201,15 +235,21 @@ def test_synthetic_training_data_in_a_comparison_is_cached_and_resumed(demo, tin
     again = llmdisc.compare(approaches, data, splits=["test"], selection_split=None, output_dir=tmp_path, resume=True)
     assert [r.train_subset for r in again if r.variant == "lr_synthetic"] == [r.train_subset for r in synthetic]
     claim = claim_of(analyse(records), "Generative models can create new data")
-    assert "(lr_synthetic vs logistic_regression)" in claim.claim and claim.outcome in (SUPPORTED, CONTRADICTED,
-                                                                                        INCONCLUSIVE)
+    assert "(lr_synthetic vs logistic_regression)" in claim.claim and claim.outcome in (
+        SUPPORTED,
+        CONTRADICTED,
+        INCONCLUSIVE,
+    )
 
 
-@pytest.mark.parametrize("synthetic, message", [
-    ({"model": "smollm2-135m", "temprature": 1}, "unknown synthetic key"),
-    ({"template": "Write a review."}, "needs a {label} slot"),
-    ("smollm2-135m", "synthetic must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "synthetic, message",
+    [
+        ({"model": "smollm2-135m", "temprature": 1}, "unknown synthetic key"),
+        ({"template": "Write a review."}, "needs a {label} slot"),
+        ("smollm2-135m", "synthetic must be a mapping"),
+    ],
+)
 def test_bad_synthetic_settings_are_one_line_errors_before_any_run(demo, synthetic, message):
     with pytest.raises(LlmdiscError, match=message) as e:
         llmdisc.compare({"lr": {"approach": "logistic_regression", "synthetic": synthetic}}, demo, splits=["test"])

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cases import CASES, build_case
 
 import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, available_classifiers, get_classifier, stratified_subset
-
-from cases import CASES, build_case
-
 
 
 def test_every_approach_is_covered():
@@ -18,7 +16,9 @@ def test_every_approach_is_covered():
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def trained(request, demo, tiny_bert, tiny_gpt2):
-    return build_case(request.param, tiny_bert, tiny_gpt2).fit(stratified_subset(demo["train"], 64), eval=demo["validation"])
+    return build_case(request.param, tiny_bert, tiny_gpt2).fit(
+        stratified_subset(demo["train"], 64), eval=demo["validation"]
+    )
 
 
 def test_contract(trained, demo, tmp_path):
@@ -92,9 +92,12 @@ def test_failed_save_leaves_the_old_folder_intact(demo, tmp_path, monkeypatch):
 def test_classes_missing_from_a_tiny_train_still_get_a_column(tmp_path):
     import datasets
 
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["a", "b", "c"])})
-    train = datasets.Dataset.from_dict({"text": ["x y", "y z", "z w", "w x"], "label": [0, 1, 0, 1]}, features=features)
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["a", "b", "c"])}
+    )
+    train = datasets.Dataset.from_dict(
+        {"text": ["x y", "y z", "z w", "w x"], "label": [0, 1, 0, 1]}, features=features
+    )
     probs = get_classifier("logistic_regression").fit(train).predict_proba(["x"])
     assert probs.shape == (1, 3) and probs[0, 2] == 0.0
 
@@ -122,8 +125,14 @@ def test_a_crafted_skops_file_is_refused_before_it_runs(demo, tmp_path, payload)
     folder = clf.save_pretrained(tmp_path / "nb")
     vectorizer, model = clf.pipeline.named_steps["vectorizer"], clf.pipeline.named_steps["model"]
     if payload == "pipeline":  # max(texts) is the one text; eval runs it
-        evil = Pipeline([("pick", FunctionTransformer(builtins.max)), ("run", FunctionTransformer(builtins.eval)),
-                         ("vectorizer", vectorizer), ("model", model)])
+        evil = Pipeline(
+            [
+                ("pick", FunctionTransformer(builtins.max)),
+                ("run", FunctionTransformer(builtins.eval)),
+                ("vectorizer", vectorizer),
+                ("model", model),
+            ]
+        )
     else:  # the vectorizer's analyzer is called on each text
         vectorizer.analyzer = builtins.eval
         evil = Pipeline([("vectorizer", vectorizer), ("model", model)])
@@ -142,13 +151,16 @@ def test_a_skops_file_with_only_trusted_but_foreign_steps_is_refused(demo, tmp_p
     from sklearn.preprocessing import FunctionTransformer
 
     folder = get_classifier("logistic_regression").fit(demo["train"]).save_pretrained(tmp_path / "lr")
-    sio.dump(Pipeline([("vectorizer", FunctionTransformer()), ("model", FunctionTransformer())]), folder / "model.skops")
+    sio.dump(
+        Pipeline([("vectorizer", FunctionTransformer()), ("model", FunctionTransformer())]), folder / "model.skops"
+    )
     with pytest.raises(LlmdiscError, match="FunctionTransformer"):
         TextClassifier.from_pretrained(folder)
 
 
-@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
-                                   RuntimeError("I/O error: No space left on device (os error 28)")])
+@pytest.mark.parametrize(
+    "error", [OSError(28, "No space left on device"), RuntimeError("I/O error: No space left on device (os error 28)")]
+)
 def test_a_full_disk_during_save_is_one_line_and_keeps_the_old_folder(demo, tmp_path, monkeypatch, error):
     from llmdisc.classifiers.classical import NaiveBayesClassifier
 
@@ -161,8 +173,11 @@ def test_a_full_disk_during_save_is_one_line_and_keeps_the_old_folder(demo, tmp_
         raise error
 
     monkeypatch.setattr(NaiveBayesClassifier, "_save", full_disk)
-    with pytest.raises(LlmdiscError, match=r"could not save .*nb: no space left on the device "
-                                           r"\(the previous folder is kept\); free some space") as e:
+    with pytest.raises(
+        LlmdiscError,
+        match=r"could not save .*nb: no space left on the device "
+        r"\(the previous folder is kept\); free some space",
+    ) as e:
         clf.save_pretrained(folder)
     assert "\n" not in str(e.value)
     assert sorted(p.name for p in folder.iterdir()) == before and sorted(p.name for p in tmp_path.iterdir()) == ["nb"]

@@ -19,8 +19,14 @@ REPO = Path(__file__).resolve().parents[1]
 def llmdisc(*args, cwd=None, timeout=900):
     """Run the installed console script the way a user does (``timeout``: a guard against a hang)."""
     exe = Path(sys.executable).parent / "llmdisc"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def test_help_lists_the_subcommands():
@@ -38,17 +44,33 @@ def test_compare_without_arguments_runs_the_demo(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "| naive_bayes | generative | 320 | 1 |" in out.stdout
     folder = tmp_path / "outputs" / "compare-demo"
-    assert {p.name for p in folder.iterdir()} == {"report.md", "report.html", "plots", "results.json", "results.csv",
-                                                  "runs", "comparison.json", "analysis.json", "predictions.parquet",
-                                                  "anomaly.json"}
+    assert {p.name for p in folder.iterdir()} == {
+        "report.md",
+        "report.html",
+        "plots",
+        "results.json",
+        "results.csv",
+        "runs",
+        "comparison.json",
+        "analysis.json",
+        "predictions.parquet",
+        "anomaly.json",
+    }
     records = json.loads((folder / "results.json").read_text())
     assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
     # The verdict comes first; the report then shows what issue 12 and 18 ask of the demo.
     report = (folder / "report.md").read_text()
     headings = [line[3:] for line in report.splitlines() if line.startswith("## ")]
     assert headings[0] == "Verdict"
-    for heading in ("Learning curves", "Prompts chosen", "Paired comparisons", "Zero-shot templates",
-                    "Anomaly detection", "Claims tested on this data", "Where the approaches disagree"):
+    for heading in (
+        "Learning curves",
+        "Prompts chosen",
+        "Paired comparisons",
+        "Zero-shot templates",
+        "Anomaly detection",
+        "Claims tested on this data",
+        "Where the approaches disagree",
+    ):
         assert heading in headings, heading
     claims = json.loads((folder / "analysis.json").read_text())["claims"]
     lora = [c for c in claims if "LoRA channel vs LoRA verbalizer" in c["claim"]]
@@ -56,13 +78,27 @@ def test_compare_without_arguments_runs_the_demo(tmp_path):
 
 
 def test_compare_with_flags_writes_every_record(tmp_path, capsys):
-    code = main(["compare", "--approaches", "naive_bayes,logistic_regression", "--output-dir", str(tmp_path),
-                 "--sizes", "100", "--drop-rates", ""])
+    code = main(
+        [
+            "compare",
+            "--approaches",
+            "naive_bayes,logistic_regression",
+            "--output-dir",
+            str(tmp_path),
+            "--sizes",
+            "100",
+            "--drop-rates",
+            "",
+        ]
+    )
     assert code == 0
     records = json.loads((tmp_path / "results.json").read_text())
     assert [(r["approach"], r["split"]) for r in records] == [
-        ("naive_bayes", "validation"), ("naive_bayes", "test"),
-        ("logistic_regression", "validation"), ("logistic_regression", "test")]
+        ("naive_bayes", "validation"),
+        ("naive_bayes", "test"),
+        ("logistic_regression", "validation"),
+        ("logistic_regression", "test"),
+    ]
     for r in records:
         for key in ("accuracy", "macro_f1", "log_loss", "brier", "ece", "examples_per_second"):
             assert isinstance(r[key], float), key
@@ -75,7 +111,9 @@ def test_compare_with_flags_writes_every_record(tmp_path, capsys):
 
 def test_compare_from_a_recipe_with_an_override(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"data: demo\napproaches:\n  naive_bayes: {{alpha: 0.5}}\nsplits: [test]\noutput_dir: {tmp_path / 'out'}\n")
+    recipe.write_text(
+        f"data: demo\napproaches:\n  naive_bayes: {{alpha: 0.5}}\nsplits: [test]\noutput_dir: {tmp_path / 'out'}\n"
+    )
     assert main(["compare", "--config", str(recipe), "--seed", "1"]) == 0
     (record,) = json.loads((tmp_path / "out" / "results.json").read_text())
     assert record["approach"] == "naive_bayes" and record["split"] == "test" and record["seed"] == 1
@@ -83,7 +121,9 @@ def test_compare_from_a_recipe_with_an_override(tmp_path):
 
 def test_a_failing_approach_is_reported_and_the_others_run(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"approaches:\n  naive_bayes: {{alpha: -1}}\n  logistic_regression: {{}}\noutput_dir: {tmp_path}\n")
+    recipe.write_text(
+        f"approaches:\n  naive_bayes: {{alpha: -1}}\n  logistic_regression: {{}}\noutput_dir: {tmp_path}\n"
+    )
     assert main(["compare", "--config", str(recipe)]) == 1  # the others ran, but not everything
     records = json.loads((tmp_path / "results.json").read_text())
     assert {r["approach"]: r["status"] for r in records} == {"naive_bayes": "failed", "logistic_regression": "ok"}
@@ -99,16 +139,20 @@ def test_train_saves_a_folder_and_refuses_to_overwrite(tmp_path):
     result = llmdisc("train", "naive_bayes", "--output-dir", str(out))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"llmdisc: error: {out} already exists and is not empty; pass --overwrite or another --output-dir"]
+        f"llmdisc: error: {out} already exists and is not empty; pass --overwrite or another --output-dir"
+    ]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["compare", "--data", "missing.csv"], "data file not found: missing.csv"),
-    (["compare", "--text-column", "body"], "text column 'body' not found; columns found: text, label"),
-    (["train", "naive_bayes", "--ngram-range", "x"], "cannot read 'x' as int"),
-    # Every approach is checked before the first run: a typo costs seconds, not a FAILED row.
-    (["compare", "--approaches", "naive_bayes,bayes"], "approach 'bayes': unknown approach 'bayes'; available: "),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["compare", "--data", "missing.csv"], "data file not found: missing.csv"),
+        (["compare", "--text-column", "body"], "text column 'body' not found; columns found: text, label"),
+        (["train", "naive_bayes", "--ngram-range", "x"], "cannot read 'x' as int"),
+        # Every approach is checked before the first run: a typo costs seconds, not a FAILED row.
+        (["compare", "--approaches", "naive_bayes,bayes"], "approach 'bayes': unknown approach 'bayes'; available: "),
+    ],
+)
 def test_bad_input_is_one_line(args, message, tmp_path):
     result = llmdisc(*args, "--output-dir", str(tmp_path / "o"))
     assert result.returncode == 2, result.stdout
@@ -124,16 +168,19 @@ def test_compare_exits_non_zero_when_every_approach_fails(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("llmdisc: error")]
     from llmdisc import available_classifiers
 
-    assert lines == [f"llmdisc: error: approach 'foo': unknown approach 'foo'; available: "
-                     f"{', '.join(available_classifiers())}"], result.stderr
+    assert lines == [
+        f"llmdisc: error: approach 'foo': unknown approach 'foo'; available: {', '.join(available_classifiers())}"
+    ], result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o" / "runs").exists()
 
 
 def test_compare_with_one_failing_run_exits_1_with_the_count_last(tmp_path, capsys):
     # min_df above the training examples of the smallest size: that run fails inside fit.
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"approaches:\n  naive_bayes: {{min_df: 50}}\n  logistic_regression: {{}}\nsizes: [20, 200]\n"
-                      f"drop_rates: []\noutput_dir: {tmp_path / 'out'}\n")
+    recipe.write_text(
+        f"approaches:\n  naive_bayes: {{min_df: 50}}\n  logistic_regression: {{}}\nsizes: [20, 200]\n"
+        f"drop_rates: []\noutput_dir: {tmp_path / 'out'}\n"
+    )
     assert main(["compare", "--config", str(recipe)]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == f"1 of 4 runs failed; see the Failed approaches table in {tmp_path / 'out' / 'report.md'}"
@@ -149,7 +196,8 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
         "label_names, validation_size, seed, data_config, data_revision, splits_map, verbalizers, task, approaches, "
         "splits, sizes, seeds, drop_rates, robustness_split, robustness_examples, selection_split, holdout, "
         "calibration, output_dir, resume, overwrite, push_to_hub, hub_private, hub_dry_run, hub_license, shard, "
-        "anomaly_model, anomaly_class, anomaly_examples")
+        "anomaly_model, anomaly_class, anomaly_examples"
+    )
 
 
 def test_shipped_recipes_parse():
@@ -165,7 +213,9 @@ def test_shipped_recipes_parse():
             config_from_dict(CompareConfig, load_yaml(path), where=path.name)
             continue
         # A train recipe names its approach in the file name: sst2-naive-bayes -> naive_bayes.
-        approach = next(a for a in ("naive_bayes", "logistic_regression", "encoder", "lora") if a.replace("_", "-") in path.stem)
+        approach = next(
+            a for a in ("naive_bayes", "logistic_regression", "encoder", "lora") if a.replace("_", "-") in path.stem
+        )
         train._split_values(approach, parser.parse_args([approach, "--config", str(path)]))
 
 

@@ -13,11 +13,11 @@ import pytest
 from matplotlib.image import imread
 
 import llmdisc
+from llmdisc.analysis.summary import learning_curve
 from llmdisc.classifiers.classical import NaiveBayesClassifier
 from llmdisc.cli import main
-from llmdisc.comparison.grid import parse_sizes
 from llmdisc.comparison.evaluation import drop_words, robustness_probabilities
-from llmdisc.analysis.summary import learning_curve
+from llmdisc.comparison.grid import parse_sizes
 
 REPO = Path(__file__).resolve().parents[1]
 CHEAP = "naive_bayes,logistic_regression"
@@ -34,7 +34,8 @@ def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
     # 2 approaches x 3 sizes x 2 seeds x 2 splits, every one a success with every metric.
     assert len(records) == 24 and all(r["status"] == "ok" for r in records)
     assert {(r["approach"], r["train_examples"], r["seed"]) for r in records} == {
-        (a, n, s) for a in CHEAP.split(",") for n in (8, 32, 320) for s in (0, 1)}
+        (a, n, s) for a in CHEAP.split(",") for n in (8, 32, 320) for s in (0, 1)
+    }
     for r in records:
         assert 0 <= r["accuracy"] <= 1 and r["peak_rss_mib"] > 0 and r["parameters_total"] > 0
         assert sum(b["count"] for b in r["reliability"]) == r["examples"]
@@ -42,10 +43,15 @@ def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
     robust = [r for r in records if r["robustness"]]
     # Measured once per approach: at the largest size, first seed, on test.
     assert [(r["approach"], r["train_examples"], r["seed"], r["split"]) for r in robust] == [
-        ("naive_bayes", 320, 0, "test"), ("logistic_regression", 320, 0, "test")]
+        ("naive_bayes", 320, 0, "test"),
+        ("logistic_regression", 320, 0, "test"),
+    ]
     assert list(robust[0]["robustness"]) == ["0", "0.1", "0.25", "0.5"]
-    plain = next(r for r in records if r["approach"] == "naive_bayes" and r["train_examples"] == 320
-                 and r["seed"] == 0 and r["split"] == "test")
+    plain = next(
+        r
+        for r in records
+        if r["approach"] == "naive_bayes" and r["train_examples"] == 320 and r["seed"] == 0 and r["split"] == "test"
+    )
     assert robust[0]["robustness"]["0"] == plain["accuracy"]
     # Identical subsets across approaches: the same (size, seed) trains on the same examples...
     subsets = {}
@@ -96,7 +102,11 @@ def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monk
     assert calls == [8, 32, 128]
     # The finished runs are on disk, each with its per-example predictions.
     assert sorted(p.name for p in (out / "runs" / "naive_bayes").iterdir()) == [
-        "n32-seed0.json", "n32-seed0.parquet", "n8-seed0.json", "n8-seed0.parquet"]
+        "n32-seed0.json",
+        "n32-seed0.parquet",
+        "n8-seed0.json",
+        "n8-seed0.parquet",
+    ]
 
     monkeypatch.delenv("INTERRUPT_AT")
     assert run(*args) == 2  # no silent reuse (or loss) without --resume
@@ -114,11 +124,14 @@ def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monk
     assert {r["approach"] for r in records} == {"naive_bayes", "logistic_regression"}
 
 
-@pytest.mark.parametrize("change, named", [
-    (["--data", "train=DATA/train.jsonl,test=DATA/test.jsonl"], "data.train"),
-    (["--drop-rates", "0,0.3"], "robustness.rates"),
-    (["--splits", "test"], "splits"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (["--data", "train=DATA/train.jsonl,test=DATA/test.jsonl"], "data.train"),
+        (["--drop-rates", "0,0.3"], "robustness.rates"),
+        (["--splits", "test"], "splits"),
+    ],
+)
 def test_resume_on_a_different_run_is_refused_with_the_difference(tmp_path, capsys, change, named):
     out = tmp_path / "cmp"
     base = ["--approaches", "naive_bayes", "--output-dir", str(out)]
@@ -145,13 +158,18 @@ def test_resume_with_other_approach_settings_is_refused(tmp_path, capsys):
 
 
 def test_a_size_larger_than_the_training_set_is_capped_with_a_note(tmp_path, caplog):
-    assert parse_sizes([8, "all", 5000, "32"], 320) == ([8, 32, 320], ["size 5000 is larger than the training set; capped at 320"])
+    assert parse_sizes([8, "all", 5000, "32"], 320) == (
+        [8, 32, 320],
+        ["size 5000 is larger than the training set; capped at 320"],
+    )
     with pytest.raises(llmdisc.LlmdiscError, match="neither a number nor 'all'"):
         parse_sizes(["lots"], 320)
     with caplog.at_level(logging.WARNING):
         assert run("--approaches", "naive_bayes", "--sizes", "10000", "--output-dir", str(tmp_path / "c")) == 0
     assert "capped at 320" in caplog.text
-    assert "Note: size 10000 is larger than the training set; capped at 320" in (tmp_path / "c" / "report.md").read_text()
+    assert (
+        "Note: size 10000 is larger than the training set; capped at 320" in (tmp_path / "c" / "report.md").read_text()
+    )
 
 
 def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
@@ -159,7 +177,9 @@ def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
     with caplog.at_level(logging.DEBUG, logger="llmdisc.comparison.grid"):
         assert run("--approaches", CHEAP, "--sizes", "8,all", "--output-dir", str(tmp_path)) == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "llmdisc.comparison.grid"]
-    assert lines[0].startswith("[1/4] naive_bayes, size 8, seed 0") and lines[0].endswith("ETA unknown: 4 runs left of approaches not timed yet)")
+    assert lines[0].startswith("[1/4] naive_bayes, size 8, seed 0") and lines[0].endswith(
+        "ETA unknown: 4 runs left of approaches not timed yet)"
+    )
     assert lines[1].startswith("[2/4] naive_bayes, size 320, seed 0")
     assert lines[1].endswith("+ 2 runs of approaches not timed yet)")  # logistic_regression's
     assert lines[3].startswith("[4/4] logistic_regression, size 320, seed 0") and lines[3].endswith("s)")
@@ -170,8 +190,12 @@ def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     data = llmdisc.load_text_dataset("demo")
     small = llmdisc.stratified_subset(data["test"], 12, seed=0)
     data = type(data)({"train": data["train"], "test": small})
-    records = llmdisc.compare({"naive_bayes": {}, "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}}, data,
-                              splits=["test"], sizes=[8, 64])
+    records = llmdisc.compare(
+        {"naive_bayes": {}, "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}},
+        data,
+        splits=["test"],
+        sizes=[8, 64],
+    )
     zs = [r for r in records if r.variant == "zs"]
     assert len(zs) == 1 and zs[0].approach == "zeroshot" and zs[0].flat and zs[0].size is None
     assert zs[0].train_examples == 0 and zs[0].to_dict()["size"] == "zero-shot"
@@ -242,11 +266,13 @@ def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
         browser.get((out / "report.html").as_uri())
         top, bottom, inner = browser.execute_script(
             "const r = document.querySelector('ul.verdict').getBoundingClientRect();"
-            "return [r.top, r.bottom, window.innerHeight]")
+            "return [r.top, r.bottom, window.innerHeight]"
+        )
         assert 0 < top and bottom < inner, (top, bottom, inner)
         assert browser.execute_script("return document.querySelector('table').getBoundingClientRect().top") > bottom
         images = browser.execute_script(
-            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+        )
         assert len(images) == 5  # learning curves, calibration, confusion matrices, robustness, cost
         for alt, complete, width, height in images:
             assert complete and width > 300 and height > 200, alt
@@ -266,13 +292,26 @@ def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
 
 def test_an_approach_can_stop_at_smaller_sizes_and_fewer_seeds():
     data = llmdisc.load_text_dataset("demo")
-    records = llmdisc.compare({"naive_bayes": {"sizes": [8], "seeds": 1, "alpha": 0.5}, "logistic_regression": {}}, data,
-                              splits=["test"], sizes=[8, 32], seeds=2, drop_rates=[0, 0.5])
+    records = llmdisc.compare(
+        {"naive_bayes": {"sizes": [8], "seeds": 1, "alpha": 0.5}, "logistic_regression": {}},
+        data,
+        splits=["test"],
+        sizes=[8, 32],
+        seeds=2,
+        drop_rates=[0, 0.5],
+    )
     runs = sorted({(r.variant, r.train_examples, r.seed) for r in records})
-    assert runs == [("logistic_regression", 8, 0), ("logistic_regression", 8, 1), ("logistic_regression", 32, 0),
-                    ("logistic_regression", 32, 1), ("naive_bayes", 8, 0)]
+    assert runs == [
+        ("logistic_regression", 8, 0),
+        ("logistic_regression", 8, 1),
+        ("logistic_regression", 32, 0),
+        ("logistic_regression", 32, 1),
+        ("naive_bayes", 8, 0),
+    ]
     assert [(r.variant, r.train_examples) for r in records if r.robustness is not None] == [
-        ("naive_bayes", 8), ("logistic_regression", 32)]
+        ("naive_bayes", 8),
+        ("logistic_regression", 32),
+    ]
 
 
 def test_resume_after_the_largest_size_changed_moves_the_robustness_curve(tmp_path):
@@ -292,23 +331,34 @@ def test_resume_accepts_settings_given_as_tuples(tmp_path):
     assert llmdisc.compare(approaches, data, splits=["test"], output_dir=tmp_path, resume=True)
 
 
-@pytest.mark.parametrize("config, named", [
-    ({"approach": "naive_bayes", "alpha": "x"}, "alpha: cannot read 'x' as float"),
-    ({"approach": "naive_bayes", "alhpa": 1.0}, "unknown naive_bayes config key(s): alhpa"),
-    ({"approach": "bayes"}, "unknown approach 'bayes'"),
-    ({"approach": "zeroshot", "model": "no-such-model/at-all/here"}, "model file or folder not found"),
-    ({"approach": "zeroshot", "templates": ["Review: {text}"]}, "must hold {text} and {label} once each"),
-    ({"approach": "zeroshot", "verbalizers": {"neutral": "meh"}}, "verbalizers name unknown labels ['neutral']"),
-    ({"approach": "lora", "head": "channel", "verbalizers": {"neutral": "meh"}}, "verbalizers name unknown labels"),
-    ({"approach": "encoder", "model": "./missing-folder"}, "model file or folder not found"),
-])
+@pytest.mark.parametrize(
+    "config, named",
+    [
+        ({"approach": "naive_bayes", "alpha": "x"}, "alpha: cannot read 'x' as float"),
+        ({"approach": "naive_bayes", "alhpa": 1.0}, "unknown naive_bayes config key(s): alhpa"),
+        ({"approach": "bayes"}, "unknown approach 'bayes'"),
+        ({"approach": "zeroshot", "model": "no-such-model/at-all/here"}, "model file or folder not found"),
+        ({"approach": "zeroshot", "templates": ["Review: {text}"]}, "must hold {text} and {label} once each"),
+        ({"approach": "zeroshot", "verbalizers": {"neutral": "meh"}}, "verbalizers name unknown labels ['neutral']"),
+        (
+            {"approach": "lora", "head": "channel", "verbalizers": {"neutral": "meh"}},
+            "verbalizers name unknown labels",
+        ),
+        ({"approach": "encoder", "model": "./missing-folder"}, "model file or folder not found"),
+    ],
+)
 def test_a_bad_last_approach_fails_before_the_first_run(monkeypatch, config, named):
     calls = []
     monkeypatch.setattr(NaiveBayesClassifier, "_fit", lambda self, *a: calls.append(1))
     data = llmdisc.load_text_dataset("demo")
     with pytest.raises(llmdisc.LlmdiscError) as error:
-        llmdisc.compare({"naive_bayes": {}, "logistic_regression": {}, "last": config}, data, splits=["test"],
-                        sizes=[8, 32], seeds=2)
+        llmdisc.compare(
+            {"naive_bayes": {}, "logistic_regression": {}, "last": config},
+            data,
+            splits=["test"],
+            sizes=[8, 32],
+            seeds=2,
+        )
     message = str(error.value)
     assert message.startswith("approach 'last': ") and named in message and "\n" not in message
     assert calls == []  # nothing was trained
@@ -316,7 +366,9 @@ def test_a_bad_last_approach_fails_before_the_first_run(monkeypatch, config, nam
 
 def test_the_cli_reports_a_bad_recipe_in_one_line_before_any_run(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"approaches:\n  naive_bayes: {{}}\n  zs: {{approach: zeroshot, mode: chanel}}\noutput_dir: {tmp_path / 'o'}\n")
+    recipe.write_text(
+        f"approaches:\n  naive_bayes: {{}}\n  zs: {{approach: zeroshot, mode: chanel}}\noutput_dir: {tmp_path / 'o'}\n"
+    )
     assert run("--config", str(recipe)) == 2
     err = capsys.readouterr().err.strip()
     assert err == "llmdisc: error: approach 'zs': unknown scoring mode 'chanel'; use direct or channel"
@@ -342,9 +394,17 @@ def test_a_second_comparison_on_the_same_folder_is_refused(tmp_path, demo):
     import sys
 
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", f"import sys\nfrom llmdisc.plumbing.locks import FolderLock\n"
-                               f"with FolderLock({str(out)!r}):\n    print('held', flush=True)\n    sys.stdin.read()\n"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import sys\nfrom llmdisc.plumbing.locks import FolderLock\n"
+            f"with FolderLock({str(out)!r}):\n    print('held', flush=True)\n    sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(llmdisc.LlmdiscError, match=rf"output folder {out} is in use by process {holder.pid}"):

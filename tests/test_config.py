@@ -23,8 +23,18 @@ def test_yaml_fills_and_flags_override(tmp_path):
 
 
 def test_flags_alone_and_list_coercion():
-    config = parse(["--approaches", "naive_bayes,logistic_regression", "--sizes", "8,32,all", "--seeds", "3",
-                    "--drop-rates", "0,0.5"])
+    config = parse(
+        [
+            "--approaches",
+            "naive_bayes,logistic_regression",
+            "--sizes",
+            "8,32,all",
+            "--seeds",
+            "3",
+            "--drop-rates",
+            "0,0.5",
+        ]
+    )
     assert config.approaches == ["naive_bayes", "logistic_regression"]
     assert (config.sizes, config.seeds, config.drop_rates) == (["8", "32", "all"], 3, [0.0, 0.5])
 
@@ -58,7 +68,9 @@ def test_json_lists_escapes_and_union_errors(tmp_path):
     from llmdisc.commands import train
 
     parser = train.make_parser()
-    args = parser.parse_args(["zeroshot", "--templates", '["Review: {text}, so {label}"]', "--content-free", "none\\tgiven"])
+    args = parser.parse_args(
+        ["zeroshot", "--templates", '["Review: {text}, so {label}"]', "--content-free", "none\\tgiven"]
+    )
     _, approach = train._split_values("zeroshot", args)
     config = config_from_dict(ZeroShotClassifier.Config, approach)
     assert config.templates == ["Review: {text}, so {label}"] and config.content_free == "none\tgiven"

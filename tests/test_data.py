@@ -67,7 +67,9 @@ def test_explicit_files_and_dev_alias(tmp_path):
 
 
 def test_single_file_carves_stratified_validation(tmp_path):
-    rows = [(f"good thing number {i}", "positive") for i in range(30)] + [(f"bad thing {i}", "negative") for i in range(10)]
+    rows = [(f"good thing number {i}", "positive") for i in range(30)] + [
+        (f"bad thing {i}", "negative") for i in range(10)
+    ]
     ds = load_text_dataset(str(write(tmp_path / "all.csv", rows, "csv")), validation_size=0.5, seed=1)
     assert len(ds["validation"]) == 20
     assert np.bincount(ds["validation"]["label"]).tolist() == [5, 15]  # stratified: 1:3 as in train
@@ -120,6 +122,7 @@ def test_stratified_subset_is_balanced_nested_and_seeded(demo):
 
 
 # ---- bad input: one clear line each ----------------------------------------------------------
+
 
 def test_missing_file():
     with pytest.raises(LlmdiscError, match="data file not found: nope.csv"):
@@ -180,10 +183,13 @@ def test_offline_hub_id_fails_fast():
 
 @pytest.mark.parametrize("sizes", [[98, 1, 1], [2, 46, 44], [30, 10], [5, 5]])
 def test_stratified_subsets_are_nested_for_every_n(sizes):
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(num_classes=len(sizes))})
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(num_classes=len(sizes))}
+    )
     labels = [c for c, k in enumerate(sizes) for _ in range(k)]
-    ds = datasets.Dataset.from_dict({"text": [f"t{i}" for i in range(len(labels))], "label": labels}, features=features)
+    ds = datasets.Dataset.from_dict(
+        {"text": [f"t{i}" for i in range(len(labels))], "label": labels}, features=features
+    )
     previous: set[str] = set()
     for n in range(1, len(ds)):
         current = set(stratified_subset(ds, n, seed=2)["text"])
@@ -220,6 +226,7 @@ def test_a_single_example_class_cannot_be_carved(tmp_path):
 
 # ---- TSV quoting, empty files --------------------------------------------------------------
 
+
 def _tsv(path, lines):
     path.write_text("text\tlabel\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
@@ -229,12 +236,19 @@ def _texts(ds):
     return [t for split in ds.values() for t in split["text"]]
 
 
-@pytest.mark.parametrize("quoted", [['"Great" he said\tpositive'],
-                                    ['"Great he said\tpositive', 'one\tnegative', 'two\tpositive', 'it ends here"\tnegative']])
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        ['"Great" he said\tpositive'],
+        ['"Great he said\tpositive', "one\tnegative", "two\tpositive", 'it ends here"\tnegative'],
+    ],
+)
 def test_a_tsv_quote_is_part_of_the_text(tmp_path, quoted):
     # One field starting with '"' used to swallow rows up to the next quote, silently.
-    lines = [f"review {i} of {'good' if i % 2 else 'bad'} things\t{'positive' if i % 2 else 'negative'}" for i in range(60)]
-    lines[10:10 + len(quoted)] = quoted
+    lines = [
+        f"review {i} of {'good' if i % 2 else 'bad'} things\t{'positive' if i % 2 else 'negative'}" for i in range(60)
+    ]
+    lines[10 : 10 + len(quoted)] = quoted
     ds = load_text_dataset(_tsv(tmp_path / "q.tsv", lines))
     assert len(_texts(ds)) == 60
     assert {q.split("\t")[0] for q in quoted} <= set(_texts(ds))  # verbatim, quotes and all
@@ -262,11 +276,19 @@ def test_a_tsv_row_with_the_wrong_number_of_fields_is_named(tmp_path):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("e.csv", "", "is empty"), ("e.tsv", "\n\n", "is empty"), ("e.jsonl", "", "is empty"), ("e.json", "", "is empty"),
-    ("e.parquet", "", "is empty"), ("h.csv", "text,label\n", "has a header line but no rows"),
-    ("h.tsv", "text\tlabel\n", "has a header line but no rows"), ("h.json", "[]", "holds no rows"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("e.csv", "", "is empty"),
+        ("e.tsv", "\n\n", "is empty"),
+        ("e.jsonl", "", "is empty"),
+        ("e.json", "", "is empty"),
+        ("e.parquet", "", "is empty"),
+        ("h.csv", "text,label\n", "has a header line but no rows"),
+        ("h.tsv", "text\tlabel\n", "has a header line but no rows"),
+        ("h.json", "[]", "holds no rows"),
+    ],
+)
 def test_an_empty_or_header_only_file_is_one_line(tmp_path, name, content, message):
     (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(LlmdiscError, match=message) as e:
@@ -291,7 +313,9 @@ def test_the_topics_demo_has_four_classes_in_three_splits():
 def fake_hub(monkeypatch):
     """datasets.load_dataset as a Hub data set with configs sst2 and cola, splits train/dev/test."""
     calls = []
-    split = datasets.Dataset.from_dict({"sentence": [t for t, _ in ROWS], "label": [int(y == "positive") for _, y in ROWS]})
+    split = datasets.Dataset.from_dict(
+        {"sentence": [t for t, _ in ROWS], "label": [int(y == "positive") for _, y in ROWS]}
+    )
 
     def load_dataset(path, name=None, revision=None, **kwargs):
         calls.append((path, name, revision))
@@ -304,15 +328,22 @@ def fake_hub(monkeypatch):
 
 
 def test_a_hub_data_set_with_config_revision_and_split_names(fake_hub):
-    data = load_text_dataset("nyu-mll/glue", data_config="sst2", revision="v1.0", splits_map="validation=dev",
-                             label_names=["negative", "positive"])
+    data = load_text_dataset(
+        "nyu-mll/glue",
+        data_config="sst2",
+        revision="v1.0",
+        splits_map="validation=dev",
+        label_names=["negative", "positive"],
+    )
     assert fake_hub == [("nyu-mll/glue", "sst2", "v1.0")]
     assert {s: len(d) for s, d in data.items()} == {"train": 10, "validation": 4, "test": 6}
     assert label_names(data) == ["negative", "positive"]
 
 
 def test_a_config_that_does_not_exist_is_one_line_naming_those_that_do(fake_hub):
-    with pytest.raises(LlmdiscError, match=r"data set 'nyu-mll/glue' has no config 'sst3'; its configs: \['sst2', 'cola'\]") as e:
+    with pytest.raises(
+        LlmdiscError, match=r"data set 'nyu-mll/glue' has no config 'sst3'; its configs: \['sst2', 'cola'\]"
+    ) as e:
         load_text_dataset("nyu-mll/glue", data_config="sst3")
     assert "\n" not in str(e.value)
 
@@ -322,7 +353,9 @@ def test_a_split_map_naming_a_missing_split(fake_hub):
         load_text_dataset("nyu-mll/glue", data_config="sst2", splits_map={"test": "eval"})
 
 
-@pytest.mark.parametrize("value, message", [("valid=dev", "unknown split.s. valid"), ("validation", "is not SPLIT=NAME")])
+@pytest.mark.parametrize(
+    "value, message", [("valid=dev", "unknown split.s. valid"), ("validation", "is not SPLIT=NAME")]
+)
 def test_bad_split_maps_are_one_line(value, message):
     with pytest.raises(LlmdiscError, match=message):
         load_text_dataset("demo", splits_map=value)
@@ -346,8 +379,21 @@ def test_the_data_flags_of_the_commands(fake_hub):
     from llmdisc.commands.compare import CompareConfig
     from llmdisc.plumbing.config import parse_config
 
-    args = make_parser().parse_args(["compare", "--data", "nyu-mll/glue", "--data-config", "sst2", "--data-revision",
-                                      "main", "--splits-map", "validation=dev", "--label-names", "negative,positive"])
+    args = make_parser().parse_args(
+        [
+            "compare",
+            "--data",
+            "nyu-mll/glue",
+            "--data-config",
+            "sst2",
+            "--data-revision",
+            "main",
+            "--splits-map",
+            "validation=dev",
+            "--label-names",
+            "negative,positive",
+        ]
+    )
     config = parse_config(CompareConfig, args)
     assert (config.data_config, config.data_revision, config.splits_map) == ("sst2", "main", ["validation=dev"])
     assert len(config.load()["validation"]) == 4

@@ -19,8 +19,8 @@ from llmdisc.lm.devices import Placement, check_placement, resolve_device, resol
 def _args_of(settings):
     """The TrainingArguments llmdisc builds for ``settings`` (a run on 16 examples)."""
     from llmdisc.training.trainer import _training_arguments, plan_schedule
-    return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
 
+    return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
 
 
 @pytest.fixture
@@ -42,31 +42,37 @@ def machine(monkeypatch):
     return make
 
 
-@pytest.mark.parametrize("machine_kwargs, device, expected", [
-    (dict(cuda=1), "auto", "cuda:0"),
-    (dict(cuda=1, mps=True), "auto", "cuda:0"),  # CUDA before MPS
-    (dict(mps=True), "auto", "mps"),
-    (dict(), "auto", "cpu"),
-    (dict(cuda=2), "cpu", "cpu"),  # asked for the CPU on a GPU machine
-    (dict(cuda=2), "cuda:1", "cuda:1"),
-    (dict(cuda=2), "cuda", "cuda:0"),
-    (dict(cuda=4, processes=4, rank=2), "auto", "cuda:2"),  # accelerate launch: the process's own GPU
-    (dict(cuda=4, processes=4, rank=3), "cuda", "cuda:3"),
-    (dict(processes=2, rank=1), "auto", "cpu"),  # several CPU processes
-    (dict(mps=True, processes=2, rank=1), "auto", "cpu"),  # one MPS device cannot be shared
-])
+@pytest.mark.parametrize(
+    "machine_kwargs, device, expected",
+    [
+        (dict(cuda=1), "auto", "cuda:0"),
+        (dict(cuda=1, mps=True), "auto", "cuda:0"),  # CUDA before MPS
+        (dict(mps=True), "auto", "mps"),
+        (dict(), "auto", "cpu"),
+        (dict(cuda=2), "cpu", "cpu"),  # asked for the CPU on a GPU machine
+        (dict(cuda=2), "cuda:1", "cuda:1"),
+        (dict(cuda=2), "cuda", "cuda:0"),
+        (dict(cuda=4, processes=4, rank=2), "auto", "cuda:2"),  # accelerate launch: the process's own GPU
+        (dict(cuda=4, processes=4, rank=3), "cuda", "cuda:3"),
+        (dict(processes=2, rank=1), "auto", "cpu"),  # several CPU processes
+        (dict(mps=True, processes=2, rank=1), "auto", "cpu"),  # one MPS device cannot be shared
+    ],
+)
 def test_the_device_each_machine_gets(machine, machine_kwargs, device, expected):
     machine(**machine_kwargs)
     assert str(resolve_device(device)) == expected
 
 
-@pytest.mark.parametrize("machine_kwargs, device, message", [
-    (dict(), "cuda", "no CUDA GPU"),
-    (dict(), "cuda:0", "no CUDA GPU"),
-    (dict(cuda=1), "cuda:3", "has 1 CUDA GPU"),
-    (dict(), "mps", "MPS backend is not available"),
-    (dict(), "tpu", "unknown device 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "machine_kwargs, device, message",
+    [
+        (dict(), "cuda", "no CUDA GPU"),
+        (dict(), "cuda:0", "no CUDA GPU"),
+        (dict(cuda=1), "cuda:3", "has 1 CUDA GPU"),
+        (dict(), "mps", "MPS backend is not available"),
+        (dict(), "tpu", "unknown device 'tpu'"),
+    ],
+)
 def test_a_device_that_is_not_there_is_one_line(machine, machine_kwargs, device, message):
     machine(**machine_kwargs)
     with pytest.raises(LlmdiscError, match=message) as e:
@@ -74,25 +80,31 @@ def test_a_device_that_is_not_there_is_one_line(machine, machine_kwargs, device,
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("machine_kwargs, device, dtype, expected", [
-    (dict(cuda=1, bf16=True), "auto", "auto", torch.bfloat16),
-    (dict(cuda=1, bf16=False), "auto", "auto", torch.float32),  # an older GPU: never float16 unasked
-    (dict(cuda=1, bf16=False), "auto", "float16", torch.float16),
-    (dict(), "auto", "auto", torch.float32),
-    (dict(mps=True), "auto", "auto", torch.float32),
-    (dict(), "cpu", "bfloat16", torch.bfloat16),
-    (dict(cuda=1), "cpu", "auto", torch.float32),
-])
+@pytest.mark.parametrize(
+    "machine_kwargs, device, dtype, expected",
+    [
+        (dict(cuda=1, bf16=True), "auto", "auto", torch.bfloat16),
+        (dict(cuda=1, bf16=False), "auto", "auto", torch.float32),  # an older GPU: never float16 unasked
+        (dict(cuda=1, bf16=False), "auto", "float16", torch.float16),
+        (dict(), "auto", "auto", torch.float32),
+        (dict(mps=True), "auto", "auto", torch.float32),
+        (dict(), "cpu", "bfloat16", torch.bfloat16),
+        (dict(cuda=1), "cpu", "auto", torch.float32),
+    ],
+)
 def test_the_dtype_each_device_gets(machine, machine_kwargs, device, dtype, expected):
     machine(**machine_kwargs)
     assert resolve_dtype(dtype, resolve_device(device)) is expected
 
 
-@pytest.mark.parametrize("machine_kwargs, dtype, message", [
-    (dict(cuda=1, bf16=False), "bfloat16", "does not support it"),
-    (dict(), "float16", "cannot run on the CPU"),
-    (dict(), "float64", "unknown dtype 'float64'"),
-])
+@pytest.mark.parametrize(
+    "machine_kwargs, dtype, message",
+    [
+        (dict(cuda=1, bf16=False), "bfloat16", "does not support it"),
+        (dict(), "float16", "cannot run on the CPU"),
+        (dict(), "float64", "unknown dtype 'float64'"),
+    ],
+)
 def test_a_dtype_the_device_cannot_run_is_one_line(machine, machine_kwargs, dtype, message):
     machine(**machine_kwargs)
     with pytest.raises(LlmdiscError, match=message) as e:
@@ -171,8 +183,9 @@ def test_bf16_encoder_training_and_prediction_on_the_cpu(demo, tiny_bert):
     train = llmdisc.stratified_subset(demo["train"], 16)
     results = {}
     for dtype in ("float32", "bfloat16"):
-        clf = llmdisc.get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8, dtype=dtype,
-                                     device="cpu", logging_steps=1)
+        clf = llmdisc.get_classifier(
+            "encoder", model=str(tiny_bert), max_steps=2, batch_size=8, dtype=dtype, device="cpu", logging_steps=1
+        )
         clf.fit(train)
         assert clf.info.dtype == dtype
         results[dtype] = clf.predict_proba(list(demo["test"]["text"][:16]))
@@ -198,11 +211,14 @@ def test_a_reloaded_classifier_runs_where_asked_or_falls_back_to_auto(demo, tiny
     llmdisc.TextClassifier.from_pretrained(nb.save_pretrained(tmp_path / "nb"), device="cpu")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["score", "--device", "cuda", "a text"], "device 'cuda' asked for, but torch sees no CUDA GPU"),
-    (["generate", "--dtype", "float16", "--device", "cpu", "a prompt"], "float16 cannot run on the CPU"),
-    (["score", "--device", "gpu", "a text"], "unknown device 'gpu'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["score", "--device", "cuda", "a text"], "device 'cuda' asked for, but torch sees no CUDA GPU"),
+        (["generate", "--dtype", "float16", "--device", "cpu", "a prompt"], "float16 cannot run on the CPU"),
+        (["score", "--device", "gpu", "a text"], "unknown device 'gpu'"),
+    ],
+)
 def test_the_commands_refuse_a_bad_device_in_one_line_before_loading(argv, message, machine, capsys, monkeypatch):
     import llmdisc.lm.loading
     from llmdisc.cli import main
@@ -224,14 +240,26 @@ def test_trainer_approaches_refuse_a_gpu_that_trainer_would_not_use(machine):
     check_run_options(TrainerSettings(device="cuda:0", dtype="float32"))
 
 
-@pytest.mark.parametrize("command, approach, message", [
-    ("compare", {"approach": "zeroshot", "device": "cuda"}, "approach 'zs': device 'cuda' asked for, but torch sees no CUDA"),
-    ("compare", {"approach": "lora", "dtype": "float16"}, "approach 'zs': dtype float16 cannot run on the CPU"),
-    ("train", {"device": "cuda:1"}, "device 'cuda:1' asked for, but torch sees no CUDA GPU"),
-    ("compare", {"approach": "naive_bayes", "data_config": "sst2"}, "name a Hub data set's config and version; 'demo' is local"),
-])
+@pytest.mark.parametrize(
+    "command, approach, message",
+    [
+        (
+            "compare",
+            {"approach": "zeroshot", "device": "cuda"},
+            "approach 'zs': device 'cuda' asked for, but torch sees no CUDA",
+        ),
+        ("compare", {"approach": "lora", "dtype": "float16"}, "approach 'zs': dtype float16 cannot run on the CPU"),
+        ("train", {"device": "cuda:1"}, "device 'cuda:1' asked for, but torch sees no CUDA GPU"),
+        (
+            "compare",
+            {"approach": "naive_bayes", "data_config": "sst2"},
+            "name a Hub data set's config and version; 'demo' is local",
+        ),
+    ],
+)
 def test_compare_and_train_refuse_a_bad_device_dtype_or_data_config_before_any_work(
-        command, approach, message, machine, capsys, monkeypatch, tmp_path):
+    command, approach, message, machine, capsys, monkeypatch, tmp_path
+):
     """One line, before any model is resolved (compare checks every approach before its grid runs)."""
     import llmdisc.lm.loading
     from llmdisc.cli import main
@@ -243,8 +271,13 @@ def test_compare_and_train_refuse_a_bad_device_dtype_or_data_config_before_any_w
         settings = dict(approach)
         data_config = settings.pop("data_config", None)
         recipe = tmp_path / "recipe.yaml"
-        recipe.write_text("data: demo\n" + (f"data_config: {data_config}\n" if data_config else "")
-                          + "approaches:\n  zs: {" + ", ".join(f"{k}: {v}" for k, v in settings.items()) + "}\n")
+        recipe.write_text(
+            "data: demo\n"
+            + (f"data_config: {data_config}\n" if data_config else "")
+            + "approaches:\n  zs: {"
+            + ", ".join(f"{k}: {v}" for k, v in settings.items())
+            + "}\n"
+        )
         argv = ["compare", "--config", str(recipe), "--output-dir", str(out)]
     else:
         argv = ["train", "zeroshot", "--device", approach["device"], "--output-dir", str(out)]

@@ -19,13 +19,13 @@ import pytest
 import torch
 
 import llmdisc
-from llmdisc.plumbing import distributed
 from llmdisc.lm import loglikelihood as scoring
+from llmdisc.plumbing import distributed
 
 # Run by `accelerate launch` in every process: the unchanged `llmdisc score` command, then a
 # zero-shot classifier; the main process writes what it got. Each process counts the scoring
 # batches it computed itself, to show that the work was shared.
-DRIVER = '''
+DRIVER = """
 import json, sys
 from pathlib import Path
 
@@ -55,7 +55,7 @@ counts = distributed.gather_object(batches)
 if distributed.is_main_process():
     (out / "zeroshot.json").write_text(json.dumps({"probs": probs.tolist(), "world_size": distributed.world_size(),
                                                    "batches_per_process": counts}))
-'''
+"""
 
 
 def _free_port() -> int:
@@ -66,12 +66,32 @@ def _free_port() -> int:
 
 def _launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """``accelerate launch`` with 2 CPU processes; every setting given, so no config file is needed."""
-    command = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu",
-               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.accelerate_cli",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        *args,
+    ]
     # CPU processes even where there is a GPU: the test compares with a CPU run.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "CUDA_VISIBLE_DEVICES": ""}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -121,9 +141,27 @@ def test_scoring_under_accelerate_launch_equals_one_process(tiny_gpt2, demo, tmp
 
 def test_training_under_accelerate_launch_saves_one_model(tiny_bert, demo, tmp_path):
     out = tmp_path / "encoder"
-    done = _launch(["-m", "llmdisc.cli", "train", "encoder", "--data", "demo", "--model", str(tiny_bert),
-                    "--max-steps", "4", "--batch-size", "8", "--eval-splits", "test", "--output-dir", str(out)],
-                   cwd=tmp_path)
+    done = _launch(
+        [
+            "-m",
+            "llmdisc.cli",
+            "train",
+            "encoder",
+            "--data",
+            "demo",
+            "--model",
+            str(tiny_bert),
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "8",
+            "--eval-splits",
+            "test",
+            "--output-dir",
+            str(out),
+        ],
+        cwd=tmp_path,
+    )
     assert done.stdout.count("saved: ") == 1 and done.stdout.count("| encoder |") == 1  # printed once
     assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder"]  # no checkpoints, no half-written copies
     info = json.loads((out / "llmdisc_config.json").read_text())["info"]
@@ -141,12 +179,28 @@ def test_training_under_accelerate_launch_saves_one_model(tiny_bert, demo, tmp_p
 def test_predict_under_accelerate_launch_equals_one_process(tiny_gpt2, demo, tmp_path):
     """`llmdisc predict` under accelerate launch: the batches' work is shared, one file is written,
     and the probabilities are those of a single process."""
-    folder = llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2), batch_size=4).fit(demo["train"]) \
+    folder = (
+        llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2), batch_size=4)
+        .fit(demo["train"])
         .save_pretrained(tmp_path / "zs")
+    )
     texts = list(demo["test"]["text"][:10])
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
-    _launch(["-m", "llmdisc.cli", "predict", str(folder), "--file", str(tmp_path / "in.txt"),
-             "--output", str(tmp_path / "out.jsonl"), "--batch-size", "4"], cwd=tmp_path)
+    _launch(
+        [
+            "-m",
+            "llmdisc.cli",
+            "predict",
+            str(folder),
+            "--file",
+            str(tmp_path / "in.txt"),
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--batch-size",
+            "4",
+        ],
+        cwd=tmp_path,
+    )
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["text"] for r in records] == texts  # written once, in order
     single = llmdisc.TextClassifier.from_pretrained(folder).predict_proba(texts)

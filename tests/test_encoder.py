@@ -22,8 +22,10 @@ def test_tiny_bert_weights_change(tiny_bert, demo):
     clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3, pooling="cls")
     from transformers import AutoModelForSequenceClassification
 
-    before = {k: v.clone() for k, v in AutoModelForSequenceClassification.from_pretrained(
-        tiny_bert, num_labels=2).state_dict().items()}
+    before = {
+        k: v.clone()
+        for k, v in AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2).state_dict().items()
+    }
     clf.fit(stratified_subset(demo["train"], 32))
     after = clf.model.state_dict()
     changed = [k for k in before if k in after and not torch.equal(before[k], after[k])]
@@ -57,12 +59,16 @@ def test_cls_pooling_folder_works_with_a_plain_pipeline(tiny_bert, demo, tmp_pat
 def test_mean_pooling_trains_and_reloads_as_an_encoder_folder_plus_head(tiny_bert, demo, tmp_path):
     from transformers import AutoModel
 
-    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3, pooling="mean")
+    clf = get_classifier(
+        "encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3, pooling="mean"
+    )
     clf.fit(stratified_subset(demo["train"], 32))
     assert isinstance(clf.model, MeanPooledClassifier) and clf.info.trainer.global_step == 3
     initial = AutoModel.from_pretrained(tiny_bert).state_dict()
     trained = clf.model.encoder.state_dict()
-    assert any(not torch.equal(initial[k], trained[k]) for k in initial if "encoder.layer.0" in k), "encoder did not move"
+    assert any(not torch.equal(initial[k], trained[k]) for k in initial if "encoder.layer.0" in k), (
+        "encoder did not move"
+    )
     folder = clf.save_pretrained(tmp_path / "mean")
     config = json.loads((folder / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"} and config["classifier_pooling"] == "mean"
@@ -164,8 +170,22 @@ def test_kill_minus_nine_then_resume(tiny_bert, tmp_path):
     out = tmp_path / "enc"
     checkpoints = Path(f"{out}-checkpoints")
     exe = Path(sys.executable).parent / "llmdisc"
-    args = ["train", "encoder", "--model", str(tiny_bert), "--max-steps", "40", "--eval-steps", "4",
-            "--batch-size", "4", "--output-dir", str(out), "--eval-splits", "validation"]
+    args = [
+        "train",
+        "encoder",
+        "--model",
+        str(tiny_bert),
+        "--max-steps",
+        "40",
+        "--eval-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--output-dir",
+        str(out),
+        "--eval-splits",
+        "validation",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     killed = _killed_at(args, 8, "saved", timeout=600)  # mid-epoch: the demo epoch is 80 steps of 4
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -187,15 +207,38 @@ def test_kill_minus_nine_then_resume(tiny_bert, tmp_path):
 def test_resume_after_a_kill_during_a_checkpoint_write_skips_that_checkpoint(tiny_bert, tmp_path, where):
     out = tmp_path / "enc"
     checkpoints = Path(f"{out}-checkpoints")
-    args = ["train", "encoder", "--data", "demo", "--model", str(tiny_bert), "--max-steps", "9", "--eval-steps", "3",
-            "--batch-size", "4", "--output-dir", str(out), "--eval-splits", "validation"]
+    args = [
+        "train",
+        "encoder",
+        "--data",
+        "demo",
+        "--model",
+        str(tiny_bert),
+        "--max-steps",
+        "9",
+        "--eval-steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--output-dir",
+        str(out),
+        "--eval-splits",
+        "validation",
+    ]
     killed = _killed_at(args, 6, where, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert (checkpoints / "checkpoint-6").is_dir() and not (checkpoints / "checkpoint-6" / "trainer_state.json").exists()
+    assert (checkpoints / "checkpoint-6").is_dir() and not (
+        checkpoints / "checkpoint-6" / "trainer_state.json"
+    ).exists()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    resumed = subprocess.run([str(Path(sys.executable).parent / "llmdisc"), *args, "--resume"],
-                             capture_output=True, text=True, env=env, timeout=600)
+    resumed = subprocess.run(
+        [str(Path(sys.executable).parent / "llmdisc"), *args, "--resume"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert re.search(r"skipping checkpoint-6 \(incomplete: .+\)", resumed.stderr), resumed.stderr[-2000:]
     info = json.loads((out / "llmdisc_config.json").read_text())["info"]
@@ -204,10 +247,17 @@ def test_resume_after_a_kill_during_a_checkpoint_write_skips_that_checkpoint(tin
 
 def test_training_is_reproducible_across_runs(tiny_bert, demo):
     texts = demo["test"]["text"][:4]
-    runs = [get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8, seed=3)
-            .fit(stratified_subset(demo["train"], 16)).predict_proba(texts) for _ in range(2)]
+    runs = [
+        get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8, seed=3)
+        .fit(stratified_subset(demo["train"], 16))
+        .predict_proba(texts)
+        for _ in range(2)
+    ]
     torch.manual_seed(12345)  # whatever the global RNG holds, the head starts from the same seed
-    runs.append(get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8, seed=3)
-                .fit(stratified_subset(demo["train"], 16)).predict_proba(texts))
+    runs.append(
+        get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=8, seed=3)
+        .fit(stratified_subset(demo["train"], 16))
+        .predict_proba(texts)
+    )
     np.testing.assert_array_equal(runs[0], runs[1])
     np.testing.assert_array_equal(runs[0], runs[2])

@@ -14,14 +14,17 @@ from llmdisc.data.subsets import hold_out
 from llmdisc.metrics.classification import expected_calibration_error, log_loss
 from llmdisc.training.trainer import DEFAULT_EPOCHS, TrainerSettings, plan_schedule
 
-
 # ---- the schedule rule ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("n, batch, steps, epochs", [
-    (128, 16, 200, 25),     # 8 steps an epoch: raised to 25 epochs
-    (8, 16, 200, 200),      # one step an epoch
-    (67_349, 16, 12_630, 3),  # large data: the 3 default epochs already take more than min_steps
-])
+
+@pytest.mark.parametrize(
+    "n, batch, steps, epochs",
+    [
+        (128, 16, 200, 25),  # 8 steps an epoch: raised to 25 epochs
+        (8, 16, 200, 200),  # one step an epoch
+        (67_349, 16, 12_630, 3),  # large data: the 3 default epochs already take more than min_steps
+    ],
+)
 def test_schedule_rule_trains_at_least_min_steps(n, batch, steps, epochs):
     s = TrainerSettings(batch_size=batch, min_steps=200)
     plan = plan_schedule(s, n)
@@ -48,11 +51,14 @@ def test_many_short_epochs_evaluate_ten_times_not_every_epoch():
     assert plan_schedule(TrainerSettings(batch_size=16), 67_349).eval_steps is None  # every epoch
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"max_steps": 0}, "zero steps"),
-    ({"epochs": 0.0}, "zero steps"),
-    ({"min_steps": 0}, "min_steps"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"max_steps": 0}, "zero steps"),
+        ({"epochs": 0.0}, "zero steps"),
+        ({"min_steps": 0}, "min_steps"),
+    ],
+)
 def test_a_schedule_of_zero_steps_is_refused_before_training(tiny_bert, demo, settings, message):
     clf = get_classifier("encoder", model=str(tiny_bert), batch_size=8, **settings)
     with pytest.raises(LlmdiscError, match=message):
@@ -68,6 +74,7 @@ def test_trainer_takes_the_planned_steps_and_records_them(tiny_bert, demo):
 
 
 # ---- temperature scaling -------------------------------------------------------------------
+
 
 def overconfident(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of a classifier that is right 70% of the time but says 99%."""
@@ -129,6 +136,7 @@ def test_evaluation_reports_ece_and_log_loss_before_and_after(demo):
 
 # ---- Platt and isotonic calibration (scikit-learn's), and auto ------------------------------
 
+
 def biased(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A binary classifier whose stated P(positive) = s is right with probability s + 0.3 (clipped):
     its errors are shifted, which no temperature (a rescaling of the logit around 0) can fix."""
@@ -165,8 +173,9 @@ def test_auto_picks_platt_or_isotonic_where_a_temperature_cannot_fit():
     assert auto.method in ("platt", "isotonic") and auto.chosen_by[auto.method] == min(auto.chosen_by.values())
     # On fresh examples of the same classifier the chosen method beats the temperature.
     assert log_loss(auto.apply(held_probs), held_labels) < log_loss(temperature.apply(held_probs), held_labels) - 0.1
-    assert expected_calibration_error(auto.apply(held_probs), held_labels) < \
-        expected_calibration_error(temperature.apply(held_probs), held_labels)
+    assert expected_calibration_error(auto.apply(held_probs), held_labels) < expected_calibration_error(
+        temperature.apply(held_probs), held_labels
+    )
 
 
 def test_auto_keeps_the_temperature_where_it_fits():
@@ -202,18 +211,27 @@ def test_unknown_or_unfittable_calibrations_are_one_line():
 
 
 def test_compare_records_a_platt_calibration(demo):
-    (record,) = llmdisc.compare(["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout",
-                                sizes=[64], calibration="platt")
+    (record,) = llmdisc.compare(
+        ["naive_bayes"],
+        hold_out(demo, 40),
+        splits=["test"],
+        selection_split="holdout",
+        sizes=[64],
+        calibration="platt",
+    )
     assert record.temperature is None and record.calibration == "platt"
     assert set(record.uncalibrated) == {"ece", "log_loss"}
     from llmdisc.api.records import RunRecord
+
     assert RunRecord.from_dict(record.to_dict()).calibration == "platt"
     from llmdisc.reporting.report import report_tables
+
     header, rows = report_tables([record])["temperature"]
     assert rows[0][header.index("calibration")] == "platt"
 
 
 # ---- selection split: held out, never the reported one --------------------------------------
+
 
 def test_hold_out_moves_stratified_examples_out_of_train(demo):
     data = hold_out(demo, 40, seed=1)
@@ -232,21 +250,25 @@ def test_compare_refuses_to_select_on_the_split_it_reports(demo):
 
 
 def test_compare_calibrates_trained_runs_on_the_selection_split(demo):
-    records = llmdisc.compare(["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout",
-                              sizes=[64])
+    records = llmdisc.compare(
+        ["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[64]
+    )
     (record,) = records
     assert record.temperature is not None and record.temperature > 0
     assert set(record.uncalibrated) == {"ece", "log_loss"}
-    plain = llmdisc.compare(["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout",
-                            sizes=[64], calibration="none")
+    plain = llmdisc.compare(
+        ["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[64], calibration="none"
+    )
     assert plain[0].temperature is None and plain[0].uncalibrated is None
     assert plain[0].metrics["ece"] == pytest.approx(record.uncalibrated["ece"])
 
 
 def test_compare_leaves_a_flat_zero_shot_run_uncalibrated_and_calibrates_a_prior_fitted_one(demo, tiny_gpt2):
     """Zero-shot learns nothing from the examples unless it fits a prior (or a prompt): only then a temperature."""
-    approaches = {"flat": {"approach": "zeroshot", "model": str(tiny_gpt2)},
-                  "prior": {"approach": "zeroshot", "model": str(tiny_gpt2), "prior": "train", "sizes": [16]}}
+    approaches = {
+        "flat": {"approach": "zeroshot", "model": str(tiny_gpt2)},
+        "prior": {"approach": "zeroshot", "model": str(tiny_gpt2), "prior": "train", "sizes": [16]},
+    }
     records = llmdisc.compare(approaches, hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[16])
     by_name = {r.variant: r for r in records}
     assert by_name["flat"].size is None and by_name["flat"].temperature is None
@@ -255,25 +277,33 @@ def test_compare_leaves_a_flat_zero_shot_run_uncalibrated_and_calibrates_a_prior
 
 # ---- class weights for Trainer approaches -----------------------------------------------------
 
+
 def test_weighted_cross_entropy_weighs_each_example_by_its_class():
     import torch
+
     from llmdisc.training.trainer import weighted_cross_entropy
+
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     labels = torch.tensor([0, 1, 1])
     plain = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
     loss = weighted_cross_entropy([1.0, 3.0])({"logits": logits}, labels)
     assert loss.item() == pytest.approx(((plain * torch.tensor([1.0, 3.0, 3.0])).sum() / 3).item())
     # Across an accumulated step Trainer passes the step's example count.
-    assert weighted_cross_entropy([1.0, 1.0])({"logits": logits}, labels, num_items_in_batch=6).item() == \
-        pytest.approx(plain.sum().item() / 6)
+    assert weighted_cross_entropy([1.0, 1.0])(
+        {"logits": logits}, labels, num_items_in_batch=6
+    ).item() == pytest.approx(plain.sum().item() / 6)
 
 
 def test_balanced_class_weights_follow_scikit_learn():
     from sklearn.utils.class_weight import compute_class_weight
+
     from llmdisc.classifiers.classical import class_weight_vector
+
     y = np.array([0] * 9 + [1] * 3)
-    np.testing.assert_allclose(class_weight_vector("balanced", ["a", "b"], y, "encoder"),
-                               compute_class_weight("balanced", classes=np.array([0, 1]), y=y))
+    np.testing.assert_allclose(
+        class_weight_vector("balanced", ["a", "b"], y, "encoder"),
+        compute_class_weight("balanced", classes=np.array([0, 1]), y=y),
+    )
     np.testing.assert_allclose(class_weight_vector({"b": 2.5}, ["a", "b"], y, "encoder"), [1.0, 2.5])
     assert class_weight_vector(None, ["a", "b"], y, "encoder") is None
     with pytest.raises(LlmdiscError, match="unknown label"):
@@ -308,29 +338,57 @@ def test_class_weight_of_a_language_model_head_reweights_its_decisions(tiny_gpt2
     expected = p * [1.0, 4.0]
     np.testing.assert_allclose(q, expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
     weighted.save_pretrained(tmp_path / "w")
-    np.testing.assert_allclose(llmdisc.TextClassifier.from_pretrained(tmp_path / "w").predict_proba(texts), q, atol=1e-5)
+    np.testing.assert_allclose(
+        llmdisc.TextClassifier.from_pretrained(tmp_path / "w").predict_proba(texts), q, atol=1e-5
+    )
 
 
 # ---- degenerate runs ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("confusion, flagged", [
-    ([[50, 0], [50, 0]], "predicts 'a' for 100% of the examples (50% of the gold labels)"),
-    ([[0, 14], [0, 86]], None),          # 'b' is 86% of the gold labels: predicting it is no sign of a broken run
-    ([[48, 2], [47, 3]], "predicts 'a' for 95% of the examples (50% of the gold labels)"),
-    ([[45, 5], [45, 5]], None),          # 90%: below the 95% rule
-])
+
+@pytest.mark.parametrize(
+    "confusion, flagged",
+    [
+        ([[50, 0], [50, 0]], "predicts 'a' for 100% of the examples (50% of the gold labels)"),
+        ([[0, 14], [0, 86]], None),  # 'b' is 86% of the gold labels: predicting it is no sign of a broken run
+        ([[48, 2], [47, 3]], "predicts 'a' for 95% of the examples (50% of the gold labels)"),
+        ([[45, 5], [45, 5]], None),  # 90%: below the 95% rule
+    ],
+)
 def test_degenerate_runs_are_named(confusion, flagged):
     from llmdisc.api.records import degenerate_predictions
+
     assert degenerate_predictions(confusion, ["a", "b"]) == flagged
 
 
 def test_report_flags_a_degenerate_run(tmp_path):
     from llmdisc.api.records import RunRecord
     from llmdisc.reporting.report import report_tables
-    ok = RunRecord("naive_bayes", "naive_bayes", "generative", 8, 0, "test", labels=["a", "b"],
-                   confusion=[[40, 10], [10, 40]], metrics={"accuracy": 0.8}, train_examples=8)
-    stuck = RunRecord("encoder", "encoder", "discriminative", 8, 0, "test", labels=["a", "b"],
-                      confusion=[[50, 0], [50, 0]], metrics={"accuracy": 0.5}, train_examples=8)
+
+    ok = RunRecord(
+        "naive_bayes",
+        "naive_bayes",
+        "generative",
+        8,
+        0,
+        "test",
+        labels=["a", "b"],
+        confusion=[[40, 10], [10, 40]],
+        metrics={"accuracy": 0.8},
+        train_examples=8,
+    )
+    stuck = RunRecord(
+        "encoder",
+        "encoder",
+        "discriminative",
+        8,
+        0,
+        "test",
+        labels=["a", "b"],
+        confusion=[[50, 0], [50, 0]],
+        metrics={"accuracy": 0.5},
+        train_examples=8,
+    )
     tables = report_tables([ok, stuck])
     header, rows = tables["degenerate"]
     assert [row[0] for row in rows] == ["encoder"] and "predicts 'a' for 100%" in rows[0][4]
@@ -338,6 +396,7 @@ def test_report_flags_a_degenerate_run(tmp_path):
 
 
 # ---- bad input, before any training -------------------------------------------------------------
+
 
 def test_sizes_smaller_than_the_classes_are_refused(demo):
     with pytest.raises(LlmdiscError, match="size 1 is smaller than the 2 classes"):
@@ -348,6 +407,7 @@ def test_sizes_smaller_than_the_classes_are_refused(demo):
 
 def test_a_class_with_one_training_example_is_refused(demo):
     import datasets
+
     labels = np.asarray(demo["train"]["label"])
     rows = list(np.flatnonzero(labels == 0)) + [int(np.flatnonzero(labels == 1)[0])]
     data = datasets.DatasetDict({**demo, "train": demo["train"].select(sorted(rows))})

@@ -12,22 +12,20 @@ import shutil
 import socket
 from pathlib import Path
 
+import huggingface_hub
 import numpy as np
 import pytest
-import huggingface_hub
+from cases import CASES, build_case
 from huggingface_hub import HfApi, ModelCard
 
 import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, evaluate_classifier, get_classifier, stratified_subset
-from llmdisc.cli import main as cli
-from llmdisc.classifiers.base import TextClassifier as BaseClassifier
-from llmdisc.hub.repos import upload_files, write_model_card
 from llmdisc.api.records import TrainInfo
-
-from cases import CASES, build_case
+from llmdisc.classifiers.base import TextClassifier as BaseClassifier
+from llmdisc.cli import main as cli
+from llmdisc.hub.repos import upload_files, write_model_card
 
 REPO = "someone/llmdisc-test"
-
 
 
 def test_every_approach_is_covered():
@@ -90,10 +88,19 @@ def test_model_card_parses_and_carries_the_metrics(saved):
     assert card.data.library_name == clf.hub_library and card.data.pipeline_tag == "text-classification"
     assert clf.paradigm in card.data.tags and clf.name in card.data.tags
     text = card.text
-    for needle in ("**Approach:**", "**Base model:**", "**Training data:** llmdisc demo reviews",
-                   f"**Training time:** {clf.info.train_seconds} s", "## How to use", "### With llmdisc",
-                   f'TextClassifier.from_pretrained("{REPO}")', "## Hyper-parameters", "## Metrics",
-                   "## Intended use and limits", *(f"`{label}`" for label in clf.labels)):
+    for needle in (
+        "**Approach:**",
+        "**Base model:**",
+        "**Training data:** llmdisc demo reviews",
+        f"**Training time:** {clf.info.train_seconds} s",
+        "## How to use",
+        "### With llmdisc",
+        f'TextClassifier.from_pretrained("{REPO}")',
+        "## Hyper-parameters",
+        "## Metrics",
+        "## Intended use and limits",
+        *(f"`{label}`" for label in clf.labels),
+    ):
         assert needle in text, needle
     for key in llmdisc.plumbing.config.config_to_dict(clf.config):
         assert (f"| `{key}` |" in text) == (key != "checkpoint_dir"), key  # where checkpoints went is not a setting
@@ -107,7 +114,7 @@ def test_card_of_a_packaged_alias_names_the_hub_base(tmp_path):
     card = ModelCard.load(tmp_path / "README.md")
     assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
     code = _vanilla_snippet(card.content)
-    assert 'AutoModelForCausalLM.from_pretrained(\'HuggingFaceTB/SmolLM2-135M-Instruct\')' in code
+    assert "AutoModelForCausalLM.from_pretrained('HuggingFaceTB/SmolLM2-135M-Instruct')" in code
     assert "PeftModel.from_pretrained(base, repo)" in code and "GGUF" in code
 
 
@@ -118,7 +125,9 @@ def test_an_adapter_saved_for_the_hub_names_no_local_path(tiny_gpt2, demo, tmp_p
 
     from llmdisc.classifiers import lora
 
-    clf = get_classifier("lora", model=str(tiny_gpt2), max_steps=1, batch_size=4).fit(stratified_subset(demo["train"], 8))
+    clf = get_classifier("lora", model=str(tiny_gpt2), max_steps=1, batch_size=4).fit(
+        stratified_subset(demo["train"], 8)
+    )
     local = json.loads((clf.save_pretrained(tmp_path / "local") / "adapter_config.json").read_text())
     assert local["base_model_name_or_path"] == str(tiny_gpt2)
     monkeypatch.setattr(lora, "hub_base_model", lambda model: "owner/base")
@@ -162,7 +171,13 @@ def test_push_to_hub_uploads_what_save_pretrained_writes(fake_hub, demo, tmp_pat
     url = clf.push_to_hub(REPO, private=True)
     assert url == f"https://huggingface.co/{REPO}/commit/abc123"
     (create,), (upload,) = fake_hub["create_repo"], fake_hub["upload_folder"]
-    assert create == {"repo_id": REPO, "token": "hf_test_token", "private": True, "exist_ok": True, "repo_type": "model"}
+    assert create == {
+        "repo_id": REPO,
+        "token": "hf_test_token",
+        "private": True,
+        "exist_ok": True,
+        "repo_type": "model",
+    }
     reference = _folder_files(clf.save_pretrained(tmp_path / "reference", repo_id=REPO))
     assert set(upload["files"]) == set(reference) == {"model.skops", "llmdisc_config.json", "README.md"}
     for name in ("llmdisc_config.json", "README.md"):
@@ -172,8 +187,23 @@ def test_push_to_hub_uploads_what_save_pretrained_writes(fake_hub, demo, tmp_pat
 
 def test_train_push_to_hub_uploads_the_output_folder(fake_hub, tmp_path, capsys):
     out = tmp_path / "nb"
-    assert cli(["train", "naive_bayes", "--data", "demo", "--output-dir", str(out),
-                "--push-to-hub", "--hub-model-id", REPO, "--hub-private"]) == 0
+    assert (
+        cli(
+            [
+                "train",
+                "naive_bayes",
+                "--data",
+                "demo",
+                "--output-dir",
+                str(out),
+                "--push-to-hub",
+                "--hub-model-id",
+                REPO,
+                "--hub-private",
+            ]
+        )
+        == 0
+    )
     (upload,) = fake_hub["upload_folder"]
     assert upload["folder_path"].resolve() == out.resolve() and upload["repo_id"] == REPO
     assert upload["files"] == _folder_files(out)  # exactly the saved folder
@@ -185,8 +215,22 @@ def test_train_push_to_hub_uploads_the_output_folder(fake_hub, tmp_path, capsys)
 def test_a_failed_upload_keeps_the_saved_model_and_says_where(fake_hub, demo, tmp_path, capsys):
     fake_hub["fail"] = True
     out = tmp_path / "nb"
-    assert cli(["train", "naive_bayes", "--data", "demo", "--output-dir", str(out),
-                "--push-to-hub", "--hub-model-id", REPO]) == 2
+    assert (
+        cli(
+            [
+                "train",
+                "naive_bayes",
+                "--data",
+                "demo",
+                "--output-dir",
+                str(out),
+                "--push-to-hub",
+                "--hub-model-id",
+                REPO,
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "ConnectionError" in err and f"the model is saved at {out}" in err and f"hf upload {REPO}" in err
     assert TextClassifier.from_pretrained(out).labels == ["negative", "positive"]
@@ -212,8 +256,10 @@ def test_no_token_or_offline_fails_before_training(problem, monkeypatch, tmp_pat
         monkeypatch.setenv("HF_TOKEN", "hf_test_token")  # conftest sets HF_HUB_OFFLINE: unreachable
         expected = "is unreachable (HF_HUB_OFFLINE is set)"
     out = tmp_path / "enc"
-    assert cli(["train", "encoder", "--data", "demo", "--output-dir", str(out),
-                "--push-to-hub", "--hub-model-id", REPO]) == 2
+    assert (
+        cli(["train", "encoder", "--data", "demo", "--output-dir", str(out), "--push-to-hub", "--hub-model-id", REPO])
+        == 2
+    )
     assert expected in capsys.readouterr().err
     assert trained == [] and not out.exists()
 
@@ -229,6 +275,7 @@ def test_no_token_or_offline_fails_before_training(problem, monkeypatch, tmp_pat
 @pytest.fixture
 def offline_hub(monkeypatch):
     """Every way to the network fails the test: a dry run must not touch it."""
+
     def no_network(*args, **kwargs):
         raise AssertionError("the dry run touched the network")
 
@@ -241,8 +288,23 @@ def offline_hub(monkeypatch):
 
 def test_dry_run_writes_the_folder_and_lists_it_without_network(offline_hub, tmp_path, capsys):
     out = tmp_path / "lr"
-    assert cli(["train", "logistic_regression", "--data", "demo", "--output-dir", str(out),
-                "--push-to-hub", "--hub-dry-run", "--hub-model-id", REPO]) == 0
+    assert (
+        cli(
+            [
+                "train",
+                "logistic_regression",
+                "--data",
+                "demo",
+                "--output-dir",
+                str(out),
+                "--push-to-hub",
+                "--hub-dry-run",
+                "--hub-model-id",
+                REPO,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"huggingface.co/{REPO}" in printed and "nothing was uploaded" in printed
     listed = re.findall(r"^  (\S+)\s+[\d,]+ bytes$", printed, re.M)
@@ -257,12 +319,15 @@ def test_merged_lora_model_stays_local(tmp_path):
     assert upload_files(tmp_path) == ["README.md", "adapter_config.json"]
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--push-to-hub"], "--push-to-hub needs --hub-model-id owner/name"),
-    (["--hub-dry-run"], "--hub-dry-run needs --hub-model-id owner/name"),
-    (["--push-to-hub", "--hub-model-id", "no-owner"], "must be 'owner/name'"),
-    (["--hub-dry-run", "--hub-model-id", "me/bad name"], "is invalid"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--push-to-hub"], "--push-to-hub needs --hub-model-id owner/name"),
+        (["--hub-dry-run"], "--hub-dry-run needs --hub-model-id owner/name"),
+        (["--push-to-hub", "--hub-model-id", "no-owner"], "must be 'owner/name'"),
+        (["--hub-dry-run", "--hub-model-id", "me/bad name"], "is invalid"),
+    ],
+)
 def test_bad_hub_settings_are_one_line_errors(flags, message, tmp_path, capsys):
     assert cli(["train", "naive_bayes", "--data", "demo", "--output-dir", str(tmp_path / "x"), *flags]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -284,8 +349,20 @@ def test_card_shows_no_local_paths(demo, tmp_path):
 
 
 def _compare(out: Path, *flags: str) -> int:
-    return cli(["compare", "--approaches", "naive_bayes,logistic_regression", "--sizes", "8,all", "--drop-rates", "",
-                "--output-dir", str(out), *flags])
+    return cli(
+        [
+            "compare",
+            "--approaches",
+            "naive_bayes,logistic_regression",
+            "--sizes",
+            "8,all",
+            "--drop-rates",
+            "",
+            "--output-dir",
+            str(out),
+            *flags,
+        ]
+    )
 
 
 def test_compare_push_to_hub_uploads_a_dataset_that_load_dataset_reads(fake_hub, tmp_path, capsys):
@@ -301,7 +378,9 @@ def test_compare_push_to_hub_uploads_a_dataset_that_load_dataset_reads(fake_hub,
     assert create["repo_type"] == "dataset" and create["private"] is True and create["repo_id"] == REPO
     assert upload["repo_type"] == "dataset" and upload["allow_patterns"] == SHARED_FILES
     sent = upload_files(out, upload["allow_patterns"])
-    assert {"README.md", "report.md", "report.html", "results.json", "results.parquet", "predictions.parquet"} <= set(sent)
+    assert {"README.md", "report.md", "report.html", "results.json", "results.parquet", "predictions.parquet"} <= set(
+        sent
+    )
     assert not any(f.startswith(("runs/", "tmp/", "claims/")) for f in sent)  # the cache stays local
     assert f"pushed: https://huggingface.co/{REPO}/commit/abc123" in capsys.readouterr().out
 
@@ -329,15 +408,20 @@ def test_compare_push_without_a_token_fails_before_the_grid(monkeypatch, tmp_pat
     monkeypatch.setattr(llmdisc.hub.repos, "hub_reachable", lambda: True)
     assert _compare(tmp_path / "cmp", "--push-to-hub", REPO) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "needs a Hugging Face token" in err[0] and "hf auth login" in err[0] and "HF_TOKEN" in err[0]
+    assert (
+        len(err) == 1 and "needs a Hugging Face token" in err[0] and "hf auth login" in err[0] and "HF_TOKEN" in err[0]
+    )
     assert ran == [] and not (tmp_path / "cmp").exists()
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--push-to-hub", "no-owner"], "Hub dataset id 'no-owner' must be 'owner/name'"),
-    (["--hub-dry-run"], "--hub-dry-run needs --push-to-hub owner/name"),
-    (["--push-to-hub", REPO, "--shard", "1/2"], "a shard writes no report"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--push-to-hub", "no-owner"], "Hub dataset id 'no-owner' must be 'owner/name'"),
+        (["--hub-dry-run"], "--hub-dry-run needs --push-to-hub owner/name"),
+        (["--push-to-hub", REPO, "--shard", "1/2"], "a shard writes no report"),
+    ],
+)
 def test_bad_compare_hub_settings_are_one_line_errors(flags, message, tmp_path, capsys):
     assert _compare(tmp_path / "cmp", *flags) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -28,8 +28,17 @@ def lora_model_and_batch(path: str, head: str, demo, n: int = 6):
     clf.labels = ["negative", "positive"]
     base, clf.tokenizer = clf._load_base()
     # init_lora_weights=False: B is random too, so A's gradients are not trivially zero.
-    model = get_peft_model(base, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=8, lora_dropout=0.0,
-                                            target_modules=clf._target_modules(base), init_lora_weights=False))
+    model = get_peft_model(
+        base,
+        LoraConfig(
+            task_type=TaskType.CAUSAL_LM,
+            r=4,
+            lora_alpha=8,
+            lora_dropout=0.0,
+            target_modules=clf._target_modules(base),
+            init_lora_weights=False,
+        ),
+    )
     data = stratified_subset(demo["train"], n, seed=0)
     examples = clf._examples(list(data["text"]), np.asarray(data["label"]))
     collator = DataCollatorForSeq2Seq(clf.tokenizer, label_pad_token_id=IGNORE_INDEX)
@@ -66,8 +75,9 @@ def test_loss_and_lora_gradients_equal_the_full_logits_path(arch, head, normalis
 
     rows = []
     hook = model.get_output_embeddings().register_forward_hook(lambda m, i, out: rows.append(out.shape))
-    sparse_loss, sparse_grads = trainer_loss_and_grads(sparse_logits_trainer(), model, batch, tmp_path, num_items,
-                                                       compute_loss_func=label_token_loss)
+    sparse_loss, sparse_grads = trainer_loss_and_grads(
+        sparse_logits_trainer(), model, batch, tmp_path, num_items, compute_loss_func=label_token_loss
+    )
     hook.remove()
 
     assert rows == [torch.Size([labelled, model.config.vocab_size])], "the head projected more than the labelled rows"
@@ -90,16 +100,18 @@ def test_gradient_checkpointing_keeps_the_loss_and_gradients(tiny_paths, demo, t
     model.get_base_model().gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     assert model.get_base_model().model.gradient_checkpointing
-    loss, grads = trainer_loss_and_grads(sparse_logits_trainer(), model, batch, tmp_path, num_items,
-                                         compute_loss_func=label_token_loss)
+    loss, grads = trainer_loss_and_grads(
+        sparse_logits_trainer(), model, batch, tmp_path, num_items, compute_loss_func=label_token_loss
+    )
     torch.testing.assert_close(loss, full_loss, atol=1e-5, rtol=1e-5)
     for name, grad in full_grads.items():
         torch.testing.assert_close(grads[name], grad, atol=1e-5, rtol=1e-5, msg=name)
 
 
 def test_read_positions_are_those_before_each_label():
-    labels = torch.tensor([[IGNORE_INDEX, IGNORE_INDEX, 7, 8, IGNORE_INDEX],
-                           [IGNORE_INDEX, 5, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
+    labels = torch.tensor(
+        [[IGNORE_INDEX, IGNORE_INDEX, 7, 8, IGNORE_INDEX], [IGNORE_INDEX, 5, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]
+    )
     expected = torch.tensor([[False, True, True, False, False], [True, False, False, False, False]])
     assert torch.equal(read_positions(labels), expected)
 
@@ -109,8 +121,16 @@ def test_read_positions_are_those_before_each_label():
 def test_training_and_predictions_match_the_full_logits_path(arch, head, tiny_paths, demo):
     fitted = {}
     for sparse in (True, False):
-        clf = get_classifier("lora", model=tiny_paths[arch], head=head, max_steps=3, batch_size=4,
-                             learning_rate=1e-2, seed=0, sparse_logits=sparse)
+        clf = get_classifier(
+            "lora",
+            model=tiny_paths[arch],
+            head=head,
+            max_steps=3,
+            batch_size=4,
+            learning_rate=1e-2,
+            seed=0,
+            sparse_logits=sparse,
+        )
         fitted[sparse] = clf.fit(stratified_subset(demo["train"], 16), eval=stratified_subset(demo["validation"], 8))
     new, old = fitted[True], fitted[False]
     lora_b = {k: v for k, v in new.model.named_parameters() if "lora_B" in k}
@@ -139,8 +159,15 @@ def test_lm_training_batches_are_grouped_by_length_and_padded_to_their_longest(h
             return batch
 
         monkeypatch.setattr(transformers.DataCollatorForSeq2Seq, "__call__", recording)
-        get_classifier("lora", model=tiny_paths["llama"], head=head, epochs=1, batch_size=4, seed=0,
-                       group_by_length=group_by_length).fit(data)
+        get_classifier(
+            "lora",
+            model=tiny_paths["llama"],
+            head=head,
+            epochs=1,
+            batch_size=4,
+            seed=0,
+            group_by_length=group_by_length,
+        ).fit(data)
         assert len(batches) == 16
         assert all(mask.sum(1).max() == mask.shape[1] for mask in batches), "a batch padded past its longest row"
         return sum(int((mask == 0).sum()) for mask in batches)

@@ -17,8 +17,13 @@ from llmdisc.plumbing.locks import FileLock, FolderLock, claim, process_tag
 
 def child(code: str) -> subprocess.Popen:
     """A Python process running ``code`` with this llmdisc; its stdin and stdout are pipes."""
-    return subprocess.Popen([sys.executable, "-c", "import os, signal, sys\n" + code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "import os, signal, sys\n" + code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def killed(code: str) -> None:
@@ -29,12 +34,17 @@ def killed(code: str) -> None:
 
 
 def test_a_second_comparison_on_a_folder_is_refused_until_the_first_ends(tmp_path):
-    holder = child(f"from llmdisc.plumbing.locks import FolderLock\nwith FolderLock({str(tmp_path)!r}):\n"
-                   "    print('held', flush=True)\n    sys.stdin.read()\n")
+    holder = child(
+        f"from llmdisc.plumbing.locks import FolderLock\nwith FolderLock({str(tmp_path)!r}):\n"
+        "    print('held', flush=True)\n    sys.stdin.read()\n"
+    )
     try:
         assert holder.stdout.readline().strip() == "held"  # no sleeping: the child says when
-        with pytest.raises(LlmdiscError, match=rf"output folder {tmp_path} is in use by process {holder.pid} "
-                                               r"on this host \(since .+\); wait for it .* another --output-dir"):
+        with pytest.raises(
+            LlmdiscError,
+            match=rf"output folder {tmp_path} is in use by process {holder.pid} "
+            r"on this host \(since .+\); wait for it .* another --output-dir",
+        ):
             FolderLock(tmp_path).__enter__()
     finally:
         holder.stdin.close()
@@ -45,8 +55,10 @@ def test_a_second_comparison_on_a_folder_is_refused_until_the_first_ends(tmp_pat
 
 
 def test_the_lock_of_a_killed_process_is_taken_over_with_a_line(tmp_path, caplog):
-    killed(f"from llmdisc.plumbing.locks import FolderLock\nlock = FolderLock({str(tmp_path)!r}).__enter__()\n"
-           "print(os.getpid(), flush=True)\n")
+    killed(
+        f"from llmdisc.plumbing.locks import FolderLock\nlock = FolderLock({str(tmp_path)!r}).__enter__()\n"
+        "print(os.getpid(), flush=True)\n"
+    )
     dead = json.loads((tmp_path / ".llmdisc.lock").read_text())["pid"]
     with caplog.at_level("WARNING"), FolderLock(tmp_path):
         pass
@@ -75,8 +87,10 @@ def test_a_cell_claim_is_exclusive_and_freed_by_release_or_death(tmp_path):
 
 def test_a_killed_save_leaves_nothing_the_next_save_keeps(tmp_path):
     target = tmp_path / "model"
-    killed(f"from llmdisc.plumbing.atomic_files import atomic_dir\nwith atomic_dir({str(target)!r}) as tmp:\n"
-           "    (tmp / 'weights').write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed(
+        f"from llmdisc.plumbing.atomic_files import atomic_dir\nwith atomic_dir({str(target)!r}) as tmp:\n"
+        "    (tmp / 'weights').write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     assert [p.name.startswith(".model.tmp-") for p in tmp_path.iterdir()] == [True]
     live = tmp_path / f".model.tmp-{process_tag()}-abcdefgh"  # a live process's: not to be touched
     live.mkdir()
@@ -90,9 +104,11 @@ def test_a_save_killed_between_its_renames_gets_the_old_folder_back(tmp_path):
     target.mkdir()
     (target / "weights").write_text("old")
     # The kill comes after the old folder was moved aside and before the new one moved in.
-    killed(f"import llmdisc.plumbing.atomic_files as io\nreal = os.replace\n"
-           "def replace(a, b):\n    real(a, b)\n    if str(b).endswith('/x'):\n        os.kill(os.getpid(), signal.SIGKILL)\n"
-           f"io.os.replace = replace\nwith io.atomic_dir({str(target)!r}) as tmp:\n    (tmp / 'weights').write_text('new')\n")
+    killed(
+        f"import llmdisc.plumbing.atomic_files as io\nreal = os.replace\n"
+        "def replace(a, b):\n    real(a, b)\n    if str(b).endswith('/x'):\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"io.os.replace = replace\nwith io.atomic_dir({str(target)!r}) as tmp:\n    (tmp / 'weights').write_text('new')\n"
+    )
     assert not target.exists()
     with atomic_dir(tmp_path / "other"):
         pass
@@ -106,8 +122,10 @@ def test_a_save_killed_between_its_renames_gets_the_old_folder_back(tmp_path):
 
 def test_temp_dirs_go_under_the_temp_root_and_dead_ones_are_removed(tmp_path):
     root = tmp_path / "out" / "tmp"
-    killed(f"from llmdisc.plumbing.atomic_files import temp_dir, temp_root\nwith temp_root({str(root)!r}):\n"
-           "    (temp_dir('llmdisc-checkpoints-') / 'checkpoint-2').mkdir()\n")
+    killed(
+        f"from llmdisc.plumbing.atomic_files import temp_dir, temp_root\nwith temp_root({str(root)!r}):\n"
+        "    (temp_dir('llmdisc-checkpoints-') / 'checkpoint-2').mkdir()\n"
+    )
     (left,) = root.iterdir()
     with temp_root(root):
         mine = temp_dir("llmdisc-checkpoints-")

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from llmdisc import LlmdiscError, LoraClassifier, TextClassifier, evaluate_classifier, get_classifier, stratified_subset
+from llmdisc import (
+    LlmdiscError,
+    LoraClassifier,
+    TextClassifier,
+    evaluate_classifier,
+    get_classifier,
+    stratified_subset,
+)
 
 HEADS = ["verbalizer", "sequence", "channel"]
 
@@ -21,7 +28,9 @@ def tiny_paths(tiny_gpt2, tiny_llama):
 
 def train(path, head, demo, **extra):
     config = {"model": path, "head": head, "max_steps": 3, "batch_size": 4, "learning_rate": 1e-2, **extra}
-    return get_classifier("lora", **config).fit(stratified_subset(demo["train"], 16), eval=stratified_subset(demo["validation"], 8))
+    return get_classifier("lora", **config).fit(
+        stratified_subset(demo["train"], 16), eval=stratified_subset(demo["validation"], 8)
+    )
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
@@ -32,8 +41,9 @@ def test_training_moves_lora_and_leaves_the_base_frozen(arch, head, tiny_paths, 
     base, _ = clf._load_base()
     before = {k: v.clone() for k, v in base.state_dict().items()}
     clf = train(tiny_paths[arch], head, demo)
-    after = {k.replace("base_model.model.", "").replace(".base_layer", ""): v
-             for k, v in clf.model.state_dict().items()}
+    after = {
+        k.replace("base_model.model.", "").replace(".base_layer", ""): v for k, v in clf.model.state_dict().items()
+    }
     lora = {k: v for k, v in clf.model.named_parameters() if "lora_B" in k}
     assert lora and all(v.abs().sum() > 0 for v in lora.values()), "LoRA B matrices are still zero"
     frozen = [k for k in before if "score" not in k and k in after]
@@ -55,8 +65,13 @@ def test_round_trip_with_llmdisc_and_plain_peft(head, tiny_paths, demo, tmp_path
         clf = train(tiny_paths["gpt2"], head, demo)
         folder = clf.save_pretrained(tmp_path / head)
         reloaded = TextClassifier.from_pretrained(folder)
-    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "README.md",
-            "llmdisc_config.json"} <= {p.name for p in folder.iterdir()}
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "README.md",
+        "llmdisc_config.json",
+    } <= {p.name for p in folder.iterdir()}
     texts = demo["test"]["text"][:5]
     probs = clf.predict_proba(texts)
     np.testing.assert_array_equal(reloaded.predict_proba(texts), probs)
@@ -105,8 +120,12 @@ def test_unknown_head():
 def test_real_smollm2_verbalizer_beats_its_zero_shot(demo):
     held_out = demo["test"]
     # The same prompt before and after training: the demo's task is sentiment, said as a user would.
-    zero = evaluate_classifier(get_classifier("zeroshot", task="sentiment").fit(demo["train"]), held_out).metrics["accuracy"]
-    clf = get_classifier("lora", head="verbalizer", task="sentiment", epochs=2, batch_size=8, learning_rate=3e-4, seed=0)
+    zero = evaluate_classifier(get_classifier("zeroshot", task="sentiment").fit(demo["train"]), held_out).metrics[
+        "accuracy"
+    ]
+    clf = get_classifier(
+        "lora", head="verbalizer", task="sentiment", epochs=2, batch_size=8, learning_rate=3e-4, seed=0
+    )
     clf.fit(stratified_subset(demo["train"], 64, seed=0))
     tuned = evaluate_classifier(clf, held_out).metrics["accuracy"]
     assert tuned > zero, (tuned, zero)

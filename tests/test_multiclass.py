@@ -26,13 +26,31 @@ APPROACHES = {
     "linear_svm": {},
     "encoder": {"model": "TINY_BERT", **TRAINED},
     "zeroshot": {"model": "TINY_GPT2", "templates": [TEMPLATE], "verbalizers": WORDS},
-    "zeroshot_channel": {"approach": "zeroshot", "model": "TINY_GPT2", "mode": "channel", "templates": [TEMPLATE],
-                         "verbalizers": WORDS, "calibrate": True},
-    "lora_verbalizer": {"approach": "lora", "model": "TINY_GPT2", "head": "verbalizer", "templates": [TEMPLATE],
-                        "verbalizers": WORDS, **TRAINED},
+    "zeroshot_channel": {
+        "approach": "zeroshot",
+        "model": "TINY_GPT2",
+        "mode": "channel",
+        "templates": [TEMPLATE],
+        "verbalizers": WORDS,
+        "calibrate": True,
+    },
+    "lora_verbalizer": {
+        "approach": "lora",
+        "model": "TINY_GPT2",
+        "head": "verbalizer",
+        "templates": [TEMPLATE],
+        "verbalizers": WORDS,
+        **TRAINED,
+    },
     "lora_sequence": {"approach": "lora", "model": "TINY_GPT2", "head": "sequence", **TRAINED},
-    "lora_channel": {"approach": "lora", "model": "TINY_GPT2", "head": "channel", "templates": [TEMPLATE],
-                     "verbalizers": WORDS, **TRAINED},
+    "lora_channel": {
+        "approach": "lora",
+        "model": "TINY_GPT2",
+        "head": "channel",
+        "templates": [TEMPLATE],
+        "verbalizers": WORDS,
+        **TRAINED,
+    },
     "embedding_lr": {"model": "TINY_BERT", "batch_size": 8},
     "setfit": {"model": "TINY_BERT", "num_iterations": 1, "batch_size": 8},
 }
@@ -78,9 +96,19 @@ def test_every_approach_on_four_classes(name, topics, tiny_bert, tiny_gpt2, tmp_
 
 
 def test_a_four_class_comparison_records_the_labels_device_and_dtype(topics, tiny_gpt2, tmp_path):
-    approaches = {"naive_bayes": {}, "zeroshot": {"model": str(tiny_gpt2), "templates": [TEMPLATE], "verbalizers": WORDS}}
-    records = llmdisc.compare(approaches, topics, splits=["test"], sizes=[16, "all"], seeds=1,
-                              output_dir=str(tmp_path / "out"), drop_rates=[0.0])
+    approaches = {
+        "naive_bayes": {},
+        "zeroshot": {"model": str(tiny_gpt2), "templates": [TEMPLATE], "verbalizers": WORDS},
+    }
+    records = llmdisc.compare(
+        approaches,
+        topics,
+        splits=["test"],
+        sizes=[16, "all"],
+        seeds=1,
+        output_dir=str(tmp_path / "out"),
+        drop_rates=[0.0],
+    )
     assert records and all(r.ok for r in records), [r.error for r in records]
     for r in records:
         assert r.labels == TOPICS and np.array(r.confusion).shape == (4, 4)

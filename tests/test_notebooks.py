@@ -20,8 +20,12 @@ def test_there_are_the_three_notebooks():
 def test_notebook_runs(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     # jupyter_client starts the "python3" kernel with this interpreter (sys.executable): the venv's.
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
-    errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
+    errors = [
+        o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"
+    ]
     assert not errors
     assert all(cell.outputs for cell in notebook.cells if cell.cell_type == "code"), "a code cell printed nothing"

@@ -20,8 +20,15 @@ TEXTS = ["a delightful little film", "dull and far too long"]
 
 def llmdisc(*args, stdin=None, cwd=None):
     exe = Path(sys.executable).parent / "llmdisc"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, input=stdin, cwd=cwd, timeout=600,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +56,26 @@ def test_predict_texts_as_arguments_prints_one_json_line_each(nb):
 def test_predict_reads_stdin_and_table_files_and_writes_each_format(nb, tmp_path, capsys):
     assert llmdisc("predict", str(nb), stdin="\n".join(TEXTS) + "\n").stdout.count("\n") == 2
     csv_in = tmp_path / "in.csv"
-    csv_in.write_text("id,review\n1,a delightful little film\n2,\"dull, and far too long\"\n")
+    csv_in.write_text('id,review\n1,a delightful little film\n2,"dull, and far too long"\n')
     for suffix in (".jsonl", ".csv", ".parquet"):
         out = tmp_path / f"out{suffix}"
-        assert main(["predict", str(nb), "--file", str(csv_in), "--text-column", "review", "--output", str(out),
-                     "--batch-size", "1"]) == 0
+        assert (
+            main(
+                [
+                    "predict",
+                    str(nb),
+                    "--file",
+                    str(csv_in),
+                    "--text-column",
+                    "review",
+                    "--output",
+                    str(out),
+                    "--batch-size",
+                    "1",
+                ]
+            )
+            == 0
+        )
         builder = {".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}[suffix]
         ds = datasets.load_dataset(builder, data_files=str(out), split="train")
         assert ds["text"] == ["a delightful little film", "dull, and far too long"]
@@ -73,7 +95,9 @@ def test_evaluate_prints_the_table_and_writes_metrics_predictions_and_report(nb,
     preds = datasets.load_dataset("parquet", data_files=str(out / "predictions.parquet"), split="train")
     assert preds.column_names == ["split", "index", "text", "gold", "predicted", "prob_negative", "prob_positive"]
     assert preds["text"] == demo["test"]["text"] and len(preds) == len(demo["test"])
-    assert np.mean(np.array(preds["gold"]) == np.array(preds["predicted"])) == pytest.approx(expected.metrics["accuracy"])
+    assert np.mean(np.array(preds["gold"]) == np.array(preds["predicted"])) == pytest.approx(
+        expected.metrics["accuracy"]
+    )
     assert {p.name for p in (out / "plots").iterdir()} == {"reliability-test.png", "confusion-test.png"}
     assert "plots/confusion-test.png" in (out / "report.md").read_text()
 
@@ -100,8 +124,19 @@ def _plain_transformers_folder(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("case", ["plain transformers", "other folder", "missing folder", "hub offline",
-                                  "no text column", "empty input", "missing output folder", "bad output format"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "plain transformers",
+        "other folder",
+        "missing folder",
+        "hub offline",
+        "no text column",
+        "empty input",
+        "missing output folder",
+        "bad output format",
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(case, nb, tmp_path):
     model, extra, stdin, expected = str(nb), [], None, None
     output = tmp_path / "out.jsonl"
@@ -111,7 +146,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, nb, tmp_path):
     elif case == "other folder":
         (tmp_path / "junk").mkdir()
         (tmp_path / "junk" / "notes.txt").write_text("hi")
-        model, expected = str(tmp_path / "junk"), "holds no llmdisc classifier (no llmdisc_config.json; it has: notes.txt)"
+        model, expected = (
+            str(tmp_path / "junk"),
+            "holds no llmdisc classifier (no llmdisc_config.json; it has: notes.txt)",
+        )
     elif case == "missing folder":
         model, expected = str(tmp_path / "nothing-here"), "does not exist"
     elif case == "hub offline":
@@ -119,7 +157,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, nb, tmp_path):
     elif case == "no text column":
         table = tmp_path / "in.csv"
         table.write_text("id,body\n1,hello\n")
-        extra, expected = ["--file", str(table)], "no text column found (looked for text, sentence, review, content, document); columns found: id, body"
+        extra, expected = (
+            ["--file", str(table)],
+            "no text column found (looked for text, sentence, review, content, document); columns found: id, body",
+        )
     elif case == "empty input":
         stdin, expected = "\n\n", "the input holds no text"
     elif case == "missing output folder":
@@ -154,9 +195,11 @@ def test_a_failed_prediction_leaves_no_partial_output(nb, tmp_path, monkeypatch)
 def test_predict_checks_the_text_column_before_importing_torch(nb, tmp_path):
     table = tmp_path / "in.csv"
     table.write_text("id,body\n1,hello\n")
-    code = ("import sys\nfrom llmdisc.cli import main\n"
-            f"code = main(['predict', {str(nb)!r}, '--file', {str(table)!r}, '--text-column', 'text'])\n"
-            "print(code, 'torch' in sys.modules, 'transformers' in sys.modules, 'datasets' in sys.modules)")
+    code = (
+        "import sys\nfrom llmdisc.cli import main\n"
+        f"code = main(['predict', {str(nb)!r}, '--file', {str(table)!r}, '--text-column', 'text'])\n"
+        "print(code, 'torch' in sys.modules, 'transformers' in sys.modules, 'datasets' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["2", "False", "False", "False"], out.stderr
     assert "text column 'text' not found; columns found: id, body" in out.stderr

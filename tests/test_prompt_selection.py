@@ -12,15 +12,22 @@ import pytest
 import llmdisc
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
 from llmdisc.cli import main
-from llmdisc.lm.prompt_selection import (MAX_WORD_SETS, candidate_templates, candidate_verbalizers, cross_validated,
-                                      _folds)
+from llmdisc.lm.prompt_selection import (
+    MAX_WORD_SETS,
+    _folds,
+    candidate_templates,
+    candidate_verbalizers,
+    cross_validated,
+)
 from llmdisc.lm.prompts import NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS
-
 
 # ---- the candidates --------------------------------------------------------------------------
 
+
 def test_candidate_templates_follow_the_documented_rule():
-    assert candidate_templates(["{text} A {label} one .", "{text} A {label} one ."], None) == ["{text} A {label} one ."]
+    assert candidate_templates(["{text} A {label} one .", "{text} A {label} one ."], None) == [
+        "{text} A {label} one ."
+    ]
     assert candidate_templates(None, "sentiment") == [REVIEW_TEMPLATE, NEUTRAL_TEMPLATE]
     # No task said: the neutral template, then every named task's, so the examples pick the task.
     assert candidate_templates(None, None) == [NEUTRAL_TEMPLATE, *(t for ts in TASKS.values() for t in ts)]
@@ -28,25 +35,36 @@ def test_candidate_templates_follow_the_documented_rule():
 
 def test_candidate_words_follow_the_documented_rule():
     # Scorable names are a candidate of their own; the user's verbalizers come first.
-    assert candidate_verbalizers(["negative", "positive"], None, None) == [{"negative": "negative", "positive": "positive"}]
+    assert candidate_verbalizers(["negative", "positive"], None, None) == [
+        {"negative": "negative", "positive": "positive"}
+    ]
     assert candidate_verbalizers(["negative", "positive"], {"negative": "bad"}, None) == [
-        {"negative": "bad", "positive": "positive"}, {"negative": "negative", "positive": "positive"}]
+        {"negative": "bad", "positive": "positive"},
+        {"negative": "negative", "positive": "positive"},
+    ]
     # Flagged names (digits, neg/pos) are not; candidate words are tried in every assignment.
     assert candidate_verbalizers(["0", "1"], None, ["negative", "positive"]) == [
-        {"0": "negative", "1": "positive"}, {"0": "positive", "1": "negative"}]
+        {"0": "negative", "1": "positive"},
+        {"0": "positive", "1": "negative"},
+    ]
     assert len(candidate_verbalizers(["neg", "pos"], None, ["bad", "good", "fine"])) == 6
     # A set that appears twice is tried once.
     assert candidate_verbalizers(["0", "1"], {"0": "negative", "1": "positive"}, ["negative", "positive"]) == [
-        {"0": "negative", "1": "positive"}, {"0": "positive", "1": "negative"}]
+        {"0": "negative", "1": "positive"},
+        {"0": "positive", "1": "negative"},
+    ]
 
 
-@pytest.mark.parametrize("labels, words, message", [
-    (["0", "1"], None, "the label names '0', '1' are not words an LM scores as meant"),
-    (["neg", "pos"], ["", "good"], "candidate_words holds an empty word"),
-    (["neg", "pos"], ["good", "good"], "candidate_words repeats a word"),
-    (["a1", "b2", "c3"], ["x", "y"], "candidate_words has 2 words for 3 labels"),
-    (["a1", "b2", "c3", "d4"], [f"w{i}" for i in range(9)], "at most %d" % MAX_WORD_SETS),
-])
+@pytest.mark.parametrize(
+    "labels, words, message",
+    [
+        (["0", "1"], None, "the label names '0', '1' are not words an LM scores as meant"),
+        (["neg", "pos"], ["", "good"], "candidate_words holds an empty word"),
+        (["neg", "pos"], ["good", "good"], "candidate_words repeats a word"),
+        (["a1", "b2", "c3"], ["x", "y"], "candidate_words has 2 words for 3 labels"),
+        (["a1", "b2", "c3", "d4"], [f"w{i}" for i in range(9)], "at most %d" % MAX_WORD_SETS),
+    ],
+)
 def test_bad_candidate_words_are_one_line(labels, words, message):
     with pytest.raises(LlmdiscError) as e:
         candidate_verbalizers(labels, None, words)
@@ -55,13 +73,16 @@ def test_bad_candidate_words_are_one_line(labels, words, message):
         assert "--verbalizers 0=WORD,1=WORD" in str(e.value) and "candidate_words" in str(e.value)
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"select": True, "k_shot": 2}, "select: true does not combine with k_shot > 0"),
-    ({"select": True, "select_metric": "f1"}, "unknown select_metric 'f1'"),
-    ({"select": True, "select_folds": 1}, "select_folds must be at least 2"),
-    ({"candidate_words": ["bad", "good"]}, "candidate_words needs select: true"),
-    ({"select": True, "templates": ["Review: {text}"]}, "must hold {text} and {label} once each"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"select": True, "k_shot": 2}, "select: true does not combine with k_shot > 0"),
+        ({"select": True, "select_metric": "f1"}, "unknown select_metric 'f1'"),
+        ({"select": True, "select_folds": 1}, "select_folds must be at least 2"),
+        ({"candidate_words": ["bad", "good"]}, "candidate_words needs select: true"),
+        ({"select": True, "templates": ["Review: {text}"]}, "must hold {text} and {label} once each"),
+    ],
+)
 def test_bad_select_settings(config, message):
     with pytest.raises(LlmdiscError, match=re.escape(message)):
         get_classifier("zeroshot", **config)
@@ -81,17 +102,26 @@ def test_the_choice_is_the_best_plain_zeroshot_on_the_training_examples(demo, ti
     """Each candidate scored as a plain zero-shot classifier would be: the winner is the first best."""
     train = _train(demo)
     gold = np.asarray(train["label"])
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), select=True, templates=TEMPLATES, candidate_words=WORDS,
-                         calibrate=True).fit(train)
+    clf = get_classifier(
+        "zeroshot", model=str(tiny_gpt2), select=True, templates=TEMPLATES, candidate_words=WORDS, calibrate=True
+    ).fit(train)
     labels = demo["train"].features["label"].names
     results = []
     for template in TEMPLATES:
         for words in candidate_verbalizers(labels, None, WORDS):
-            plain = get_classifier("zeroshot", model=str(tiny_gpt2), templates=[template], verbalizers=words,
-                                   calibrate=True).fit(train)
+            plain = get_classifier(
+                "zeroshot", model=str(tiny_gpt2), templates=[template], verbalizers=words, calibrate=True
+            ).fit(train)
             probs = plain.predict_proba(list(train["text"]))
-            results.append((float((probs.argmax(1) == gold).mean()), float(np.log(probs[np.arange(len(gold)), gold]).mean()),
-                            -len(results), template, words))
+            results.append(
+                (
+                    float((probs.argmax(1) == gold).mean()),
+                    float(np.log(probs[np.arange(len(gold)), gold]).mean()),
+                    -len(results),
+                    template,
+                    words,
+                )
+            )
     best = max(results, key=lambda r: r[:3])
     choice = clf.info.prompt
     assert choice.candidates == len(results) == len(TEMPLATES) * (1 + 6)
@@ -99,8 +129,9 @@ def test_the_choice_is_the_best_plain_zeroshot_on_the_training_examples(demo, ti
     assert choice.accuracy == pytest.approx(best[0]) and choice.log_likelihood == pytest.approx(best[1], abs=1e-6)
     assert clf.templates[0].source == best[3] and clf.label_words(labels) == [best[4][lab] for lab in labels]
     # It then predicts as the plain classifier with the chosen prompt.
-    plain = get_classifier("zeroshot", model=str(tiny_gpt2), templates=[best[3]], verbalizers=best[4],
-                           calibrate=True).fit(train)
+    plain = get_classifier(
+        "zeroshot", model=str(tiny_gpt2), templates=[best[3]], verbalizers=best[4], calibrate=True
+    ).fit(train)
     texts = list(demo["test"]["text"][:8])
     np.testing.assert_allclose(clf.predict_proba(texts), plain.predict_proba(texts), atol=1e-6)
 
@@ -123,8 +154,9 @@ def test_a_fitted_prior_is_fitted_on_the_other_folds_only():
 
 def test_the_choice_is_saved_reloaded_and_on_the_card(demo, tiny_gpt2, tmp_path):
     train = _train(demo)
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), select=True, templates=TEMPLATES, candidate_words=WORDS,
-                         prior="train").fit(train)
+    clf = get_classifier(
+        "zeroshot", model=str(tiny_gpt2), select=True, templates=TEMPLATES, candidate_words=WORDS, prior="train"
+    ).fit(train)
     assert clf.uses_training_data and clf.info.prompt.folds == 4
     clf.save_pretrained(tmp_path / "m")
     back = llmdisc.TextClassifier.from_pretrained(tmp_path / "m")
@@ -142,9 +174,16 @@ def test_pure_zeroshot_selects_nothing(demo, tiny_gpt2):
 
 
 def test_a_comparison_runs_selection_at_each_size_and_reports_the_winners(demo, tiny_gpt2, tmp_path):
-    approaches = {"zs": {"approach": "zeroshot", "model": str(tiny_gpt2)},
-                  "zs_select": {"approach": "zeroshot", "model": str(tiny_gpt2), "select": True,
-                                "templates": TEMPLATES[:2], "candidate_words": WORDS[:2]}}
+    approaches = {
+        "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)},
+        "zs_select": {
+            "approach": "zeroshot",
+            "model": str(tiny_gpt2),
+            "select": True,
+            "templates": TEMPLATES[:2],
+            "candidate_words": WORDS[:2],
+        },
+    }
     records = llmdisc.compare(approaches, demo, splits=["test"], sizes=[8, 16], output_dir=tmp_path / "o")
     chosen = [r for r in records if r.variant == "zs_select"]
     assert sorted(r.train_examples for r in chosen) == [8, 16]
@@ -158,22 +197,42 @@ def test_a_comparison_runs_selection_at_each_size_and_reports_the_winners(demo, 
 
 # ---- bad input before any model loads ---------------------------------------------------------
 
+
 def _no_loading(monkeypatch):
     import llmdisc.classifiers.zeroshot
 
     def no_loading(*a, **k):
         raise AssertionError("a model was loaded")
+
     monkeypatch.setattr(llmdisc.classifiers.zeroshot, "load_model", no_loading)
 
 
 def test_fewer_examples_than_folds_is_refused_before_any_model_loads(demo, tiny_gpt2, monkeypatch, tmp_path, capsys):
     _no_loading(monkeypatch)
     with pytest.raises(LlmdiscError) as e:
-        llmdisc.compare({"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "select": True}}, demo,
-                        splits=["test"], sizes=[2, 8], output_dir=tmp_path / "o")
+        llmdisc.compare(
+            {"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "select": True}},
+            demo,
+            splits=["test"],
+            sizes=[2, 8],
+            output_dir=tmp_path / "o",
+        )
     assert "approach 'zs': select: 2 training examples cannot fill 4 cross-validation folds" in str(e.value)
-    code = main(["train", "zeroshot", "--model", str(tiny_gpt2), "--select", "--select-folds", "5",
-                 "--max-train-samples", "4", "--output-dir", str(tmp_path / "t")])
+    code = main(
+        [
+            "train",
+            "zeroshot",
+            "--model",
+            str(tiny_gpt2),
+            "--select",
+            "--select-folds",
+            "5",
+            "--max-train-samples",
+            "4",
+            "--output-dir",
+            str(tmp_path / "t"),
+        ]
+    )
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "select: 4 training examples cannot fill 5 cross-validation folds" in line
 
@@ -184,6 +243,7 @@ def test_digit_labels_without_words_are_refused_before_any_model_loads(demo, tin
 
     data = demo.cast_column("label", datasets.ClassLabel(names=["0", "1"]))
     with pytest.raises(LlmdiscError) as e:
-        llmdisc.compare({"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "select": True}}, data,
-                        splits=["test"], sizes=[8])
+        llmdisc.compare(
+            {"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "select": True}}, data, splits=["test"], sizes=[8]
+        )
     assert "no label words to choose from" in str(e.value) and "--verbalizers 0=WORD,1=WORD" in str(e.value)

@@ -27,12 +27,26 @@ def _results(folder: Path) -> list[dict]:
 
 
 def _compare(out: Path, *flags: str) -> int:
-    return cli(["compare", "--approaches", CHEAP, "--sizes", "8,32,all", "--drop-rates", "0.1",
-                "--output-dir", str(out), *flags])
+    return cli(
+        [
+            "compare",
+            "--approaches",
+            CHEAP,
+            "--sizes",
+            "8,32,all",
+            "--drop-rates",
+            "0.1",
+            "--output-dir",
+            str(out),
+            *flags,
+        ]
+    )
 
 
-@pytest.mark.parametrize("shard, problem", [("3/2", "does not exist"), ("0/2", "does not exist"),
-                                            ("a/b", "is not I/N"), ("2", "is not I/N")])
+@pytest.mark.parametrize(
+    "shard, problem",
+    [("3/2", "does not exist"), ("0/2", "does not exist"), ("a/b", "is not I/N"), ("2", "is not I/N")],
+)
 def test_a_bad_shard_is_one_line_before_any_work(shard, problem, tmp_path, capsys):
     assert _compare(tmp_path / "out", "--shard", shard) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -72,7 +86,7 @@ def test_overwrite_is_refused_for_a_shard(tmp_path, capsys):
 
 
 # Run by `accelerate launch` in each process: the unchanged CLI, counting the cells each process ran.
-DRIVER = '''
+DRIVER = """
 import json, os, sys
 from pathlib import Path
 
@@ -91,7 +105,7 @@ def counting(cell, *args, **kwargs):
 comparison._run_cell = counting
 code = main(sys.argv[2:])
 (out.parent / f"ran-{os.environ['RANK']}.json").write_text(json.dumps({"code": code, "ran": ran}))
-'''
+"""
 
 
 def _free_port() -> int:
@@ -103,19 +117,46 @@ def _free_port() -> int:
 def test_accelerate_launch_shares_the_cells_and_writes_one_report(tiny_bert, tmp_path):
     """Two CPU processes (accelerate launch --multi_gpu starts them through torchrun on a machine
     without GPUs); each cell whole on one process, one report equal to a one-process run's."""
-    approaches = {"naive_bayes": {"sizes": [8, 32, "all"]}, "logistic_regression": {"sizes": [8, "all"]},
-                  "encoder": {"model": str(tiny_bert), "max_steps": 3, "batch_size": 8, "sizes": [16]}}
+    approaches = {
+        "naive_bayes": {"sizes": [8, 32, "all"]},
+        "logistic_regression": {"sizes": [8, "all"]},
+        "encoder": {"model": str(tiny_bert), "max_steps": 3, "batch_size": 8, "sizes": [16]},
+    }
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": [0.1]}))  # JSON is YAML
     flags = ["compare", "--config", str(recipe)]
     (tmp_path / "driver.py").write_text(DRIVER)
     out = tmp_path / "launched"
-    command = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu",
-               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), str(tmp_path / "driver.py"), str(out),
-               *flags, "--output-dir", str(out)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.accelerate_cli",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(tmp_path / "driver.py"),
+        str(out),
+        *flags,
+        "--output-dir",
+        str(out),
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     ran = [json.loads((tmp_path / f"ran-{rank}.json").read_text()) for rank in (0, 1)]
@@ -127,6 +168,7 @@ def test_accelerate_launch_shares_the_cells_and_writes_one_report(tiny_bert, tmp
     assert "grid: 3/3 cells" in done.stderr.replace("\r", "\n")  # the main process's share, on its bar
 
     import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the launched processes: the encoder's sums in the same order
     try:
@@ -145,15 +187,34 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
     no weight-loading or shard-writing bars, no warnings. --verbose brings each cell's line back."""
     approaches = {"naive_bayes": {"sizes": [8]}}
     if not verbose:  # a Trainer cell, with evaluations (the selection split) and checkpoints
-        approaches["encoder"] = {"model": str(tiny_bert), "max_steps": 4, "eval_steps": 2, "batch_size": 8,
-                                 "sizes": [16]}
+        approaches["encoder"] = {
+            "model": str(tiny_bert),
+            "max_steps": 4,
+            "eval_steps": 2,
+            "batch_size": 8,
+            "sizes": [16],
+        }
         approaches["embedding_lr"] = {"model": str(tiny_bert), "sizes": [16]}  # sentence-transformers' logger
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": []}))
-    command = [sys.executable, "-m", "llmdisc", *(["--verbose"] if verbose else []), "compare", "--config", str(recipe),
-               "--output-dir", str(tmp_path / "out")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [
+        sys.executable,
+        "-m",
+        "llmdisc",
+        *(["--verbose"] if verbose else []),
+        "compare",
+        "--config",
+        str(recipe),
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     err = done.stderr.replace("\r", "\n")
@@ -163,20 +224,30 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
     if not verbose:
         assert "train: " in err and "step/s" in err  # the encoder's own bar
         assert "val accuracy=" in err  # its evaluations, on the bar
-    for noise in ("{'", "train_runtime", "Loading weights", "Writing model shards", "Warning", "warn(",
-                  "Loading SentenceTransformer"):
+    for noise in (
+        "{'",
+        "train_runtime",
+        "Loading weights",
+        "Writing model shards",
+        "Warning",
+        "warn(",
+        "Loading SentenceTransformer",
+    ):
         assert noise not in err + done.stdout, noise
 
 
 # ---- each process on its own -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("visible, nvml, local_rank, expected", [
-    ("2,3", None, 1, "3"),  # the launcher's own GPU among those visible
-    (None, 8, 5, "5"),  # none named: NVML's count (no CUDA start)
-    (None, 1, 1, "0"),  # more processes than GPUs: shared round-robin
-    ("", None, 1, ""),  # CPUs only: unchanged
-])
+@pytest.mark.parametrize(
+    "visible, nvml, local_rank, expected",
+    [
+        ("2,3", None, 1, "3"),  # the launcher's own GPU among those visible
+        (None, 8, 5, "5"),  # none named: NVML's count (no CUDA start)
+        (None, 1, 1, "0"),  # more processes than GPUs: shared round-robin
+        ("", None, 1, ""),  # CPUs only: unchanged
+    ],
+)
 def test_each_process_sees_only_its_own_gpu(visible, nvml, local_rank, expected, monkeypatch):
     import torch
 

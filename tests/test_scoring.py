@@ -8,7 +8,12 @@ import torch
 
 from llmdisc.lm.loading import load_model
 from llmdisc.lm.loglikelihood import (
-    encode_pair, document_start_id, loglikelihood, perplexity, sequence_loglikelihood, token_logprobs,
+    document_start_id,
+    encode_pair,
+    loglikelihood,
+    perplexity,
+    sequence_loglikelihood,
+    token_logprobs,
 )
 
 REQUESTS = [
@@ -43,8 +48,9 @@ def test_batch_size_does_not_change_results(tiny_lm):
     many = token_logprobs(model, tokenizer, [c + x for c, x in REQUESTS], batch_size=16)
     for a, b in zip(one, many):
         np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-4)
-    np.testing.assert_allclose(loglikelihood(model, tokenizer, REQUESTS, 1),
-                               loglikelihood(model, tokenizer, REQUESTS, 16), atol=1e-4)
+    np.testing.assert_allclose(
+        loglikelihood(model, tokenizer, REQUESTS, 1), loglikelihood(model, tokenizer, REQUESTS, 16), atol=1e-4
+    )
 
 
 def test_space_belongs_to_the_continuation(tiny_lm):
@@ -59,26 +65,28 @@ def test_continuation_is_whole_minus_context(tiny_lm):
     # A boundary inside a word: the continuation's tokens come from tokenizing the whole string.
     ctx, cont = encode_pair(tokenizer, "wonder", "ful film")
     whole = tokenizer("wonderful film")["input_ids"]
-    assert ctx + cont == whole[: len(ctx)] + whole[len(ctx):] and ctx == tokenizer("wonder")["input_ids"]
+    assert ctx + cont == whole[: len(ctx)] + whole[len(ctx) :] and ctx == tokenizer("wonder")["input_ids"]
 
 
 def test_empty_context_scores_from_the_document_start(tiny_lm):
     model, tokenizer = tiny_lm
     ctx, cont = encode_pair(tokenizer, "", "hello")
     assert ctx == [tokenizer.convert_tokens_to_ids("<|endoftext|>")]
-    assert sequence_loglikelihood(model, tokenizer, ["hello"])[0] == pytest.approx(naive(model, tokenizer, "", "hello"), abs=1e-5)
+    assert sequence_loglikelihood(model, tokenizer, ["hello"])[0] == pytest.approx(
+        naive(model, tokenizer, "", "hello"), abs=1e-5
+    )
 
 
 def test_bos_is_added_exactly_once(tiny_gpt2):
-    from transformers import AutoTokenizer
-
     from tokenizers import processors
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
     bos = tokenizer.bos_token_id
     # Make it add BOS the way Llama-2's tokenizer does.
     tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
-        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)])
+        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)]
+    )
     assert tokenizer("It was")["input_ids"][0] == bos
     ctx, cont = encode_pair(tokenizer, "It was", " great")
     assert ctx.count(tokenizer.bos_token_id) == 1 and ctx[0] == tokenizer.bos_token_id
@@ -148,7 +156,11 @@ def test_equal_to_lm_evaluation_harness(tiny_lm):
 
 def test_single_token_continuations_take_one_pass(tiny_lm):
     model, tokenizer = tiny_lm
-    words = [w for w in (" the", " a", " and", " is", " was") if len(tokenizer(w, add_special_tokens=False)["input_ids"]) == 1]
+    words = [
+        w
+        for w in (" the", " a", " and", " is", " was")
+        if len(tokenizer(w, add_special_tokens=False)["input_ids"]) == 1
+    ]
     assert len(words) >= 2
     requests = [(ctx, w) for ctx in ("the food was", "a long and dull film") for w in words]
     calls = []

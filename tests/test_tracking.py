@@ -13,16 +13,23 @@ from llmdisc.training.trainer import TrainerSettings, check_run_options
 def _args_of(settings):
     """The TrainingArguments llmdisc builds for ``settings`` (a run on 16 examples)."""
     from llmdisc.training.trainer import _training_arguments, plan_schedule
-    return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
 
+    return _training_arguments(settings, plan_schedule(settings, 16), "unused", has_eval=False)
 
 
 def test_tensorboard_event_files_hold_the_loss(demo, tiny_bert, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logs = tmp_path / "tb"
-    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=4, batch_size=4, logging_steps=1,
-                         report_to=["tensorboard"], logging_dir=str(logs))
+    clf = get_classifier(
+        "encoder",
+        model=str(tiny_bert),
+        max_steps=4,
+        batch_size=4,
+        logging_steps=1,
+        report_to=["tensorboard"],
+        logging_dir=str(logs),
+    )
     clf.fit(stratified_subset(demo["train"], 16), eval=stratified_subset(demo["validation"], 8))
     events = list(logs.glob("events.out.tfevents.*"))
     assert events, f"no event file in {logs}: {list(logs.iterdir()) if logs.exists() else 'no folder'}"
@@ -61,7 +68,9 @@ def test_a_tracker_that_is_not_installed_is_one_line(tracker):
 
 
 def test_an_unknown_tracker_is_one_line():
-    with pytest.raises(LlmdiscError, match="unknown report_to 'mlflw'; use none or any of tensorboard, trackio, wandb"):
+    with pytest.raises(
+        LlmdiscError, match="unknown report_to 'mlflw'; use none or any of tensorboard, trackio, wandb"
+    ):
         check_run_options(TrainerSettings(report_to=["mlflw"]))
 
 
@@ -88,7 +97,8 @@ def test_trainer_prints_no_raw_log_dicts_when_quiet(demo, tiny_bert, capsys):
     transformers.logging.set_verbosity_error()
     try:
         get_classifier("encoder", model=str(tiny_bert), max_steps=2, batch_size=4, logging_steps=1).fit(
-            stratified_subset(demo["train"], 8), eval=stratified_subset(demo["validation"], 4))
+            stratified_subset(demo["train"], 8), eval=stratified_subset(demo["validation"], 4)
+        )
     finally:
         transformers.logging.set_verbosity(before)
     out = capsys.readouterr()

@@ -19,11 +19,14 @@ def test_template_pieces_match_the_reference_settings():
     assert review.channel("fine", "negative") == ("Sentiment: negative\nReview:", " fine")
 
 
-@pytest.mark.parametrize("template, message", [
-    ("{label} then {text} x", "must put {text} before {label}"),
-    ("no slots", "must hold {text} and {label} once each"),
-    ("{text}{label}", "needs whitespace right after {text}"),
-])
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("{label} then {text} x", "must put {text} before {label}"),
+        ("no slots", "must hold {text} and {label} once each"),
+        ("{text}{label}", "needs whitespace right after {text}"),
+    ],
+)
 def test_bad_templates(template, message):
     with pytest.raises(LlmdiscError, match=message):
         get_classifier("zeroshot", templates=[template])
@@ -33,8 +36,9 @@ def test_a_template_with_a_comma_on_the_command_line_says_how_to_keep_it(tmp_pat
     from llmdisc.cli import main
 
     # A flag's list value is split at commas: this becomes "Review: {text} In short" and "it was {label}".
-    code = main(["train", "zeroshot", "--templates", "Review: {text} In short, it was {label}",
-                 "--output-dir", str(tmp_path)])
+    code = main(
+        ["train", "zeroshot", "--templates", "Review: {text} In short, it was {label}", "--output-dir", str(tmp_path)]
+    )
     (message,) = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and message.startswith("llmdisc: error: ")
     assert "\n" not in message and "'Review: {text} In short'" in message and "split at its commas" in message
@@ -42,8 +46,10 @@ def test_a_template_with_a_comma_on_the_command_line_says_how_to_keep_it(tmp_pat
     with pytest.raises(LlmdiscError) as e:  # two templates as a list, one bad: no talk of commas
         get_classifier("zeroshot", templates=["{text} x {label}", "no slots"])
     assert "comma" not in str(e.value)
-    assert get_classifier("zeroshot", templates='["Review: {text} In short, it was {label}"]').templates[0].source == \
-        "Review: {text} In short, it was {label}"
+    assert (
+        get_classifier("zeroshot", templates='["Review: {text} In short, it was {label}"]').templates[0].source
+        == "Review: {text} In short, it was {label}"
+    )
 
 
 def test_identical_verbalizers_and_bad_modes(demo, tiny_gpt2):
@@ -79,10 +85,16 @@ def test_each_option_moves_the_scores_as_it_should(option, demo, tiny_gpt2):
     from llmdisc.lm.loglikelihood import loglikelihood
 
     words = {"negative": "bad", "positive": "very good indeed"}  # unequal token counts
-    settings = {"channel": {"mode": "channel"}, "pmi": {"pmi": True}, "length_normalize": {"length_normalize": True},
-                "several_templates": {"templates": MIN_TEMPLATES[:2]}}[option]
+    settings = {
+        "channel": {"mode": "channel"},
+        "pmi": {"pmi": True},
+        "length_normalize": {"length_normalize": True},
+        "several_templates": {"templates": MIN_TEMPLATES[:2]},
+    }[option]
     plain = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **SENTIMENT).fit(demo["train"])
-    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **{**SENTIMENT, **settings}).fit(demo["train"])
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **{**SENTIMENT, **settings}).fit(
+        demo["train"]
+    )
     model, tokenizer, review = plain.model, plain.tokenizer, Template(REVIEW_TEMPLATE)
 
     def ll(pairs, reduce="sum"):
@@ -91,13 +103,16 @@ def test_each_option_moves_the_scores_as_it_should(option, demo, tiny_gpt2):
     if option == "channel":
         expected = _softmax(ll([review.channel(TEXT, w) for w in words.values()]))
     elif option == "pmi":
-        expected = _softmax(ll([review.direct(TEXT, w) for w in words.values()])
-                            - ll([review.unconditional(w) for w in words.values()]))
+        expected = _softmax(
+            ll([review.direct(TEXT, w) for w in words.values()])
+            - ll([review.unconditional(w) for w in words.values()])
+        )
     elif option == "length_normalize":
         expected = _softmax(ll([review.direct(TEXT, w) for w in words.values()], reduce="mean"))
     else:
-        expected = np.mean([_softmax(ll([Template(t).direct(TEXT, w) for w in words.values()])) for t in MIN_TEMPLATES[:2]],
-                           axis=0)
+        expected = np.mean(
+            [_softmax(ll([Template(t).direct(TEXT, w) for w in words.values()])) for t in MIN_TEMPLATES[:2]], axis=0
+        )
     got = clf.predict_proba([TEXT])[0]
     np.testing.assert_allclose(got, expected, atol=1e-6)
     # The option changed the output (compared as log-probabilities: a tiny model can be sure of a label).
@@ -111,13 +126,21 @@ def test_each_option_moves_the_scores_as_it_should(option, demo, tiny_gpt2):
 #   length_normalize: the three-token word wins per token (-0.5 > -1.0), not summed (-1.5 < -1.0)
 #   channel:          log P(text | "Sentiment: word\nReview:"), far likelier after negative
 #   calibrate:        the content-free "N/A" gets positive 0.82 (direct gives the text 0.55)
-DIRECT = {"pmi": ([-1.2], [-1.0]), "length_normalize": ([-0.5, -0.5, -0.5], [-1.0]), "channel": ([-1.2], [-1.0]),
-          "calibrate": ([-1.0], [-0.8])}
+DIRECT = {
+    "pmi": ([-1.2], [-1.0]),
+    "length_normalize": ([-0.5, -0.5, -0.5], [-1.0]),
+    "channel": ([-1.2], [-1.0]),
+    "calibrate": ([-1.0], [-0.8]),
+}
 WITHOUT_TEXT = ([-3.0], [-0.5])  # pmi's baseline (negative, positive)
 CHANNEL = ([-1.0], [-9.0])
 CONTENT_FREE = ([-2.0], [-0.5])
-SETTINGS = {"pmi": {"pmi": True}, "length_normalize": {"length_normalize": True}, "channel": {"mode": "channel"},
-            "calibrate": {"calibrate": True}}
+SETTINGS = {
+    "pmi": {"pmi": True},
+    "length_normalize": {"length_normalize": True},
+    "channel": {"mode": "channel"},
+    "calibrate": {"calibrate": True},
+}
 
 
 def _fake_loglikelihood(option):
@@ -128,11 +151,13 @@ def _fake_loglikelihood(option):
                 tokens = CHANNEL[0 if "negative" in context else 1]
             else:
                 which = 0 if continuation.strip() == "negative" else 1
-                table = (CONTENT_FREE if "N/A" in context else WITHOUT_TEXT if "Review:" not in context
-                         else DIRECT[option])
+                table = (
+                    CONTENT_FREE if "N/A" in context else WITHOUT_TEXT if "Review:" not in context else DIRECT[option]
+                )
                 tokens = table[which]
             out.append(float(np.sum(tokens) if reduce == "sum" else np.mean(tokens)))
         return out
+
     return score
 
 
@@ -173,7 +198,9 @@ def test_multi_token_verbalizers_are_scored_whole(demo, tiny_gpt2):
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), verbalizers=words, **SENTIMENT).fit(demo["train"])
     assert all(len(clf.tokenizer(" " + w, add_special_tokens=False)["input_ids"]) > 1 for w in words.values())
     text = demo["test"]["text"][0]
-    scores = loglikelihood(clf.model, clf.tokenizer, [(f"Review: {text}\nSentiment:", " " + w) for w in words.values()])
+    scores = loglikelihood(
+        clf.model, clf.tokenizer, [(f"Review: {text}\nSentiment:", " " + w) for w in words.values()]
+    )
     expected = np.exp(scores - np.max(scores))
     np.testing.assert_allclose(clf.predict_proba([text])[0], expected / expected.sum(), atol=1e-6)
 

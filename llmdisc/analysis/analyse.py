@@ -25,20 +25,42 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from llmdisc.comparison.anomaly import AnomalyScores, anomaly_result
-from llmdisc.api.findings import (ALPHA, Analysis, ConfidentError, Crossover, Curve, Disagreement, Estimate, Group, Pair,
-                       RobustnessCurve, TemplateSpread)
-from llmdisc.metrics.classification import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
-from llmdisc.api.records import RunRecord
 from llmdisc.analysis.summary import MEAN_COSTS, by_variant, report_split
+from llmdisc.api.findings import (
+    ALPHA,
+    Analysis,
+    ConfidentError,
+    Crossover,
+    Curve,
+    Disagreement,
+    Estimate,
+    Group,
+    Pair,
+    RobustnessCurve,
+    TemplateSpread,
+)
+from llmdisc.api.records import RunRecord
+from llmdisc.comparison.anomaly import AnomalyScores, anomaly_result
+from llmdisc.metrics.classification import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
 
-__all__ = ["analyse", "bootstrap_metrics", "paired_test", "crossover_size", "method_text", "METHOD", "N_RESAMPLES",
-           "BOOTSTRAP_SEED", "INTERVAL_METRICS", "BIAS_SHIFTED"]
+__all__ = [
+    "analyse",
+    "bootstrap_metrics",
+    "paired_test",
+    "crossover_size",
+    "method_text",
+    "METHOD",
+    "N_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "INTERVAL_METRICS",
+    "BIAS_SHIFTED",
+]
 
 #: Bootstrap resamples, and the seed of their draws (fixed: the same report every time).
 N_RESAMPLES = 1000
@@ -53,14 +75,16 @@ BIAS_SHIFTED: tuple[Metric, ...] = (ECE,)
 
 def method_text(n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> str:
     """How the intervals and tests are computed, in one paragraph (the report prints it)."""
-    return (f"95% intervals: percentile bootstrap over the evaluated examples ({n_resamples} resamples drawn with "
-            f"numpy's default_rng, seed {seed}); every approach is resampled with the same draws, so differences "
-            "are paired, and an approach run with several seeds contributes every seed's prediction of each drawn "
-            "example (seeds pooled). Paired comparisons: accuracy difference with its paired bootstrap interval, "
-            "and McNemar's exact test (statsmodels) on the seed-averaged predictions (argmax of the mean "
-            "probability over seeds), Holm-adjusted over every pair in the report; 'significant' is adjusted "
-            f"p < {ALPHA}. ECE's interval is moved by the bootstrap's estimate of its bias (the estimate minus the "
-            "mean of the resamples), since resampling repeats examples and so inflates a binned calibration error.")
+    return (
+        f"95% intervals: percentile bootstrap over the evaluated examples ({n_resamples} resamples drawn with "
+        f"numpy's default_rng, seed {seed}); every approach is resampled with the same draws, so differences "
+        "are paired, and an approach run with several seeds contributes every seed's prediction of each drawn "
+        "example (seeds pooled). Paired comparisons: accuracy difference with its paired bootstrap interval, "
+        "and McNemar's exact test (statsmodels) on the seed-averaged predictions (argmax of the mean "
+        "probability over seeds), Holm-adjusted over every pair in the report; 'significant' is adjusted "
+        f"p < {ALPHA}. ECE's interval is moved by the bootstrap's estimate of its bias (the estimate minus the "
+        "mean of the resamples), since resampling repeats examples and so inflates a binned calibration error."
+    )
 
 
 METHOD = method_text()
@@ -90,8 +114,12 @@ def _macro_f1_resampled(predicted: np.ndarray, gold: np.ndarray, k: int) -> np.n
     return f1 / np.maximum(present, 1)
 
 
-def bootstrap_metrics(probabilities: Sequence[np.ndarray], gold: np.ndarray, draws: np.ndarray,
-                      metrics: Sequence[Metric] = INTERVAL_METRICS) -> tuple[dict[str, Estimate], np.ndarray]:
+def bootstrap_metrics(
+    probabilities: Sequence[np.ndarray],
+    gold: np.ndarray,
+    draws: np.ndarray,
+    metrics: Sequence[Metric] = INTERVAL_METRICS,
+) -> tuple[dict[str, Estimate], np.ndarray]:
     """Each metric of the seeds' pooled predictions, with its percentile bootstrap interval.
 
     Args:
@@ -168,19 +196,24 @@ def _groups(records: Sequence[RunRecord], split: str, draws: np.ndarray | None, 
                 values = [getattr(r.costs, key) for r in at if isinstance(getattr(r.costs, key), (int, float))]
                 if values:
                     costs[key] = float(np.mean(values))
-            group = Group(name, at[0].approach, at[0].paradigm, None if flat else n, len(at), at[0].examples,
-                          {}, costs, at)
+            group = Group(
+                name, at[0].approach, at[0].paradigm, None if flat else n, len(at), at[0].examples, {}, costs, at
+            )
             kept = [r.per_example for r in at]
             if draws is not None and all(p is not None and len(p.gold) == draws.shape[1] for p in kept):
                 gold = kept[0].gold
                 wanted = INTERVAL_METRICS if (name, n) in full else (ACCURACY,)
-                group.metrics, group.resampled_accuracy = bootstrap_metrics([p.probabilities for p in kept], gold, draws,
-                                                                            wanted)
+                group.metrics, group.resampled_accuracy = bootstrap_metrics(
+                    [p.probabilities for p in kept], gold, draws, wanted
+                )
                 group.mean_probabilities = np.mean([p.probabilities for p in kept], axis=0)
                 group.gold = gold
             else:  # predictions not kept: the mean over seeds, without an interval
-                group.metrics = {m.name: Estimate(float(np.mean([r.metrics[m.name] for r in at])))
-                                 for m in INTERVAL_METRICS if all(m.name in r.metrics for r in at)}
+                group.metrics = {
+                    m.name: Estimate(float(np.mean([r.metrics[m.name] for r in at])))
+                    for m in INTERVAL_METRICS
+                    if all(m.name in r.metrics for r in at)
+                }
             out.append(group)
     return out
 
@@ -197,9 +230,13 @@ def _pairs(analysis: Analysis) -> list[Pair]:
                 continue
             seen.add(key)
             a, b = (g, h) if g.metrics[ACCURACY.name].value >= h.metrics[ACCURACY.name].value else (h, g)
-            difference = _estimate(a.metrics[ACCURACY.name].value - b.metrics[ACCURACY.name].value,
-                                   a.resampled_accuracy - b.resampled_accuracy)
-            only_a, only_b, p = paired_test(a.mean_probabilities.argmax(1) == a.gold, b.mean_probabilities.argmax(1) == b.gold)
+            difference = _estimate(
+                a.metrics[ACCURACY.name].value - b.metrics[ACCURACY.name].value,
+                a.resampled_accuracy - b.resampled_accuracy,
+            )
+            only_a, only_b, p = paired_test(
+                a.mean_probabilities.argmax(1) == a.gold, b.mean_probabilities.argmax(1) == b.gold
+            )
             pairs.append(Pair(key[2], a.variant, b.variant, difference, only_a, only_b, p))
     if pairs:
         adjusted = multipletests([p.p_value for p in pairs], alpha=ALPHA, method="holm")[1]
@@ -229,7 +266,9 @@ def _crossovers(analysis: Analysis) -> list[Crossover]:
         if curve.flat:
             continue
         groups = [g for g in analysis.groups if g.variant == variant]
-        value, smallest = crossover_size(curve.sizes, [e.value for e in curve.accuracy], best.metrics[ACCURACY.name].value)
+        value, smallest = crossover_size(
+            curve.sizes, [e.value for e in curve.accuracy], best.metrics[ACCURACY.name].value
+        )
         size = None
         if value is not None:
             size = Estimate(value)
@@ -239,8 +278,17 @@ def _crossovers(analysis: Analysis) -> list[Crossover]:
                 found = np.array([math.inf if f is None else f for f in found])
                 low, high = np.quantile(found, [0.025, 0.975])
                 size = Estimate(value, float(low), float(high))
-        out.append(Crossover(variant, best.variant, best.metrics[ACCURACY.name].value, size, smallest,
-                             curve.sizes[0], curve.sizes[-1]))
+        out.append(
+            Crossover(
+                variant,
+                best.variant,
+                best.metrics[ACCURACY.name].value,
+                size,
+                smallest,
+                curve.sizes[0],
+                curve.sizes[-1],
+            )
+        )
     return out
 
 
@@ -255,7 +303,9 @@ def _robustness(records: Sequence[RunRecord], draws_for: Any) -> list[Robustness
         if all(k in kept for k in rates):
             gold = kept[rates[0]].gold
             draws = draws_for(len(gold))
-            resampled = np.stack([(kept[k].predicted == gold)[draws].mean(axis=1) for k in rates], axis=1)  # (B, rates)
+            resampled = np.stack(
+                [(kept[k].predicted == gold)[draws].mean(axis=1) for k in rates], axis=1
+            )  # (B, rates)
             accuracy = [_estimate(r.robustness[k], resampled[:, i]) for i, k in enumerate(rates)]
         else:
             resampled, accuracy = None, [Estimate(r.robustness[k]) for k in rates]
@@ -265,8 +315,11 @@ def _robustness(records: Sequence[RunRecord], draws_for: Any) -> list[Robustness
         # Least-squares slope of accuracy on the rate, for the point and for each resample at once.
         xc = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
         slopes = None if resampled is None else resampled @ xc
-        out.append(RobustnessCurve(r.variant, r.paradigm, [float(v) for v in x], accuracy,
-                                   _estimate(float(y @ xc), slopes), slopes))
+        out.append(
+            RobustnessCurve(
+                r.variant, r.paradigm, [float(v) for v in x], accuracy, _estimate(float(y @ xc), slopes), slopes
+            )
+        )
     return out
 
 
@@ -286,14 +339,21 @@ def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, er
     confident errors."""
     groups = [g for g in analysis.summary if g.mean_probabilities is not None]
     labels = analysis.labels
-    text = (lambda i: texts[i] if texts is not None and i < len(texts) else None)
+    text = lambda i: texts[i] if texts is not None and i < len(texts) else None
     for g in groups:
         wrong = np.flatnonzero(g.mean_probabilities.argmax(1) != g.gold)
         confidence = g.mean_probabilities.max(1)
         for i in wrong[np.argsort(-confidence[wrong], kind="stable")][:errors]:
-            analysis.confident_errors.append(ConfidentError(g.variant, int(i), text(int(i)), labels[int(g.gold[i])],
-                                                            labels[int(g.mean_probabilities[i].argmax())],
-                                                            float(confidence[i])))
+            analysis.confident_errors.append(
+                ConfidentError(
+                    g.variant,
+                    int(i),
+                    text(int(i)),
+                    labels[int(g.gold[i])],
+                    labels[int(g.mean_probabilities[i].argmax())],
+                    float(confidence[i]),
+                )
+            )
     if len(groups) < 2:
         return
     predicted = np.stack([g.mean_probabilities.argmax(1) for g in groups])  # (approaches, n)
@@ -305,14 +365,25 @@ def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, er
     for i in order[:top]:
         if agreement[i] == 1:
             break
-        analysis.disagreements.append(Disagreement(int(i), text(int(i)), labels[int(groups[0].gold[i])],
-                                                   {g.variant: labels[int(p)] for g, p in zip(groups, predicted[:, i])},
-                                                   float(agreement[i])))
+        analysis.disagreements.append(
+            Disagreement(
+                int(i),
+                text(int(i)),
+                labels[int(groups[0].gold[i])],
+                {g.variant: labels[int(p)] for g, p in zip(groups, predicted[:, i])},
+                float(agreement[i]),
+            )
+        )
 
 
-def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | None = None,
-            root: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-            anomaly: AnomalyScores | None = None) -> Analysis:
+def analyse(
+    records: Sequence[RunRecord],
+    texts: Mapping[str, Sequence[str]] | None = None,
+    root: str | Path | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    anomaly: AnomalyScores | None = None,
+) -> Analysis:
     """The analysis of a comparison's records.
 
     Args:
@@ -329,8 +400,8 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
         An :class:`Analysis`.
     """
     from llmdisc.analysis.claims import claims
-    from llmdisc.comparison.prediction_files import attach_predictions
     from llmdisc.analysis.verdict import verdict
+    from llmdisc.comparison.prediction_files import attach_predictions
 
     if root is not None:
         attach_predictions(records, root)
@@ -363,8 +434,9 @@ def analyse(records: Sequence[RunRecord], texts: Mapping[str, Sequence[str]] | N
     analysis.robustness = _robustness(records, draws_for)  # on the robustness split, whichever it is
     _examples(analysis, (texts or {}).get(split))
     if draws is None:
-        analysis.notes.append("The per-example predictions were not available: values without intervals, and no "
-                              "paired tests.")
+        analysis.notes.append(
+            "The per-example predictions were not available: values without intervals, and no paired tests."
+        )
     analysis.template_spreads = _template_spreads(analysis.summary)
     if anomaly is not None:
         analysis.anomaly = anomaly_result(anomaly, n_resamples, seed)

@@ -30,8 +30,16 @@ from llmdisc.metrics.classification import ACCURACY
 if TYPE_CHECKING:
     from llmdisc.api.findings import Analysis, Group, RobustnessCurve
 
-__all__ = ["Claim", "claims", "SUPPORTED", "CONTRADICTED", "INCONCLUSIVE", "NOT_TESTED", "COST_MARGIN",
-           "SYNTHETIC_MARGIN"]
+__all__ = [
+    "Claim",
+    "claims",
+    "SUPPORTED",
+    "CONTRADICTED",
+    "INCONCLUSIVE",
+    "NOT_TESTED",
+    "COST_MARGIN",
+    "SYNTHETIC_MARGIN",
+]
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive at this sample size"
 NOT_TESTED = "not tested"
@@ -69,8 +77,9 @@ def _reaches_best(analysis: Analysis, variant: str) -> tuple[int, float] | None:
     return None
 
 
-def _fewer_examples(analysis: Analysis, generative: str | None, discriminative: str | None, pair: str,
-                    needs: str) -> Claim:
+def _fewer_examples(
+    analysis: Analysis, generative: str | None, discriminative: str | None, pair: str, needs: str
+) -> Claim:
     """Whether the generative variant is within noise of its best from fewer examples than the
     discriminative one (each at its own best; both need two or more sizes)."""
     claim = f"Generative models need fewer examples to reach their best ({pair})"
@@ -78,9 +87,11 @@ def _fewer_examples(analysis: Analysis, generative: str | None, discriminative: 
     if len(reached) < 2 or None in reached.values():
         return Claim(claim, NOT_TESTED, f"needs {needs} at two or more sizes, with per-example predictions")
     (n_gen, a_gen), (n_disc, a_disc) = reached[generative], reached[discriminative]
-    evidence = (f"{generative} is within noise of its best ({a_gen:.4f}) from {n_gen} examples, {discriminative} "
-                f"(best {a_disc:.4f}) from {n_disc} (the smallest size whose paired 95% interval to the best size "
-                "reaches 0)")
+    evidence = (
+        f"{generative} is within noise of its best ({a_gen:.4f}) from {n_gen} examples, {discriminative} "
+        f"(best {a_disc:.4f}) from {n_disc} (the smallest size whose paired 95% interval to the best size "
+        "reaches 0)"
+    )
     outcome = SUPPORTED if n_gen < n_disc else CONTRADICTED if n_gen > n_disc else INCONCLUSIVE
     return Claim(claim, outcome, evidence)
 
@@ -106,25 +117,40 @@ def _synthetic(analysis: Analysis) -> list[Claim]:
             continue
         shared = [h for h in analysis.groups if h.variant == real.variant and h.size == syn.size]
         if not shared or syn.resampled_accuracy is None or shared[0].resampled_accuracy is None:
-            out.append(Claim(f"{claim} ({syn.variant} vs {real.variant})", NOT_TESTED,
-                             f"needs {real.variant} at {syn.size} examples too, with per-example predictions"))
+            out.append(
+                Claim(
+                    f"{claim} ({syn.variant} vs {real.variant})",
+                    NOT_TESTED,
+                    f"needs {real.variant} at {syn.size} examples too, with per-example predictions",
+                )
+            )
             continue
         real_n = shared[0]
         a_syn, a_real = syn.metrics[ACCURACY.name].value, real_n.metrics[ACCURACY.name].value
         low, high = np.quantile(syn.resampled_accuracy - real_n.resampled_accuracy, [0.025, 0.975])
         pair = analysis.pair(syn.variant, real.variant, syn.size)
         outcome = SUPPORTED if low > -SYNTHETIC_MARGIN else CONTRADICTED if high < -SYNTHETIC_MARGIN else INCONCLUSIVE
-        out.append(Claim(
-            f"{claim}: {syn.size} texts written by {syn.records[0].generator} train {syn.approach} about as well as "
-            f"{syn.size} real examples ({syn.variant} vs {real.variant})", outcome,
-            f"accuracy {a_syn:.4f} on generated texts, {a_real:.4f} on real ones; difference {a_syn - a_real:.4f} "
-            f"[{low:.4f}, {high:.4f}] (paired bootstrap)"
-            + (f", McNemar p = {pair.p_value:.3g} (Holm {pair.p_holm:.3g})" if pair else "")
-            + f"; supported when the interval's lower end is above -{SYNTHETIC_MARGIN}, contradicted when its "
-              f"upper end is below it"))
+        out.append(
+            Claim(
+                f"{claim}: {syn.size} texts written by {syn.records[0].generator} train {syn.approach} about as well as "
+                f"{syn.size} real examples ({syn.variant} vs {real.variant})",
+                outcome,
+                f"accuracy {a_syn:.4f} on generated texts, {a_real:.4f} on real ones; difference {a_syn - a_real:.4f} "
+                f"[{low:.4f}, {high:.4f}] (paired bootstrap)"
+                + (f", McNemar p = {pair.p_value:.3g} (Holm {pair.p_holm:.3g})" if pair else "")
+                + f"; supported when the interval's lower end is above -{SYNTHETIC_MARGIN}, contradicted when its "
+                f"upper end is below it",
+            )
+        )
     if not out:
-        out.append(Claim(claim, NOT_TESTED, "needs an approach trained on synthetic texts (an entry with "
-                                            "synthetic: {model: ...}) beside the same approach on real data"))
+        out.append(
+            Claim(
+                claim,
+                NOT_TESTED,
+                "needs an approach trained on synthetic texts (an entry with "
+                "synthetic: {model: ...}) beside the same approach on real data",
+            )
+        )
     return out
 
 
@@ -132,14 +158,21 @@ def _anomalies(analysis: Analysis) -> Claim:
     claim = "Generative models detect anomalies"
     a = analysis.anomaly
     if a is None:
-        return Claim(claim, NOT_TESTED, "needs an LM's surprisal scores (anomaly_model; the comparison picks the "
-                                        "LM of its zero-shot or LoRA approaches by default)")
+        return Claim(
+            claim,
+            NOT_TESTED,
+            "needs an LM's surprisal scores (anomaly_model; the comparison picks the "
+            "LM of its zero-shot or LoRA approaches by default)",
+        )
     what = "shuffled-word copies from the texts" if a.anomaly == SHUFFLED else f"'{a.anomaly}' texts from the rest"
     outcome = SUPPORTED if a.auroc.low > 0.5 else CONTRADICTED if a.auroc.high < 0.5 else INCONCLUSIVE
-    return Claim(f"{claim}: {a.model}'s per-token surprisal tells {what}", outcome,
-                 f"AUROC {a.auroc.format()} (stratified bootstrap) over {a.normal} normal and {a.anomalies} anomalous "
-                 f"{a.split} texts; mean surprisal {a.surprisal_normal:.2f} vs {a.surprisal_anomalies:.2f} nats per "
-                 "token; 0.5 is chance: supported when the interval is above it, contradicted when below")
+    return Claim(
+        f"{claim}: {a.model}'s per-token surprisal tells {what}",
+        outcome,
+        f"AUROC {a.auroc.format()} (stratified bootstrap) over {a.normal} normal and {a.anomalies} anomalous "
+        f"{a.split} texts; mean surprisal {a.surprisal_normal:.2f} vs {a.surprisal_anomalies:.2f} nats per "
+        "token; 0.5 is chance: supported when the interval is above it, contradicted when below",
+    )
 
 
 def _cheaper(analysis: Analysis) -> Claim:
@@ -154,10 +187,14 @@ def _cheaper(analysis: Analysis) -> Claim:
     disc = statistics.median(g.seconds for g in by["discriminative"])
     ratio = gen / disc if disc > 0 else float("inf")
     outcome = SUPPORTED if ratio > COST_MARGIN else CONTRADICTED if ratio < 1 / COST_MARGIN else INCONCLUSIVE
-    return Claim(claim, outcome, f"median train + predict time at each approach's largest size: generative "
-                                 f"{gen:.2f} s (of {len(by['generative'])}), discriminative {disc:.2f} s "
-                                 f"(of {len(by['discriminative'])}); one timing per run, so a factor of {COST_MARGIN} "
-                                 "either way is needed to decide")
+    return Claim(
+        claim,
+        outcome,
+        f"median train + predict time at each approach's largest size: generative "
+        f"{gen:.2f} s (of {len(by['generative'])}), discriminative {disc:.2f} s "
+        f"(of {len(by['discriminative'])}); one timing per run, so a factor of {COST_MARGIN} "
+        "either way is needed to decide",
+    )
 
 
 def _robustness_pairs(analysis: Analysis) -> list[tuple[RobustnessCurve, RobustnessCurve]]:
@@ -166,7 +203,10 @@ def _robustness_pairs(analysis: Analysis) -> list[tuple[RobustnessCurve, Robustn
     and the most accurate approach of each paradigm."""
     curves = {c.variant: c for c in analysis.robustness if c.resampled_slope is not None}
     pairs = []
-    for gen, disc in ((_first(analysis, "naive_bayes"), _first(analysis, "logistic_regression")), _lora_heads(analysis)):
+    for gen, disc in (
+        (_first(analysis, "naive_bayes"), _first(analysis, "logistic_regression")),
+        _lora_heads(analysis),
+    ):
         if gen in curves and disc in curves and len(curves[gen].rates) == len(curves[disc].rates):
             pairs.append((curves[gen], curves[disc]))
     best = {}
@@ -187,12 +227,23 @@ def _graceful(analysis: Analysis) -> list[Claim]:
         resampled = gen.resampled_slope - disc.resampled_slope
         low, high = np.quantile(resampled, [0.025, 0.975])
         outcome = SUPPORTED if low > 0 else CONTRADICTED if high < 0 else INCONCLUSIVE
-        out.append(Claim(f"{claim} ({gen.variant} vs {disc.variant})", outcome,
-                         f"slope of accuracy per unit drop rate: {gen.variant} {gen.slope.format()}, {disc.variant} "
-                         f"{disc.slope.format()}; difference {difference:.4f} [{low:.4f}, {high:.4f}]"))
+        out.append(
+            Claim(
+                f"{claim} ({gen.variant} vs {disc.variant})",
+                outcome,
+                f"slope of accuracy per unit drop rate: {gen.variant} {gen.slope.format()}, {disc.variant} "
+                f"{disc.slope.format()}; difference {difference:.4f} [{low:.4f}, {high:.4f}]",
+            )
+        )
     if not out:
-        out.append(Claim(claim, NOT_TESTED, "needs robustness curves (--drop-rates) of a generative and a "
-                                            "discriminative approach, with per-example predictions"))
+        out.append(
+            Claim(
+                claim,
+                NOT_TESTED,
+                "needs robustness curves (--drop-rates) of a generative and a "
+                "discriminative approach, with per-example predictions",
+            )
+        )
     return out
 
 
@@ -201,8 +252,18 @@ def claims(analysis: Analysis) -> list[Claim]:
     if analysis.split is None:
         return []
     nb, lr = _first(analysis, "naive_bayes"), _first(analysis, "logistic_regression")
-    return [_fewer_examples(analysis, nb, lr, "Ng & Jordan: Naive Bayes vs logistic regression",
-                            "naive_bayes and logistic_regression"),
-            _fewer_examples(analysis, *_lora_heads(analysis), "LoRA channel vs LoRA verbalizer",
-                            "a LoRA channel head and a LoRA verbalizer head"),
-            _cheaper(analysis), *_graceful(analysis), *_synthetic(analysis), _anomalies(analysis)]
+    return [
+        _fewer_examples(
+            analysis, nb, lr, "Ng & Jordan: Naive Bayes vs logistic regression", "naive_bayes and logistic_regression"
+        ),
+        _fewer_examples(
+            analysis,
+            *_lora_heads(analysis),
+            "LoRA channel vs LoRA verbalizer",
+            "a LoRA channel head and a LoRA verbalizer head",
+        ),
+        _cheaper(analysis),
+        *_graceful(analysis),
+        *_synthetic(analysis),
+        _anomalies(analysis),
+    ]

@@ -8,16 +8,28 @@ appear, and average over seeds.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from llmdisc.metrics.classification import ACCURACY, METRICS
 from llmdisc.api.records import Costs, RunRecord
+from llmdisc.metrics.classification import ACCURACY, METRICS
 
-__all__ = ["LearningCurve", "SummaryRow", "MEAN_COSTS", "lead_split", "report_split", "by_variant", "learning_curve",
-           "largest_size_rows", "summary_rows", "failures", "failed_runs", "std"]
+__all__ = [
+    "LearningCurve",
+    "SummaryRow",
+    "MEAN_COSTS",
+    "lead_split",
+    "report_split",
+    "by_variant",
+    "learning_curve",
+    "largest_size_rows",
+    "summary_rows",
+    "failures",
+    "failed_runs",
+    "std",
+]
 
 #: The cost fields averaged over seeds in the summary (besides every metric).
 MEAN_COSTS = tuple(f.name for f in dataclasses.fields(Costs) if not f.name.startswith("parameters_"))
@@ -72,8 +84,15 @@ def learning_curve(records: Sequence[RunRecord], split: str, metric: str = ACCUR
         flat = any(r.flat for r in rows)
         sizes = sorted({0 if flat else r.train_examples for r in rows})
         values = [[r.metrics[metric] for r in rows if (0 if flat else r.train_examples) == n] for n in sizes]
-        out[name] = LearningCurve(name, rows[0].paradigm, flat, sizes, [float(np.mean(v)) for v in values],
-                                  [std(v) for v in values], [len(v) for v in values])
+        out[name] = LearningCurve(
+            name,
+            rows[0].paradigm,
+            flat,
+            sizes,
+            [float(np.mean(v)) for v in values],
+            [std(v) for v in values],
+            [len(v) for v in values],
+        )
     return out
 
 

@@ -23,7 +23,9 @@ def _names(names: list[str]) -> str:
 
 def _cost(g: Group) -> str:
     memory = g.costs.get("peak_rss_mib")
-    return f"{g.seconds:.2f} s to train and predict" + (f", {memory:.0f} MiB peak memory" if memory is not None else "")
+    return f"{g.seconds:.2f} s to train and predict" + (
+        f", {memory:.0f} MiB peak memory" if memory is not None else ""
+    )
 
 
 def size_sentence(analysis: Analysis, size: int | None) -> str:
@@ -40,10 +42,16 @@ def size_sentence(analysis: Analysis, size: int | None) -> str:
         return text + "; without per-example predictions, whether the others are worse is not tested."
     close = [g for g, p in tested if not p.significant]
     if not close:
-        return text + f", significantly better than every other (Holm-adjusted McNemar p < 0.05); it takes {_cost(best)}."
-    text += "; not significantly worse: " + _names([f"{g.variant} ({g.metrics[ACCURACY.name].value:.4f}, adjusted "
-                                                    f"p = {analysis.pair(best.variant, g.variant, size).p_holm:.2g})"
-                                                    for g in close])
+        return (
+            text + f", significantly better than every other (Holm-adjusted McNemar p < 0.05); it takes {_cost(best)}."
+        )
+    text += "; not significantly worse: " + _names(
+        [
+            f"{g.variant} ({g.metrics[ACCURACY.name].value:.4f}, adjusted "
+            f"p = {analysis.pair(best.variant, g.variant, size).p_holm:.2g})"
+            for g in close
+        ]
+    )
     cheapest = min([best] + close, key=lambda g: (g.seconds, g.costs.get("peak_rss_mib") or 0.0))
     return text + f". The cheapest of these is {cheapest.variant} ({_cost(cheapest)})."
 
@@ -74,8 +82,11 @@ def calibration_sentence(analysis: Analysis) -> str | None:
     text = f"Calibration: {best.variant} has the lowest ECE ({e.format()})"
     if e.high is None:
         return text + "."
-    above = [g.variant for g in groups if g is not best and g.metrics[ECE.name].low is not None
-             and g.metrics[ECE.name].low > e.high]
+    above = [
+        g.variant
+        for g in groups
+        if g is not best and g.metrics[ECE.name].low is not None and g.metrics[ECE.name].low > e.high
+    ]
     overlap = [g.variant for g in groups if g is not best and g.variant not in above]
     if not overlap:
         return text + "; its interval lies below every other approach's."
@@ -90,11 +101,16 @@ def degenerate_sentence(analysis: Analysis) -> str | None:
     found = [(g, r) for g in analysis.groups for r in g.records if r.degenerate]
     if not found:
         return None
-    parts = [f"{g.variant} ({'zero-shot' if g.flat else f'{g.size} examples'}, seed {r.seed if r.seed is not None else '-'}: "
-             f"{r.degenerate})" for g, r in found[:4]]
+    parts = [
+        f"{g.variant} ({'zero-shot' if g.flat else f'{g.size} examples'}, seed {r.seed if r.seed is not None else '-'}: "
+        f"{r.degenerate})"
+        for g, r in found[:4]
+    ]
     more = f" and {len(found) - 4} more" if len(found) > 4 else ""
-    return (f"Degenerate runs, whose accuracy says little about their approach: {'; '.join(parts)}{more}. "
-            "Check their label words, schedule or class weights before trusting their ranking.")
+    return (
+        f"Degenerate runs, whose accuracy says little about their approach: {'; '.join(parts)}{more}. "
+        "Check their label words, schedule or class weights before trusting their ranking."
+    )
 
 
 def verdict(analysis: Analysis) -> list[str]:

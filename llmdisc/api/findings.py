@@ -15,8 +15,20 @@ import numpy as np
 
 from llmdisc.api.records import RunRecord
 
-__all__ = ["ALPHA", "Analysis", "AnomalyResult", "ConfidentError", "Crossover", "Curve", "Disagreement", "Estimate", "Group", "Pair",
-           "RobustnessCurve", "TemplateSpread"]
+__all__ = [
+    "ALPHA",
+    "Analysis",
+    "AnomalyResult",
+    "ConfidentError",
+    "Crossover",
+    "Curve",
+    "Disagreement",
+    "Estimate",
+    "Group",
+    "Pair",
+    "RobustnessCurve",
+    "TemplateSpread",
+]
 
 #: The significance level of the paired tests (after Holm's correction).
 ALPHA = 0.05
@@ -247,6 +259,7 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (what ``results.json`` holds under ``analysis``)."""
+
         def clean(obj: Any) -> Any:
             if isinstance(obj, dict):
                 return {k: clean(v) for k, v in obj.items()}
@@ -256,17 +269,38 @@ class Analysis:
                 return None
             return obj
 
-        groups = [{"variant": g.variant, "approach": g.approach, "paradigm": g.paradigm, "size": g.size_label,
-                   "seeds": g.seeds, "examples": g.examples, "costs": g.costs,
-                   "metrics": {k: asdict(e) for k, e in g.metrics.items()}} for g in self.groups]
-        return clean({
-            "split": self.split, "method": self.method, "verdict": self.verdict, "groups": groups,
-            "pairs": [asdict(p) | {"size": "zero-shot" if p.size is None else p.size, "significant": p.significant}
-                      for p in self.pairs],
-            "crossovers": [asdict(c) for c in self.crossovers],
-            "robustness": [{k: v for k, v in asdict(r).items() if k != "resampled_slope"} for r in self.robustness],
-            "disagreements": [asdict(d) for d in self.disagreements],
-            "confident_errors": [asdict(e) for e in self.confident_errors],
-            "template_spreads": [asdict(t) for t in self.template_spreads],
-            "anomaly": asdict(self.anomaly) if self.anomaly else None,
-            "claims": [asdict(c) for c in self.claims], "notes": self.notes})
+        groups = [
+            {
+                "variant": g.variant,
+                "approach": g.approach,
+                "paradigm": g.paradigm,
+                "size": g.size_label,
+                "seeds": g.seeds,
+                "examples": g.examples,
+                "costs": g.costs,
+                "metrics": {k: asdict(e) for k, e in g.metrics.items()},
+            }
+            for g in self.groups
+        ]
+        return clean(
+            {
+                "split": self.split,
+                "method": self.method,
+                "verdict": self.verdict,
+                "groups": groups,
+                "pairs": [
+                    asdict(p) | {"size": "zero-shot" if p.size is None else p.size, "significant": p.significant}
+                    for p in self.pairs
+                ],
+                "crossovers": [asdict(c) for c in self.crossovers],
+                "robustness": [
+                    {k: v for k, v in asdict(r).items() if k != "resampled_slope"} for r in self.robustness
+                ],
+                "disagreements": [asdict(d) for d in self.disagreements],
+                "confident_errors": [asdict(e) for e in self.confident_errors],
+                "template_spreads": [asdict(t) for t in self.template_spreads],
+                "anomaly": asdict(self.anomaly) if self.anomaly else None,
+                "claims": [asdict(c) for c in self.claims],
+                "notes": self.notes,
+            }
+        )

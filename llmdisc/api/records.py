@@ -24,8 +24,20 @@ import numpy as np
 from llmdisc.errors import LlmdiscError
 from llmdisc.metrics.classification import METRICS
 
-__all__ = ["PromptChoice", "SCHEMA_VERSION", "ZERO_SHOT", "DEGENERATE_PREDICTED_SHARE", "DEGENERATE_GOLD_SHARE", "degenerate_predictions",
-           "TrainerRun", "TrainInfo", "Evaluation", "Costs", "Predictions", "RunRecord"]
+__all__ = [
+    "PromptChoice",
+    "SCHEMA_VERSION",
+    "ZERO_SHOT",
+    "DEGENERATE_PREDICTED_SHARE",
+    "DEGENERATE_GOLD_SHARE",
+    "degenerate_predictions",
+    "TrainerRun",
+    "TrainInfo",
+    "Evaluation",
+    "Costs",
+    "Predictions",
+    "RunRecord",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -124,9 +136,11 @@ class PromptChoice:
         """One line: the template, the words, and how they won."""
         words = ", ".join(f"{label} -> {word!r}" for label, word in self.words.items())
         how = f"{self.folds}-fold cross-validated" if self.folds else "held-out (nothing fitted)"
-        return (f"{self.template!r} with {words}: {how} accuracy {self.accuracy:.3f}, log-likelihood "
-                f"{self.log_likelihood:.3f} on the {self.examples} training examples, best of {self.candidates} by "
-                f"{self.metric}")
+        return (
+            f"{self.template!r} with {words}: {how} accuracy {self.accuracy:.3f}, log-likelihood "
+            f"{self.log_likelihood:.3f} on the {self.examples} training examples, best of {self.candidates} by "
+            f"{self.metric}"
+        )
 
 
 @dataclass
@@ -352,29 +366,54 @@ class RunRecord:
         return out
 
     @classmethod
-    def of_model(cls, approach: str, paradigm: str, labels: list[str], split: str, evaluation: Evaluation,
-                 info: TrainInfo, seed: int | None = None) -> RunRecord:
+    def of_model(
+        cls,
+        approach: str,
+        paradigm: str,
+        labels: list[str],
+        split: str,
+        evaluation: Evaluation,
+        info: TrainInfo,
+        seed: int | None = None,
+    ) -> RunRecord:
         """The record of one trained model (``llmdisc train`` / ``evaluate``, not a comparison cell)
         evaluated on one split, with what it recorded about its training."""
         e = evaluation
-        return cls(approach=approach, variant=approach, paradigm=paradigm, size=info.train_examples, seed=seed,
-                   split=split, labels=list(labels), train_examples=info.train_examples or 0, examples=e.examples,
-                   metrics=e.metrics, reliability=e.reliability, confusion=e.confusion,
-                   costs=Costs(train_seconds=info.train_seconds, predict_seconds=e.predict_seconds,
-                               examples_per_second=e.examples_per_second,
-                               parameters_total=info.parameters.get("total"),
-                               parameters_trainable=info.parameters.get("trainable")),
-                   device=info.device or "cpu", dtype=info.dtype,
-                   prompt=info.prompt.describe() if info.prompt else None)
+        return cls(
+            approach=approach,
+            variant=approach,
+            paradigm=paradigm,
+            size=info.train_examples,
+            seed=seed,
+            split=split,
+            labels=list(labels),
+            train_examples=info.train_examples or 0,
+            examples=e.examples,
+            metrics=e.metrics,
+            reliability=e.reliability,
+            confusion=e.confusion,
+            costs=Costs(
+                train_seconds=info.train_seconds,
+                predict_seconds=e.predict_seconds,
+                examples_per_second=e.examples_per_second,
+                parameters_total=info.parameters.get("total"),
+                parameters_trainable=info.parameters.get("trainable"),
+            ),
+            device=info.device or "cpu",
+            dtype=info.dtype,
+            prompt=info.prompt.describe() if info.prompt else None,
+        )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "record") -> RunRecord:
         """Read what :meth:`to_dict` wrote; a record of another schema version is a one-line error."""
         version = values.get("schema_version", 1)
         if version != SCHEMA_VERSION:
-            raise LlmdiscError(f"{where} holds results of schema version {version}, written by another llmdisc "
-                               f"version (this one reads version {SCHEMA_VERSION}); re-run the comparison with "
-                               "--overwrite, or use a new --output-dir")
+            raise LlmdiscError(
+                f"{where} holds results of schema version {version}, written by another llmdisc "
+                f"version (this one reads version {SCHEMA_VERSION}); re-run the comparison with "
+                "--overwrite, or use a new --output-dir"
+            )
         values = dict(values)
         metrics = {name: values.pop(name) for name in METRICS if name in values}
         cost_names = [f.name for f in dataclasses.fields(Costs)]
@@ -383,5 +422,6 @@ class RunRecord:
         values.pop("flat", None)
         for name in _IN_MEMORY:
             values.pop(name, None)
-        return cls(**_known(cls, values, where), metrics=metrics, costs=costs,
-                   size=None if size == ZERO_SHOT else size)
+        return cls(
+            **_known(cls, values, where), metrics=metrics, costs=costs, size=None if size == ZERO_SHOT else size
+        )

@@ -39,25 +39,41 @@ import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from llmdisc.plumbing import distributed
-from llmdisc.classifiers.calibration import Calibration
-from llmdisc.version import __version__
-from llmdisc.plumbing.config import config_from_dict, config_to_dict
-from llmdisc.errors import LlmdiscError
-from llmdisc.hub.repos import REPO_PLACEHOLDER, ModelCardInfo, check_push_access, download_folder, is_repo_id, upload_folder, write_model_card
-from llmdisc.plumbing.atomic_files import atomic_dir, write_json
 from llmdisc.api.records import TrainInfo
+from llmdisc.classifiers.calibration import Calibration
+from llmdisc.errors import LlmdiscError
+from llmdisc.hub.repos import (
+    REPO_PLACEHOLDER,
+    ModelCardInfo,
+    check_push_access,
+    download_folder,
+    is_repo_id,
+    upload_folder,
+    write_model_card,
+)
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.atomic_files import atomic_dir, write_json
+from llmdisc.plumbing.config import config_from_dict, config_to_dict
+from llmdisc.version import __version__
 
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["TextClassifier", "check_dataset", "register", "get_classifier", "get_classifier_class", "available_classifiers"]
+__all__ = [
+    "TextClassifier",
+    "check_dataset",
+    "register",
+    "get_classifier",
+    "get_classifier_class",
+    "available_classifiers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +191,17 @@ class TextClassifier(ABC):
             repo: where the card's code snippets load the model from.
         """
         return ModelCardInfo(
-            approach=self.name, paradigm=self.paradigm, library=self.hub_library, labels=list(self.labels),
-            settings=config_to_dict(self.config), base_model=getattr(self.config, "model", None),
-            info=self.info, how_it_works=self._card_approach(), usage=self._card_usage(repo),
-            limits=self._card_limits() + self._calibration_note())
+            approach=self.name,
+            paradigm=self.paradigm,
+            library=self.hub_library,
+            labels=list(self.labels),
+            settings=config_to_dict(self.config),
+            base_model=getattr(self.config, "model", None),
+            info=self.info,
+            how_it_works=self._card_approach(),
+            usage=self._card_usage(repo),
+            limits=self._card_limits() + self._calibration_note(),
+        )
 
     def _calibration_note(self) -> list[str]:
         """The model card's line on the temperature, which code that loads the folder without
@@ -187,15 +210,19 @@ class TextClassifier(ABC):
         if c is None:
             return []
         if c.method != "temperature":
-            return [f"llmdisc's predict_proba applies {c.method} calibration (scikit-learn's one-vs-rest "
-                    f"{'sigmoid' if c.method == 'platt' else 'isotonic'} calibrators, fitted on {c.fitted_on} held-out "
-                    f"examples: ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there; the fitted numbers are in "
-                    "llmdisc_config.json); code that loads this folder without llmdisc gets the uncalibrated "
-                    "probabilities."]
-        return [f"llmdisc's predict_proba applies a temperature of {c.temperature:.4g}, fitted on {c.fitted_on} held-out "
-                f"examples (ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there); code that loads this folder without "
-                f"llmdisc gets the uncalibrated probabilities: raise them to the power 1/{c.temperature:.4g} and "
-                "renormalise (or divide the logits by it)."]
+            return [
+                f"llmdisc's predict_proba applies {c.method} calibration (scikit-learn's one-vs-rest "
+                f"{'sigmoid' if c.method == 'platt' else 'isotonic'} calibrators, fitted on {c.fitted_on} held-out "
+                f"examples: ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there; the fitted numbers are in "
+                "llmdisc_config.json); code that loads this folder without llmdisc gets the uncalibrated "
+                "probabilities."
+            ]
+        return [
+            f"llmdisc's predict_proba applies a temperature of {c.temperature:.4g}, fitted on {c.fitted_on} held-out "
+            f"examples (ECE {c.before['ece']:.4f} -> {c.after['ece']:.4f} there); code that loads this folder without "
+            f"llmdisc gets the uncalibrated probabilities: raise them to the power 1/{c.temperature:.4g} and "
+            "renormalise (or divide the logits by it)."
+        ]
 
     # ---- the public interface ---------------------------------------------------------------
 
@@ -273,7 +300,9 @@ class TextClassifier(ABC):
             raise LlmdiscError(f"texts[{bad}] is a {type(texts[bad]).__name__}, not a str")
         probs = np.asarray(self._predict_proba(texts), dtype=np.float64)
         if probs.shape != (len(texts), len(self.labels)):
-            raise RuntimeError(f"{type(self).__name__} returned shape {probs.shape}, expected {(len(texts), len(self.labels))}")
+            raise RuntimeError(
+                f"{type(self).__name__} returned shape {probs.shape}, expected {(len(texts), len(self.labels))}"
+            )
         probs = probs / probs.sum(axis=1, keepdims=True)
         return self.calibrator.apply(probs) if calibrated and self.calibrator is not None else probs
 
@@ -305,8 +334,10 @@ class TextClassifier(ABC):
             raise LlmdiscError("nothing to save: the classifier is not trained")
         save_directory = Path(save_directory)
         if save_directory.is_dir() and any(save_directory.iterdir()) and not (save_directory / CONFIG_FILE).exists():
-            raise LlmdiscError(f"{save_directory} is a non-empty folder that is not a saved llmdisc classifier; "
-                               "save to a new or empty folder")
+            raise LlmdiscError(
+                f"{save_directory} is a non-empty folder that is not a saved llmdisc classifier; "
+                "save to a new or empty folder"
+            )
         try:
             if distributed.is_main_process():
                 with atomic_dir(save_directory) as tmp:
@@ -322,8 +353,15 @@ class TextClassifier(ABC):
         return save_directory
 
     @classmethod
-    def from_pretrained(cls: type[C], path: str | Path, *, revision: str | None = None, token: str | None = None,
-                        device: str | None = None, dtype: str | None = None) -> C:
+    def from_pretrained(
+        cls: type[C],
+        path: str | Path,
+        *,
+        revision: str | None = None,
+        token: str | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+    ) -> C:
         """Load a classifier saved with :meth:`save_pretrained`, from a folder or the Hub.
 
         Args:
@@ -366,9 +404,15 @@ class TextClassifier(ABC):
         obj._load(path)
         return obj
 
-    def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                    commit_message: str = "Upload llmdisc classifier",
-                    save_directory: str | Path | None = None) -> str | None:
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str = "Upload llmdisc classifier",
+        save_directory: str | Path | None = None,
+    ) -> str | None:
         """Save (locally, first) and upload the saved folder to the Hub as a model repo.
 
         A missing token or an unreachable Hub is an error before anything is written. If the
@@ -390,8 +434,14 @@ class TextClassifier(ABC):
         token = check_push_access(repo_id, token)
         keep = save_directory is not None
         if save_directory is None:
-            save_directory = Path(distributed.broadcast_object(
-                tempfile.mkdtemp(prefix="llmdisc-push-") if distributed.is_main_process() else None)) / "model"
+            save_directory = (
+                Path(
+                    distributed.broadcast_object(
+                        tempfile.mkdtemp(prefix="llmdisc-push-") if distributed.is_main_process() else None
+                    )
+                )
+                / "model"
+            )
         folder = self.save_pretrained(save_directory, repo_id=repo_id)
         if not distributed.is_main_process():
             return None
@@ -429,24 +479,32 @@ def _not_a_classifier(path: Path) -> str:
             architecture = (json.loads(plain.read_text(encoding="utf-8")).get("architectures") or ["?"])[0]
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             architecture = "?"
-        return (f"{path} holds a plain transformers model ({architecture}), not an llmdisc classifier (no {CONFIG_FILE}); "
-                f"use it with transformers.pipeline('text-classification', model='{path}') if it has a classification "
-                f"head, or train one on it with: llmdisc train encoder --model {path}")
+        return (
+            f"{path} holds a plain transformers model ({architecture}), not an llmdisc classifier (no {CONFIG_FILE}); "
+            f"use it with transformers.pipeline('text-classification', model='{path}') if it has a classification "
+            f"head, or train one on it with: llmdisc train encoder --model {path}"
+        )
     if (path / "adapter_config.json").is_file():
-        return (f"{path} holds a PEFT adapter, not an llmdisc classifier (no {CONFIG_FILE}); load it with "
-                "peft's AutoPeftModel classes, or train one with: llmdisc train lora")
+        return (
+            f"{path} holds a PEFT adapter, not an llmdisc classifier (no {CONFIG_FILE}); load it with "
+            "peft's AutoPeftModel classes, or train one with: llmdisc train lora"
+        )
     files = sorted(p.name for p in path.iterdir())
-    return (f"{path} holds no llmdisc classifier (no {CONFIG_FILE}; it has: {', '.join(files[:8]) or 'nothing'}"
-            f"{', ...' if len(files) > 8 else ''}); pass the folder given to llmdisc train --output-dir")
+    return (
+        f"{path} holds no llmdisc classifier (no {CONFIG_FILE}; it has: {', '.join(files[:8]) or 'nothing'}"
+        f"{', ...' if len(files) > 8 else ''}); pass the folder given to llmdisc train --output-dir"
+    )
 
 
-def _placement_on_load(klass: type[TextClassifier], config: dict[str, Any], device: str | None,
-                       dtype: str | None) -> None:
+def _placement_on_load(
+    klass: type[TextClassifier], config: dict[str, Any], device: str | None, dtype: str | None
+) -> None:
     """Set where a reloaded classifier runs: as asked, else as saved when this machine can, else auto.
 
     A model trained with ``device: cuda`` must still load on a laptop without a GPU.
     """
     from llmdisc.lm.devices import check_placement
+
     if "device" not in {f.name for f in dataclasses.fields(klass.Config)}:
         return  # no torch model
     config.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})
@@ -461,6 +519,7 @@ def _placement_on_load(klass: type[TextClassifier], config: dict[str, Any], devi
 def check_dataset(ds: Any, what: str) -> list[str]:
     """The label names of a well-formed data set, or a one-line error saying what is wrong."""
     import datasets
+
     if not isinstance(ds, datasets.Dataset):
         raise LlmdiscError(
             f"{what} must be a datasets.Dataset with text and label columns (use llmdisc.load_text_dataset), "
@@ -485,11 +544,16 @@ def register(name: str) -> Callable[[type[C]], type[C]]:
             raise ValueError(f"approach '{name}' is already registered by {_REGISTRY[name].__name__}")
         # The declared capabilities must match the settings they rely on (a programming error).
         fields = {f.name for f in dataclasses.fields(cls.Config)}
-        needs = {"takes_seed": {"seed"}, "checkpoints": {"checkpoint_dir", "resume"},
-                 "scores_label_words": {"verbalizers", "task"}}
+        needs = {
+            "takes_seed": {"seed"},
+            "checkpoints": {"checkpoint_dir", "resume"},
+            "scores_label_words": {"verbalizers", "task"},
+        }
         for capability, names in needs.items():
             if getattr(cls, capability) and not names <= fields:
-                raise TypeError(f"{cls.__name__} declares {capability} but its Config lacks {', '.join(sorted(names - fields))}")
+                raise TypeError(
+                    f"{cls.__name__} declares {capability} but its Config lacks {', '.join(sorted(names - fields))}"
+                )
         if cls.can_merge and not callable(getattr(cls, "save_merged", None)):
             raise TypeError(f"{cls.__name__} declares can_merge but defines no save_merged")
         cls.name = name

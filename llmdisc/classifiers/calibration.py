@@ -80,11 +80,13 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
         ``T`` in [0.01, 100].
     """
     from scipy.optimize import minimize_scalar
+
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         raise LlmdiscError("temperature scaling needs held-out examples; the selection split is empty")
-    result = minimize_scalar(lambda log_t: _log_loss(probs, labels, float(np.exp(log_t))),
-                             bounds=_LOG_T_BOUNDS, method="bounded")
+    result = minimize_scalar(
+        lambda log_t: _log_loss(probs, labels, float(np.exp(log_t))), bounds=_LOG_T_BOUNDS, method="bounded"
+    )
     return float(np.exp(result.x))
 
 
@@ -136,8 +138,10 @@ def fit_one_vs_rest(probs: np.ndarray, labels: np.ndarray, method: str) -> list[
 
     missing = sorted(set(range(probs.shape[1])) - set(labels.tolist()))
     if missing:
-        raise LlmdiscError(f"{method} calibration fits one calibrator per class, and the held-out examples have "
-                           f"none of class {missing}; use temperature, or a selection split with every class")
+        raise LlmdiscError(
+            f"{method} calibration fits one calibrator per class, and the held-out examples have "
+            f"none of class {missing}; use temperature, or a selection split with every class"
+        )
     frozen = FrozenEstimator(GivenProbabilities().fit(probs))
     # A frozen estimator is not refitted per fold, so the folds only split the prediction work:
     # KFold(2) needs no minimum per class.
@@ -176,11 +180,14 @@ def apply_one_vs_rest(probs: np.ndarray, parameters: list[dict[str, list[float]]
 def _cross_validated_log_loss(probs: np.ndarray, labels: np.ndarray, method: str) -> float:
     """Log loss of ``method`` on each fold of the selection split, fitted on the other folds."""
     from sklearn.model_selection import StratifiedKFold
+
     counts = np.bincount(labels)[np.bincount(labels) > 0] if len(labels) else np.zeros(1, dtype=np.int64)
     folds = min(_AUTO_FOLDS, int(counts.min()))
     if folds < 2:
-        raise LlmdiscError("calibration 'auto' needs at least 2 held-out examples of every class it sees; "
-                           "use a larger selection split or pick a method (temperature)")
+        raise LlmdiscError(
+            "calibration 'auto' needs at least 2 held-out examples of every class it sees; "
+            "use a larger selection split or pick a method (temperature)"
+        )
     losses = []
     for fit_idx, score_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(probs, labels):
         calibration = Calibration.fit(probs[fit_idx], labels[fit_idx], method)
@@ -229,8 +236,10 @@ class Calibration:
         if method == "auto":
             # Platt and isotonic need every class among the examples; else only the temperature competes.
             every_class = len(np.unique(labels)) == probs.shape[1]
-            scores = {m: round(_cross_validated_log_loss(probs, labels, m), 6)
-                      for m in (FITTED_METHODS if every_class else ("temperature",))}
+            scores = {
+                m: round(_cross_validated_log_loss(probs, labels, m), 6)
+                for m in (FITTED_METHODS if every_class else ("temperature",))
+            }
             chosen = cls.fit(probs, labels, min(scores, key=scores.get))
             chosen.chosen_by = scores
             return chosen

@@ -23,15 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.plumbing.config import arg
-from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.plumbing.config import arg
 
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["NaiveBayesClassifier", "LogisticRegressionClassifier", "LinearSvmClassifier", "RandomForestTextClassifier",
-           "class_weight_indices", "class_weight_vector", "load_skops"]
+__all__ = [
+    "NaiveBayesClassifier",
+    "LogisticRegressionClassifier",
+    "LinearSvmClassifier",
+    "RandomForestTextClassifier",
+    "class_weight_indices",
+    "class_weight_vector",
+    "load_skops",
+]
 
 MODEL_FILE = "model.skops"
 # The types beyond skops' own defaults (scikit-learn's public estimators, numpy arrays) that a
@@ -58,11 +65,13 @@ class BagOfWordsConfig:
     binary: bool = arg(False, "count presence (0/1) instead of occurrences")
     lowercase: bool = arg(True, "lower-case texts before counting")
     class_weight: str | dict[str, float] | None = arg(
-        None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
+        None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)"
+    )
 
 
-def class_weight_indices(class_weight: str | dict[str, float] | None, labels: list[str],
-                         where: str) -> str | dict[int, float] | None:
+def class_weight_indices(
+    class_weight: str | dict[str, float] | None, labels: list[str], where: str
+) -> str | dict[int, float] | None:
     """A ``class_weight`` setting with label names turned into class indices, or a one-line error.
 
     Args:
@@ -76,11 +85,15 @@ def class_weight_indices(class_weight: str | dict[str, float] | None, labels: li
     if class_weight is None or class_weight == "balanced":
         return class_weight
     if isinstance(class_weight, str):
-        raise LlmdiscError(f"{where}.class_weight must be none, 'balanced' or a mapping label: weight, not {class_weight!r}")
+        raise LlmdiscError(
+            f"{where}.class_weight must be none, 'balanced' or a mapping label: weight, not {class_weight!r}"
+        )
     unknown = [name for name in class_weight if name not in labels]
     if unknown:
-        raise LlmdiscError(f"{where}.class_weight names unknown label(s) {', '.join(map(repr, unknown))}; "
-                           f"the labels are: {', '.join(labels)}")
+        raise LlmdiscError(
+            f"{where}.class_weight names unknown label(s) {', '.join(map(repr, unknown))}; "
+            f"the labels are: {', '.join(labels)}"
+        )
     weights = {}
     for name, weight in class_weight.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
@@ -89,8 +102,9 @@ def class_weight_indices(class_weight: str | dict[str, float] | None, labels: li
     return {i: weights.get(i, 1.0) for i in range(len(labels))}
 
 
-def class_weight_vector(class_weight: str | dict[str, float] | None, labels: list[str], y: np.ndarray,
-                        where: str) -> np.ndarray | None:
+def class_weight_vector(
+    class_weight: str | dict[str, float] | None, labels: list[str], y: np.ndarray, where: str
+) -> np.ndarray | None:
     """One weight per class, for losses and decisions that take a vector (Trainer approaches).
 
     Args:
@@ -155,11 +169,15 @@ class _BagOfWordsClassifier(TextClassifier):
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.pipeline import Pipeline
+
         c = self.config
         self._check(self.labels)  # fit may be called without check (a notebook)
         vectorizer = CountVectorizer(
-            ngram_range=tuple(c.ngram_range), min_df=c.min_df, max_features=c.max_features,
-            binary=c.binary, lowercase=c.lowercase,
+            ngram_range=tuple(c.ngram_range),
+            min_df=c.min_df,
+            max_features=c.max_features,
+            binary=c.binary,
+            lowercase=c.lowercase,
             # The default pattern drops one-letter words and splits "don't" in two; keep both.
             token_pattern=r"(?u)\b\w[\w']*\b",
         )
@@ -180,14 +198,24 @@ class _BagOfWordsClassifier(TextClassifier):
         if hasattr(model, "estimators_"):  # a forest: the trees' nodes
             n = sum(tree.tree_.node_count for tree in model.estimators_)
         elif hasattr(model, "calibrated_classifiers_"):  # a calibrated SVM: each fold's SVM and sigmoid
-            n = sum(cc.estimator.coef_.size + cc.estimator.intercept_.size + 2 * len(cc.calibrators)
-                    for cc in model.calibrated_classifiers_)
+            n = sum(
+                cc.estimator.coef_.size + cc.estimator.intercept_.size + 2 * len(cc.calibrators)
+                for cc in model.calibrated_classifiers_
+            )
         else:
-            n = sum(a.size for a in (getattr(model, k, None) for k in ("coef_", "intercept_", "feature_log_prob_", "class_log_prior_")) if a is not None)
+            n = sum(
+                a.size
+                for a in (
+                    getattr(model, k, None) for k in ("coef_", "intercept_", "feature_log_prob_", "class_log_prior_")
+                )
+                if a is not None
+            )
         return {"total": int(n), "trainable": int(n)}
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
-        return "scikit-learn and skops", f"""
+        return (
+            "scikit-learn and skops",
+            f"""
 import os
 
 import numpy as np
@@ -206,11 +234,14 @@ labels = {self.labels!r}  # llmdisc_config.json; pipeline.classes_ holds their i
 texts = ["a text to classify", "another one"]
 probs = np.zeros((len(texts), len(labels)))
 probs[:, pipeline.classes_] = pipeline.predict_proba(texts)
-"""
+""",
+        )
 
     def _card_limits(self) -> list[str]:
-        return ["A bag of word n-grams: word order beyond "
-                f"{max(self.config.ngram_range)}-grams, negation scope and words unseen in training are not modelled."]
+        return [
+            "A bag of word n-grams: word order beyond "
+            f"{max(self.config.ngram_range)}-grams, negation scope and words unseen in training are not modelled."
+        ]
 
     def _save(self, folder: Path) -> None:
         # skops scans scikit-learn for its trusted types when imported (~3 s): import it only
@@ -225,8 +256,10 @@ probs[:, pipeline.classes_] = pipeline.predict_proba(texts)
         _check_pipeline(pipeline, self._estimator_class(), path)
         foreign = self._check_estimator(pipeline.steps[1][1])
         if foreign:
-            raise LlmdiscError(f"refusing to load {path}: its {self.name} model holds {foreign}, which llmdisc never "
-                               "saves; load only folders you or llmdisc wrote")
+            raise LlmdiscError(
+                f"refusing to load {path}: its {self.name} model holds {foreign}, which llmdisc never "
+                "saves; load only folders you or llmdisc wrote"
+            )
         self.pipeline = pipeline
 
 
@@ -250,8 +283,10 @@ def load_skops(path: Path, trusted: frozenset[str]) -> Any:
         raise LlmdiscError(f"{path} is not a readable skops file ({type(e).__name__}); save the model again") from None
     refused = sorted(set(untrusted) - trusted)
     if refused:
-        raise LlmdiscError(f"refusing to load {path}: it holds types llmdisc never saves ({', '.join(refused)}); "
-                           "load only folders you or llmdisc wrote")
+        raise LlmdiscError(
+            f"refusing to load {path}: it holds types llmdisc never saves ({', '.join(refused)}); "
+            "load only folders you or llmdisc wrote"
+        )
     return sio.load(path, trusted=sorted(trusted))
 
 
@@ -267,12 +302,15 @@ def _check_pipeline(pipeline: Any, estimator: type, path: Path) -> None:
     steps = [(name, type(step)) for name, step in getattr(pipeline, "steps", [])]
     expected = [("vectorizer", CountVectorizer), ("model", estimator)]
     vectorizer = pipeline.steps[0][1] if steps == expected else None
-    if vectorizer is None or not (isinstance(vectorizer.analyzer, str) and vectorizer.preprocessor is None
-                                  and vectorizer.tokenizer is None):
+    if vectorizer is None or not (
+        isinstance(vectorizer.analyzer, str) and vectorizer.preprocessor is None and vectorizer.tokenizer is None
+    ):
         found = ", ".join(f"{name}: {kind.__name__}" for name, kind in steps) or type(pipeline).__name__
-        raise LlmdiscError(f"refusing to load {path}: it is not a pipeline llmdisc saves (found {found}; "
-                           f"expected vectorizer: CountVectorizer, model: {estimator.__name__}); load only folders "
-                           "you or llmdisc wrote")
+        raise LlmdiscError(
+            f"refusing to load {path}: it is not a pipeline llmdisc saves (found {found}; "
+            f"expected vectorizer: CountVectorizer, model: {estimator.__name__}); load only folders "
+            "you or llmdisc wrote"
+        )
 
 
 @register("naive_bayes")
@@ -288,10 +326,12 @@ class NaiveBayesClassifier(_BagOfWordsClassifier):
 
     def _estimator(self, labels: np.ndarray):
         from sklearn.naive_bayes import MultinomialNB
+
         return MultinomialNB(alpha=self.config.alpha, class_prior=self._class_prior(labels))
 
     def _estimator_class(self) -> type:
         from sklearn.naive_bayes import MultinomialNB
+
         return MultinomialNB
 
     def _class_prior(self, labels: np.ndarray) -> list[float] | None:
@@ -324,10 +364,14 @@ class LogisticRegressionClassifier(_BagOfWordsClassifier):
 
     def _estimator(self, labels: np.ndarray):
         from sklearn.linear_model import LogisticRegression
-        return LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, class_weight=self._class_weight(labels))
+
+        return LogisticRegression(
+            C=self.config.C, max_iter=self.config.max_iter, class_weight=self._class_weight(labels)
+        )
 
     def _estimator_class(self) -> type:
         from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression
 
 
@@ -336,8 +380,10 @@ class LinearSvmClassifier(_BagOfWordsClassifier):
     """A linear SVM on the same n-gram counts, its margins calibrated to probabilities."""
 
     paradigm = "discriminative"
-    description = ("A linear SVM on word n-gram counts (hinge loss, max margin), its scores turned into "
-                   "probabilities by Platt scaling on cross-validation folds.")
+    description = (
+        "A linear SVM on word n-gram counts (hinge loss, max margin), its scores turned into "
+        "probabilities by Platt scaling on cross-validation folds."
+    )
 
     @dataclass
     class Config(BagOfWordsConfig):
@@ -347,12 +393,15 @@ class LinearSvmClassifier(_BagOfWordsClassifier):
     def _estimator(self, labels: np.ndarray):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import LinearSVC
+
         smallest = int(np.unique(labels, return_counts=True)[1].min())
         if smallest < 2:
             # Platt scaling fits the sigmoid on held-out folds, each holding every class.
             rare = [self.labels[c] for c, n in zip(*np.unique(labels, return_counts=True)) if n < 2]
-            raise LlmdiscError(f"linear_svm needs at least 2 training examples of each class it sees to calibrate "
-                               f"its probabilities; {', '.join(map(repr, rare))} has 1: add examples or use logistic_regression")
+            raise LlmdiscError(
+                f"linear_svm needs at least 2 training examples of each class it sees to calibrate "
+                f"its probabilities; {', '.join(map(repr, rare))} has 1: add examples or use logistic_regression"
+            )
         # No class_weight here: the weights go in as sample weights (see _fit_params).
         svm = LinearSVC(C=self.config.C, max_iter=self.config.max_iter)
         # cv folds are stratified: no more folds than the smallest class has examples.
@@ -366,22 +415,27 @@ class LinearSvmClassifier(_BagOfWordsClassifier):
         if weights is None:
             return {}
         from sklearn.utils.class_weight import compute_sample_weight
+
         return {"model__sample_weight": compute_sample_weight(weights, labels)}
 
     def _estimator_class(self) -> type:
         from sklearn.calibration import CalibratedClassifierCV
+
         return CalibratedClassifierCV
 
     def _check_estimator(self, model: Any) -> str | None:
         from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
         from sklearn.svm import LinearSVC
+
         parts = [("estimator", model.estimator, LinearSVC)]
         for i, cc in enumerate(getattr(model, "calibrated_classifiers_", None) or [None]):
             parts.append((f"calibrated_classifiers_[{i}]", cc, _CalibratedClassifier))
             if type(cc) is _CalibratedClassifier:
                 parts.append((f"calibrated_classifiers_[{i}].estimator", cc.estimator, LinearSVC))
-                parts += [(f"calibrated_classifiers_[{i}].calibrators[{j}]", cal, _SigmoidCalibration)
-                          for j, cal in enumerate(cc.calibrators)]
+                parts += [
+                    (f"calibrated_classifiers_[{i}].calibrators[{j}]", cal, _SigmoidCalibration)
+                    for j, cal in enumerate(cc.calibrators)
+                ]
         return _first_foreign(parts)
 
 
@@ -390,8 +444,10 @@ class RandomForestTextClassifier(_BagOfWordsClassifier):
     """A random forest on the same n-gram counts: a non-linear discriminative baseline."""
 
     paradigm = "discriminative"
-    description = ("A random forest on word n-gram counts: bagged decision trees, probabilities from the "
-                   "trees' leaf class frequencies.")
+    description = (
+        "A random forest on word n-gram counts: bagged decision trees, probabilities from the "
+        "trees' leaf class frequencies."
+    )
     takes_seed = True
 
     @dataclass
@@ -402,12 +458,18 @@ class RandomForestTextClassifier(_BagOfWordsClassifier):
 
     def _estimator(self, labels: np.ndarray):
         from sklearn.ensemble import RandomForestClassifier as Forest
+
         c = self.config
         # n_jobs=-1: every core, as torch uses them. The trees are independent and scikit-learn
         # builds them in threads, each from its own seeded draw, so any thread count gives the same
         # forest (one core took minutes per fit on SST-2's 67,349 sentences).
-        return Forest(n_estimators=c.n_estimators, max_depth=c.max_depth, random_state=c.seed,
-                      class_weight=self._class_weight(labels), n_jobs=-1)
+        return Forest(
+            n_estimators=c.n_estimators,
+            max_depth=c.max_depth,
+            random_state=c.seed,
+            class_weight=self._class_weight(labels),
+            n_jobs=-1,
+        )
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         super()._fit(texts, labels, eval_data)
@@ -417,17 +479,24 @@ class RandomForestTextClassifier(_BagOfWordsClassifier):
 
     def _estimator_class(self) -> type:
         from sklearn.ensemble import RandomForestClassifier as Forest
+
         return Forest
 
     def _check_estimator(self, model: Any) -> str | None:
         from sklearn.tree import DecisionTreeClassifier
+
         parts = [("estimator", model.estimator, DecisionTreeClassifier)]
-        parts += [(f"estimators_[{i}]", tree, DecisionTreeClassifier) for i, tree in enumerate(getattr(model, "estimators_", None) or [None])]
+        parts += [
+            (f"estimators_[{i}]", tree, DecisionTreeClassifier)
+            for i, tree in enumerate(getattr(model, "estimators_", None) or [None])
+        ]
         return _first_foreign(parts)
 
     def _card_limits(self) -> list[str]:
-        return super()._card_limits() + ["Trees split on single n-gram counts: with few training texts the forest "
-                                         "is coarse and its probabilities are vote shares, not calibrated."]
+        return super()._card_limits() + [
+            "Trees split on single n-gram counts: with few training texts the forest "
+            "is coarse and its probabilities are vote shares, not calibrated."
+        ]
 
 
 def _first_foreign(parts: list[tuple[str, Any, type]]) -> str | None:

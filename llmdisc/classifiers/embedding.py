@@ -21,19 +21,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.plumbing.config import arg
+from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.hub.repos import is_repo_id
 from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement, resolve_placement
 from llmdisc.lm.loading import ALIASES, check_model_available, resolve_model
-from llmdisc.classifiers.base import TextClassifier, register
-from llmdisc.classifiers.classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
+from llmdisc.plumbing.config import arg
 
 if TYPE_CHECKING:
     import datasets
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["EmbeddingLogisticRegression", "choose_c", "encoder_hub_id", "load_logistic_head", "load_sentence_encoder", "require"]
+__all__ = [
+    "EmbeddingLogisticRegression",
+    "choose_c",
+    "encoder_hub_id",
+    "load_logistic_head",
+    "load_sentence_encoder",
+    "require",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +82,10 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     try:
         return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
     except (OSError, ValueError) as e:
-        raise LlmdiscError(f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
-                           "pass a sentence-transformers or BERT-style folder, an alias or a Hub id") from None
+        raise LlmdiscError(
+            f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
+            "pass a sentence-transformers or BERT-style folder, an alias or a Hub id"
+        ) from None
 
 
 def load_logistic_head(path: Path):
@@ -89,8 +98,10 @@ def load_logistic_head(path: Path):
 
     head = load_skops(path, TRUSTED_TYPES)
     if type(head) is not LogisticRegression:
-        raise LlmdiscError(f"refusing to load {path}: it holds a {type(head).__name__}, not the "
-                           "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote")
+        raise LlmdiscError(
+            f"refusing to load {path}: it holds a {type(head).__name__}, not the "
+            "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote"
+        )
     return head
 
 
@@ -107,11 +118,13 @@ def choose_c(features: np.ndarray, labels: np.ndarray, class_weight, max_iter: i
         The chosen C.
     """
     from sklearn.linear_model import LogisticRegressionCV
+
     folds = min(CV_FOLDS, int(np.bincount(labels)[np.unique(labels)].min()))
     if folds < 2:
         return FALLBACK_C
-    search = LogisticRegressionCV(Cs=C_GRID, cv=folds, scoring="neg_log_loss", max_iter=max_iter,
-                                  class_weight=class_weight)
+    search = LogisticRegressionCV(
+        Cs=C_GRID, cv=folds, scoring="neg_log_loss", max_iter=max_iter, class_weight=class_weight
+    )
     with warnings.catch_warnings():
         # scikit-learn >= 1.8 warns that l1_ratios' default becomes (0.0,) (plain L2, as now) and
         # that the fitted attributes will be simplified (C_ is read through np.ravel, either way).
@@ -133,18 +146,24 @@ class EmbeddingLogisticRegression(TextClassifier):
     """Logistic regression on frozen sentence embeddings."""
 
     paradigm = "discriminative"
-    description = ("Logistic regression on frozen sentence embeddings (a sentence-transformers encoder, "
-                   "mean-pooled, not fine-tuned): models P(y|x) on a pretrained representation.")
+    description = (
+        "Logistic regression on frozen sentence embeddings (a sentence-transformers encoder, "
+        "mean-pooled, not fine-tuned): models P(y|x) on a pretrained representation."
+    )
     hub_library = "sentence-transformers"
 
     @dataclass
     class Config:
         model: str = arg("minilm-l6", "the sentence encoder: an alias, a folder or a Hub id")
-        C: float | None = arg(None, "inverse L2 regularisation strength (default: chosen by cross-validated log "
-                                    "loss on the training examples, 1e-2..1e4; 100 when a class has one example)")
+        C: float | None = arg(
+            None,
+            "inverse L2 regularisation strength (default: chosen by cross-validated log "
+            "loss on the training examples, 1e-2..1e4; 100 when a class has one example)",
+        )
         max_iter: int = arg(1000, "solver iterations at most")
         class_weight: str | dict[str, float] | None = arg(
-            None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
+            None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)"
+        )
         batch_size: int = arg(32, "texts encoded at a time (memory, not results)")
         device: str = device_field()
         dtype: str = dtype_field()
@@ -164,8 +183,12 @@ class EmbeddingLogisticRegression(TextClassifier):
         return self.encoder
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self._encoder().encode(texts, batch_size=self.config.batch_size, convert_to_numpy=True,
-                                                 show_progress_bar=False), dtype=np.float64)
+        return np.asarray(
+            self._encoder().encode(
+                texts, batch_size=self.config.batch_size, convert_to_numpy=True, show_progress_bar=False
+            ),
+            dtype=np.float64,
+        )
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         from sklearn.linear_model import LogisticRegression
@@ -174,8 +197,14 @@ class EmbeddingLogisticRegression(TextClassifier):
         weights = present_class_weight(class_weight_indices(self.config.class_weight, self.labels, self.name), labels)
         features = self._embed(texts)
         try:
-            c = self.config.C if self.config.C is not None else choose_c(features, labels, weights, self.config.max_iter)
-            self.head = LogisticRegression(C=c, max_iter=self.config.max_iter, class_weight=weights).fit(features, labels)
+            c = (
+                self.config.C
+                if self.config.C is not None
+                else choose_c(features, labels, weights, self.config.max_iter)
+            )
+            self.head = LogisticRegression(C=c, max_iter=self.config.max_iter, class_weight=weights).fit(
+                features, labels
+            )
         except ValueError as e:  # a bad C...
             raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
 
@@ -206,8 +235,9 @@ class EmbeddingLogisticRegression(TextClassifier):
         self.head = head
         bundled = folder / ENCODER_DIR
         # Loaded now, so that a missing encoder fails here and not at the first prediction.
-        self.encoder = load_sentence_encoder(str(bundled) if bundled.is_dir() else self.config.model,
-                                             self.config.device, self.config.dtype)
+        self.encoder = load_sentence_encoder(
+            str(bundled) if bundled.is_dir() else self.config.model, self.config.device, self.config.dtype
+        )
 
     def _encoder_id(self) -> str:
         return encoder_hub_id(self.config.model)
@@ -218,11 +248,15 @@ class EmbeddingLogisticRegression(TextClassifier):
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
         if self._bundles_encoder():  # saved in the folder's encoder/
-            encoder = (f'os.path.join(repo, "{ENCODER_DIR}") if os.path.isdir(repo) else '
-                       f'os.path.join(snapshot_download(repo, allow_patterns=["{ENCODER_DIR}/*"]), "{ENCODER_DIR}")')
+            encoder = (
+                f'os.path.join(repo, "{ENCODER_DIR}") if os.path.isdir(repo) else '
+                f'os.path.join(snapshot_download(repo, allow_patterns=["{ENCODER_DIR}/*"]), "{ENCODER_DIR}")'
+            )
         else:
             encoder = repr(self._encoder_id())
-        return "sentence-transformers, scikit-learn and skops", f"""
+        return (
+            "sentence-transformers, scikit-learn and skops",
+            f"""
 import os
 
 import numpy as np
@@ -242,10 +276,12 @@ labels = {self.labels!r}  # llmdisc_config.json; head.classes_ holds their indic
 texts = ["a text to classify", "another one"]
 probs = np.zeros((len(texts), len(labels)))
 probs[:, head.classes_] = head.predict_proba(encoder.encode(texts, batch_size={self.config.batch_size}))
-"""
+""",
+        )
 
     def _card_limits(self) -> list[str]:
-        return ["The encoder is frozen: what its embeddings do not separate, the linear head cannot learn.",
-                "Texts beyond the encoder's maximum length (256 word pieces for MiniLM) are truncated.",
-                "It inherits its encoder's language coverage and biases."]
-
+        return [
+            "The encoder is frozen: what its embeddings do not separate, the linear head cannot learn.",
+            "Texts beyond the encoder's maximum length (256 word pieces for MiniLM) are truncated.",
+            "It inherits its encoder's language coverage and biases.",
+        ]

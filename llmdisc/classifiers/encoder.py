@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.plumbing.config import arg
-from llmdisc.lm.batch_sizes import DISTRIBUTED_AUTO_BATCH, run_in_batches
-from llmdisc.plumbing.distributed import map_batches, world_size
-from llmdisc.errors import LlmdiscError
-from llmdisc.metrics.classification import softmax
-from llmdisc.lm.devices import model_placement, place_for_inference
-from llmdisc.lm.loading import check_model_available, load_model, load_model_config
-from llmdisc.plumbing.no_grad import no_grad
-from llmdisc.training.trainer import TrainerSettings, check_run_options, train_model
 from llmdisc.classifiers.base import TextClassifier, register
 from llmdisc.classifiers.classical import class_weight_indices, class_weight_vector
+from llmdisc.errors import LlmdiscError
+from llmdisc.lm.batch_sizes import DISTRIBUTED_AUTO_BATCH, run_in_batches
+from llmdisc.lm.devices import model_placement, place_for_inference
+from llmdisc.lm.loading import check_model_available, load_model, load_model_config
+from llmdisc.metrics.classification import softmax
+from llmdisc.plumbing.config import arg
+from llmdisc.plumbing.distributed import map_batches, world_size
+from llmdisc.plumbing.no_grad import no_grad
+from llmdisc.training.trainer import TrainerSettings, check_run_options, train_model
 
 if TYPE_CHECKING:
     import datasets
@@ -49,8 +49,9 @@ POOLINGS = ("mean", "cls")
 DEFAULT_POOLING = "mean"
 
 
-def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "texts",
-                   add_special_tokens: bool = True) -> tuple[dict[str, list], int]:
+def tokenize_texts(
+    tokenizer, texts: list[str], max_length: int, what: str = "texts", add_special_tokens: bool = True
+) -> tuple[dict[str, list], int]:
     """Tokenize ``texts``, truncating to ``max_length`` tokens; count (and log) the truncated ones.
 
     ``add_special_tokens=False`` for texts that hold them already (prompts rendered by a chat template).
@@ -64,12 +65,15 @@ def tokenize_texts(tokenizer, texts: list[str], max_length: int, what: str = "te
     if n_truncated == 0:
         return dict(full), 0
     logger.warning("%s: truncated %d of %d texts to %d tokens", what, n_truncated, len(texts), max_length)
-    return dict(tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=add_special_tokens)), n_truncated
+    return dict(
+        tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=add_special_tokens)
+    ), n_truncated
 
 
 @no_grad
-def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_size: int | str,
-                   add_special_tokens: bool = True) -> tuple[np.ndarray, int]:
+def predict_logits(
+    model, tokenizer, texts: list[str], max_length: int, batch_size: int | str, add_special_tokens: bool = True
+) -> tuple[np.ndarray, int]:
     """Logits for ``texts``, in batches of similar length (sorted, so little padding).
 
     ``batch_size`` may be ``"auto"`` (the largest batch that fits); a batch that runs out of
@@ -93,13 +97,14 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
 
     if world_size() > 1:  # fixed batches, shared among the processes
         size = DISTRIBUTED_AUTO_BATCH if batch_size == "auto" else int(batch_size)
-        batches = [order[start:start + size] for start in range(0, len(texts), size)]
+        batches = [order[start : start + size] for start in range(0, len(texts), size)]
         for idx, logits in zip(batches, map_batches(lambda b: run_in_batches(run, list(b), len(b)), batches)):
             out[idx] = logits
         return out, n_truncated
     longest_first = order[::-1]
-    rows = run_in_batches(lambda b: list(run(np.asarray(b))), list(longest_first), batch_size,
-                          length=lambda i: len(enc["input_ids"][i]))
+    rows = run_in_batches(
+        lambda b: list(run(np.asarray(b))), list(longest_first), batch_size, length=lambda i: len(enc["input_ids"][i])
+    )
     if len(texts):
         out[longest_first] = np.stack(rows)
     return out, n_truncated
@@ -107,15 +112,23 @@ def predict_logits(model, tokenizer, texts: list[str], max_length: int, batch_si
 
 def _check_encoder(name: str) -> None:
     """A clear error for a model that is not an encoder or has no classification head."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+        MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+    )
+
     model_type = load_model_config(name).model_type
     if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        raise LlmdiscError(f"model '{name}' (type '{model_type}') has no sequence-classification head in "
-                           "transformers; pick a BERT-style encoder such as minilm-l6")
+        raise LlmdiscError(
+            f"model '{name}' (type '{model_type}') has no sequence-classification head in "
+            "transformers; pick a BERT-style encoder such as minilm-l6"
+        )
     # Encoders are the models with a masked-LM head; decoders (gpt2, llama) have none.
     if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
-        raise LlmdiscError(f"model '{name}' (type '{model_type}') is not an encoder; the encoder approach takes "
-                           "BERT-style models (use lora for decoder LMs such as gpt2 or llama)")
+        raise LlmdiscError(
+            f"model '{name}' (type '{model_type}') is not an encoder; the encoder approach takes "
+            "BERT-style models (use lora for decoder LMs such as gpt2 or llama)"
+        )
 
 
 @register("encoder")
@@ -131,9 +144,12 @@ class EncoderClassifier(TextClassifier):
     @dataclass
     class Config(TrainerSettings):
         model: str = arg("minilm-l6", "encoder: an alias, a folder or a Hub id")
-        pooling: str = arg(DEFAULT_POOLING, "what the head reads: mean (the attention-masked mean of the token "
-                                            "vectors, as sentence-embedding models are trained) or cls (the "
-                                            "first token through the model's pooler: transformers' own head)")
+        pooling: str = arg(
+            DEFAULT_POOLING,
+            "what the head reads: mean (the attention-masked mean of the token "
+            "vectors, as sentence-embedding models are trained) or cls (the "
+            "first token through the model's pooler: transformers' own head)",
+        )
 
     def _check(self, labels: list[str]) -> None:
         if self.config.pooling not in POOLINGS:
@@ -144,8 +160,12 @@ class EncoderClassifier(TextClassifier):
         _check_encoder(self.config.model)
 
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
-        from llmdisc.classifiers.mean_pooling import MeanPooledClassifier  # torch: not at import (the CLI answers at once)
         from transformers import DataCollatorWithPadding, set_seed
+
+        from llmdisc.classifiers.mean_pooling import (
+            MeanPooledClassifier,
+        )  # torch: not at import (the CLI answers at once)
+
         c = self.config
         _check_encoder(c.model)
         set_seed(c.seed)  # the new classification head is initialised from the global RNG
@@ -156,10 +176,16 @@ class EncoderClassifier(TextClassifier):
             self.model = MeanPooledClassifier(encoder, id2label)
         else:
             self.model, self.tokenizer = load_model(
-                c.model, task="sequence-classification", num_labels=len(self.labels),
-                id2label=id2label, label2id={v: k for k, v in id2label.items()},
+                c.model,
+                task="sequence-classification",
+                num_labels=len(self.labels),
+                id2label=id2label,
+                label2id={v: k for k, v in id2label.items()},
                 # A checkpoint fine-tuned with another number of labels gets a fresh head.
-                ignore_mismatched_sizes=True, device=c.device, dtype="float32")
+                ignore_mismatched_sizes=True,
+                device=c.device,
+                dtype="float32",
+            )
         limit = getattr(self.model.config, "max_position_embeddings", None) or c.max_length
         if c.max_length > limit:
             logger.warning("max_length %d exceeds %s's %d positions; using %d", c.max_length, c.model, limit, limit)
@@ -168,38 +194,59 @@ class EncoderClassifier(TextClassifier):
         eval_ds = None
         if eval_data is not None:
             eval_ds = self._tokenized(list(eval_data["text"]), np.asarray(eval_data["label"]), "validation")
-        run = train_model(self.model, self.tokenizer, train_ds, eval_ds, c, DataCollatorWithPadding(self.tokenizer),
-                          class_weights=class_weight_vector(c.class_weight, self.labels, labels, self.name))
+        run = train_model(
+            self.model,
+            self.tokenizer,
+            train_ds,
+            eval_ds,
+            c,
+            DataCollatorWithPadding(self.tokenizer),
+            class_weights=class_weight_vector(c.class_weight, self.labels, labels, self.name),
+        )
         self.info.trainer = run
         place_for_inference(self.model, c.device, c.dtype).eval()
         self.info.device, self.info.dtype = model_placement(self.model)
 
     def _tokenized(self, texts: list[str], labels: np.ndarray, split: str) -> datasets.Dataset:
         import datasets
+
         enc, n_truncated = tokenize_texts(self.tokenizer, texts, self.config.max_length, split)
         self.info.truncated[split] = n_truncated
         # `length` feeds the length-grouped sampler; Trainer drops it before the forward pass.
-        return datasets.Dataset.from_dict({**enc, "labels": labels.tolist(),
-                                           "length": [len(ids) for ids in enc["input_ids"]]})
+        return datasets.Dataset.from_dict(
+            {**enc, "labels": labels.tolist(), "length": [len(ids) for ids in enc["input_ids"]]}
+        )
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        logits, _ = predict_logits(self.model, self.tokenizer, texts, self.config.max_length, self.config.eval_batch_size)
+        logits, _ = predict_logits(
+            self.model, self.tokenizer, texts, self.config.max_length, self.config.eval_batch_size
+        )
         return softmax(logits)
 
     def num_parameters(self) -> dict[str, int]:
-        return {"total": sum(p.numel() for p in self.model.parameters()),
-                "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad)}
+        return {
+            "total": sum(p.numel() for p in self.model.parameters()),
+            "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
+        }
 
     def _card_approach(self) -> str:
-        read = ("the mean of its token vectors (padding excluded)" if self.config.pooling == "mean"
-                else "the first token's vector, through the model's pooler,")
-        return (f"{self.description} The text goes through the encoder; {read} feeds a linear "
-                f"head over the {len(self.labels)} labels, and cross-entropy trains both.")
+        read = (
+            "the mean of its token vectors (padding excluded)"
+            if self.config.pooling == "mean"
+            else "the first token's vector, through the model's pooler,"
+        )
+        return (
+            f"{self.description} The text goes through the encoder; {read} feeds a linear "
+            f"head over the {len(self.labels)} labels, and cross-entropy trains both."
+        )
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
         from llmdisc.classifiers.mean_pooling import HEAD_FILE  # torch: not at import (the CLI answers at once)
+
         if self.config.pooling == "mean":
-            return "transformers", f"""
+            return (
+                "transformers",
+                f"""
 import os
 
 import torch
@@ -218,30 +265,45 @@ with torch.no_grad():
     mask = batch["attention_mask"].unsqueeze(-1).float()
     pooled = (hidden * mask).sum(1) / mask.sum(1)
     probs = (pooled @ head["weight"].T + head["bias"]).softmax(-1)  # columns: encoder.config.id2label
-"""
-        return "transformers", f"""
+""",
+            )
+        return (
+            "transformers",
+            f"""
 from transformers import pipeline
 
 classifier = pipeline("text-classification", model={repo!r}, top_k=None)
 texts = ["a text to classify", "another one"]
 # One {{label: probability}} dict per text; llmdisc truncated texts to {self.config.max_length} tokens.
 probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, truncation=True, max_length={self.config.max_length})]
-"""
+""",
+        )
 
     def _card_limits(self) -> list[str]:
-        return [f"Texts longer than {self.config.max_length} tokens are truncated: only their start is read.",
-                "It inherits its base encoder's language coverage and biases."]
+        return [
+            f"Texts longer than {self.config.max_length} tokens are truncated: only their start is read.",
+            "It inherits its base encoder's language coverage and biases.",
+        ]
 
     def _save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
 
     def _load(self, folder: Path) -> None:
-        from llmdisc.classifiers.mean_pooling import HEAD_FILE, MeanPooledClassifier  # torch: not at import (the CLI answers at once)
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from llmdisc.classifiers.mean_pooling import (
+            HEAD_FILE,
+            MeanPooledClassifier,
+        )  # torch: not at import (the CLI answers at once)
+
         # The head's file says which head it is: folders saved before the pooling setting have none.
         mean = (Path(folder) / HEAD_FILE).is_file()
         self.config.pooling = "mean" if mean else "cls"
-        model = MeanPooledClassifier.from_pretrained(folder) if mean else AutoModelForSequenceClassification.from_pretrained(folder)
+        model = (
+            MeanPooledClassifier.from_pretrained(folder)
+            if mean
+            else AutoModelForSequenceClassification.from_pretrained(folder)
+        )
         self.model = place_for_inference(model, self.config.device, self.config.dtype).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -73,10 +73,16 @@ class MeanPooledClassifier(torch.nn.Module):
 
     # No **kwargs on purpose: Trainer then treats the loss as a batch mean, as for transformers'
     # own classification heads (see training.train_model).
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ):
         """Logits (and the mean cross-entropy when ``labels`` are given), as transformers heads return them."""
         from transformers.modeling_outputs import SequenceClassifierOutput
+
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         logits = self.classifier(self.dropout(mean_pool(hidden, attention_mask)))
@@ -86,15 +92,19 @@ class MeanPooledClassifier(torch.nn.Module):
     def save_pretrained(self, folder: str | Path) -> None:
         """The encoder's own folder, plus the head in :data:`HEAD_FILE`."""
         from safetensors.torch import save_file
+
         self.encoder.save_pretrained(folder)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.classifier.state_dict().items()},
-                  str(Path(folder) / HEAD_FILE))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.classifier.state_dict().items()},
+            str(Path(folder) / HEAD_FILE),
+        )
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> MeanPooledClassifier:
         """Load a folder written by :meth:`save_pretrained`."""
         from safetensors.torch import load_file
         from transformers import AutoModel
+
         encoder = AutoModel.from_pretrained(folder)
         model = cls(encoder, {int(k): v for k, v in encoder.config.id2label.items()})
         model.classifier.load_state_dict(load_file(str(Path(folder) / HEAD_FILE)))

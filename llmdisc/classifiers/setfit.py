@@ -22,12 +22,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.plumbing.config import arg
-from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement, place_for_inference, resolve_placement
-from llmdisc.lm.loading import check_model_available, resolve_model
 from llmdisc.classifiers.base import TextClassifier, register
 from llmdisc.classifiers.embedding import encoder_hub_id, load_logistic_head, require
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.lm.devices import (
+    check_placement,
+    device_field,
+    dtype_field,
+    model_placement,
+    place_for_inference,
+    resolve_placement,
+)
+from llmdisc.lm.loading import check_model_available, resolve_model
+from llmdisc.plumbing.config import arg
 
 if TYPE_CHECKING:
     import datasets
@@ -44,8 +51,10 @@ class SetFitClassifier(TextClassifier):
     """SetFit: contrastive fine-tuning of a sentence encoder, then logistic regression."""
 
     paradigm = "discriminative"
-    description = ("SetFit: a sentence-transformers encoder fine-tuned contrastively on pairs of training "
-                   "examples, then logistic regression on its embeddings: models P(y|x).")
+    description = (
+        "SetFit: a sentence-transformers encoder fine-tuned contrastively on pairs of training "
+        "examples, then logistic regression on its embeddings: models P(y|x)."
+    )
     hub_library = "setfit"
     takes_seed = True
 
@@ -75,11 +84,20 @@ class SetFitClassifier(TextClassifier):
         self._check(self.labels)
         c = self.config
         # float32 weights for the contrastive fine-tuning; the dtype asked for applies to prediction.
-        self.model = SetFitModel.from_pretrained(resolve_model(c.model), device=resolve_placement(c.device, c.dtype).device_name)
+        self.model = SetFitModel.from_pretrained(
+            resolve_model(c.model), device=resolve_placement(c.device, c.dtype).device_name
+        )
         with tempfile.TemporaryDirectory(prefix="llmdisc-setfit-") as tmp:  # setfit's checkpoints: none kept
-            args = TrainingArguments(output_dir=tmp, num_iterations=c.num_iterations, num_epochs=c.num_epochs,
-                                     batch_size=c.batch_size, seed=c.seed, report_to="none", save_strategy="no",
-                                     show_progress_bar=False)
+            args = TrainingArguments(
+                output_dir=tmp,
+                num_iterations=c.num_iterations,
+                num_epochs=c.num_epochs,
+                batch_size=c.batch_size,
+                seed=c.seed,
+                report_to="none",
+                save_strategy="no",
+                show_progress_bar=False,
+            )
             train = hf_datasets.Dataset.from_dict({"text": texts, "label": [int(y) for y in labels]})
             try:
                 trainer = Trainer(model=self.model, args=args, train_dataset=train)
@@ -91,8 +109,9 @@ class SetFitClassifier(TextClassifier):
                 with warnings.catch_warnings():
                     # setfit's inner Trainer pins memory with no way to say otherwise; torch then
                     # warns on every CPU-only run (pinning does nothing there).
-                    warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true",
-                                            category=UserWarning)
+                    warnings.filterwarnings(
+                        "ignore", message=".*'pin_memory' argument is set as true", category=UserWarning
+                    )
                     trainer.train()
             except ValueError as e:
                 raise LlmdiscError(f"{self.name} could not be trained: {first_line(e)}; check its settings") from None
@@ -121,12 +140,17 @@ class SetFitClassifier(TextClassifier):
     def _load(self, folder: Path) -> None:
         from sentence_transformers import SentenceTransformer
         from setfit import SetFitModel
+
         head = load_logistic_head(folder / HEAD_FILE)
         try:
             placement = resolve_placement(self.config.device, self.config.dtype)
-            body = SentenceTransformer(str(folder), device=placement.device_name, model_kwargs={"dtype": placement.dtype})
+            body = SentenceTransformer(
+                str(folder), device=placement.device_name, model_kwargs={"dtype": placement.dtype}
+            )
         except (OSError, ValueError) as e:
-            raise LlmdiscError(f"{folder} holds no readable sentence encoder ({first_line(e, 200)}); save the model again") from None
+            raise LlmdiscError(
+                f"{folder} holds no readable sentence encoder ({first_line(e, 200)}); save the model again"
+            ) from None
         self.model = SetFitModel(model_body=body, model_head=head)
 
     def _encoder_id(self) -> str:
@@ -136,7 +160,9 @@ class SetFitClassifier(TextClassifier):
         return f"{self.description} Base encoder: {self._encoder_id()}."
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
-        return "setfit", f"""
+        return (
+            "setfit",
+            f"""
 import numpy as np
 from setfit import SetFitModel
 
@@ -146,9 +172,12 @@ labels = {self.labels!r}  # llmdisc_config.json; model.model_head.classes_ holds
 texts = ["a text to classify", "another one"]
 probs = np.zeros((len(texts), len(labels)))
 probs[:, model.model_head.classes_] = model.predict_proba(texts, as_numpy=True)
-"""
+""",
+        )
 
     def _card_limits(self) -> list[str]:
-        return ["model_head.pkl is a pickle, which SetFitModel.from_pretrained runs: load only repos you trust.",
-                "Texts beyond the encoder's maximum length (256 word pieces for MiniLM) are truncated.",
-                "It inherits its base encoder's language coverage and biases."]
+        return [
+            "model_head.pkl is a pickle, which SetFitModel.from_pretrained runs: load only repos you trust.",
+            "Texts beyond the encoder's maximum length (256 word pieces for MiniLM) are truncated.",
+            "It inherits its base encoder's language coverage and biases.",
+        ]

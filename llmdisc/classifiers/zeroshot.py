@@ -40,27 +40,44 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.plumbing.config import DEFAULT_SEED, arg
-from llmdisc.errors import LlmdiscError
-from llmdisc.plumbing.atomic_files import write_json
-from llmdisc.lm.label_likelihood import (MIN_TEMPLATES, REVIEW_TEMPLATE, LikelihoodScorer, Template, apply_weights, causal_lm_loading_code,
-                          check_chat_template, check_mode, likelihood_snippet, parse_templates, prior_weights,
-                          resolve_verbalizers)
-from llmdisc.lm.prompt_selection import (SELECT_METRICS, candidate_templates, candidate_verbalizers, check_select_size,
-                                select_prompt)
-from llmdisc.lm.prompts import task_templates
 from llmdisc.api.records import PromptChoice
+from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.errors import LlmdiscError
 from llmdisc.lm.batch_sizes import check_batch_size, check_max_tokens
 from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement
+from llmdisc.lm.label_likelihood import (
+    MIN_TEMPLATES,
+    REVIEW_TEMPLATE,
+    LikelihoodScorer,
+    Template,
+    apply_weights,
+    causal_lm_loading_code,
+    check_chat_template,
+    check_mode,
+    likelihood_snippet,
+    parse_templates,
+    prior_weights,
+    resolve_verbalizers,
+)
 from llmdisc.lm.loading import check_model_available, load_model, load_tokenizer
 from llmdisc.lm.loglikelihood import DEFAULT_MAX_TOKENS
-from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.lm.prompt_selection import (
+    SELECT_METRICS,
+    candidate_templates,
+    candidate_verbalizers,
+    check_select_size,
+    select_prompt,
+)
+from llmdisc.lm.prompts import task_templates
+from llmdisc.plumbing.atomic_files import write_json
+from llmdisc.plumbing.config import DEFAULT_SEED, arg
 
 if TYPE_CHECKING:
     import datasets
@@ -70,6 +87,7 @@ __all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "PRIORS", "REVIEW_TEMPLATE", "
 logger = logging.getLogger(__name__)
 
 PRIORS = ("none", "train")
+
 
 @register("zeroshot")
 class ZeroShotClassifier(TextClassifier):
@@ -84,32 +102,56 @@ class ZeroShotClassifier(TextClassifier):
     class Config:
         model: str = arg("smollm2-135m", "causal LM: an alias, a folder, a .gguf file or a Hub id")
         mode: str = arg("direct", "direct: P(label | text); channel: P(text | label)")
-        templates: list[str] | None = arg(None, "one or more templates with {text} then {label}; several are averaged "
-                                          "(default: the task's)")
-        task: str | None = arg(None, "sentiment, topic, spam or an instruction: picks the templates when none are given "
-                                     "(default: a task-neutral template)")
-        verbalizers: dict[str, str] | None = arg(None, "label name -> word, e.g. neg=negative,pos=positive (default: the "
-                                                       "label names)")
+        templates: list[str] | None = arg(
+            None, "one or more templates with {text} then {label}; several are averaged (default: the task's)"
+        )
+        task: str | None = arg(
+            None,
+            "sentiment, topic, spam or an instruction: picks the templates when none are given "
+            "(default: a task-neutral template)",
+        )
+        verbalizers: dict[str, str] | None = arg(
+            None, "label name -> word, e.g. neg=negative,pos=positive (default: the label names)"
+        )
         calibrate: bool = arg(False, "contextual calibration with a content-free input")
-        prior: str = arg("none", "train: correct by the training subset's class prior (divide by the model's mean "
-                                 "prediction on the training texts, multiply by their class frequencies)")
+        prior: str = arg(
+            "none",
+            "train: correct by the training subset's class prior (divide by the model's mean "
+            "prediction on the training texts, multiply by their class frequencies)",
+        )
         content_free: str = arg("N/A", "the content-free input for calibration")
         length_normalize: bool = arg(False, "mean log-prob per token instead of the sum")
         pmi: bool = arg(False, "direct only: subtract log P(label | template without the text)")
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
         demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
         seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
-        batch_size: int | str = arg(64, "text-label pairs scored per forward pass at most, or auto: the largest that fits")
-        max_tokens: int | None = arg(DEFAULT_MAX_TOKENS, "token budget per forward pass (pairs x the longest): short "
-                                     "texts run many to a batch, long ones few; none: batch_size pairs each")
-        chat_template: bool = arg(False, "wrap the prompt in the model's chat template (instruct models): the prompt "
-                                         "is the user's turn, the label word starts the assistant's answer")
-        select: bool = arg(False, "pick one template and label words per training subset by cross-validated accuracy "
-                                  "on it (true few-shot); templates are then candidates, each tried alone")
-        candidate_words: list[str] | None = arg(None, "with select: words tried for the labels in every assignment, "
-                                                      "e.g. negative,positive (besides the verbalizers and label names)")
+        batch_size: int | str = arg(
+            64, "text-label pairs scored per forward pass at most, or auto: the largest that fits"
+        )
+        max_tokens: int | None = arg(
+            DEFAULT_MAX_TOKENS,
+            "token budget per forward pass (pairs x the longest): short "
+            "texts run many to a batch, long ones few; none: batch_size pairs each",
+        )
+        chat_template: bool = arg(
+            False,
+            "wrap the prompt in the model's chat template (instruct models): the prompt "
+            "is the user's turn, the label word starts the assistant's answer",
+        )
+        select: bool = arg(
+            False,
+            "pick one template and label words per training subset by cross-validated accuracy "
+            "on it (true few-shot); templates are then candidates, each tried alone",
+        )
+        candidate_words: list[str] | None = arg(
+            None,
+            "with select: words tried for the labels in every assignment, "
+            "e.g. negative,positive (besides the verbalizers and label names)",
+        )
         select_metric: str = arg("accuracy", "with select: accuracy (ties: log-likelihood) or log_likelihood")
-        select_folds: int = arg(4, "with select: cross-validation folds (the prior, if fitted, is fitted on the others)")
+        select_folds: int = arg(
+            4, "with select: cross-validation folds (the prior, if fitted, is fitted on the others)"
+        )
         device: str = device_field()
         dtype: str = dtype_field()
 
@@ -123,8 +165,10 @@ class ZeroShotClassifier(TextClassifier):
             raise LlmdiscError(f"unknown prior {c.prior!r}; use {' or '.join(PRIORS)}")
         if c.select:
             if c.k_shot:
-                raise LlmdiscError("select: true does not combine with k_shot > 0 (the demonstrations would come from the "
-                                   "examples that judge the prompts); set one of them")
+                raise LlmdiscError(
+                    "select: true does not combine with k_shot > 0 (the demonstrations would come from the "
+                    "examples that judge the prompts); set one of them"
+                )
             if c.select_metric not in SELECT_METRICS:
                 raise LlmdiscError(f"unknown select_metric {c.select_metric!r}; use {' or '.join(SELECT_METRICS)}")
             if c.select_folds < 2:
@@ -133,8 +177,13 @@ class ZeroShotClassifier(TextClassifier):
             raise LlmdiscError("candidate_words needs select: true (without it, give the words with verbalizers)")
         # The resolved templates are kept in the config, so that a saved model keeps its prompt
         # (with select, its candidates) even if a later version changes a task's default template.
-        c.templates = (candidate_templates(c.templates, c.task) if c.select else
-                       list(c.templates) if c.templates else task_templates(c.task))
+        c.templates = (
+            candidate_templates(c.templates, c.task)
+            if c.select
+            else list(c.templates)
+            if c.templates
+            else task_templates(c.task)
+        )
         c.batch_size = check_batch_size(c.batch_size, "zeroshot.batch_size")
         c.max_tokens = check_max_tokens(c.max_tokens, "zeroshot.max_tokens")
         self.templates = parse_templates(c.templates)
@@ -174,8 +223,9 @@ class ZeroShotClassifier(TextClassifier):
 
     def _load_lm(self) -> None:
         if self.model is None:
-            self.model, self.tokenizer = load_model(self.config.model, task="causal-lm", device=self.config.device,
-                                                    dtype=self.config.dtype)
+            self.model, self.tokenizer = load_model(
+                self.config.model, task="causal-lm", device=self.config.device, dtype=self.config.dtype
+            )
             self.info.device, self.info.dtype = model_placement(self.model)
 
     def _use_choice(self, choice: PromptChoice | None) -> None:
@@ -190,15 +240,28 @@ class ZeroShotClassifier(TextClassifier):
             self._load_lm()
             c = self.config
             self._scorer = LikelihoodScorer(
-                self.model, self.tokenizer, self.labels, self.templates, self.verbalizers,
-                demonstrations=self.demonstrations, demo_separator=c.demo_separator, **self._scoring_settings())
+                self.model,
+                self.tokenizer,
+                self.labels,
+                self.templates,
+                self.verbalizers,
+                demonstrations=self.demonstrations,
+                demo_separator=c.demo_separator,
+                **self._scoring_settings(),
+            )
         return self._scorer
 
     def _scoring_settings(self) -> dict[str, Any]:
         """How each (text, label) is scored: the same for prediction and for choosing a prompt."""
         c = self.config
-        return {"mode": c.mode, "length_normalize": c.length_normalize, "pmi": c.pmi, "batch_size": c.batch_size,
-                "chat_template": c.chat_template, "max_tokens": c.max_tokens}
+        return {
+            "mode": c.mode,
+            "length_normalize": c.length_normalize,
+            "pmi": c.pmi,
+            "batch_size": c.batch_size,
+            "chat_template": c.chat_template,
+            "max_tokens": c.max_tokens,
+        }
 
     # ---- the interface ---------------------------------------------------------------------
 
@@ -210,10 +273,23 @@ class ZeroShotClassifier(TextClassifier):
             self._load_lm()
             # All the candidates are scored as the classifier will predict; calibration and the
             # prior are refitted below, for the winner, on all the training examples.
-            self._use_choice(select_prompt(
-                self.model, self.tokenizer, self.labels, texts, labels, c.templates, word_sets,
-                content_free=c.content_free if c.calibrate else None, prior=c.prior == "train", folds=c.select_folds,
-                seed=c.seed, metric=c.select_metric, **self._scoring_settings()))
+            self._use_choice(
+                select_prompt(
+                    self.model,
+                    self.tokenizer,
+                    self.labels,
+                    texts,
+                    labels,
+                    c.templates,
+                    word_sets,
+                    content_free=c.content_free if c.calibrate else None,
+                    prior=c.prior == "train",
+                    folds=c.select_folds,
+                    seed=c.seed,
+                    metric=c.select_metric,
+                    **self._scoring_settings(),
+                )
+            )
         self.demonstrations = []
         if self.config.k_shot:
             rng = np.random.default_rng(self.config.seed)
@@ -251,49 +327,86 @@ class ZeroShotClassifier(TextClassifier):
         return {"total": sum(p.numel() for p in self.model.parameters()), "trainable": 0}
 
     def _card_approach(self) -> str:
-        how = ("direct: each label word's log-likelihood after the prompt, log P(label | text)" if self.config.mode == "direct"
-               else "channel: the text's log-likelihood after each label's prompt, log P(text | label), with a uniform prior")
-        extras = [name for name, on in (("contextual calibration", self.config.calibrate),
-                                        ("the training class prior", self.config.prior == "train"),
-                                        (f"{self.config.k_shot} demonstrations", self.config.k_shot),
-                                        ("PMI", self.config.pmi), ("length normalisation", self.config.length_normalize),
-                                        (f"{len(self.templates)} templates averaged", len(self.templates) > 1),
-                                        ("the model's chat template (the prompt as the user's turn, the scored part as "
-                                         "the start of the assistant's answer)", self.config.chat_template)) if on]
+        how = (
+            "direct: each label word's log-likelihood after the prompt, log P(label | text)"
+            if self.config.mode == "direct"
+            else "channel: the text's log-likelihood after each label's prompt, log P(text | label), with a uniform prior"
+        )
+        extras = [
+            name
+            for name, on in (
+                ("contextual calibration", self.config.calibrate),
+                ("the training class prior", self.config.prior == "train"),
+                (f"{self.config.k_shot} demonstrations", self.config.k_shot),
+                ("PMI", self.config.pmi),
+                ("length normalisation", self.config.length_normalize),
+                (f"{len(self.templates)} templates averaged", len(self.templates) > 1),
+                (
+                    "the model's chat template (the prompt as the user's turn, the scored part as "
+                    "the start of the assistant's answer)",
+                    self.config.chat_template,
+                ),
+            )
+            if on
+        ]
         if self.choice is not None:
             extras.append(f"the prompt chosen on the training examples ({self.choice.describe()})")
         words = ", ".join(f"`{label}` as `{word}`" for label, word in zip(self.labels, self.label_words(self.labels)))
         prompts = "; ".join(f"`{t.source!r}`" for t in self.templates)
-        return (f"{self.description} Mode {how}" + (f"; with {', '.join(extras)}." if extras else ".")
-                + f" Label words scored: {words}. Template{'s' if len(self.templates) > 1 else ''}: {prompts}.")
+        return (
+            f"{self.description} Mode {how}"
+            + (f"; with {', '.join(extras)}." if extras else ".")
+            + f" Label words scored: {words}. Template{'s' if len(self.templates) > 1 else ''}: {prompts}."
+        )
 
     def _card_usage(self, repo: str) -> tuple[str, str]:
         load = causal_lm_loading_code(self.config.model, "The LM (this repo holds only the prompt settings)")
-        unsupported = [name for name, on in (("PMI", self.config.pmi), ("length normalisation", self.config.length_normalize),
-                                             ("several templates", len(self.templates) > 1)) if on]
+        unsupported = [
+            name
+            for name, on in (
+                ("PMI", self.config.pmi),
+                ("length normalisation", self.config.length_normalize),
+                ("several templates", len(self.templates) > 1),
+            )
+            if on
+        ]
         if unsupported:
-            return "transformers", load + (f"# This model uses {', '.join(unsupported)}: llmdisc's scorer applies them "
-                                           "(llmdisc.lm.loglikelihood); load it with llmdisc for its exact probabilities.\n")
+            return "transformers", load + (
+                f"# This model uses {', '.join(unsupported)}: llmdisc's scorer applies them "
+                "(llmdisc.lm.loglikelihood); load it with llmdisc for its exact probabilities.\n"
+            )
         scorer = self.scorer()
         return "transformers", likelihood_snippet(
-            load, self.labels, scorer.words, scorer.templates[0], self.config.mode, demos=scorer.prefix(scorer.templates[0]),
-            calibration=self.calibration[0] if self.calibration is not None else None, prior=self.prior_weights,
+            load,
+            self.labels,
+            scorer.words,
+            scorer.templates[0],
+            self.config.mode,
+            demos=scorer.prefix(scorer.templates[0]),
+            calibration=self.calibration[0] if self.calibration is not None else None,
+            prior=self.prior_weights,
             prior_note="zeroshot.json: training class prior / the model's mean prediction on the training texts",
-            chat=self.config.chat_template)
+            chat=self.config.chat_template,
+        )
 
     def _card_limits(self) -> list[str]:
-        return ["No weights are stored: the folder holds the prompt settings (`llmdisc_config.json`, `zeroshot.json`) "
-                "and the predictions depend on the exact base LM named above.",
-                "Zero-shot accuracy is sensitive to the template and the label words; it is not trained on the labels."]
+        return [
+            "No weights are stored: the folder holds the prompt settings (`llmdisc_config.json`, `zeroshot.json`) "
+            "and the predictions depend on the exact base LM named above.",
+            "Zero-shot accuracy is sensitive to the template and the label words; it is not trained on the labels.",
+        ]
 
     def _save(self, folder: Path) -> None:
         # The LM is not trained: the folder records how to rebuild the classifier, not weights.
-        write_json(folder / "zeroshot.json", {
-            "demonstrations": [{"text": t, "label": self.labels[y]} for t, y in self.demonstrations],
-            "calibration": [c.tolist() for c in self.calibration] if self.calibration is not None else None,
-            "prior_weights": self.prior_weights.tolist() if self.prior_weights is not None else None,
-            "prompt": dataclasses.asdict(self.choice) if self.choice is not None else None,
-        })
+        write_json(
+            folder / "zeroshot.json",
+            {
+                "demonstrations": [{"text": t, "label": self.labels[y]} for t, y in self.demonstrations],
+                "calibration": [c.tolist() for c in self.calibration] if self.calibration is not None else None,
+                "prior_weights": self.prior_weights.tolist() if self.prior_weights is not None else None,
+                "prompt": dataclasses.asdict(self.choice) if self.choice is not None else None,
+            },
+        )
 
     def _load(self, folder: Path) -> None:
         state = json.loads((folder / "zeroshot.json").read_text(encoding="utf-8"))

@@ -42,26 +42,27 @@ report is written all the same), 2 for a problem found before running (one line)
 from __future__ import annotations
 
 import argparse
-import sys
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-from llmdisc.plumbing import distributed
-from llmdisc.plumbing.config import arg, config_to_dict, make_parser as _fields_parser, parse_config
+from llmdisc.analysis.analyse import analyse
+from llmdisc.analysis.summary import failed_runs, report_split
+from llmdisc.api.records import RunRecord
+from llmdisc.comparison.anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
+from llmdisc.comparison.grid import compare, normalise_approaches
+from llmdisc.comparison.shards import parse_shard
 from llmdisc.data.loading import DataConfig, label_names
 from llmdisc.data.subsets import hold_out
-from llmdisc.analysis.analyse import analyse
-from llmdisc.comparison.anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
-from llmdisc.lm.loading import check_model_available
-from llmdisc.lm.prompts import PromptSettings
-from llmdisc.comparison.grid import compare, normalise_approaches
-from llmdisc.api.records import RunRecord
 from llmdisc.errors import LlmdiscError
 from llmdisc.hub.repos import check_push_access, check_repo_id
-from llmdisc.comparison.shards import parse_shard
+from llmdisc.lm.loading import check_model_available
+from llmdisc.lm.prompts import PromptSettings
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, config_to_dict, parse_config
+from llmdisc.plumbing.config import make_parser as _fields_parser
 from llmdisc.reporting.report import markdown_table, report_tables, write_report
-from llmdisc.analysis.summary import failed_runs, report_split
 
 __all__ = ["DEFAULT_APPROACHES", "CompareConfig", "main", "make_parser"]
 
@@ -85,56 +86,105 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
     "zeroshot_channel": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "channel"},
     # Two templates averaged: the report gives each one's accuracy, since the prompt moves zero-shot
     # accuracy about as much as the approach does.
-    "zeroshot_two_templates": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct",
-                               "templates": ["Text: {text}\nLabel: {label}", "Review: {text}\nSentiment: {label}"]},
+    "zeroshot_two_templates": {
+        "approach": "zeroshot",
+        "model": "smollm2-135m",
+        "mode": "direct",
+        "templates": ["Text: {text}\nLabel: {label}", "Review: {text}\nSentiment: {label}"],
+    },
     # One template and label words picked per training subset, by cross-validated accuracy on it
     # alone (true few-shot): a trained approach on the learning curve; the report names each choice.
-    "zeroshot_select": {"approach": "zeroshot", "model": "smollm2-135m", "mode": "direct", "select": True,
-                        "sizes": [8, 32]},
+    "zeroshot_select": {
+        "approach": "zeroshot",
+        "model": "smollm2-135m",
+        "mode": "direct",
+        "select": True,
+        "sizes": [8, 32],
+    },
     # The same prompt and scoring as zeroshot_direct, after LoRA training: a clean before/after. Its
     # generative sibling, the channel head, on the same sizes: the "generative models need fewer
     # examples" claim for LoRA (32 and 128 examples, 2 epochs: 4 and 16 steps each).
-    "lora_verbalizer": {"approach": "lora", "model": "smollm2-135m", "head": "verbalizer", "epochs": 2,
-                        "batch_size": 16, "learning_rate": 3e-4, "sizes": [32, 128]},
-    "lora_channel": {"approach": "lora", "model": "smollm2-135m", "head": "channel", "epochs": 2,
-                     "batch_size": 16, "learning_rate": 3e-4, "sizes": [32, 128]},
+    "lora_verbalizer": {
+        "approach": "lora",
+        "model": "smollm2-135m",
+        "head": "verbalizer",
+        "epochs": 2,
+        "batch_size": 16,
+        "learning_rate": 3e-4,
+        "sizes": [32, 128],
+    },
+    "lora_channel": {
+        "approach": "lora",
+        "model": "smollm2-135m",
+        "head": "channel",
+        "epochs": 2,
+        "batch_size": 16,
+        "learning_rate": 3e-4,
+        "sizes": [32, 128],
+    },
     # Logistic regression on 32 reviews SmolLM2 writes (16 per label), beside it on 32 real ones:
     # the "generative models can create new data" claim (generating them took 110 s on 2 busy shared cores).
-    "logistic_regression_synthetic": {"approach": "logistic_regression", "sizes": [32],
-                                      "synthetic": {"model": "smollm2-135m", "max_new_tokens": 30}},
+    "logistic_regression_synthetic": {
+        "approach": "logistic_regression",
+        "sizes": [32],
+        "synthetic": {"model": "smollm2-135m", "max_new_tokens": 30},
+    },
 }
 
 
 @dataclass
 class CompareConfig(PromptSettings, DataConfig):
     approaches: list[str] | dict[str, Any] = arg(
-        DEFAULT_APPROACHES, "approaches, comma-separated (a YAML mapping may give each its settings)")
+        DEFAULT_APPROACHES, "approaches, comma-separated (a YAML mapping may give each its settings)"
+    )
     splits: list[str] = arg(["validation", "test"], "splits to evaluate on")
     sizes: list[str] = arg(["all"], "training-set sizes for the learning curves, e.g. 8,32,128,all")
     seeds: int = arg(1, "seeds per size (each draws its own subsets)")
     drop_rates: list[float] = arg([0.0, 0.1, 0.25, 0.5], "robustness: fractions of words dropped from the texts")
     robustness_split: str = arg("test", "the split whose words are dropped")
     robustness_examples: int | None = arg(None, "drop words from a stratified subset of this many examples")
-    selection_split: str | None = arg("validation", "split that Trainer approaches pick their checkpoint on and "
-                                      "temperatures are fitted on (none: last checkpoint, no temperature)")
-    holdout: int | None = arg(None, "hold out N stratified training examples as the selection split "
-                                    "(for data whose only other labelled split is the one reported)")
-    calibration: str = arg("temperature", "calibrate each trained run on the selection split: temperature, platt, "
-                                          "isotonic, auto (lowest cross-validated log loss there) or none")
+    selection_split: str | None = arg(
+        "validation",
+        "split that Trainer approaches pick their checkpoint on and "
+        "temperatures are fitted on (none: last checkpoint, no temperature)",
+    )
+    holdout: int | None = arg(
+        None,
+        "hold out N stratified training examples as the selection split "
+        "(for data whose only other labelled split is the one reported)",
+    )
+    calibration: str = arg(
+        "temperature",
+        "calibrate each trained run on the selection split: temperature, platt, "
+        "isotonic, auto (lowest cross-validated log loss there) or none",
+    )
     output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
     resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
     overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
-    push_to_hub: str | None = arg(None, "share the report, results and predictions as this Hub dataset repo, owner/name")
+    push_to_hub: str | None = arg(
+        None, "share the report, results and predictions as this Hub dataset repo, owner/name"
+    )
     hub_private: bool | None = arg(None, "create the Hub dataset repo private (default: the Hub's default, public)")
-    hub_dry_run: bool = arg(False, "with --push-to-hub: write the dataset card and list what would be sent; no network")
-    hub_license: str | None = arg(None, "the dataset card's license: the data's, as the Hub spells it (mit, cc-by-4.0...)")
-    shard: str | None = arg(None, "run slice I of N of the grid only (1-based, e.g. 2/4), into a shared OUTPUT_DIR; "
-                                  "then --resume without --shard writes the report")
-    anomaly_model: str | None = arg(AUTO, "the causal LM whose per-token surprisal is tested as an anomaly detector on the "
-                                          "reported split (auto: the LM of the first zero-shot or LoRA approach; none: "
-                                          "not tested)")
-    anomaly_class: str | None = arg(None, "the label whose texts are the anomalies (none: shuffled-word copies of the "
-                                          "texts are)")
+    hub_dry_run: bool = arg(
+        False, "with --push-to-hub: write the dataset card and list what would be sent; no network"
+    )
+    hub_license: str | None = arg(
+        None, "the dataset card's license: the data's, as the Hub spells it (mit, cc-by-4.0...)"
+    )
+    shard: str | None = arg(
+        None,
+        "run slice I of N of the grid only (1-based, e.g. 2/4), into a shared OUTPUT_DIR; "
+        "then --resume without --shard writes the report",
+    )
+    anomaly_model: str | None = arg(
+        AUTO,
+        "the causal LM whose per-token surprisal is tested as an anomaly detector on the "
+        "reported split (auto: the LM of the first zero-shot or LoRA approach; none: "
+        "not tested)",
+    )
+    anomaly_class: str | None = arg(
+        None, "the label whose texts are the anomalies (none: shuffled-word copies of the texts are)"
+    )
     anomaly_examples: int | None = arg(None, "score a stratified subset of this many texts for anomaly detection")
 
 
@@ -154,28 +204,60 @@ def main(config: CompareConfig) -> list[RunRecord]:
     selection_split = config.selection_split
     if config.holdout:
         data, selection_split = hold_out(data, config.holdout, config.seed), "holdout"
-    records = compare(config.approaches, data, splits=config.splits, sizes=config.sizes, seeds=config.seeds,
-                      seed=config.seed, drop_rates=config.drop_rates, robustness_split=config.robustness_split,
-                      robustness_examples=config.robustness_examples, selection_split=selection_split,
-                      calibration=config.calibration, output_dir=config.output_dir,
-                      resume=config.resume, overwrite=config.overwrite, verbalizers=config.verbalizers, task=config.task,
-                      shard=shard)
+    records = compare(
+        config.approaches,
+        data,
+        splits=config.splits,
+        sizes=config.sizes,
+        seeds=config.seeds,
+        seed=config.seed,
+        drop_rates=config.drop_rates,
+        robustness_split=config.robustness_split,
+        robustness_examples=config.robustness_examples,
+        selection_split=selection_split,
+        calibration=config.calibration,
+        output_dir=config.output_dir,
+        resume=config.resume,
+        overwrite=config.overwrite,
+        verbalizers=config.verbalizers,
+        task=config.task,
+        shard=shard,
+    )
     if not distributed.is_main_process():
         return records
     if shard:
         failed, total = failed_runs(records)
-        print(f"shard {shard[0]}/{shard[1]}: {total - failed} of {total} runs done, cached in {config.output_dir}"
-              + (f" ({failed} failed: a later --resume runs them again)" if failed else ""))
+        print(
+            f"shard {shard[0]}/{shard[1]}: {total - failed} of {total} runs done, cached in {config.output_dir}"
+            + (f" ({failed} failed: a later --resume runs them again)" if failed else "")
+        )
         print("when every shard is done, run the same command with --resume instead of --shard to write the report")
         return records
     notes = sorted({r.notes for r in records if r.notes})
     lead = report_split(records)
-    scores = None if lm is None or lead is None else detect_anomalies(
-        data[lead], lead, lm, config.anomaly_class, config.anomaly_examples, config.seed, config.output_dir,
-        reuse=config.resume)
+    scores = (
+        None
+        if lm is None or lead is None
+        else detect_anomalies(
+            data[lead],
+            lead,
+            lm,
+            config.anomaly_class,
+            config.anomaly_examples,
+            config.seed,
+            config.output_dir,
+            reuse=config.resume,
+        )
+    )
     analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()}, anomaly=scores)
-    path = write_report(records, config.output_dir, title=f"llmdisc comparison: {config.describe()}",
-                        settings=config_to_dict(config), notes=notes, analysis=analysis)
+    path = write_report(
+        records,
+        config.output_dir,
+        title=f"llmdisc comparison: {config.describe()}",
+        settings=config_to_dict(config),
+        notes=notes,
+        analysis=analysis,
+    )
     tables = report_tables(records, analysis)
     print("Verdict:\n" + "\n".join(f"- {line}" for line in analysis.verdict) + "\n")
     for key in ("summary", "learning_curves", "failures"):
@@ -198,8 +280,10 @@ def _check_hub(config: CompareConfig) -> str | None:
         return None
     check_repo_id(config.push_to_hub, "dataset")
     if config.shard:
-        raise LlmdiscError("--push-to-hub with --shard: a shard writes no report; push from the run that merges "
-                           "the shards (--resume without --shard)")
+        raise LlmdiscError(
+            "--push-to-hub with --shard: a shard writes no report; push from the run that merges "
+            "the shards (--resume without --shard)"
+        )
     if config.hub_dry_run or not distributed.is_main_process():
         return None  # no token, no network; under accelerate launch only the main process pushes
     return check_push_access(config.push_to_hub, kind="dataset")
@@ -209,8 +293,9 @@ def _share(config: CompareConfig, analysis: Any, summary: str | None, token: str
     """Write the dataset card, then upload the comparison (or, for a dry run, list what would go)."""
     from llmdisc.reporting.hub_dataset import describe_comparison_upload, push_comparison, write_dataset_card
 
-    write_dataset_card(config.output_dir, config.push_to_hub, analysis, config_to_dict(config), summary,
-                       license=config.hub_license)
+    write_dataset_card(
+        config.output_dir, config.push_to_hub, analysis, config_to_dict(config), summary, license=config.hub_license
+    )
     if config.hub_dry_run:
         print(describe_comparison_upload(config.output_dir, config.push_to_hub))
         return
@@ -226,8 +311,11 @@ def _exit_status(records: list[RunRecord]) -> int:
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     """The ``compare`` parser (a sub-command parser when ``subparsers`` is given)."""
     kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
-    parser = (subparsers.add_parser("compare", help="compare approaches on the same splits", **kwargs)
-              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser = (
+        subparsers.add_parser("compare", help="compare approaches on the same splits", **kwargs)
+        if subparsers
+        else argparse.ArgumentParser(**kwargs)
+    )
     _fields_parser(CompareConfig, parser)
     parser.set_defaults(func=lambda args: _exit_status(main(parse_config(CompareConfig, args))))
     return parser

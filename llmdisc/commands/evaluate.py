@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmdisc.plumbing import distributed
-from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
-from llmdisc.data.loading import DataConfig
-from llmdisc.data.files import parse_data_source
-from llmdisc.errors import LlmdiscError
 from llmdisc.api.records import Evaluation
+from llmdisc.data.files import parse_data_source
+from llmdisc.data.loading import DataConfig
+from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, parse_config
+from llmdisc.plumbing.config import make_parser as _fields_parser
 
 __all__ = ["EvaluateConfig", "main", "make_parser"]
 
@@ -62,16 +63,25 @@ def _model_folder(model: str, revision: str | None) -> Path:
 
 def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
     """The data sets to evaluate, by name, labelled with ``labels``' indices."""
-    from llmdisc.data.loading import load_text_dataset
     from llmdisc.data.files import parse_splits_map, source_files
+    from llmdisc.data.loading import load_text_dataset
 
     source = parse_data_source(config.data)
     files = source_files(source, parse_splits_map(config.splits_map))
-    whole_file = isinstance(source, str) and files is not None and list(files) == ["train"] and files["train"].is_file()
-    data = load_text_dataset(source, text_column=config.text_column, label_column=config.label_column,
-                             label_names=config.label_names or labels, seed=config.seed,
-                             validation_size=0 if whole_file else config.validation_size,
-                             data_config=config.data_config, revision=config.data_revision, splits_map=config.splits_map)
+    whole_file = (
+        isinstance(source, str) and files is not None and list(files) == ["train"] and files["train"].is_file()
+    )
+    data = load_text_dataset(
+        source,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        label_names=config.label_names or labels,
+        seed=config.seed,
+        validation_size=0 if whole_file else config.validation_size,
+        data_config=config.data_config,
+        revision=config.data_revision,
+        splits_map=config.splits_map,
+    )
     if whole_file:
         return {files["train"].name: data["train"]}
     missing = [s for s in config.splits if s not in data]
@@ -82,10 +92,10 @@ def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
 
 def main(model: str, config: EvaluateConfig) -> dict[str, Evaluation]:
     """Evaluate the classifier saved at ``model``; print the table, write the files; return the metrics by split."""
+    from llmdisc.api.records import RunRecord
     from llmdisc.classifiers import TextClassifier
     from llmdisc.comparison.evaluation import evaluate_classifier
     from llmdisc.reporting.evaluation_folder import write_evaluation
-    from llmdisc.api.records import RunRecord
     from llmdisc.reporting.report import format_table
 
     output_dir = Path(config.output_dir) if config.output_dir else None
@@ -98,8 +108,11 @@ def main(model: str, config: EvaluateConfig) -> dict[str, Evaluation]:
     results = {name: evaluate_classifier(clf, ds) for name, ds in splits.items()}
     if not distributed.is_main_process():
         return results
-    print(format_table([RunRecord.of_model(clf.name, clf.paradigm, clf.labels, name, e, clf.info)
-                        for name, e in results.items()]))
+    print(
+        format_table(
+            [RunRecord.of_model(clf.name, clf.paradigm, clf.labels, name, e, clf.info) for name, e in results.items()]
+        )
+    )
     if output_dir is not None:
         path = write_evaluation(clf, model, config.describe(), splits, results, output_dir)
         print(f"\nreport: {path} (and report.html, metrics.json, predictions.parquet)")
@@ -108,12 +121,19 @@ def main(model: str, config: EvaluateConfig) -> dict[str, Evaluation]:
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
-    parser = (subparsers.add_parser("evaluate", help="score a saved classifier on labelled data", **kwargs)
-              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser = (
+        subparsers.add_parser("evaluate", help="score a saved classifier on labelled data", **kwargs)
+        if subparsers
+        else argparse.ArgumentParser(**kwargs)
+    )
     parser.add_argument("model", metavar="MODEL", help="a folder saved by llmdisc train, or a Hub id owner/name")
     _fields_parser(EvaluateConfig, parser)
-    parser.set_defaults(func=lambda args: main(
-        args.model, parse_config(EvaluateConfig, argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "model"}))))
+    parser.set_defaults(
+        func=lambda args: main(
+            args.model,
+            parse_config(EvaluateConfig, argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "model"})),
+        )
+    )
     return parser
 
 

@@ -1,9 +1,9 @@
 """``llmdisc generate``: complete prompts with a causal LM, or write labelled synthetic data.
 
-    llmdisc generate "Write a haiku about rain."          # streams to the terminal
-    llmdisc generate --file prompts.txt --output out.jsonl --do-sample --temperature 0.8
-    echo "Tell me a joke." | llmdisc generate --no-chat-template
-    llmdisc generate --labels positive,negative --per-label 50 --output synthetic/train.jsonl
+llmdisc generate "Write a haiku about rain."          # streams to the terminal
+llmdisc generate --file prompts.txt --output out.jsonl --do-sample --temperature 0.8
+echo "Tell me a joke." | llmdisc generate --no-chat-template
+llmdisc generate --labels positive,negative --per-label 50 --output synthetic/train.jsonl
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
-from llmdisc.lm.generation import SamplingConfig, generate, synthesize
-from llmdisc.lm.devices import check_placement, device_field, dtype_field
-from llmdisc.lm.loading import load_model
 from llmdisc.commands.inputs import read_inputs, write_jsonl
+from llmdisc.lm.devices import check_placement, device_field, dtype_field
+from llmdisc.lm.generation import SamplingConfig, generate, synthesize
+from llmdisc.lm.loading import load_model
+from llmdisc.plumbing.config import arg, parse_config
+from llmdisc.plumbing.config import make_parser as _fields_parser
 
 __all__ = ["GenerateConfig", "main", "make_parser"]
 
@@ -30,8 +31,10 @@ class GenerateConfig(SamplingConfig):
     output: str | None = arg(None, "write JSONL here (default: standard output)")
     labels: list[str] | None = arg(None, "make synthetic data for these labels instead of completing prompts")
     per_label: int = arg(20, "synthetic texts per label")
-    template: str = arg("Write a one-sentence {label} review of a film, a book or a restaurant.",
-                        "instruction for synthetic data, with a {label} slot")
+    template: str = arg(
+        "Write a one-sentence {label} review of a film, a book or a restaurant.",
+        "instruction for synthetic data, with a {label} slot",
+    )
     device: str = device_field()
     dtype: str = dtype_field()
 
@@ -48,7 +51,10 @@ class _StderrStreamer:
 
 def _streamer(tokenizer) -> _StderrStreamer:
     from transformers import TextStreamer
-    return type("StderrStreamer", (_StderrStreamer, TextStreamer), {})(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+    return type("StderrStreamer", (_StderrStreamer, TextStreamer), {})(
+        tokenizer, skip_prompt=True, skip_special_tokens=True
+    )
 
 
 def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[str, Any]]:
@@ -58,12 +64,19 @@ def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[
     model, tokenizer = load_model(config.model, task="causal-lm", device=config.device, dtype=config.dtype)
     if config.labels:
         # Synthetic data needs sampling; every other setting the user gave is kept.
-        records = synthesize(model, tokenizer, config.labels, config.per_label, config.template,
-                             dataclasses.replace(sampling, do_sample=True))
+        records = synthesize(
+            model,
+            tokenizer,
+            config.labels,
+            config.per_label,
+            config.template,
+            dataclasses.replace(sampling, do_sample=True),
+        )
     else:
         prompts = read_inputs(prompts or [], config.file, field="prompt")
-        streamer = _streamer(tokenizer) \
-            if len(prompts) == 1 and sampling.num_samples == 1 and sys.stderr.isatty() else None
+        streamer = (
+            _streamer(tokenizer) if len(prompts) == 1 and sampling.num_samples == 1 and sys.stderr.isatty() else None
+        )
         records = generate(model, tokenizer, prompts, sampling, streamer=streamer)
     write_jsonl(records, config.output)
     return records
@@ -71,8 +84,11 @@ def main(config: GenerateConfig, prompts: list[str] | None = None) -> list[dict[
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
-    parser = (subparsers.add_parser("generate", help="generate text, or labelled synthetic data", **kwargs)
-              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser = (
+        subparsers.add_parser("generate", help="generate text, or labelled synthetic data", **kwargs)
+        if subparsers
+        else argparse.ArgumentParser(**kwargs)
+    )
     parser.add_argument("inputs", nargs="*", metavar="PROMPT", help="prompts (else --file, else stdin)")
     _fields_parser(GenerateConfig, parser)
     parser.set_defaults(func=lambda args: main(parse_config(GenerateConfig, args), args.inputs))

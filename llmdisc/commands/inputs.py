@@ -21,8 +21,8 @@ OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
 def _table_texts(path: Path, text_column: str | None) -> list[str]:
     """The text column of a csv / tsv / parquet / jsonl file; the columns are checked from the
     header first, so that a wrong name is reported before anything slow runs."""
-    from llmdisc.data.loading import TEXT_COLUMNS, pick_column
     from llmdisc.data.files import peek_columns, read_data_file
+    from llmdisc.data.loading import TEXT_COLUMNS, pick_column
 
     columns = peek_columns(path)
     if columns is not None:  # a wrong name: reported before datasets is imported
@@ -32,8 +32,9 @@ def _table_texts(path: Path, text_column: str | None) -> list[str]:
     texts = ds[column]
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
-        raise LlmdiscError(f"row {bad + 1} of {path} has no text in column '{column}' ({texts[bad]!r}); "
-                           "fill it in or drop the row")
+        raise LlmdiscError(
+            f"row {bad + 1} of {path} has no text in column '{column}' ({texts[bad]!r}); fill it in or drop the row"
+        )
     if not texts:
         raise LlmdiscError(f"{path} holds no rows")
     return list(texts)
@@ -100,7 +101,9 @@ def check_output(output: str | None) -> None:
         return
     path = Path(output)
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise LlmdiscError(f"--output {output}: unknown format '{path.suffix}'; end it in {', '.join(OUTPUT_SUFFIXES)}")
+        raise LlmdiscError(
+            f"--output {output}: unknown format '{path.suffix}'; end it in {', '.join(OUTPUT_SUFFIXES)}"
+        )
     if path.is_dir():
         raise LlmdiscError(f"--output {output} is a folder; pass a file path")
     if not path.parent.is_dir():

@@ -22,9 +22,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from llmdisc.plumbing import distributed
-from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
 from llmdisc.commands.inputs import check_output, read_inputs, write_records
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, parse_config
+from llmdisc.plumbing.config import make_parser as _fields_parser
 
 __all__ = ["PredictConfig", "main", "make_parser", "prediction_records"]
 
@@ -32,8 +33,12 @@ __all__ = ["PredictConfig", "main", "make_parser", "prediction_records"]
 @dataclass
 class PredictConfig:
     file: str | None = arg(None, "texts: .txt (one per line), or .jsonl / .csv / .tsv / .parquet with a text column")
-    text_column: str | None = arg(None, "the text column of a table file (default: text, sentence, review, content or document)")
-    output: str | None = arg(None, "write the records here: .jsonl, .csv or .parquet (default: JSON lines on standard output)")
+    text_column: str | None = arg(
+        None, "the text column of a table file (default: text, sentence, review, content or document)"
+    )
+    output: str | None = arg(
+        None, "write the records here: .jsonl, .csv or .parquet (default: JSON lines on standard output)"
+    )
     batch_size: int = arg(256, "texts per predict_proba call (one step of the progress bar)")
     revision: str | None = arg(None, "for a Hub id: the branch, tag or commit to load")
     device: str | None = arg(None, "where the model runs: auto, cuda, cuda:N, mps, cpu (default: as saved)")
@@ -42,8 +47,14 @@ class PredictConfig:
 
 def prediction_records(texts: list[str], labels: list[str], probs: Any) -> list[dict[str, Any]]:
     """One record per text: ``text``, ``label`` (the most probable) and ``prob_LABEL`` per label."""
-    return [{"text": text, "label": labels[int(row.argmax())], **{f"prob_{name}": float(p) for name, p in zip(labels, row)}}
-            for text, row in zip(texts, probs)]
+    return [
+        {
+            "text": text,
+            "label": labels[int(row.argmax())],
+            **{f"prob_{name}": float(p) for name, p in zip(labels, row)},
+        }
+        for text, row in zip(texts, probs)
+    ]
 
 
 def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> list[dict[str, Any]]:
@@ -59,11 +70,16 @@ def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> l
     check_output(config.output)  # before any work: a bad path must not cost a model load
     texts = read_inputs(texts or [], config.file, text_column=config.text_column)
     clf = TextClassifier.from_pretrained(model, revision=config.revision, device=config.device, dtype=config.dtype)
-    batches = [texts[i:i + config.batch_size] for i in range(0, len(texts), config.batch_size)]
+    batches = [texts[i : i + config.batch_size] for i in range(0, len(texts), config.batch_size)]
     # Every process predicts every batch (the neural approaches share each batch's work out);
     # only the main one shows progress and writes.
-    bar = tqdm(total=len(texts), unit="text", desc="predict", file=sys.stderr,
-               disable=len(batches) < 2 or not distributed.is_main_process())
+    bar = tqdm(
+        total=len(texts),
+        unit="text",
+        desc="predict",
+        file=sys.stderr,
+        disable=len(batches) < 2 or not distributed.is_main_process(),
+    )
     parts = []
     for batch in batches:
         parts.append(clf.predict_proba(batch))
@@ -77,13 +93,17 @@ def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> l
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
-    parser = (subparsers.add_parser("predict", help="predict labels of new texts with a saved classifier", **kwargs)
-              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser = (
+        subparsers.add_parser("predict", help="predict labels of new texts with a saved classifier", **kwargs)
+        if subparsers
+        else argparse.ArgumentParser(**kwargs)
+    )
     parser.add_argument("model", metavar="MODEL", help="a folder saved by llmdisc train, or a Hub id owner/name")
     parser.add_argument("inputs", nargs="*", metavar="TEXT", help="texts (else --file, else stdin)")
     _fields_parser(PredictConfig, parser)
-    parser.set_defaults(func=lambda args: main(args.model, parse_config(PredictConfig, _without(args, "model")),
-                                               args.inputs))
+    parser.set_defaults(
+        func=lambda args: main(args.model, parse_config(PredictConfig, _without(args, "model")), args.inputs)
+    )
     return parser
 
 

@@ -14,18 +14,19 @@ Under ``accelerate launch`` the processes share the batches; the main one writes
 from __future__ import annotations
 
 import argparse
-import sys
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-from llmdisc.plumbing import distributed
-from llmdisc.plumbing.config import arg, make_parser as _fields_parser, parse_config
+from llmdisc.commands.inputs import read_inputs, write_jsonl
 from llmdisc.lm.batch_sizes import check_batch_size
 from llmdisc.lm.devices import check_placement, device_field, dtype_field
 from llmdisc.lm.loading import load_model
 from llmdisc.lm.loglikelihood import token_logprobs
-from llmdisc.commands.inputs import read_inputs, write_jsonl
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, parse_config
+from llmdisc.plumbing.config import make_parser as _fields_parser
 
 __all__ = ["ScoreConfig", "main", "make_parser"]
 
@@ -51,8 +52,12 @@ def main(config: ScoreConfig, texts: list[str] | None = None) -> list[dict[str, 
     model, tokenizer = load_model(config.model, task="causal-lm", device=config.device, dtype=config.dtype)
     records = []
     for text, scores in zip(texts, token_logprobs(model, tokenizer, texts, batch_size, config.context)):
-        record = {"text": text, "loglikelihood": scores.loglikelihood, "num_tokens": len(scores.logprobs),
-                  "perplexity": scores.perplexity if scores.logprobs else math.nan}
+        record = {
+            "text": text,
+            "loglikelihood": scores.loglikelihood,
+            "num_tokens": len(scores.logprobs),
+            "perplexity": scores.perplexity if scores.logprobs else math.nan,
+        }
         if config.per_token:
             record["tokens"] = [[t, lp] for t, lp in zip(scores.tokens, scores.logprobs)]
         records.append(record)
@@ -65,8 +70,11 @@ def main(config: ScoreConfig, texts: list[str] | None = None) -> list[dict[str, 
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
-    parser = (subparsers.add_parser("score", help="log-likelihood and perplexity of texts", **kwargs)
-              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser = (
+        subparsers.add_parser("score", help="log-likelihood and perplexity of texts", **kwargs)
+        if subparsers
+        else argparse.ArgumentParser(**kwargs)
+    )
     parser.add_argument("inputs", nargs="*", metavar="TEXT", help="texts (else --file, else stdin)")
     _fields_parser(ScoreConfig, parser)
     parser.set_defaults(func=lambda args: main(parse_config(ScoreConfig, args), args.inputs))

@@ -18,24 +18,25 @@ one saves, prints and uploads.
 from __future__ import annotations
 
 import argparse
-import sys
 import dataclasses
 import logging
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmdisc.plumbing import distributed
+from llmdisc.api.records import RunRecord
 from llmdisc.classifiers import available_classifiers, get_classifier, get_classifier_class
-from llmdisc.plumbing.config import arg, config_from_dict, make_parser as _fields_parser, merged_values
+from llmdisc.comparison.evaluation import evaluate_classifier
 from llmdisc.data.loading import DataConfig
 from llmdisc.data.subsets import stratified_subset
 from llmdisc.errors import LlmdiscError
-from llmdisc.comparison.evaluation import evaluate_classifier
 from llmdisc.hub.repos import check_push_access, check_repo_id, describe_upload, upload_folder
 from llmdisc.lm.prompts import PromptSettings, check_task, label_words_warning, with_data_settings
-from llmdisc.api.records import RunRecord
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.config import arg, config_from_dict, merged_values
+from llmdisc.plumbing.config import make_parser as _fields_parser
 from llmdisc.reporting.report import format_table
 
 __all__ = ["TrainConfig", "main", "make_parser"]
@@ -51,7 +52,9 @@ class TrainConfig(PromptSettings, DataConfig):
     output_dir: str | None = arg(None, "where to save the model (default: outputs/APPROACH)")
     overwrite: bool = arg(False, "replace an output folder that holds a different model")
     merge: bool = arg(False, "lora: also write OUTPUT_DIR/merged, the adapters merged into a standalone model")
-    push_to_hub: bool = arg(False, "upload the saved folder to the Hugging Face Hub (needs --hub-model-id and a login)")
+    push_to_hub: bool = arg(
+        False, "upload the saved folder to the Hugging Face Hub (needs --hub-model-id and a login)"
+    )
     hub_model_id: str | None = arg(None, "the Hub model repo to push to, owner/name")
     hub_private: bool | None = arg(None, "create the Hub repo private (default: the Hub's default, public)")
     hub_dry_run: bool = arg(False, "write the folder that would be uploaded and list its files; no network")
@@ -64,7 +67,9 @@ def _check_hub(config: TrainConfig) -> str | None:
             check_repo_id(config.hub_model_id)  # it goes into the model card's snippets
         return None
     if not config.hub_model_id:
-        raise LlmdiscError(f"--{'push-to-hub' if config.push_to_hub else 'hub-dry-run'} needs --hub-model-id owner/name")
+        raise LlmdiscError(
+            f"--{'push-to-hub' if config.push_to_hub else 'hub-dry-run'} needs --hub-model-id owner/name"
+        )
     check_repo_id(config.hub_model_id)
     if config.hub_dry_run:
         return None  # no token, no network
@@ -93,8 +98,12 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     if cls.checkpoints and not approach_config.get("checkpoint_dir"):
         default_checkpoints = Path(f"{output_dir}-checkpoints")
         approach_config["checkpoint_dir"] = str(default_checkpoints)
-        if config.overwrite and not approach_config.get("resume") and default_checkpoints.exists() \
-                and distributed.is_main_process():
+        if (
+            config.overwrite
+            and not approach_config.get("resume")
+            and default_checkpoints.exists()
+            and distributed.is_main_process()
+        ):
             shutil.rmtree(default_checkpoints)  # --overwrite without --resume: start over
     # Several processes: all have checked the folders (and none sees checkpoints about to go)
     # before any of them trains or saves.
@@ -107,6 +116,7 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     labels = data["train"].features["label"].names
     if config.verbalizers:  # checked even where the approach scores no words: a typo is a typo
         from llmdisc.lm.label_likelihood import resolve_verbalizers
+
         resolve_verbalizers(labels, config.verbalizers)
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.check(labels, sizes=[len(train)])
@@ -116,8 +126,12 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
     clf.fit(train, eval=data["validation"])
     if config.calibrate:
         c = clf.calibrate(data["validation"])
-        logger.info("temperature %.4g fitted on validation: ECE there %.4f -> %.4f", c.temperature,
-                    c.before["ece"], c.after["ece"])
+        logger.info(
+            "temperature %.4g fitted on validation: ECE there %.4f -> %.4f",
+            c.temperature,
+            c.before["ece"],
+            c.after["ece"],
+        )
     evaluations = {split: evaluate_classifier(clf, data[split]) for split in config.eval_splits if split in data}
     clf.info.dataset = config.describe()
     clf.info.metrics = {split: e.metrics for split, e in evaluations.items()}
@@ -128,8 +142,14 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         clf.save_merged(output_dir / "merged")
     if default_checkpoints is not None:
         shutil.rmtree(default_checkpoints, ignore_errors=True)
-    print(format_table([RunRecord.of_model(approach, clf.paradigm, clf.labels, split, e, clf.info, seed=config.seed)
-                        for split, e in evaluations.items()]))
+    print(
+        format_table(
+            [
+                RunRecord.of_model(approach, clf.paradigm, clf.labels, split, e, clf.info, seed=config.seed)
+                for split, e in evaluations.items()
+            ]
+        )
+    )
     print(f"\nsaved: {output_dir}")
     if config.hub_dry_run:
         print(describe_upload(output_dir, config.hub_model_id))
@@ -146,8 +166,10 @@ def _split_values(approach: str, args: argparse.Namespace) -> tuple[TrainConfig,
     theirs = {f.name for f in dataclasses.fields(get_classifier_class(approach).Config)}
     unknown = sorted(set(values) - own - theirs)
     if unknown:
-        raise LlmdiscError(f"unknown {where} key(s) for train {approach}: {', '.join(unknown)}; "
-                           f"valid keys: {', '.join(sorted(own | theirs))}")
+        raise LlmdiscError(
+            f"unknown {where} key(s) for train {approach}: {', '.join(unknown)}; "
+            f"valid keys: {', '.join(sorted(own | theirs))}"
+        )
     config = config_from_dict(TrainConfig, {k: v for k, v in values.items() if k in own})
     return config, {k: v for k, v in values.items() if k in theirs}
 
@@ -155,8 +177,11 @@ def _split_values(approach: str, args: argparse.Namespace) -> tuple[TrainConfig,
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:
     """The ``train`` parser: one sub-parser per registered approach, each with its own flags."""
     kwargs = {"description": __doc__, "formatter_class": argparse.RawDescriptionHelpFormatter}
-    parser = (subparsers.add_parser("train", help="train one approach and save it", **kwargs)
-              if subparsers else argparse.ArgumentParser(**kwargs))
+    parser = (
+        subparsers.add_parser("train", help="train one approach and save it", **kwargs)
+        if subparsers
+        else argparse.ArgumentParser(**kwargs)
+    )
     approaches = parser.add_subparsers(dest="approach", metavar="APPROACH", required=True)
     for name in available_classifiers():
         cls = get_classifier_class(name)

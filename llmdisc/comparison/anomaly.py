@@ -16,21 +16,33 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.errors import LlmdiscError
 from llmdisc.api.findings import AnomalyResult, Estimate
+from llmdisc.errors import LlmdiscError
 from llmdisc.plumbing.atomic_files import write_json
 
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["AnomalyScores", "anomaly_result", "rank_auroc", "AUTO", "ANOMALY_FILE", "SHUFFLED", "anomaly_model", "check_anomaly_class",
-           "shuffle_words", "detect_anomalies", "anomaly_auroc"]
+__all__ = [
+    "AnomalyScores",
+    "anomaly_result",
+    "rank_auroc",
+    "AUTO",
+    "ANOMALY_FILE",
+    "SHUFFLED",
+    "anomaly_model",
+    "check_anomaly_class",
+    "shuffle_words",
+    "detect_anomalies",
+    "anomaly_auroc",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,21 +73,37 @@ class AnomalyScores:
     is_anomaly: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "surprisal": [float(x) for x in self.surprisal],
-                "is_anomaly": [bool(x) for x in self.is_anomaly]}
+        return {
+            **asdict(self),
+            "surprisal": [float(x) for x in self.surprisal],
+            "is_anomaly": [bool(x) for x in self.is_anomaly],
+        }
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> AnomalyScores:
-        return cls(values["model"], values["split"], values["anomaly"], np.asarray(values["surprisal"], dtype=np.float64),
-                   np.asarray(values["is_anomaly"], dtype=bool))
+        return cls(
+            values["model"],
+            values["split"],
+            values["anomaly"],
+            np.asarray(values["surprisal"], dtype=np.float64),
+            np.asarray(values["is_anomaly"], dtype=bool),
+        )
 
 
 def anomaly_result(scores: AnomalyScores, n_resamples: int = 1000, seed: int = 0) -> AnomalyResult:
     """The :class:`AnomalyResult` of the scores (see :func:`anomaly_auroc`)."""
     y, s = np.asarray(scores.is_anomaly, dtype=bool), np.asarray(scores.surprisal, dtype=np.float64)
     auroc = anomaly_auroc(scores, n_resamples, seed)
-    return AnomalyResult(scores.model, scores.split, scores.anomaly, int((~y).sum()), int(y.sum()),
-                         float(s[~y].mean()), float(s[y].mean()), auroc)
+    return AnomalyResult(
+        scores.model,
+        scores.split,
+        scores.anomaly,
+        int((~y).sum()),
+        int(y.sum()),
+        float(s[~y].mean()),
+        float(s[y].mean()),
+        auroc,
+    )
 
 
 def anomaly_model(setting: str | None, approaches: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -98,8 +126,10 @@ def anomaly_model(setting: str | None, approaches: Mapping[str, Mapping[str, Any
 def check_anomaly_class(anomaly_class: str | None, labels: Sequence[str]) -> None:
     """A one-line error, before any model loads, when the anomaly class is not one of the labels."""
     if anomaly_class is not None and anomaly_class not in labels:
-        raise LlmdiscError(f"anomaly_class {anomaly_class!r} is not a label of the data ({', '.join(labels)}); name one "
-                           "of them, or leave it unset to tell the texts from shuffled-word copies")
+        raise LlmdiscError(
+            f"anomaly_class {anomaly_class!r} is not a label of the data ({', '.join(labels)}); name one "
+            "of them, or leave it unset to tell the texts from shuffled-word copies"
+        )
     if anomaly_class is not None and len(labels) < 2:
         raise LlmdiscError("anomaly_class needs at least two labels: the anomaly class and the rest")
 
@@ -110,9 +140,17 @@ def shuffle_words(texts: Sequence[str], seed: int) -> list[str]:
     return [" ".join(rng.permutation(t.split())) for t in texts]
 
 
-def detect_anomalies(data: datasets.Dataset, split: str, model: str, anomaly_class: str | None = None,
-                     examples: int | None = None, seed: int = 0, output_dir: str | Path | None = None, reuse: bool = False,
-                     batch_size: int | str = 16) -> AnomalyScores:
+def detect_anomalies(
+    data: datasets.Dataset,
+    split: str,
+    model: str,
+    anomaly_class: str | None = None,
+    examples: int | None = None,
+    seed: int = 0,
+    output_dir: str | Path | None = None,
+    reuse: bool = False,
+    batch_size: int | str = 16,
+) -> AnomalyScores:
     """Score the texts of ``data`` (one split) by the LM's surprisal, as anomalies or not.
 
     Args:
@@ -135,8 +173,13 @@ def detect_anomalies(data: datasets.Dataset, split: str, model: str, anomaly_cla
     labels = list(data.features["label"].names)
     check_anomaly_class(anomaly_class, labels)
     data = stratified_subset(data, examples, seed) if examples else data
-    key = {"model": model, "split": split, "anomaly_class": anomaly_class, "seed": seed,
-           "data": data_fingerprint({split: data})}
+    key = {
+        "model": model,
+        "split": split,
+        "anomaly_class": anomaly_class,
+        "seed": seed,
+        "data": data_fingerprint({split: data}),
+    }
     path = Path(output_dir) / ANOMALY_FILE if output_dir is not None else None
     if reuse and path is not None and path.is_file():
         cached = json.loads(path.read_text(encoding="utf-8"))
@@ -153,8 +196,13 @@ def detect_anomalies(data: datasets.Dataset, split: str, model: str, anomaly_cla
 
     logger.info("anomaly scores: %d texts under %s", len(texts), model)
     lm, tokenizer = load_model(model, task="causal-lm")
-    scores = AnomalyScores(model, split, anomaly_class or SHUFFLED, surprisal(lm, tokenizer, texts, batch_size),
-                           np.asarray(is_anomaly, dtype=bool))
+    scores = AnomalyScores(
+        model,
+        split,
+        anomaly_class or SHUFFLED,
+        surprisal(lm, tokenizer, texts, batch_size),
+        np.asarray(is_anomaly, dtype=bool),
+    )
     if path is not None:
         write_json(path, {"key": key, "scores": scores.to_dict()})
     return scores
@@ -184,15 +232,18 @@ def anomaly_auroc(scores: AnomalyScores, n_resamples: int = 1000, seed: int = 0)
     """
     from sklearn.metrics import roc_auc_score
 
-
     y, s = np.asarray(scores.is_anomaly, dtype=bool), np.asarray(scores.surprisal, dtype=np.float64)
     positive, negative = np.flatnonzero(y), np.flatnonzero(~y)
     if not len(positive) or not len(negative):
-        raise LlmdiscError(f"anomaly detection needs normal and anomalous texts; the {scores.split} split has "
-                           f"{len(positive)} anomalies of {len(y)}")
+        raise LlmdiscError(
+            f"anomaly detection needs normal and anomalous texts; the {scores.split} split has "
+            f"{len(positive)} anomalies of {len(y)}"
+        )
     rng = np.random.default_rng(seed)
-    pick = np.concatenate([rng.choice(positive, (n_resamples, len(positive))),
-                           rng.choice(negative, (n_resamples, len(negative)))], axis=1)
+    pick = np.concatenate(
+        [rng.choice(positive, (n_resamples, len(positive))), rng.choice(negative, (n_resamples, len(negative)))],
+        axis=1,
+    )
     resampled = rank_auroc(s[pick], len(positive))
     low, high = np.quantile(resampled, [0.025, 0.975])
     return Estimate(float(roc_auc_score(y, s)), float(low), float(high))

@@ -7,16 +7,17 @@ The evaluation knows only the :class:`~llmdisc.classifiers.TextClassifier` inter
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from llmdisc.api.records import Evaluation
 from llmdisc.classifiers import TextClassifier
 from llmdisc.classifiers.base import check_dataset
-from llmdisc.plumbing.config import DEFAULT_SEED
 from llmdisc.errors import LlmdiscError
 from llmdisc.metrics.classification import ECE, LOG_LOSS, classification_metrics, confusion_matrix, reliability_bins
-from llmdisc.api.records import Evaluation
+from llmdisc.plumbing.config import DEFAULT_SEED
 
 if TYPE_CHECKING:
     import datasets
@@ -51,10 +52,15 @@ def evaluate_classifier(clf: TextClassifier, data: datasets.Dataset) -> Evaluati
     if clf.calibrator is not None:
         uncalibrated = {m.name: m.function(raw, labels) for m in (ECE, LOG_LOSS)}
     return Evaluation(
-        metrics=classification_metrics(probs, labels), examples=len(data), predict_seconds=round(seconds, 4),
+        metrics=classification_metrics(probs, labels),
+        examples=len(data),
+        predict_seconds=round(seconds, 4),
         examples_per_second=round(len(data) / seconds, 2) if seconds > 0 else float("inf"),
         reliability=reliability_bins(probs, labels),
-        confusion=confusion_matrix(probs, labels), probabilities=probs, uncalibrated=uncalibrated)
+        confusion=confusion_matrix(probs, labels),
+        probabilities=probs,
+        uncalibrated=uncalibrated,
+    )
 
 
 def drop_words(texts: Sequence[str], rate: float, seed: int = DEFAULT_SEED) -> list[str]:
@@ -84,7 +90,9 @@ def drop_words(texts: Sequence[str], rate: float, seed: int = DEFAULT_SEED) -> l
     return out
 
 
-def robustness_curve(clf: TextClassifier, data: datasets.Dataset, rates: Sequence[float], seed: int = DEFAULT_SEED) -> dict[str, float]:
+def robustness_curve(
+    clf: TextClassifier, data: datasets.Dataset, rates: Sequence[float], seed: int = DEFAULT_SEED
+) -> dict[str, float]:
     """Accuracy of ``clf`` as words are dropped from the texts of ``data`` at each rate.
 
     Args:
@@ -97,12 +105,19 @@ def robustness_curve(clf: TextClassifier, data: datasets.Dataset, rates: Sequenc
         Drop rate (as a string key, for JSON) -> accuracy.
     """
     labels = np.asarray(data["label"])
-    return {rate: float((probs.argmax(axis=1) == labels).mean())
-            for rate, probs in robustness_probabilities(clf, data, rates, seed).items()}
+    return {
+        rate: float((probs.argmax(axis=1) == labels).mean())
+        for rate, probs in robustness_probabilities(clf, data, rates, seed).items()
+    }
 
 
-def robustness_probabilities(clf: TextClassifier, data: datasets.Dataset, rates: Sequence[float],
-                             seed: int = DEFAULT_SEED, undamaged: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def robustness_probabilities(
+    clf: TextClassifier,
+    data: datasets.Dataset,
+    rates: Sequence[float],
+    seed: int = DEFAULT_SEED,
+    undamaged: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """The probabilities :func:`robustness_curve` measures its accuracies on (kept per example).
 
     The damaged texts of every rate go to ``predict_proba`` in one call, so that a classifier
@@ -127,5 +142,5 @@ def robustness_probabilities(clf: TextClassifier, data: datasets.Dataset, rates:
     reuse, n = undamaged is not None, len(texts)
     predicted = [rate for rate in rates if not (reuse and rate == 0)]
     probs = clf.predict_proba([t for rate in predicted for t in drop_words(texts, rate, seed)]) if predicted else None
-    rows = {f"{rate:g}": probs[i * n:(i + 1) * n] for i, rate in enumerate(predicted)}
+    rows = {f"{rate:g}": probs[i * n : (i + 1) * n] for i, rate in enumerate(predicted)}
     return {f"{rate:g}": undamaged if reuse and rate == 0 else rows[f"{rate:g}"] for rate in rates}

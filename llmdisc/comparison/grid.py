@@ -29,29 +29,30 @@ import logging
 import shutil
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.plumbing import distributed
-from llmdisc.classifiers.calibration import CALIBRATION_METHODS
+from llmdisc.analysis.summary import lead_split
+from llmdisc.api.records import Costs, Predictions, RunRecord
 from llmdisc.classifiers import TextClassifier, get_classifier, get_classifier_class
-from llmdisc.plumbing.config import DEFAULT_SEED
-from llmdisc.data.loading import label_names
-from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.classifiers.calibration import CALIBRATION_METHODS
 from llmdisc.comparison.evaluation import evaluate_classifier, robustness_probabilities
 from llmdisc.comparison.progress import GridProgress
-from llmdisc.plumbing.atomic_files import temp_root
-from llmdisc.plumbing.locks import FolderLock, claim
-from llmdisc.plumbing.peak_memory import PeakRSS
-from llmdisc.lm.prompts import check_task, label_words_note, label_words_warning, with_data_settings
-from llmdisc.api.records import Costs, Predictions, RunRecord
 from llmdisc.comparison.run_cache import Cell, RunCache
 from llmdisc.comparison.shards import Share, parse_shard
-from llmdisc.data.subsets import data_fingerprint, stratified_subset, subset_hash
-from llmdisc.analysis.summary import lead_split
 from llmdisc.comparison.synthetic_data import label_counts, parse_synthetic, synthetic_subset
+from llmdisc.data.loading import label_names
+from llmdisc.data.subsets import data_fingerprint, stratified_subset, subset_hash
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.lm.prompts import check_task, label_words_note, label_words_warning, with_data_settings
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.atomic_files import temp_root
+from llmdisc.plumbing.config import DEFAULT_SEED
+from llmdisc.plumbing.locks import FolderLock, claim
+from llmdisc.plumbing.peak_memory import PeakRSS
 
 if TYPE_CHECKING:
     import datasets
@@ -97,19 +98,31 @@ def parse_sizes(sizes: Sequence[int | str], n_train: int) -> tuple[list[int], li
     return sorted(out), notes
 
 
-def _run_cell(cell: Cell, train: datasets.Dataset, data: datasets.DatasetDict, splits: Sequence[str],
-              selection: datasets.Dataset | None, robustness: dict[str, Any] | None,
-              calibration: str = "none") -> list[RunRecord]:
+def _run_cell(
+    cell: Cell,
+    train: datasets.Dataset,
+    data: datasets.DatasetDict,
+    splits: Sequence[str],
+    selection: datasets.Dataset | None,
+    robustness: dict[str, Any] | None,
+    calibration: str = "none",
+) -> list[RunRecord]:
     """Train one approach on one subset, calibrate it on ``selection`` (trained approaches, when
     ``calibration`` is not ``none``), and evaluate it on every split; failures become records."""
     config = dict(cell.config)
     if cell.seed is not None and cell.cls.takes_seed and "seed" not in config:
         config["seed"] = cell.seed  # vary the approach's own randomness with the subset
-    base = dict(approach=cell.registered, variant=cell.name, paradigm=cell.paradigm, size=cell.size, seed=cell.seed,
-                labels=label_names(train),
-                train_examples=0 if cell.size is None else len(train),
-                train_subset=subset_hash(train) if cell.size is not None else None,
-                generator=cell.synthetic.model if cell.synthetic else None)
+    base = dict(
+        approach=cell.registered,
+        variant=cell.name,
+        paradigm=cell.paradigm,
+        size=cell.size,
+        seed=cell.seed,
+        labels=label_names(train),
+        train_examples=0 if cell.size is None else len(train),
+        train_subset=subset_hash(train) if cell.size is not None else None,
+        generator=cell.synthetic.model if cell.synthetic else None,
+    )
     records: list[RunRecord] = []
     try:
         with PeakRSS() as memory:
@@ -120,32 +133,50 @@ def _run_cell(cell: Cell, train: datasets.Dataset, data: datasets.DatasetDict, s
             for split in splits:
                 e = evaluate_classifier(clf, data[split])
                 gold = np.asarray(data[split]["label"])
-                record = RunRecord(**base, split=split, examples=e.examples, metrics=e.metrics,
-                                   reliability=e.reliability, confusion=e.confusion,
-                                   temperature=clf.calibrator.temperature if clf.calibrator else None,
-                                   calibration=clf.calibrator.method if clf.calibrator else None,
-                                   uncalibrated=e.uncalibrated,
-                                   train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
-                                   per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
-                                   costs=Costs(train_seconds=_plus(clf.info.train_seconds, cell.generation_seconds),
-                                               predict_seconds=e.predict_seconds,
-                                               examples_per_second=e.examples_per_second,
-                                               parameters_total=clf.info.parameters.get("total"),
-                                               parameters_trainable=clf.info.parameters.get("trainable")),
-                                   device=clf.info.device or "cpu", dtype=clf.info.dtype,
-                                   prompt=clf.info.prompt.describe() if clf.info.prompt else None,
-                                   template_accuracy=_template_accuracy(clf, data[split]))
+                record = RunRecord(
+                    **base,
+                    split=split,
+                    examples=e.examples,
+                    metrics=e.metrics,
+                    reliability=e.reliability,
+                    confusion=e.confusion,
+                    temperature=clf.calibrator.temperature if clf.calibrator else None,
+                    calibration=clf.calibrator.method if clf.calibrator else None,
+                    uncalibrated=e.uncalibrated,
+                    train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
+                    per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
+                    costs=Costs(
+                        train_seconds=_plus(clf.info.train_seconds, cell.generation_seconds),
+                        predict_seconds=e.predict_seconds,
+                        examples_per_second=e.examples_per_second,
+                        parameters_total=clf.info.parameters.get("total"),
+                        parameters_trainable=clf.info.parameters.get("trainable"),
+                    ),
+                    device=clf.info.device or "cpu",
+                    dtype=clf.info.dtype,
+                    prompt=clf.info.prompt.describe() if clf.info.prompt else None,
+                    template_accuracy=_template_accuracy(clf, data[split]),
+                )
                 if cell.robustness and robustness and split == robustness["split"]:
                     # Rate 0 is the split itself: its probabilities were just computed.
-                    damaged = robustness_probabilities(clf, robustness["data"], robustness["rates"], robustness["seed"],
-                                                       undamaged=e.probabilities[robustness["index"]])
+                    damaged = robustness_probabilities(
+                        clf,
+                        robustness["data"],
+                        robustness["rates"],
+                        robustness["seed"],
+                        undamaged=e.probabilities[robustness["index"]],
+                    )
                     gold = np.asarray(robustness["data"]["label"])
                     record.robustness = {k: float((p.argmax(axis=1) == gold).mean()) for k, p in damaged.items()}
-                    record.robustness_per_example = {k: Predictions(robustness["index"], gold, p.astype(np.float32))
-                                                     for k, p in damaged.items()}
+                    record.robustness_per_example = {
+                        k: Predictions(robustness["index"], gold, p.astype(np.float32)) for k, p in damaged.items()
+                    }
                 records.append(record)
         for record in records:
-            record.costs.peak_rss_mib, record.costs.rss_increase_mib = round(memory.peak_mib, 1), round(memory.increase_mib, 1)
+            record.costs.peak_rss_mib, record.costs.rss_increase_mib = (
+                round(memory.peak_mib, 1),
+                round(memory.increase_mib, 1),
+            )
             if memory.gpu_peak_mib is not None:
                 record.costs.peak_gpu_mib = round(memory.gpu_peak_mib, 1)
     except Exception as e:  # one approach failing must not sink the comparison
@@ -159,7 +190,9 @@ def _run_cell(cell: Cell, train: datasets.Dataset, data: datasets.DatasetDict, s
 
 def _remove_empty_folders(root: Path) -> None:
     """Remove ``root`` and the folders below it that are empty (deepest first)."""
-    for folder in sorted((p for p in [root, *root.glob("**/")] if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        (p for p in [root, *root.glob("**/")] if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
         with contextlib.suppress(OSError):  # not empty
             folder.rmdir()
 
@@ -175,8 +208,9 @@ def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str
     return None if parts is None else {t: float((p.argmax(axis=1) == gold).mean()) for t, p in parts.items()}
 
 
-def _train_subset(cell: Cell, train: datasets.Dataset, folder: Path | None,
-                  verbalizers: Mapping[str, str] | None) -> datasets.Dataset:
+def _train_subset(
+    cell: Cell, train: datasets.Dataset, folder: Path | None, verbalizers: Mapping[str, str] | None
+) -> datasets.Dataset:
     """The cell's training set: all of ``train`` (zero-shot), its stratified subset, or as many
     synthetic texts per label as that subset holds (see :mod:`~llmdisc.comparison.synthetic_data`; their
     share of the generation time is set on the cell, to count as training time)."""
@@ -190,9 +224,15 @@ def _train_subset(cell: Cell, train: datasets.Dataset, folder: Path | None,
     labels = label_names(train)
     largest = label_counts(stratified_subset(train, cell.largest, cell.seed), len(labels))
     path = folder / "runs" / cell.name / f"synthetic-seed{cell.seed}.json" if folder is not None else None
-    subset, cell.generation_seconds = synthetic_subset(cell.synthetic, label_counts(subset, len(labels)), largest,
-                                                       resolve_verbalizers(labels, verbalizers), train.features,
-                                                       cell.seed, path)
+    subset, cell.generation_seconds = synthetic_subset(
+        cell.synthetic,
+        label_counts(subset, len(labels)),
+        largest,
+        resolve_verbalizers(labels, verbalizers),
+        train.features,
+        cell.seed,
+        path,
+    )
     return subset
 
 
@@ -203,6 +243,7 @@ def _holding_output_dir(run):
     the lock of a killed one is taken over. Temporary folders (a Trainer's checkpoints) go in
     OUTPUT_DIR/tmp, where the next comparison, holding the lock, removes what a killed one left.
     """
+
     @functools.wraps(run)
     def wrapper(*args, **kwargs):
         arguments = inspect.signature(run).bind(*args, **kwargs).arguments
@@ -224,6 +265,7 @@ def _holding_output_dir(run):
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
                 _remove_empty_folders(Path(output_dir) / "claims")  # a claim another run holds stays
+
     return wrapper
 
 
@@ -292,10 +334,14 @@ def compare(
         ``status`` ``failed`` and the ``error`` for a run that raised, and ``robustness``
         (drop rate -> accuracy) on the robustness split's record of the largest size.
     """
-    share = Share(shard if isinstance(shard, tuple) else parse_shard(shard), distributed.rank(), distributed.world_size())
+    share = Share(
+        shard if isinstance(shard, tuple) else parse_shard(shard), distributed.rank(), distributed.world_size()
+    )
     if not share.whole and output_dir is None:
-        raise LlmdiscError(f"{share.describe()}: the processes share the grid through the output folder; "
-                           "give an --output-dir that all of them reach")
+        raise LlmdiscError(
+            f"{share.describe()}: the processes share the grid through the output folder; "
+            "give an --output-dir that all of them reach"
+        )
     distributed.own_gpu_only()  # before anything below asks torch about GPUs
     splits = [s for s in splits if s in data]
     if not splits:
@@ -306,9 +352,11 @@ def compare(
         raise LlmdiscError(f"unknown calibration '{calibration}'; use one of {', '.join(CALIBRATION_METHODS)}")
     lead = lead_split(splits)  # the rule the report uses
     if selection_split is not None and selection_split == lead and selection_split in data:
-        raise LlmdiscError(f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
-                           "temperatures picked on it would flatter the approaches that pick; hold out training "
-                           "examples (--holdout 500), name another --selection-split, or --selection-split none")
+        raise LlmdiscError(
+            f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
+            "temperatures picked on it would flatter the approaches that pick; hold out training "
+            "examples (--holdout 500), name another --selection-split, or --selection-split none"
+        )
     bad = [r for r in drop_rates if not 0 <= r < 1]
     if bad:
         raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
@@ -322,17 +370,28 @@ def compare(
     if drop_rates:
         split = robustness_split if robustness_split in splits else splits[-1]
         # The subset's positions in the split, so that its per-example rows name their examples.
-        indexed = stratified_subset(data[split].add_column("_llmdisc_index", list(range(len(data[split])))),
-                                    robustness_examples, seed)
-        robustness = {"split": split, "rates": [float(r) for r in drop_rates], "seed": seed,
-                      "index": np.asarray(indexed["_llmdisc_index"]), "data": indexed.remove_columns("_llmdisc_index")}
-    manifest = {"data": data_fingerprint(data), "splits": splits, "selection_split": selection_split,
-                "calibration": calibration,
-                "robustness": {k: v for k, v in (robustness or {}).items() if k not in ("data", "index")}
-                | {"examples": robustness_examples}}
+        indexed = stratified_subset(
+            data[split].add_column("_llmdisc_index", list(range(len(data[split])))), robustness_examples, seed
+        )
+        robustness = {
+            "split": split,
+            "rates": [float(r) for r in drop_rates],
+            "seed": seed,
+            "index": np.asarray(indexed["_llmdisc_index"]),
+            "data": indexed.remove_columns("_llmdisc_index"),
+        }
+    manifest = {
+        "data": data_fingerprint(data),
+        "splits": splits,
+        "selection_split": selection_split,
+        "calibration": calibration,
+        "robustness": {k: v for k, v in (robustness or {}).items() if k not in ("data", "index")}
+        | {"examples": robustness_examples},
+    }
     labels = label_names(train)
     if verbalizers:  # checked once, before any approach names it
         from llmdisc.lm.label_likelihood import resolve_verbalizers
+
         resolve_verbalizers(labels, verbalizers)
     check_task(task)
     plan = _plan(approaches, numbers, seeds, seed, len(train), labels, notes, verbalizers, task)
@@ -347,14 +406,28 @@ def compare(
             logger.debug("%s, %s: cached", plan[p].name, plan[p].label)
     todo = [p for p in share.mine(range(len(plan))) if cached[p] is None]
     if not share.whole:
-        logger.info("%s: %d of the grid's %d cells, %d of them to run", share.describe(), len(share.mine(range(len(plan)))),
-                    len(plan), len(todo))
-    run = functools.partial(_run_claimed, train=train, data=data, splits=splits, robustness=robustness,
-                            calibration=calibration, selection=data[selection_split] if selection_split in data else None,
-                            verbalizers=verbalizers)
+        logger.info(
+            "%s: %d of the grid's %d cells, %d of them to run",
+            share.describe(),
+            len(share.mine(range(len(plan)))),
+            len(plan),
+            len(todo),
+        )
+    run = functools.partial(
+        _run_claimed,
+        train=train,
+        data=data,
+        splits=splits,
+        robustness=robustness,
+        calibration=calibration,
+        selection=data[selection_split] if selection_split in data else None,
+        verbalizers=verbalizers,
+    )
     ran: dict[int, list[RunRecord]] = {}
-    with GridProgress([plan[p] for p in todo]) as progress, \
-            distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext():
+    with (
+        GridProgress([plan[p] for p in todo]) as progress,
+        distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext(),
+    ):
         for p in todo:
             ran[p] = run(plan[p], cache, progress)
     if share.processes > 1:  # meet the others, and take what they ran
@@ -366,8 +439,11 @@ def compare(
     for p in positions:
         found = cached[p] or ran.get(p)
         if found is None:
-            logger.warning("%s, %s: not in these results, another run was computing it; run again with --resume "
-                           "when it is done", plan[p].name, plan[p].label)
+            logger.warning(
+                "%s, %s: not in these results, another run was computing it; run again with --resume when it is done",
+                plan[p].name,
+                plan[p].label,
+            )
         records += found or []
     if notes:
         for record in records:
@@ -375,8 +451,14 @@ def compare(
     return records
 
 
-def _run_claimed(cell: Cell, cache: RunCache, progress: GridProgress, train: datasets.Dataset,
-                 data: datasets.DatasetDict, **settings: Any) -> list[RunRecord] | None:
+def _run_claimed(
+    cell: Cell,
+    cache: RunCache,
+    progress: GridProgress,
+    train: datasets.Dataset,
+    data: datasets.DatasetDict,
+    **settings: Any,
+) -> list[RunRecord] | None:
     """Run one cell holding its claim, cache it if it succeeded; None when another run holds the claim.
 
     Args:
@@ -397,8 +479,15 @@ def _run_claimed(cell: Cell, cache: RunCache, progress: GridProgress, train: dat
         progress.begin(cell)
         subset = _train_subset(cell, train, cache.folder, settings["verbalizers"])
         start = time.perf_counter()
-        done = _run_cell(cell, subset, data, settings["splits"], settings["selection"], settings["robustness"],
-                         settings["calibration"])
+        done = _run_cell(
+            cell,
+            subset,
+            data,
+            settings["splits"],
+            settings["selection"],
+            settings["robustness"],
+            settings["calibration"],
+        )
         progress.end(cell, time.perf_counter() - start)
         if all(r.ok for r in done):
             cache.put(cell, done)  # failures are retried on resume
@@ -408,8 +497,17 @@ def _run_claimed(cell: Cell, cache: RunCache, progress: GridProgress, train: dat
             lock.release()
 
 
-def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: int, labels: list[str],
-          notes: list[str], verbalizers: Mapping[str, str] | None = None, task: str | None = None) -> list[Cell]:
+def _plan(
+    approaches: Any,
+    numbers: list[int],
+    seeds: int,
+    seed: int,
+    n_train: int,
+    labels: list[str],
+    notes: list[str],
+    verbalizers: Mapping[str, str] | None = None,
+    task: str | None = None,
+) -> list[Cell]:
     """The grid's cells, approach by approach; ``notes`` gets a line for each capped size and
     one saying which label words the likelihood approaches score.
 
@@ -448,9 +546,22 @@ def _plan(approaches: Any, numbers: list[int], seeds: int, seed: int, n_train: i
         if not clf.uses_training_data:
             plan.append(Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
             continue
-        plan += [Cell(name, registered, cls, paradigm, config, n, s, robustness=(n == own_numbers[-1] and s == seed),
-                       synthetic=synthetic, largest=own_numbers[-1])
-                 for s in range(seed, seed + own_seeds) for n in own_numbers]
+        plan += [
+            Cell(
+                name,
+                registered,
+                cls,
+                paradigm,
+                config,
+                n,
+                s,
+                robustness=(n == own_numbers[-1] and s == seed),
+                synthetic=synthetic,
+                largest=own_numbers[-1],
+            )
+            for s in range(seed, seed + own_seeds)
+            for n in own_numbers
+        ]
     warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
     if warning:  # one line before the first run, for the whole grid
         logger.warning(warning)
@@ -468,13 +579,17 @@ def _check_classes(train: datasets.Dataset) -> None:
     counts = np.bincount(np.asarray(train["label"]), minlength=len(label_names(train)))
     rare = [name for name, count in zip(label_names(train), counts) if count < 2]
     if rare:
-        raise LlmdiscError(f"class(es) {', '.join(map(repr, rare))} have fewer than 2 training examples; "
-                           "add examples, or merge or drop those labels before comparing")
+        raise LlmdiscError(
+            f"class(es) {', '.join(map(repr, rare))} have fewer than 2 training examples; "
+            "add examples, or merge or drop those labels before comparing"
+        )
 
 
 def _check_sizes(sizes: Sequence[int], labels: Sequence[str]) -> None:
     """A training size smaller than the number of classes leaves a class out: one line, before any run."""
     small = [n for n in sizes if n < len(labels)]
     if small:
-        raise LlmdiscError(f"size {small[0]} is smaller than the {len(labels)} classes: every class needs an example; "
-                           f"use sizes of at least {len(labels)}")
+        raise LlmdiscError(
+            f"size {small[0]} is smaller than the {len(labels)} classes: every class needs an example; "
+            f"use sizes of at least {len(labels)}"
+        )

@@ -10,13 +10,13 @@ table that ``datasets.load_dataset("parquet", data_files=...)`` or pandas reads 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from llmdisc.plumbing.atomic_files import atomic_file
 from llmdisc.api.records import Predictions, RunRecord
+from llmdisc.plumbing.atomic_files import atomic_file
 
 __all__ = ["PROB_PREFIX", "prediction_table", "write_predictions", "read_predictions", "attach_predictions"]
 
@@ -43,20 +43,37 @@ def prediction_table(records: Sequence[RunRecord]):
     import pyarrow as pa
 
     labels = next((r.labels for r in records if r.per_example is not None), [])
-    columns: dict[str, list] = {k: [] for k in ("variant", "approach", "paradigm", "size", "seed", "split",
-                                                "drop_rate", "index", "label")}
+    columns: dict[str, list] = {
+        k: [] for k in ("variant", "approach", "paradigm", "size", "seed", "split", "drop_rate", "index", "label")
+    }
     probs = []
     for r in records:
         for rate, p in _rows(r):
             n = len(p.index)
-            for key, value in (("variant", r.variant), ("approach", r.approach), ("paradigm", r.paradigm),
-                               ("size", r.size), ("seed", r.seed), ("split", r.split), ("drop_rate", rate)):
+            for key, value in (
+                ("variant", r.variant),
+                ("approach", r.approach),
+                ("paradigm", r.paradigm),
+                ("size", r.size),
+                ("seed", r.seed),
+                ("split", r.split),
+                ("drop_rate", rate),
+            ):
                 columns[key].append(np.full(n, value, dtype=object))
             columns["index"].append(np.asarray(p.index))
             columns["label"].append(np.asarray(p.gold))
             probs.append(np.asarray(p.probabilities, dtype=np.float32))
-    types = {"variant": pa.string(), "approach": pa.string(), "paradigm": pa.string(), "size": pa.int32(),
-             "seed": pa.int32(), "split": pa.string(), "drop_rate": pa.float64(), "index": pa.int32(), "label": pa.int32()}
+    types = {
+        "variant": pa.string(),
+        "approach": pa.string(),
+        "paradigm": pa.string(),
+        "size": pa.int32(),
+        "seed": pa.int32(),
+        "split": pa.string(),
+        "drop_rate": pa.float64(),
+        "index": pa.int32(),
+        "label": pa.int32(),
+    }
     arrays = {k: pa.array(np.concatenate(v) if v else [], type=types[k], from_pandas=True) for k, v in columns.items()}
     stacked = np.concatenate(probs) if probs else np.zeros((0, len(labels)), dtype=np.float32)
     for j, name in enumerate(labels):
@@ -83,13 +100,17 @@ def read_predictions(path: str | Path, records: Sequence[RunRecord]) -> bool:
     found = True
     probs = [c for c in table.columns if c.startswith(PROB_PREFIX)]
     for r in records:
-        mine = table[(table["variant"] == r.variant) & (table["split"] == r.split)
-                     & (table["size"].isna() if r.size is None else table["size"] == r.size)
-                     & (table["seed"].isna() if r.seed is None else table["seed"] == r.seed)]
+        mine = table[
+            (table["variant"] == r.variant)
+            & (table["split"] == r.split)
+            & (table["size"].isna() if r.size is None else table["size"] == r.size)
+            & (table["seed"].isna() if r.seed is None else table["seed"] == r.seed)
+        ]
         by_rate: dict[float | None, Predictions] = {}
         for rate, rows in mine.groupby(mine["drop_rate"].fillna(-1.0), sort=False):
             by_rate[None if rate < 0 else float(rate)] = Predictions(
-                rows["index"].to_numpy(np.int64), rows["label"].to_numpy(np.int64), rows[probs].to_numpy(np.float32))
+                rows["index"].to_numpy(np.int64), rows["label"].to_numpy(np.int64), rows[probs].to_numpy(np.float32)
+            )
         r.per_example = by_rate.pop(None, None)
         found = found and (r.per_example is not None or not r.ok)
         if r.robustness is not None:

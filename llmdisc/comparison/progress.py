@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from llmdisc.plumbing import distributed
 from llmdisc.comparison.run_cache import Cell
+from llmdisc.plumbing import distributed
 
 __all__ = ["GridProgress", "format_seconds"]
 
@@ -19,7 +19,9 @@ logger = logging.getLogger("llmdisc.comparison.grid")  # its lines are the compa
 
 def format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 class GridProgress:
@@ -40,13 +42,20 @@ class GridProgress:
     def __enter__(self) -> GridProgress:
         from tqdm.auto import tqdm
         from tqdm.contrib.logging import logging_redirect_tqdm
+
         # Log lines while the bars show go through tqdm.write: above the bars, not through them.
         self._redirect = logging_redirect_tqdm()
         self._redirect.__enter__()
         # No ETA of tqdm's own ({remaining}): the postfix carries ours.
-        self.bar = tqdm(total=len(self.todo), desc="grid", unit="cell", file=sys.stderr, dynamic_ncols=True,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}{postfix}",
-                        disable=not self.todo or not distributed.shows_progress())
+        self.bar = tqdm(
+            total=len(self.todo),
+            desc="grid",
+            unit="cell",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            bar_format="{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}{postfix}",
+            disable=not self.todo or not distributed.shows_progress(),
+        )
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -64,10 +73,17 @@ class GridProgress:
         return eta
 
     def begin(self, cell: Cell) -> None:
-        eta = self._eta(self.todo[self.done:])
+        eta = self._eta(self.todo[self.done :])
         self.bar.set_postfix_str(f"{cell.name}, {cell.label}; {eta}")
-        logger.debug("[%d/%d] %s, %s (elapsed %s, %s)", self.done + 1, len(self.todo), cell.name, cell.label,
-                     format_seconds(time.perf_counter() - self.start), eta)
+        logger.debug(
+            "[%d/%d] %s, %s (elapsed %s, %s)",
+            self.done + 1,
+            len(self.todo),
+            cell.name,
+            cell.label,
+            format_seconds(time.perf_counter() - self.start),
+            eta,
+        )
 
     def end(self, cell: Cell, seconds: float) -> None:
         self.seconds.setdefault(cell.name, []).append(seconds)

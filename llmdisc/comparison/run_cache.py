@@ -11,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from llmdisc.api.records import ZERO_SHOT, RunRecord
 from llmdisc.classifiers import TextClassifier
+from llmdisc.comparison.prediction_files import read_predictions, write_predictions
+from llmdisc.comparison.synthetic_data import SyntheticSettings
 from llmdisc.errors import LlmdiscError
 from llmdisc.plumbing.atomic_files import write_json
-from llmdisc.comparison.prediction_files import read_predictions, write_predictions
-from llmdisc.api.records import ZERO_SHOT, RunRecord
-from llmdisc.comparison.synthetic_data import SyntheticSettings
 
 __all__ = ["MANIFEST", "Cell", "RunCache", "settings_differences"]
 
@@ -68,8 +69,9 @@ class Cell:
 class RunCache:
     """One JSON file per (approach, size, seed) under ``folder/runs``, and a manifest of the run."""
 
-    def __init__(self, folder: str | Path | None, manifest: dict[str, Any], resume: bool, overwrite: bool,
-                 shared: bool = False) -> None:
+    def __init__(
+        self, folder: str | Path | None, manifest: dict[str, Any], resume: bool, overwrite: bool, shared: bool = False
+    ) -> None:
         """``shared``: other processes or shards use the folder at the same time, so an
         identical manifest is theirs (no ``resume`` needed) and nothing may be discarded."""
         self.folder = Path(folder) if folder is not None else None
@@ -77,19 +79,25 @@ class RunCache:
             return
         path = self.folder / MANIFEST
         if shared and overwrite:
-            raise LlmdiscError("--overwrite cannot be shared by several processes or shards (one would discard "
-                               f"the others' runs); remove {self.folder} first, then start them")
+            raise LlmdiscError(
+                "--overwrite cannot be shared by several processes or shards (one would discard "
+                f"the others' runs); remove {self.folder} first, then start them"
+            )
         if path.exists() and overwrite:
             shutil.rmtree(self.folder / "runs", ignore_errors=True)
         elif path.exists() and not resume and not shared:
-            raise LlmdiscError(f"{self.folder} already holds a comparison; pass --resume to continue it "
-                               "(cached results are reused) or --overwrite to start again")
+            raise LlmdiscError(
+                f"{self.folder} already holds a comparison; pass --resume to continue it "
+                "(cached results are reused) or --overwrite to start again"
+            )
         elif path.exists():
             old = json.loads(path.read_text(encoding="utf-8"))
             diff = settings_differences(old, manifest)
             if diff:
-                raise LlmdiscError(f"cannot resume {self.folder}: it was made with different settings "
-                                   f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
+                raise LlmdiscError(
+                    f"cannot resume {self.folder}: it was made with different settings "
+                    f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite"
+                )
         write_json(path, manifest)
 
     def _path(self, approach: str, size: int | None, seed: int | None) -> Path:
@@ -98,8 +106,11 @@ class RunCache:
 
     def claim_path(self, cell: Cell) -> Path:
         """The file a process holds while it runs the cell."""
-        return self.folder / "claims" / self._path(cell.name, cell.size, cell.seed).relative_to(
-            self.folder / "runs").with_suffix(".lock")
+        return (
+            self.folder
+            / "claims"
+            / self._path(cell.name, cell.size, cell.seed).relative_to(self.folder / "runs").with_suffix(".lock")
+        )
 
     def _predictions_path(self, cell: Cell) -> Path:
         """The cell's per-example predictions: a Parquet file beside its JSON."""
@@ -119,8 +130,10 @@ class RunCache:
         cached = json.loads(path.read_text(encoding="utf-8"))
         diff = settings_differences(cached["config"], cell.key)
         if diff:
-            raise LlmdiscError(f"cannot resume {self.folder}: {cell.name} was run with different settings "
-                               f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite")
+            raise LlmdiscError(
+                f"cannot resume {self.folder}: {cell.name} was run with different settings "
+                f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite"
+            )
         records = [RunRecord.from_dict(r, where=str(path)) for r in cached["records"]]
         if cell.robustness and not any(r.robustness is not None for r in records):
             return None

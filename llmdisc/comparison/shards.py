@@ -36,8 +36,10 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         raise LlmdiscError(f"shard {text!r} is not I/N; use e.g. --shard 1/4 (slice 1 of 4; slices count from 1)")
     index, count = int(match.group(1)), int(match.group(2))
     if count < 1 or not 1 <= index <= count:
-        raise LlmdiscError(f"shard {text!r} does not exist: slices count from 1, so I goes from 1 to N "
-                           "(e.g. --shard 1/4 to --shard 4/4)")
+        raise LlmdiscError(
+            f"shard {text!r} does not exist: slices count from 1, so I goes from 1 to N "
+            "(e.g. --shard 1/4 to --shard 4/4)"
+        )
     return index, count
 
 
@@ -69,7 +71,7 @@ class Share:
 
     def mine(self, positions: range) -> list[int]:
         """The positions this process runs: every ``processes``-th of the slice, from ``rank``."""
-        return self.slice(positions)[self.rank::self.processes]
+        return self.slice(positions)[self.rank :: self.processes]
 
     def describe(self) -> str:
         """``shard 2/4``, ``process 1 of 8`` or both, for messages."""

@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.plumbing.config import arg, config_from_dict
 from llmdisc.errors import LlmdiscError
 from llmdisc.plumbing.atomic_files import write_json
+from llmdisc.plumbing.config import arg, config_from_dict
 
 if TYPE_CHECKING:
     import datasets
@@ -41,9 +42,13 @@ SYNTHETIC_MARGIN = 0.1
 class SyntheticSettings:
     """How the synthetic training texts are generated."""
 
-    model: str = arg("smollm2-135m", "the causal LM that writes the texts: an alias, a folder, a .gguf file or a Hub id")
-    template: str = arg("Write a one-sentence {label} review of a film, a book or a restaurant.",
-                        "the instruction, with a {label} slot (filled with the label word)")
+    model: str = arg(
+        "smollm2-135m", "the causal LM that writes the texts: an alias, a folder, a .gguf file or a Hub id"
+    )
+    template: str = arg(
+        "Write a one-sentence {label} review of a film, a book or a restaurant.",
+        "the instruction, with a {label} slot (filled with the label word)",
+    )
     max_new_tokens: int = arg(48, "tokens per text at most")
     temperature: float = arg(0.9, "sampling temperature (> 0)")
     top_p: float = arg(0.95, "nucleus sampling, in (0, 1]")
@@ -76,8 +81,14 @@ def parse_synthetic(values: Mapping[str, Any] | None, uses_training_data: bool) 
 def _sampling(settings: SyntheticSettings, seed: int = 0):
     from llmdisc.lm.generation import SamplingConfig
 
-    return SamplingConfig(do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
-                          max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size, seed=seed)
+    return SamplingConfig(
+        do_sample=True,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+        seed=seed,
+    )
 
 
 def label_counts(subset: datasets.Dataset, n_labels: int) -> list[int]:
@@ -94,17 +105,27 @@ def _generate(settings: SyntheticSettings, words: Sequence[str], counts: Sequenc
     out = []
     for i, (word, count) in enumerate(zip(words, counts)):
         asked = int(np.ceil(count * (1 + SYNTHETIC_MARGIN))) + 1
-        rows = synthesize(model, tokenizer, [word], asked, template=settings.template,
-                          config=_sampling(settings, seed + i))
+        rows = synthesize(
+            model, tokenizer, [word], asked, template=settings.template, config=_sampling(settings, seed + i)
+        )
         texts = [r["text"] for r in rows][:count]
         if len(texts) < count:
-            logger.warning("synthetic data: %d of %d texts for %r (the others came out empty)", len(texts), count, word)
+            logger.warning(
+                "synthetic data: %d of %d texts for %r (the others came out empty)", len(texts), count, word
+            )
         out.append(texts)
     return out
 
 
-def synthetic_subset(settings: SyntheticSettings, counts: Sequence[int], largest: Sequence[int], words: Sequence[str],
-                     features: Any, seed: int, path: str | Path | None = None) -> tuple[datasets.Dataset, float]:
+def synthetic_subset(
+    settings: SyntheticSettings,
+    counts: Sequence[int],
+    largest: Sequence[int],
+    words: Sequence[str],
+    features: Any,
+    seed: int,
+    path: str | Path | None = None,
+) -> tuple[datasets.Dataset, float]:
     """The synthetic training set with ``counts[i]`` texts of label ``i``.
 
     Args:
@@ -125,8 +146,11 @@ def synthetic_subset(settings: SyntheticSettings, counts: Sequence[int], largest
     texts, seconds = None, 0.0
     if path is not None and Path(path).is_file():
         cached = json.loads(Path(path).read_text(encoding="utf-8"))
-        if cached.get("settings") == asdict(settings) and cached.get("words") == list(words) \
-                and all(len(t) >= c for t, c in zip(cached["texts"], counts)):
+        if (
+            cached.get("settings") == asdict(settings)
+            and cached.get("words") == list(words)
+            and all(len(t) >= c for t, c in zip(cached["texts"], counts))
+        ):
             texts, seconds = cached["texts"], cached.get("seconds", 0.0)
     if texts is None:
         logger.info("synthetic data: %d texts from %s (seed %d)", sum(largest), settings.model, seed)
@@ -135,9 +159,19 @@ def synthetic_subset(settings: SyntheticSettings, counts: Sequence[int], largest
         seconds = time.perf_counter() - began
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, {"settings": asdict(settings), "words": list(words), "seed": seed,
-                              "seconds": round(seconds, 3), "texts": texts})
+            write_json(
+                path,
+                {
+                    "settings": asdict(settings),
+                    "words": list(words),
+                    "seed": seed,
+                    "seconds": round(seconds, 3),
+                    "texts": texts,
+                },
+            )
     rows = [(t, label) for label, (some, c) in enumerate(zip(texts, counts)) for t in some[:c]]
     share = len(rows) / max(sum(len(t) for t in texts), 1)
-    return (datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [y for _, y in rows]}, features=features),
-            seconds * share)
+    return (
+        datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [y for _, y in rows]}, features=features),
+        seconds * share,
+    )

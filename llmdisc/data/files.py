@@ -13,8 +13,9 @@ import io
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from llmdisc.errors import LlmdiscError, first_line
 
@@ -61,7 +62,6 @@ FORMATS: dict[str, tuple[str, dict]] = {
 }
 
 
-
 def parse_data_source(source: str | Mapping[str, str]) -> str | dict[str, str]:
     """Turn the command-line form ``train=a.csv,test=b.csv`` into a dict; pass others through.
 
@@ -103,8 +103,10 @@ def parse_splits_map(value: str | Sequence[str] | Mapping[str, str] | None) -> d
     out = dict(pairs)
     unknown = sorted(set(out) - set(SPLIT_NAMES))
     if unknown:
-        raise LlmdiscError(f"splits_map: unknown split(s) {', '.join(unknown)}; the keys are train, validation and "
-                           "test, the values the names in the data (validation=dev)")
+        raise LlmdiscError(
+            f"splits_map: unknown split(s) {', '.join(unknown)}; the keys are train, validation and "
+            "test, the values the names in the data (validation=dev)"
+        )
     return out
 
 
@@ -136,9 +138,7 @@ def check_file(path: Path) -> None:
     if not path.is_file():
         raise LlmdiscError(f"data file not found: {path}; check the path (or pass 'demo' for the built-in set)")
     if path.suffix.lower() not in FORMATS:
-        raise LlmdiscError(
-            f"unsupported data file format '{path.suffix}' for {path}; use one of {', '.join(FORMATS)}"
-        )
+        raise LlmdiscError(f"unsupported data file format '{path.suffix}' for {path}; use one of {', '.join(FORMATS)}")
     if path.suffix.lower() != ".parquet":
         raw = path.read_bytes()
         try:
@@ -190,13 +190,21 @@ def tsv_options(path: Path) -> dict:
             end = reader.line_num
     except csv.Error:
         count = lines[bad - 1].count("\t") + 1
-        raise LlmdiscError(f"{path.name} line {bad} has {count} tab-separated fields, the header {width}; fix that "
-                           "line (a tab or line break inside a text needs the text quoted)") from None
+        raise LlmdiscError(
+            f"{path.name} line {bad} has {count} tab-separated fields, the header {width}; fix that "
+            "line (a tab or line break inside a text needs the text quoted)"
+        ) from None
     if spans:
         first, n = spans[0]
         more = f" ({len(spans) - 1} more such rows)" if len(spans) > 1 else ""
-        logger.warning("%s line %d: a quoted text runs over %d lines and is read as one row%s; if that is not "
-                       "meant, fix the quotes there", path.name, first, n, more)
+        logger.warning(
+            "%s line %d: a quoted text runs over %d lines and is read as one row%s; if that is not "
+            "meant, fix the quotes there",
+            path.name,
+            first,
+            n,
+            more,
+        )
     return {"delimiter": "\t"}
 
 
@@ -206,6 +214,7 @@ def read_data_file(path: Path) -> datasets.Dataset:
     Problems a user can fix (missing, not UTF-8, empty, malformed) are one-line errors.
     """
     import datasets
+
     check_file(path)
     builder, kwargs = FORMATS[path.suffix.lower()]
     if path.suffix.lower() == ".tsv":
@@ -230,6 +239,7 @@ def peek_columns(path: str | Path) -> list[str] | None:
     try:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
+
             return list(pq.read_schema(path).names)
         with open(path, encoding="utf-8", newline="") as f:
             if suffix in (".csv", ".tsv"):
@@ -244,7 +254,9 @@ def peek_columns(path: str | Path) -> list[str] | None:
     return None
 
 
-def source_files(source: str | Mapping[str, str], splits_map: Mapping[str, str] | None = None) -> dict[str, Path] | None:
+def source_files(
+    source: str | Mapping[str, str], splits_map: Mapping[str, str] | None = None
+) -> dict[str, Path] | None:
     """The local file of each split of ``source``; None for a Hub data set."""
     if isinstance(source, Mapping):
         files = {split: Path(p) for split, p in source.items()}

@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.plumbing.config import DEFAULT_SEED, arg
-from llmdisc.data.files import (DEMO_DATA, DEMO_TOPICS, SPLIT_NAMES, parse_data_source, parse_splits_map, peek_columns,
-                         read_data_file, source_files)
+from llmdisc.data.files import (
+    DEMO_DATA,
+    DEMO_TOPICS,
+    SPLIT_NAMES,
+    parse_data_source,
+    parse_splits_map,
+    peek_columns,
+    read_data_file,
+    source_files,
+)
 from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.plumbing.config import DEFAULT_SEED, arg
 from llmdisc.plumbing.offline import hub_reachable
 
 if TYPE_CHECKING:
@@ -34,10 +43,12 @@ TEXT_COLUMNS = ("text", "sentence", "review", "content", "document")
 LABEL_COLUMNS = ("label", "labels")
 
 
-def _load_raw(source: str | Mapping[str, str], hub: Mapping[str, str | None],
-              splits_map: Mapping[str, str]) -> datasets.DatasetDict:
+def _load_raw(
+    source: str | Mapping[str, str], hub: Mapping[str, str | None], splits_map: Mapping[str, str]
+) -> datasets.DatasetDict:
     """Load the splits of ``source`` without touching their columns."""
     import datasets
+
     files = source_files(source, splits_map)
     if files is None:
         return _load_hub(source, hub.get("data_config"), hub.get("revision"), splits_map)
@@ -54,12 +65,18 @@ def _hub_load_error(repo_id: str, config_name: str | None, revision: str | None,
         return LlmdiscError(f"data set '{repo_id}' has no revision '{revision}'; pass a branch, tag or commit of it")
     return LlmdiscError(
         f"could not load data set '{repo_id}' from the Hugging Face Hub ({type(error).__name__}: "
-        f"{first_line(error, 160)}); check the id and your connection, or pass a local folder, files, or 'demo'")
+        f"{first_line(error, 160)}); check the id and your connection, or pass a local folder, files, or 'demo'"
+    )
 
 
-def _load_hub(repo_id: str, config_name: str | None = None, revision: str | None = None,
-              splits_map: Mapping[str, str] | None = None) -> datasets.DatasetDict:
+def _load_hub(
+    repo_id: str,
+    config_name: str | None = None,
+    revision: str | None = None,
+    splits_map: Mapping[str, str] | None = None,
+) -> datasets.DatasetDict:
     import datasets
+
     if not hub_reachable() and not os.environ.get("HF_HUB_OFFLINE"):
         raise LlmdiscError(
             f"'{repo_id}' is not a local file or folder and the Hugging Face Hub is unreachable; "
@@ -106,6 +123,7 @@ def pick_column(columns: Sequence[str], wanted: str | None, candidates: Sequence
 def _label_names_for(train: datasets.Dataset, column: str, given: Sequence[str] | None) -> list[str]:
     """Label names: given, from a ClassLabel feature, or the sorted distinct values of train."""
     import datasets
+
     feature = train.features[column]
     if given:
         return [str(n) for n in given]
@@ -122,8 +140,10 @@ def _integer_label_map(values: Sequence, names: list[str]) -> dict[int, int] | N
     if all(0 <= v < len(names) for v in distinct):
         return {i: i for i in range(len(names))}
     if len(distinct) != len(names):
-        raise LlmdiscError(f"train has {len(distinct)} distinct integer labels {distinct[:10]} but "
-                           f"{len(names)} label names {names}; pass one name per label")
+        raise LlmdiscError(
+            f"train has {len(distinct)} distinct integer labels {distinct[:10]} but "
+            f"{len(names)} label names {names}; pass one name per label"
+        )
     return {v: i for i, v in enumerate(distinct)}  # e.g. star ratings 1..5
 
 
@@ -194,13 +214,16 @@ def load_text_dataset(
     splits_map = parse_splits_map(splits_map)
     files = source_files(source, splits_map)
     if files is not None and (data_config or revision):
-        raise LlmdiscError("data_config and revision name a Hub data set's config and version; "
-                           f"{source!r} is local (drop them, or pass a Hub id)")
+        raise LlmdiscError(
+            "data_config and revision name a Hub data set's config and version; "
+            f"{source!r} is local (drop them, or pass a Hub id)"
+        )
     columns = peek_columns(files["train"]) if files and files["train"].is_file() else None
     if columns is not None:  # a wrong column name: in milliseconds, before datasets is even imported
         pick_column(columns, text_column, TEXT_COLUMNS, "text")
         pick_column(columns, label_column, LABEL_COLUMNS, "label")
     import datasets
+
     raw = _load_raw(source, {"data_config": data_config, "revision": revision}, splits_map)
     columns = raw["train"].column_names
     text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text")
@@ -221,8 +244,10 @@ def load_text_dataset(
             logger.warning("%s split has no labels (all -1); dropping it", split)
             del raw[split]
         elif missing:
-            raise LlmdiscError(f"{split} split has {missing} rows with no label in column {label_col!r}; "
-                               "fill them in or drop those rows")
+            raise LlmdiscError(
+                f"{split} split has {missing} rows with no label in column {label_col!r}; "
+                "fill them in or drop those rows"
+            )
 
     names = _label_names_for(raw["train"], label_col, label_names)
     if len(set(names)) != len(names):
@@ -253,8 +278,10 @@ def load_text_dataset(
             raise LlmdiscError(f"validation_size must be between 0 and 1, got {validation_size}")
         logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)
         if min(np.bincount(out["train"]["label"])[present]) < 2:
-            raise LlmdiscError("a class has a single training example, so no stratified validation split can be "
-                               "carved; add examples of it or pass a validation file")
+            raise LlmdiscError(
+                "a class has a single training example, so no stratified validation split can be "
+                "carved; add examples of it or pass a validation file"
+            )
         # At least one validation example per class, however small the fraction.
         n_val = max(round(len(out["train"]) * validation_size), len(present))
         if len(out["train"]) - n_val < len(present):
@@ -271,6 +298,7 @@ def load_text_dataset(
 def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
     """The label names of a data set made by :func:`load_text_dataset`."""
     import datasets
+
     if isinstance(ds, datasets.DatasetDict):
         ds = ds["train"]
     return list(ds.features["label"].names)
@@ -281,7 +309,8 @@ class DataConfig:
     """Where the data comes from and how to read it; every recipe's config starts with these."""
 
     data: str | dict[str, str] = arg(
-        DEMO_DATA, "'demo', a folder of train/validation/test files, a file, train=PATH,test=PATH, or a Hub id")
+        DEMO_DATA, "'demo', a folder of train/validation/test files, a file, train=PATH,test=PATH, or a Hub id"
+    )
     text_column: str | None = arg(None, "text column (default: text, sentence, review, content or document)")
     label_column: str | None = arg(None, "label column (default: label or labels)")
     label_names: list[str] | None = arg(None, "label names, comma-separated: names integer labels 0..k-1 in order")
@@ -291,14 +320,21 @@ class DataConfig:
     # Not `revision`: `llmdisc evaluate --revision` already names the model's Hub revision.
     data_revision: str | None = arg(None, "a Hub data set's branch, tag or commit")
     splits_map: list[str] | dict[str, str] | None = arg(
-        None, "which source split fills train/validation/test where names differ: validation=dev,test=eval")
+        None, "which source split fills train/validation/test where names differ: validation=dev,test=eval"
+    )
 
     def load(self) -> datasets.DatasetDict:
         """Load the data set these settings describe (see :func:`load_text_dataset`)."""
         return load_text_dataset(
-            self.data, text_column=self.text_column, label_column=self.label_column,
-            label_names=self.label_names, validation_size=self.validation_size, seed=self.seed,
-            data_config=self.data_config, revision=self.data_revision, splits_map=self.splits_map,
+            self.data,
+            text_column=self.text_column,
+            label_column=self.label_column,
+            label_names=self.label_names,
+            validation_size=self.validation_size,
+            seed=self.seed,
+            data_config=self.data_config,
+            revision=self.data_revision,
+            splits_map=self.splits_map,
         )
 
     def describe(self) -> str:

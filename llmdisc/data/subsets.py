@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.plumbing.config import DEFAULT_SEED
 from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing.config import DEFAULT_SEED
 
 if TYPE_CHECKING:
     import datasets
@@ -55,7 +55,9 @@ def stratified_subset(ds: datasets.Dataset, n: int | None, seed: int = DEFAULT_S
     return ds.select(np.sort(chosen))
 
 
-def hold_out(data: datasets.DatasetDict, n: int, seed: int = DEFAULT_SEED, name: str = "holdout") -> datasets.DatasetDict:
+def hold_out(
+    data: datasets.DatasetDict, n: int, seed: int = DEFAULT_SEED, name: str = "holdout"
+) -> datasets.DatasetDict:
     """Move a stratified ``n`` training examples into a split of their own, for model selection.
 
     Checkpoints and temperatures picked on the split a report leads with flatter the approaches
@@ -74,12 +76,16 @@ def hold_out(data: datasets.DatasetDict, n: int, seed: int = DEFAULT_SEED, name:
         A new ``DatasetDict``: ``train`` without those examples, and ``name`` with them.
     """
     import datasets
+
     train = data["train"]
     if not 0 < n < len(train):
-        raise LlmdiscError(f"cannot hold out {n} of the {len(train)} training examples; "
-                           f"give a number between 1 and {len(train) - 1}")
+        raise LlmdiscError(
+            f"cannot hold out {n} of the {len(train)} training examples; give a number between 1 and {len(train) - 1}"
+        )
     if name in data:
-        raise LlmdiscError(f"the data already has a '{name}' split; use it as the selection split instead of holding out")
+        raise LlmdiscError(
+            f"the data already has a '{name}' split; use it as the selection split instead of holding out"
+        )
     # stratified_subset keeps the original order; a row-number column says which rows it chose.
     rows = np.asarray(stratified_subset(train.add_column("_row", list(range(len(train)))), n, seed)["_row"])
     rest = np.setdiff1d(np.arange(len(train)), rows)

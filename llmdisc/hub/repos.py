@@ -20,20 +20,31 @@ from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import constants  # the rest of huggingface_hub (~1 s) is imported where used
 
-from llmdisc.version import __version__
-from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, MACRO_F1, METRICS
-from llmdisc.lm.loading import ALIASES
-from llmdisc.plumbing.offline import hub_reachable
 from llmdisc.api.records import TrainInfo
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.lm.loading import ALIASES
+from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, MACRO_F1, METRICS
+from llmdisc.plumbing.offline import hub_reachable
+from llmdisc.version import __version__
 
 if TYPE_CHECKING:  # only for the annotation
     from huggingface_hub import EvalResult
 
-__all__ = ["LOCAL_ONLY", "REPO_PLACEHOLDER", "ModelCardInfo", "base_model_text", "check_push_access", "check_repo_id",
-           "is_repo_id",
-           "describe_upload", "download_folder", "hub_base_model", "upload_files", "upload_folder",
-           "write_model_card"]
+__all__ = [
+    "LOCAL_ONLY",
+    "REPO_PLACEHOLDER",
+    "ModelCardInfo",
+    "base_model_text",
+    "check_push_access",
+    "check_repo_id",
+    "is_repo_id",
+    "describe_upload",
+    "download_folder",
+    "hub_base_model",
+    "upload_files",
+    "upload_folder",
+    "write_model_card",
+]
 
 # Files of a saved folder that stay local: `lora --merge` writes a full standalone model there.
 LOCAL_ONLY = ["merged/*"]
@@ -42,7 +53,7 @@ REPO_PLACEHOLDER = "path/to/this/folder"
 
 PARADIGMS = {
     "generative": "generative: it models how the text is produced (P(x|y), or an LM's likelihoods) and "
-                  "classifies by comparing them",
+    "classifies by comparing them",
     "discriminative": "discriminative: it models P(y|x), the label given the text, directly",
 }
 
@@ -90,10 +101,17 @@ def _metrics_to_model_index(info: TrainInfo) -> list[EvalResult]:
     for split, metrics in info.metrics.items():
         for m in METRICS.values():
             if m.hub_type and m.name in metrics:
-                results.append(EvalResult(
-                    task_type="text-classification", dataset_type=dataset, dataset_name=dataset,
-                    dataset_split=split, metric_type=m.hub_type, metric_name=m.name, metric_value=float(metrics[m.name]),
-                ))
+                results.append(
+                    EvalResult(
+                        task_type="text-classification",
+                        dataset_type=dataset,
+                        dataset_name=dataset,
+                        dataset_split=split,
+                        metric_type=m.hub_type,
+                        metric_name=m.name,
+                        metric_value=float(metrics[m.name]),
+                    )
+                )
     return results
 
 
@@ -108,8 +126,12 @@ def hub_base_model(model: Any) -> str | None:
 
 def is_repo_id(value: Any) -> bool:
     """Whether ``value`` reads as a Hub ``owner/name`` rather than a local path."""
-    return (isinstance(value, str) and value.count("/") == 1 and not value.startswith((".", "/", "~"))
-            and not os.path.exists(os.path.expanduser(value)))
+    return (
+        isinstance(value, str)
+        and value.count("/") == 1
+        and not value.startswith((".", "/", "~"))
+        and not os.path.exists(os.path.expanduser(value))
+    )
 
 
 def _public(value: Any) -> Any:
@@ -184,17 +206,27 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
         eval_results=results or None,
     )
     # Where checkpoints went is not a hyper-parameter, and local paths do not belong on the Hub.
-    settings = "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in card.settings.items() if k != "checkpoint_dir") \
+    settings = (
+        "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in card.settings.items() if k != "checkpoint_dir")
         or "| (none) | |"
+    )
     metrics = "\n".join(
         f"| {split} | " + " | ".join(m.format(values.get(m.name, float("nan"))) for m in _CARD_METRICS) + " |"
         for split, values in info.metrics.items()
     )
-    metrics_header = ("| split | " + " | ".join(m.label for m in _CARD_METRICS) + " |\n|" + " --- |" * (len(_CARD_METRICS) + 1)
-                      + "\n")
+    metrics_header = (
+        "| split | "
+        + " | ".join(m.label for m in _CARD_METRICS)
+        + " |\n|"
+        + " --- |" * (len(_CARD_METRICS) + 1)
+        + "\n"
+    )
     vanilla = card.usage
-    vanilla_text = (f"### With {vanilla[0]} only\n\n```python\n{vanilla[1].strip()}\n```\n" if vanilla else
-                    "This approach has no stand-alone form; load it with llmdisc.\n")
+    vanilla_text = (
+        f"### With {vanilla[0]} only\n\n```python\n{vanilla[1].strip()}\n```\n"
+        if vanilla
+        else "This approach has no stand-alone form; load it with llmdisc.\n"
+    )
     limits = "\n".join(f"- {line}" for line in card.limits)
     name = repo_id.split("/")[-1] if repo_id else f"llmdisc {card.approach}"
     dataset = _public(info.dataset or "not recorded")
@@ -254,8 +286,11 @@ def check_repo_id(repo_id: Any, kind: str = "model") -> str:
     """``repo_id`` if it is a valid ``owner/name`` repo id, else a one-line error (``kind``: model or dataset)."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
+
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise LlmdiscError(f"Hub {kind} id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)")
+        raise LlmdiscError(
+            f"Hub {kind} id {repo_id!r} must be 'owner/name' (your user or organisation, then the repo)"
+        )
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
@@ -280,20 +315,26 @@ def check_push_access(repo_id: str, token: str | None = None, kind: str = "model
         The token.
     """
     from huggingface_hub import get_token
+
     check_repo_id(repo_id, kind)
     if not token:
         try:
             token = get_token()
         except Exception as e:  # noqa: BLE001  an OIDC or OAuth refresh that failed
-            raise LlmdiscError(f"could not read your Hugging Face token ({type(e).__name__}: {e}); "
-                               "log in again with `hf auth login`") from None
+            raise LlmdiscError(
+                f"could not read your Hugging Face token ({type(e).__name__}: {e}); log in again with `hf auth login`"
+            ) from None
     if not token:
-        raise LlmdiscError(f"pushing to {repo_id} needs a Hugging Face token and none is set; log in with "
-                           "`hf auth login` or set HF_TOKEN (or use --hub-dry-run to write the folder only)")
+        raise LlmdiscError(
+            f"pushing to {repo_id} needs a Hugging Face token and none is set; log in with "
+            "`hf auth login` or set HF_TOKEN (or use --hub-dry-run to write the folder only)"
+        )
     if not hub_reachable():
         why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "no connection"
-        raise LlmdiscError(f"cannot push to {repo_id}: the Hugging Face Hub ({constants.ENDPOINT}) is unreachable "
-                           f"({why}); connect, or use --hub-dry-run to write the folder without uploading")
+        raise LlmdiscError(
+            f"cannot push to {repo_id}: the Hugging Face Hub ({constants.ENDPOINT}) is unreachable "
+            f"({why}); connect, or use --hub-dry-run to write the folder without uploading"
+        )
     return token
 
 
@@ -306,6 +347,7 @@ def upload_files(folder: str | Path, allow: list[str] | None = None) -> list[str
     """
     from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
     from huggingface_hub.utils import filter_repo_objects
+
     folder = Path(folder)
     paths = sorted(p.relative_to(folder).as_posix() for p in folder.glob("**/*") if p.is_file())
     return list(filter_repo_objects(paths, allow_patterns=allow, ignore_patterns=LOCAL_ONLY + DEFAULT_IGNORE_PATTERNS))
@@ -317,18 +359,27 @@ def describe_upload(folder: str | Path, repo_id: str, allow: list[str] | None = 
     files = upload_files(folder, allow)
     sizes = {f: (folder / f).stat().st_size for f in files}
     width = max((len(f) for f in files), default=0)
-    lines = [f"dry run: nothing was uploaded; a push would send {len(files)} files "
-             f"({sum(sizes.values()) / 1e6:.2f} MB) from {folder} to "
-             f"{constants.ENDPOINT}/{'datasets/' if kind == 'dataset' else ''}{repo_id}"]
+    lines = [
+        f"dry run: nothing was uploaded; a push would send {len(files)} files "
+        f"({sum(sizes.values()) / 1e6:.2f} MB) from {folder} to "
+        f"{constants.ENDPOINT}/{'datasets/' if kind == 'dataset' else ''}{repo_id}"
+    ]
     lines += [f"  {f:<{width}}  {sizes[f]:>12,} bytes" for f in files]
     if (folder / "merged").is_dir():
         lines.append("  (merged/ stays local: it is the full merged model, not part of the pushed folder)")
     return "\n".join(lines)
 
 
-def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                  commit_message: str = "Upload llmdisc classifier", repo_type: str = "model",
-                  allow: list[str] | None = None) -> str:
+def upload_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str = "Upload llmdisc classifier",
+    repo_type: str = "model",
+    allow: list[str] | None = None,
+) -> str:
     """Create the repo if needed and upload a saved folder to it.
 
     Args:
@@ -344,17 +395,27 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
         The URL of the commit.
     """
     from huggingface_hub import HfApi
+
     folder = Path(folder)
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
-        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type=repo_type, commit_message=commit_message,
-                                   allow_patterns=allow, ignore_patterns=list(LOCAL_ONLY))
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            repo_type=repo_type,
+            commit_message=commit_message,
+            allow_patterns=allow,
+            ignore_patterns=list(LOCAL_ONLY),
+        )
     # Whatever went wrong (HTTP, connection, permissions), the user must learn that the folder is
     # safe on disk and how to send it again.
     except Exception as e:  # noqa: BLE001
-        what, again = ("model", "--exclude 'merged/*'") if repo_type == "model" else (
-            "comparison", f"--repo-type {repo_type} " + " ".join(f"--include '{p}'" for p in allow or []))
+        what, again = (
+            ("model", "--exclude 'merged/*'")
+            if repo_type == "model"
+            else ("comparison", f"--repo-type {repo_type} " + " ".join(f"--include '{p}'" for p in allow or []))
+        )
         raise LlmdiscError(
             f"uploading to {repo_id} failed ({type(e).__name__}: {first_line(e, 200)}); the {what} is saved at {folder}: "
             f"push it later with `hf upload {repo_id} {folder} {again.strip()}`"
@@ -365,6 +426,7 @@ def upload_folder(folder: str | Path, repo_id: str, *, private: bool | None = No
 def download_folder(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
     """Download a model repo (or take it from the local cache when the Hub is unreachable)."""
     from huggingface_hub import snapshot_download
+
     check_repo_id(repo_id)
     online = hub_reachable()
     try:

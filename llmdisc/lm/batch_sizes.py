@@ -24,12 +24,22 @@ Halving never changes a result: items are computed independently of their batch 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from llmdisc.errors import LlmdiscError
 
-__all__ = ["AUTO", "AUTO_START", "DISTRIBUTED_AUTO_BATCH", "check_batch_size", "check_max_tokens", "is_out_of_memory",
-           "padded_tokens", "rows_within", "run_in_batches"]
+__all__ = [
+    "AUTO",
+    "AUTO_START",
+    "DISTRIBUTED_AUTO_BATCH",
+    "check_batch_size",
+    "check_max_tokens",
+    "is_out_of_memory",
+    "padded_tokens",
+    "rows_within",
+    "run_in_batches",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +110,23 @@ def rows_within(lengths: Sequence[int], start: int, max_tokens: int, max_rows: i
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is a device (or CPU allocator) out-of-memory error."""
     from accelerate.utils.memory import should_reduce_batch_size
+
     return isinstance(error, Exception) and should_reduce_batch_size(error)
 
 
 def _free_memory() -> None:
     from accelerate.utils.memory import clear_device_cache
+
     clear_device_cache(garbage_collection=True)
 
 
-def run_in_batches(fn: Callable[[list[X]], Sequence[Y]], items: Sequence[X], batch_size: int | str,
-                   length: Callable[[X], int] = lambda _: 1, max_tokens: int | None = None) -> list[Y]:
+def run_in_batches(
+    fn: Callable[[list[X]], Sequence[Y]],
+    items: Sequence[X],
+    batch_size: int | str,
+    length: Callable[[X], int] = lambda _: 1,
+    max_tokens: int | None = None,
+) -> list[Y]:
     """``fn`` over ``items`` in batches, halving a batch that runs out of memory.
 
     Args:
@@ -140,20 +157,23 @@ def run_in_batches(fn: Callable[[list[X]], Sequence[Y]], items: Sequence[X], bat
             if ceiling is not None:  # do not try again what already failed
                 size = min(size, (ceiling - 1) // tokens)
             size = max(1, size)
-        batch = list(items[start:start + size])
+        batch = list(items[start : start + size])
         try:
             results = fn(batch)
         except Exception as e:
             if not is_out_of_memory(e):
                 raise
             if len(batch) == 1:
-                raise LlmdiscError("out of memory with a batch of one item; use a smaller model, a shorter "
-                                   "max_length, a lower-precision dtype or another device") from None
+                raise LlmdiscError(
+                    "out of memory with a batch of one item; use a smaller model, a shorter "
+                    "max_length, a lower-precision dtype or another device"
+                ) from None
             _free_memory()
             if max_tokens is not None:  # the budget did not fit: halve it, as a batch is halved
-                max_tokens = max(1, padded_tokens(lengths[start:start + len(batch)]) // 2)
-                logger.warning("out of memory with a batch of %d texts: continuing with max_tokens %d", len(batch),
-                               max_tokens)
+                max_tokens = max(1, padded_tokens(lengths[start : start + len(batch)]) // 2)
+                logger.warning(
+                    "out of memory with a batch of %d texts: continuing with max_tokens %d", len(batch), max_tokens
+                )
                 continue
             tokens = len(batch) * max(length(batch[0]), 1)
             ceiling = tokens if ceiling is None else min(ceiling, tokens)

@@ -23,14 +23,25 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from llmdisc.plumbing.distributed import local_rank, world_size
 from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing.distributed import local_rank, world_size
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "DTYPES", "Placement", "check_placement", "device_field", "dtype_field", "resolve_device", "resolve_dtype",
-           "model_placement", "place_for_inference", "resolve_placement"]
+__all__ = [
+    "DEVICES",
+    "DTYPES",
+    "Placement",
+    "check_placement",
+    "device_field",
+    "dtype_field",
+    "resolve_device",
+    "resolve_dtype",
+    "model_placement",
+    "place_for_inference",
+    "resolve_placement",
+]
 
 #: What ``device`` accepts (``cuda:N`` too).
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -40,6 +51,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 def _mps_available() -> bool:
     import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
@@ -54,6 +66,7 @@ def resolve_device(device: str = "auto") -> torch.device:
         The device. Under several processes, ``auto`` and ``cuda`` give ``cuda:LOCAL_RANK``.
     """
     import torch
+
     name = (device or "auto").strip().lower()
     several = world_size() > 1
     if name == "auto":
@@ -67,18 +80,21 @@ def resolve_device(device: str = "auto") -> torch.device:
     match = re.fullmatch(r"cuda(?::(\d+))?", name)
     if match:
         if not torch.cuda.is_available():
-            raise LlmdiscError(f"device '{device}' asked for, but torch sees no CUDA GPU on this machine; "
-                               "use --device auto or cpu")
+            raise LlmdiscError(
+                f"device '{device}' asked for, but torch sees no CUDA GPU on this machine; use --device auto or cpu"
+            )
         index = int(match.group(1)) if match.group(1) is not None else (local_rank() if several else 0)
         count = torch.cuda.device_count()
         if index >= count:
-            raise LlmdiscError(f"device '{device}' asked for, but this machine has {count} CUDA GPU(s) "
-                               f"(cuda:0 to cuda:{count - 1})")
+            raise LlmdiscError(
+                f"device '{device}' asked for, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})"
+            )
         return torch.device("cuda", index)
     if name == "mps":
         if not _mps_available():
-            raise LlmdiscError("device 'mps' asked for, but Apple's MPS backend is not available here; "
-                               "use --device auto or cpu")
+            raise LlmdiscError(
+                "device 'mps' asked for, but Apple's MPS backend is not available here; use --device auto or cpu"
+            )
         return torch.device("mps")
     raise LlmdiscError(f"unknown device '{device}'; use one of {', '.join(DEVICES)} (or cuda:N)")
 
@@ -94,6 +110,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         The dtype; ``auto`` is bfloat16 on a CUDA GPU that supports it, else float32.
     """
     import torch
+
     name = (dtype or "auto").strip().lower()
     if name not in DTYPES:
         raise LlmdiscError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
@@ -102,8 +119,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if bf16_gpu else torch.float32
     if name == "bfloat16" and cuda and not bf16_gpu:
-        raise LlmdiscError(f"dtype bfloat16 asked for, but the GPU on {device} does not support it; "
-                           "use float16 or float32")
+        raise LlmdiscError(
+            f"dtype bfloat16 asked for, but the GPU on {device} does not support it; use float16 or float32"
+        )
     if name == "float16" and device.type == "cpu":
         # Many CPU kernels have no float16 version, and those that do are slow: bfloat16 is the
         # CPU's half precision.
@@ -156,13 +174,17 @@ def check_placement(device: str = "auto", dtype: str = "auto") -> None:
 def device_field():
     """The ``device`` setting of an approach or command (a dataclass field)."""
     from llmdisc.plumbing.config import arg
+
     return arg("auto", "where the model runs: auto (CUDA, then MPS, then CPU), cuda, cuda:N, mps or cpu")
 
 
 def dtype_field():
     """The ``dtype`` setting of an approach or command (a dataclass field)."""
     from llmdisc.plumbing.config import arg
-    return arg("auto", "precision: auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or float16")
+
+    return arg(
+        "auto", "precision: auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or float16"
+    )
 
 
 def model_placement(model) -> tuple[str, str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from llmdisc.plumbing.config import DEFAULT_SEED, arg
 from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing.config import DEFAULT_SEED, arg
 from llmdisc.plumbing.no_grad import no_grad
 
 __all__ = ["SamplingConfig", "generate", "synthesize"]
@@ -42,7 +43,9 @@ class SamplingConfig:
     def check(self) -> None:
         """One-line errors for settings that make no sense."""
         if self.do_sample and self.temperature <= 0:
-            raise LlmdiscError(f"temperature must be > 0 when sampling (got {self.temperature}); use --no-do-sample for greedy")
+            raise LlmdiscError(
+                f"temperature must be > 0 when sampling (got {self.temperature}); use --no-do-sample for greedy"
+            )
         if not 0 < self.top_p <= 1:
             raise LlmdiscError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0 or self.max_new_tokens < 1 or self.num_samples < 1 or self.batch_size < 1:
@@ -53,8 +56,9 @@ class SamplingConfig:
 
 def _format(tokenizer, prompt: str, chat_template: bool) -> str:
     if chat_template and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
     return prompt
 
 
@@ -64,8 +68,9 @@ def _cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
 
 
 @no_grad
-def generate(model, tokenizer, prompts: Sequence[str], config: SamplingConfig | None = None,
-             streamer: Any = None) -> list[dict[str, Any]]:
+def generate(
+    model, tokenizer, prompts: Sequence[str], config: SamplingConfig | None = None, streamer: Any = None
+) -> list[dict[str, Any]]:
     """Complete each prompt.
 
     Args:
@@ -80,6 +85,7 @@ def generate(model, tokenizer, prompts: Sequence[str], config: SamplingConfig | 
         ``completion``, ``tokens``, ``seconds``.
     """
     from transformers import set_seed
+
     config = config or SamplingConfig()
     config.check()
     if not prompts:
@@ -89,41 +95,61 @@ def generate(model, tokenizer, prompts: Sequence[str], config: SamplingConfig | 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    sampling = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k} if config.do_sample else {}
+    sampling = (
+        {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k} if config.do_sample else {}
+    )
     eos_ids = model.generation_config.eos_token_id
     eos = set(eos_ids if isinstance(eos_ids, list) else [eos_ids]) | {tokenizer.eos_token_id}
     records = []
     for start in range(0, len(prompts), config.batch_size):
-        batch = list(prompts[start:start + config.batch_size])
+        batch = list(prompts[start : start + config.batch_size])
         texts = [_format(tokenizer, p, config.chat_template) for p in batch]
         # A chat template already writes the special tokens it needs.
         add_special = not (config.chat_template and getattr(tokenizer, "chat_template", None))
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special).to(model.device)
         began = time.perf_counter()
         out = model.generate(
-            **enc, max_new_tokens=config.max_new_tokens, do_sample=config.do_sample,
-            repetition_penalty=config.repetition_penalty, num_return_sequences=config.num_samples,
+            **enc,
+            max_new_tokens=config.max_new_tokens,
+            do_sample=config.do_sample,
+            repetition_penalty=config.repetition_penalty,
+            num_return_sequences=config.num_samples,
             pad_token_id=tokenizer.pad_token_id,
-            stop_strings=config.stop or None, tokenizer=tokenizer if config.stop else None,
-            streamer=streamer if len(prompts) == 1 else None, **sampling,
+            stop_strings=config.stop or None,
+            tokenizer=tokenizer if config.stop else None,
+            streamer=streamer if len(prompts) == 1 else None,
+            **sampling,
         )
         seconds = time.perf_counter() - began
-        new = out[:, enc["input_ids"].shape[1]:]
+        new = out[:, enc["input_ids"].shape[1] :]
         for row, ids in enumerate(new):
             ids = ids.tolist()
             # Generated tokens: up to and including the first EOS. A row that ended early on a stop
             # string is padded after it; the padding is not counted either.
-            n = next((i + 1 if t in eos else i for i, t in enumerate(ids) if t in eos or t == tokenizer.pad_token_id),
-                     len(ids))
+            n = next(
+                (i + 1 if t in eos else i for i, t in enumerate(ids) if t in eos or t == tokenizer.pad_token_id),
+                len(ids),
+            )
             completion = _cut_at_stop(tokenizer.decode(ids[:n], skip_special_tokens=True), config.stop)
-            records.append({"prompt": batch[row // config.num_samples], "completion": completion,
-                            "tokens": n, "seconds": round(seconds, 3)})
+            records.append(
+                {
+                    "prompt": batch[row // config.num_samples],
+                    "completion": completion,
+                    "tokens": n,
+                    "seconds": round(seconds, 3),
+                }
+            )
     return records
 
 
-def synthesize(model, tokenizer, labels: Sequence[str], per_label: int,
-               template: str = "Write a one-sentence {label} review of a film, a book or a restaurant.",
-               config: SamplingConfig | None = None) -> list[dict[str, str]]:
+def synthesize(
+    model,
+    tokenizer,
+    labels: Sequence[str],
+    per_label: int,
+    template: str = "Write a one-sentence {label} review of a film, a book or a restaurant.",
+    config: SamplingConfig | None = None,
+) -> list[dict[str, str]]:
     """Class-conditional synthetic data: ``per_label`` generated texts for each label.
 
     Args:

@@ -40,26 +40,51 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from llmdisc.errors import LlmdiscError
 from llmdisc.hub.repos import hub_base_model
-from llmdisc.metrics.classification import softmax
+from llmdisc.lm.loglikelihood import (
+    DEFAULT_MAX_TOKENS,
+    context_window,
+    encode_pair,
+    loglikelihood,
+    move_trailing_space,
+)
 from llmdisc.lm.prompts import REVIEW_TEMPLATE
-from llmdisc.lm.loglikelihood import DEFAULT_MAX_TOKENS, context_window, encode_pair, loglikelihood, move_trailing_space
+from llmdisc.metrics.classification import softmax
 
-__all__ = ["MODES", "check_mode", "parse_templates", "MIN_TEMPLATES", "REVIEW_TEMPLATE", "Template", "resolve_verbalizers", "LikelihoodScorer",
-           "prior_weights", "apply_weights", "causal_lm_loading_code", "likelihood_snippet", "check_chat_template",
-           "chat_request", "cut_texts"]
+__all__ = [
+    "MODES",
+    "check_mode",
+    "parse_templates",
+    "MIN_TEMPLATES",
+    "REVIEW_TEMPLATE",
+    "Template",
+    "resolve_verbalizers",
+    "LikelihoodScorer",
+    "prior_weights",
+    "apply_weights",
+    "causal_lm_loading_code",
+    "likelihood_snippet",
+    "check_chat_template",
+    "chat_request",
+    "cut_texts",
+]
 
 logger = logging.getLogger(__name__)
 
 MODES = ("direct", "channel")
 # Min et al. (2022), "Noisy channel language model prompting for few-shot text classification".
-MIN_TEMPLATES = ["{text} A {label} one .", "{text} It was {label} .", "{text} All in all {label} .", "{text} A {label} piece ."]
+MIN_TEMPLATES = [
+    "{text} A {label} one .",
+    "{text} It was {label} .",
+    "{text} All in all {label} .",
+    "{text} A {label} piece .",
+]
 
 
 @dataclass(frozen=True)
@@ -74,7 +99,7 @@ class Template:
             raise LlmdiscError(f"template {self.source!r} must hold {{text}} and {{label}} once each")
         if t > lab:
             raise LlmdiscError(f"template {self.source!r} must put {{text}} before {{label}}")
-        if not re.match(r"\s", self.source[t + 6:]):
+        if not re.match(r"\s", self.source[t + 6 :]):
             raise LlmdiscError(f"template {self.source!r} needs whitespace right after {{text}}")
 
     @property
@@ -82,7 +107,7 @@ class Template:
         """(text part, whitespace separator, label part)."""
         end = self.source.find("{text}") + len("{text}")
         sep = re.match(r"\s+", self.source[end:]).group(0)
-        return self.source[:end], sep, self.source[end + len(sep):]
+        return self.source[:end], sep, self.source[end + len(sep) :]
 
     def direct(self, text: str, verbalizer: str) -> tuple[str, str]:
         """(context, continuation) for P(verbalizer | text)."""
@@ -122,8 +147,10 @@ def parse_templates(sources: Sequence[str]) -> list[Template]:
         joined = ", ".join(sources)
         pieces = len(sources) > 1 and not any("{text}" in t and "{label}" in t for t in sources)
         if pieces and joined.count("{text}") == 1 and joined.count("{label}") == 1:
-            raise LlmdiscError(f"{e}; the templates value was split at its commas: to keep them, pass a JSON list "
-                               f"(--templates '{json.dumps([joined])}') or a YAML list") from None
+            raise LlmdiscError(
+                f"{e}; the templates value was split at its commas: to keep them, pass a JSON list "
+                f"(--templates '{json.dumps([joined])}') or a YAML list"
+            ) from None
         raise
 
 
@@ -155,8 +182,10 @@ def resolve_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] | 
 def check_chat_template(tokenizer, model: str) -> None:
     """A one-line error when ``chat_template: true`` meets a tokenizer without a chat template."""
     if not getattr(tokenizer, "chat_template", None):
-        raise LlmdiscError(f"chat_template is on, but the tokenizer of {model!r} has no chat template (a base model, "
-                           "not an instruct one); set chat_template: false or use an instruct model")
+        raise LlmdiscError(
+            f"chat_template is on, but the tokenizer of {model!r} has no chat template (a base model, "
+            "not an instruct one); set chat_template: false or use an instruct model"
+        )
 
 
 def chat_request(tokenizer, context: str, continuation: str) -> tuple[str, str]:
@@ -171,8 +200,9 @@ def chat_request(tokenizer, context: str, continuation: str) -> tuple[str, str]:
         The rendered prompt, ending with the assistant's turn opened, and the continuation; score
         them with ``chat=True`` (:func:`llmdisc.lm.loglikelihood.encode_pair`).
     """
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": context}], add_generation_prompt=True,
-                                           tokenize=False)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": context}], add_generation_prompt=True, tokenize=False
+    )
     return prompt, continuation.lstrip()
 
 
@@ -186,8 +216,14 @@ def cut_texts(tokenizer, texts: Sequence[str], budget: int, what: str, window: i
     long = [i for i, x in enumerate(ids) if len(x) > budget]
     if not long:
         return list(texts)
-    logger.warning("%s: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token "
-                   "window with the prompt", what, len(long), len(texts), budget, window)
+    logger.warning(
+        "%s: truncated %d of %d texts to their first %d tokens, to fit the model's %d-token window with the prompt",
+        what,
+        len(long),
+        len(texts),
+        budget,
+        window,
+    )
     texts = list(texts)
     for i in long:
         texts[i] = tokenizer.decode(ids[i][:budget])
@@ -216,10 +252,23 @@ class LikelihoodScorer:
             (:func:`llmdisc.lm.loglikelihood.loglikelihood`; None: batches of ``batch_size``).
     """
 
-    def __init__(self, model, tokenizer, labels: Sequence[str], templates: Sequence[str | Template],
-                 verbalizers: Mapping[str, str] | None = None, *, mode: str = "direct", length_normalize: bool = False,
-                 pmi: bool = False, demonstrations: Sequence[tuple[str, int]] = (), demo_separator: str = "\n\n",
-                 batch_size: int = 16, chat_template: bool = False, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        labels: Sequence[str],
+        templates: Sequence[str | Template],
+        verbalizers: Mapping[str, str] | None = None,
+        *,
+        mode: str = "direct",
+        length_normalize: bool = False,
+        pmi: bool = False,
+        demonstrations: Sequence[tuple[str, int]] = (),
+        demo_separator: str = "\n\n",
+        batch_size: int = 16,
+        chat_template: bool = False,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    ) -> None:
         check_mode(mode, pmi)
         if chat_template:
             check_chat_template(tokenizer, getattr(model.config, "_name_or_path", "the model"))
@@ -245,15 +294,27 @@ class LikelihoodScorer:
         return chat_request(self.tokenizer, context, continuation) if self.chat_template else (context, continuation)
 
     def _loglikelihood(self, requests: list[tuple[str, str]]) -> np.ndarray:
-        return np.array(loglikelihood(self.model, self.tokenizer, requests, self.batch_size, self.reduce,
-                                      chat=self.chat_template, max_tokens=self.max_tokens))
+        return np.array(
+            loglikelihood(
+                self.model,
+                self.tokenizer,
+                requests,
+                self.batch_size,
+                self.reduce,
+                chat=self.chat_template,
+                max_tokens=self.max_tokens,
+            )
+        )
 
     def label_scores(self, texts: Sequence[str], template: Template) -> np.ndarray:
         """(n, k) log-scores of each label for each text under one template."""
         prefix = self.prefix(template)
         pair = template.direct if self.mode == "direct" else template.channel
-        requests = [self.request(prefix + context, continuation) for text in texts
-                    for context, continuation in (pair(text, word) for word in self.words)]
+        requests = [
+            self.request(prefix + context, continuation)
+            for text in texts
+            for context, continuation in (pair(text, word) for word in self.words)
+        ]
         scores = self._loglikelihood(requests).reshape(len(texts), len(self.words))
         if self.pmi:
             # The same demonstrations precede the text-free prompt, so only the text differs.
@@ -274,7 +335,9 @@ class LikelihoodScorer:
             prefix, pair = self.prefix(template), template.direct if self.mode == "direct" else template.channel
             for word in self.words:
                 context, continuation = pair("", word)
-                ids = encode_pair(self.tokenizer, *self.request(prefix + context, continuation), chat=self.chat_template)
+                ids = encode_pair(
+                    self.tokenizer, *self.request(prefix + context, continuation), chat=self.chat_template
+                )
                 longest_prompt = max(longest_prompt, len(ids[0]) + len(ids[1]))
         # A few tokens of slack: a text and its neighbours may tokenize differently at the joins.
         budget = limit - longest_prompt - 4
@@ -286,8 +349,9 @@ class LikelihoodScorer:
         """Per template, the label probabilities for a content-free input (contextual calibration)."""
         return [softmax(self.label_scores([content_free], t))[0] for t in self.templates]
 
-    def template_probabilities(self, texts: Sequence[str], calibration: Sequence[np.ndarray] | None = None,
-                               reuse_last: bool = False) -> list[np.ndarray]:
+    def template_probabilities(
+        self, texts: Sequence[str], calibration: Sequence[np.ndarray] | None = None, reuse_last: bool = False
+    ) -> list[np.ndarray]:
         """Per template, the (n, k) label probabilities: the softmax of its scores.
 
         Args:
@@ -396,8 +460,10 @@ def causal_lm_loading_code(model: str, what: str = "the LM") -> str:
     """Plain-transformers lines that load the causal LM an llmdisc ``model`` setting names."""
     hub_id = hub_base_model(model)
     if hub_id and hub_id != model:  # a packaged alias
-        note = (f"# {what}. llmdisc used its packaged copy `{model}` (a Q4_1 GGUF, de-quantized):\n"
-                "# these original weights score slightly differently.\n")
+        note = (
+            f"# {what}. llmdisc used its packaged copy `{model}` (a Q4_1 GGUF, de-quantized):\n"
+            "# these original weights score slightly differently.\n"
+        )
     elif hub_id:
         note = f"# {what}.\n"
     else:
@@ -412,9 +478,18 @@ tokenizer = AutoTokenizer.from_pretrained(base)
 """
 
 
-def likelihood_snippet(load: str, labels: list[str], words: list[str], template: Template, mode: str,
-                       demos: str = "", calibration: np.ndarray | None = None, prior: np.ndarray | None = None,
-                       prior_note: str = "lora_head.json: the training class prior", chat: bool = False) -> str:
+def likelihood_snippet(
+    load: str,
+    labels: list[str],
+    words: list[str],
+    template: Template,
+    mode: str,
+    demos: str = "",
+    calibration: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+    prior_note: str = "lora_head.json: the training class prior",
+    chat: bool = False,
+) -> str:
     """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
 
     Args:
@@ -430,31 +505,56 @@ def likelihood_snippet(load: str, labels: list[str], words: list[str], template:
     Returns:
         Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
     """
-    lines = [load.strip(), _CHAT_LOGPROB_CODE if chat else _LOGPROB_CODE, f"labels = {labels!r}",
-             f"words = {words!r}  # what each label is scored as", 'texts = ["a text to classify", "another one"]']
+    lines = [
+        load.strip(),
+        _CHAT_LOGPROB_CODE if chat else _LOGPROB_CODE,
+        f"labels = {labels!r}",
+        f"words = {words!r}  # what each label is scored as",
+        'texts = ["a text to classify", "another one"]',
+    ]
     if mode == "direct":
         before = template.source[: template.source.find("{label}")]
-        filled = "demos + prompt.replace(\"{text}\", t)"
-        lines += [f"demos = {demos!r}  # demonstrations drawn from the training data" if demos else 'demos = ""',
-                  f"prompt = {before!r}  # the template up to the label word",
-                  (f"scores = np.array([[logprob(chat({filled}.rstrip()), w) for w in words] for t in texts])" if chat
-                   else f"scores = np.array([[logprob({filled}, w) for w in words] for t in texts])")]
+        filled = 'demos + prompt.replace("{text}", t)'
+        lines += [
+            f"demos = {demos!r}  # demonstrations drawn from the training data" if demos else 'demos = ""',
+            f"prompt = {before!r}  # the template up to the label word",
+            (
+                f"scores = np.array([[logprob(chat({filled}.rstrip()), w) for w in words] for t in texts])"
+                if chat
+                else f"scores = np.array([[logprob({filled}, w) for w in words] for t in texts])"
+            ),
+        ]
     else:
         text_part, sep, label_part = template._parts
-        contexts = [demos + label_part.replace("{label}", w) + sep + text_part[: text_part.find("{text}")] for w in words]
-        lines += ["# Channel: each label's prompt comes first and the text is scored after it, P(text | label).",
-                  f"contexts = {[c.rstrip() for c in contexts] if chat else contexts!r}"]
-        lines += (["# The label's prompt is the user's turn; the text is scored as the assistant's answer.",
-                   "scores = np.array([[logprob(chat(c), t.lstrip()) for c in contexts] for t in texts])"] if chat
-                  else ["scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"])
-    lines += ["probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
-              "probs /= probs.sum(axis=1, keepdims=True)"]
+        contexts = [
+            demos + label_part.replace("{label}", w) + sep + text_part[: text_part.find("{text}")] for w in words
+        ]
+        lines += [
+            "# Channel: each label's prompt comes first and the text is scored after it, P(text | label).",
+            f"contexts = {[c.rstrip() for c in contexts] if chat else contexts!r}",
+        ]
+        lines += (
+            [
+                "# The label's prompt is the user's turn; the text is scored as the assistant's answer.",
+                "scores = np.array([[logprob(chat(c), t.lstrip()) for c in contexts] for t in texts])",
+            ]
+            if chat
+            else ["scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"]
+        )
+    lines += [
+        "probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
+        "probs /= probs.sum(axis=1, keepdims=True)",
+    ]
     if calibration is not None:
-        lines += [f"calibration = np.array({[float(x) for x in calibration]!r})  # zeroshot.json: P(label | content-free input)",
-                  "probs /= calibration",
-                  "probs /= probs.sum(axis=1, keepdims=True)"]
+        lines += [
+            f"calibration = np.array({[float(x) for x in calibration]!r})  # zeroshot.json: P(label | content-free input)",
+            "probs /= calibration",
+            "probs /= probs.sum(axis=1, keepdims=True)",
+        ]
     if prior is not None:
-        lines += [f"prior = np.array({[float(x) for x in prior]!r})  # {prior_note}",
-                  "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
-                  "probs /= probs.sum(axis=1, keepdims=True)"]
+        lines += [
+            f"prior = np.array({[float(x) for x in prior]!r})  # {prior_note}",
+            "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
+            "probs /= probs.sum(axis=1, keepdims=True)",
+        ]
     return "\n".join(lines) + "\n"

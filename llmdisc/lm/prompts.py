@@ -31,14 +31,26 @@ cases that mislead in practice (abbreviations, codes, digits) are caught by the 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from llmdisc.plumbing.config import arg
 from llmdisc.errors import LlmdiscError
+from llmdisc.plumbing.config import arg
 
-__all__ = ["TASKS", "REVIEW_TEMPLATE", "NEUTRAL_TEMPLATE", "SHORT_WORDS", "PromptSettings", "check_task", "task_templates",
-           "unscorable_labels", "label_words_warning", "label_words_note", "with_data_settings"]
+__all__ = [
+    "TASKS",
+    "REVIEW_TEMPLATE",
+    "NEUTRAL_TEMPLATE",
+    "SHORT_WORDS",
+    "PromptSettings",
+    "check_task",
+    "task_templates",
+    "unscorable_labels",
+    "label_words_warning",
+    "label_words_note",
+    "with_data_settings",
+]
 
 # The sentiment template (llmdisc.lm.label_likelihood re-exports it), and the task-neutral default:: what a template says when nothing is known about the labels.
 REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
@@ -49,9 +61,38 @@ TASKS: dict[str, list[str]] = {
     "topic": ["Article: {text}\nTopic: {label}"],
     "spam": ["Message: {text}\nCategory: {label}"],
 }
-SHORT_WORDS = frozenset({"yes", "no", "bad", "sad", "joy", "mad", "fun", "low", "mid", "top", "hot", "old", "new",
-                         "war", "art", "law", "car", "tv", "sex", "odd", "ok", "fit", "fat", "big", "toy"})
-_PLACEHOLDER = re.compile(r"^(label|class|category|cat|cls|lbl|target|tag|type|y)[\s_\-.:]*(\d+|[a-z])$", re.IGNORECASE)
+SHORT_WORDS = frozenset(
+    {
+        "yes",
+        "no",
+        "bad",
+        "sad",
+        "joy",
+        "mad",
+        "fun",
+        "low",
+        "mid",
+        "top",
+        "hot",
+        "old",
+        "new",
+        "war",
+        "art",
+        "law",
+        "car",
+        "tv",
+        "sex",
+        "odd",
+        "ok",
+        "fit",
+        "fat",
+        "big",
+        "toy",
+    }
+)
+_PLACEHOLDER = re.compile(
+    r"^(label|class|category|cat|cls|lbl|target|tag|type|y)[\s_\-.:]*(\d+|[a-z])$", re.IGNORECASE
+)
 
 
 @dataclass
@@ -59,10 +100,15 @@ class PromptSettings:
     """The data-level prompt settings ``compare`` and ``train`` take (and recipes, at their top level)."""
 
     verbalizers: dict[str, str] | None = arg(
-        None, "label -> word the LM scores, e.g. neg=negative,pos=positive (zeroshot and lora heads; an "
-              "approach's own verbalizers win)")
-    task: str | None = arg(None, "picks the default templates: sentiment, topic, spam, or an instruction of several "
-                                 "words put at the top of the prompt (default: a task-neutral template)")
+        None,
+        "label -> word the LM scores, e.g. neg=negative,pos=positive (zeroshot and lora heads; an "
+        "approach's own verbalizers win)",
+    )
+    task: str | None = arg(
+        None,
+        "picks the default templates: sentiment, topic, spam, or an instruction of several "
+        "words put at the top of the prompt (default: a task-neutral template)",
+    )
 
 
 def check_task(task: str | None) -> None:
@@ -72,7 +118,9 @@ def check_task(task: str | None) -> None:
     if not task.strip() or len(task.split()) < 2:  # one unknown word: a misspelt name, not an instruction
         raise LlmdiscError(f"unknown task {task!r}; use {', '.join(TASKS)}, or an instruction of several words")
     if "{text}" in task or "{label}" in task:
-        raise LlmdiscError("a task instruction must not hold {text} or {label}; give a template with --templates instead")
+        raise LlmdiscError(
+            "a task instruction must not hold {text} or {label}; give a template with --templates instead"
+        )
 
 
 def task_templates(task: str | None) -> list[str]:
@@ -115,10 +163,12 @@ def label_words_warning(labels: Sequence[str], scored: Mapping[str, Sequence[str
     who = [name for name, words in scored.items() if words and any(words[labels.index(lab)] == lab for lab in bad)]
     example = ",".join(f"{lab}=WORD" for lab in bad)
     integers = " (or --label-names for integer labels)" if any(not re.search(r"[^\W\d_]", lab) for lab in bad) else ""
-    return (f"the label names {', '.join(map(repr, bad))} are unlikely to be words the LM scores as meant (digits, "
-            f"placeholders such as LABEL_0, or no piece of four letters), and {', '.join(who)} "
-            f"score{'s' if len(who) == 1 else ''} them as written: pass --verbalizers {example}{integers}, or "
-            "verbalizers: in the recipe")
+    return (
+        f"the label names {', '.join(map(repr, bad))} are unlikely to be words the LM scores as meant (digits, "
+        f"placeholders such as LABEL_0, or no piece of four letters), and {', '.join(who)} "
+        f"score{'s' if len(who) == 1 else ''} them as written: pass --verbalizers {example}{integers}, or "
+        "verbalizers: in the recipe"
+    )
 
 
 def label_words_note(labels: Sequence[str], scored: Mapping[str, Sequence[str] | None]) -> str | None:
@@ -129,13 +179,16 @@ def label_words_note(labels: Sequence[str], scored: Mapping[str, Sequence[str] |
             groups.setdefault(tuple(words), []).append(name)
     if not groups:
         return None
-    parts = [f"{', '.join(names)}: " + ", ".join(f"{lab} -> {w!r}" for lab, w in zip(labels, words))
-             for words, names in groups.items()]
+    parts = [
+        f"{', '.join(names)}: " + ", ".join(f"{lab} -> {w!r}" for lab, w in zip(labels, words))
+        for words, names in groups.items()
+    ]
     return "label words scored: " + "; ".join(parts)
 
 
-def with_data_settings(config: Mapping[str, Any], verbalizers: Mapping[str, str] | None,
-                       task: str | None) -> dict[str, Any]:
+def with_data_settings(
+    config: Mapping[str, Any], verbalizers: Mapping[str, str] | None, task: str | None
+) -> dict[str, Any]:
     """An approach's settings with the data-level ``verbalizers`` and ``task`` filled in.
 
     The approach's own ``verbalizers`` win label by label; its own ``task`` wins whole.
@@ -145,6 +198,7 @@ def with_data_settings(config: Mapping[str, Any], verbalizers: Mapping[str, str]
         own = config.get("verbalizers") or {}
         if isinstance(own, str):
             from llmdisc.plumbing.config import parse_mapping
+
             own = parse_mapping("verbalizers", own)
         out["verbalizers"] = {**verbalizers, **own}
     if task is not None and config.get("task") is None:

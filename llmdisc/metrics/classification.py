@@ -14,17 +14,34 @@ can load them offline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from llmdisc.errors import LlmdiscError
 
-__all__ = ["Metric", "METRICS", "ACCURACY", "MACRO_F1", "LOG_LOSS", "BRIER", "ECE", "TRAINER_LOSS", "metric",
-           "softmax", "classification_metrics", "log_loss", "brier_score", "expected_calibration_error",
-           "reliability_bins", "confusion_matrix", "load_evaluate_module", "EVALUATE_MODULES"]
+__all__ = [
+    "Metric",
+    "METRICS",
+    "ACCURACY",
+    "MACRO_F1",
+    "LOG_LOSS",
+    "BRIER",
+    "ECE",
+    "TRAINER_LOSS",
+    "metric",
+    "softmax",
+    "classification_metrics",
+    "log_loss",
+    "brier_score",
+    "expected_calibration_error",
+    "reliability_bins",
+    "confusion_matrix",
+    "load_evaluate_module",
+    "EVALUATE_MODULES",
+]
 
 EPS = 1e-15
 
@@ -68,10 +85,15 @@ def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) ->
     for b in range(n_bins):
         mask = index == b
         if mask.any():
-            out.append({
-                "lower": b / n_bins, "upper": (b + 1) / n_bins, "count": int(mask.sum()),
-                "confidence": float(conf[mask].mean()), "accuracy": float(correct[mask].mean()),
-            })
+            out.append(
+                {
+                    "lower": b / n_bins,
+                    "upper": (b + 1) / n_bins,
+                    "count": int(mask.sum()),
+                    "confidence": float(conf[mask].mean()),
+                    "accuracy": float(correct[mask].mean()),
+                }
+            )
     return out
 
 
@@ -82,7 +104,9 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
     confidence is the top probability and a prediction is its argmax.
     """
     n = len(labels)
-    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(probs, labels, n_bins)))
+    return float(
+        sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(probs, labels, n_bins))
+    )
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -132,17 +156,48 @@ class Metric:
         return a > b if self.higher_is_better else a < b
 
 
-ACCURACY = Metric("accuracy", accuracy, True, "{:.4f}", "accuracy", "fraction of texts whose most probable label is right",
-                  hub_type="accuracy")
-MACRO_F1 = Metric("macro_f1", macro_f1, True, "{:.4f}", "macro-F1",
-                  "mean F1 over the classes, each class counted equally (matters when classes are imbalanced)",
-                  hub_type="f1")
-LOG_LOSS = Metric("log_loss", log_loss, False, "{:.4f}", "log loss",
-                  "mean negative natural log-probability of the true label (probabilities clipped at 1e-15)")
-BRIER = Metric("brier", brier_score, False, "{:.4f}", "Brier",
-               "mean squared distance between the probabilities and the one-hot label, summed over classes (0 to 2)")
-ECE = Metric("ece", expected_calibration_error, False, "{:.4f}", "ECE",
-             "expected calibration error: weighted gap between confidence and accuracy in 15 equal-width bins")
+ACCURACY = Metric(
+    "accuracy",
+    accuracy,
+    True,
+    "{:.4f}",
+    "accuracy",
+    "fraction of texts whose most probable label is right",
+    hub_type="accuracy",
+)
+MACRO_F1 = Metric(
+    "macro_f1",
+    macro_f1,
+    True,
+    "{:.4f}",
+    "macro-F1",
+    "mean F1 over the classes, each class counted equally (matters when classes are imbalanced)",
+    hub_type="f1",
+)
+LOG_LOSS = Metric(
+    "log_loss",
+    log_loss,
+    False,
+    "{:.4f}",
+    "log loss",
+    "mean negative natural log-probability of the true label (probabilities clipped at 1e-15)",
+)
+BRIER = Metric(
+    "brier",
+    brier_score,
+    False,
+    "{:.4f}",
+    "Brier",
+    "mean squared distance between the probabilities and the one-hot label, summed over classes (0 to 2)",
+)
+ECE = Metric(
+    "ece",
+    expected_calibration_error,
+    False,
+    "{:.4f}",
+    "ECE",
+    "expected calibration error: weighted gap between confidence and accuracy in 15 equal-width bins",
+)
 
 #: Every metric, in display order. Adding one here adds it to records, reports and cards.
 METRICS: dict[str, Metric] = {m.name: m for m in (ACCURACY, MACRO_F1, LOG_LOSS, BRIER, ECE)}

@@ -23,8 +23,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from llmdisc.errors import LlmdiscError
 from llmdisc.plumbing.locks import process_tag, tag_is_dead
@@ -35,8 +36,12 @@ logger = logging.getLogger(__name__)
 
 _TEMP_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("llmdisc_temp_root", default=None)
 # A full or read-only disk is the user's to fix: one line, not a traceback.
-_DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}
+_DISK_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
 
 
 class _DiskError(LlmdiscError):
@@ -96,8 +101,11 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         reason = _disk_reason(e)
         if reason:
             kept = "the previous folder is kept" if target.exists() else "nothing was written"
-            raise _DiskError(f"could not save {target}: {reason} ({kept}); free some space or fix the "
-                             "permissions, or save to another folder", reason) from None
+            raise _DiskError(
+                f"could not save {target}: {reason} ({kept}); free some space or fix the "
+                "permissions, or save to another folder",
+                reason,
+            ) from None
         raise
     finally:
         if old is not None:
@@ -126,7 +134,7 @@ def remove_stale(folder: str | os.PathLike, prefix: str) -> int:
     """
     removed = 0
     for path in Path(folder).glob(f"{glob.escape(prefix)}*"):
-        if not tag_is_dead(path.name[len(prefix):]):
+        if not tag_is_dead(path.name[len(prefix) :]):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -180,8 +188,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             os.unlink(tmp)
         reason = _disk_reason(e)
         if reason:
-            raise _DiskError(f"could not write {path}: {reason}; free some space or fix the permissions, "
-                             "or write to another folder", reason) from None
+            raise _DiskError(
+                f"could not write {path}: {reason}; free some space or fix the permissions, "
+                "or write to another folder",
+                reason,
+            ) from None
         raise
 
 

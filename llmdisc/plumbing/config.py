@@ -24,8 +24,18 @@ import yaml
 
 from llmdisc.errors import LlmdiscError, first_line
 
-__all__ = ["CLI_KEYS", "DEFAULT_SEED", "arg", "config_from_dict", "config_to_dict", "load_yaml", "make_parser",
-           "merged_values", "parse_config", "parse_mapping"]
+__all__ = [
+    "CLI_KEYS",
+    "DEFAULT_SEED",
+    "arg",
+    "config_from_dict",
+    "config_to_dict",
+    "load_yaml",
+    "make_parser",
+    "merged_values",
+    "parse_config",
+    "parse_mapping",
+]
 
 T = TypeVar("T")
 
@@ -89,8 +99,10 @@ def parse_mapping(name: str, value: str) -> dict[str, str]:
     for piece in (p for p in value.split(",") if p.strip()):
         key, sep, word = piece.partition("=")
         if not sep or not key.strip():
-            raise LlmdiscError(f"{name}: cannot read {piece.strip()!r} as key=value; write e.g. neg=negative,pos=positive "
-                               "(or a JSON object for values holding commas)")
+            raise LlmdiscError(
+                f"{name}: cannot read {piece.strip()!r} as key=value; write e.g. neg=negative,pos=positive "
+                "(or a JSON object for values holding commas)"
+            )
         out[key.strip()] = word.strip()
     return out
 
@@ -195,18 +207,23 @@ def make_parser(cls: type, parser: argparse.ArgumentParser | None = None) -> arg
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         base, _ = _base_type(hints[f.name])
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        )
         help_text = f.metadata.get("help", "")
         if "default" not in help_text:
             help_text += f" (default: {default})"
         flag = "--" + f.name.replace("_", "-")
         if base is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=help_text)
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
         else:
-            parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text,
-                                type=_unescape)
+            parser.add_argument(
+                flag, dest=f.name, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text, type=_unescape
+            )
     return parser
 
 
@@ -221,4 +238,3 @@ def parse_config(cls: type[T], args: argparse.Namespace) -> T:
     """Merge ``--config`` YAML and the flags given in ``args`` into a ``cls`` instance."""
     values, where = merged_values(args)
     return config_from_dict(cls, values, where=where)
-

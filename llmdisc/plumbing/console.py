@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from llmdisc.errors import LlmdiscError
 
@@ -24,8 +24,16 @@ def _setup_logging(verbose: bool) -> None:
     # Under accelerate launch the other processes log only errors, so each message appears once.
     level = (logging.DEBUG if verbose else logging.INFO) if is_main_process() else logging.ERROR
     logging.basicConfig(level=level, format="llmdisc: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "datasets", "transformers",
-                  "sentence_transformers", "setfit"):
+    for noisy in (
+        "httpx",
+        "urllib3",
+        "filelock",
+        "huggingface_hub",
+        "datasets",
+        "transformers",
+        "sentence_transformers",
+        "setfit",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.DEBUG if verbose else logging.WARNING))
     if not verbose:
         # datasets and transformers read these when first imported, by the command that needs

@@ -27,13 +27,27 @@ import datetime
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["world_size", "rank", "local_rank", "is_main_process", "barrier", "broadcast_object",
-           "gather_object", "group_joined", "map_batches", "on_its_own", "own_gpu_only", "process_device", "shows_progress"]
+__all__ = [
+    "world_size",
+    "rank",
+    "local_rank",
+    "is_main_process",
+    "barrier",
+    "broadcast_object",
+    "gather_object",
+    "group_joined",
+    "map_batches",
+    "on_its_own",
+    "own_gpu_only",
+    "process_device",
+    "shows_progress",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +59,12 @@ _SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_
 _RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 _LOCAL_RANK_VARS = ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK")
 # Everything a launcher sets that tells a library (Trainer, accelerate) it is one of several.
-_LAUNCH_VARS = (_SIZE_VARS + _RANK_VARS + _LOCAL_RANK_VARS
-                + ("LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE"))
+_LAUNCH_VARS = (
+    _SIZE_VARS
+    + _RANK_VARS
+    + _LOCAL_RANK_VARS
+    + ("LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE")
+)
 # This process's rank while on_its_own hides it (None otherwise).
 _rank_on_its_own: int | None = None
 #: How long :func:`group_joined` waits for the slowest process: a grid's share may take days.
@@ -94,6 +112,7 @@ def is_main_process() -> bool:
 def process_device() -> torch.device:
     """The device a model should sit on in this process: its own GPU when there are GPUs."""
     import torch
+
     return torch.device("cuda", local_rank()) if torch.cuda.is_available() else torch.device("cpu")
 
 
@@ -104,6 +123,7 @@ def _ensure_group() -> bool:
     if _env_int(_SIZE_VARS, 1) <= 1:
         return False  # one process: torch stays unimported (savers of classical models need none)
     import torch
+
     # accelerate's PartialState reads every launcher's variables and picks the backend. On a
     # machine without GPUs it must be told cpu=True, or it sees no backend and stays single.
     from accelerate import PartialState
@@ -125,6 +145,7 @@ def broadcast_object(obj: X) -> X:
     if not _ensure_group():
         return obj
     import torch  # already loaded by _ensure_group
+
     box = [obj]
     torch.distributed.broadcast_object_list(box, src=0)
     return box[0]
@@ -135,6 +156,7 @@ def gather_object(obj: X) -> list[X]:
     if not _ensure_group():
         return [obj]
     import torch  # already loaded by _ensure_group
+
     out: list[Any] = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(out, obj)
     return out
@@ -154,6 +176,7 @@ def map_batches(fn: Callable[[X], Y], batches: Sequence[X]) -> list[Y]:
     if not _ensure_group():
         return [fn(b) for b in batches]
     import torch  # already loaded by _ensure_group
+
     me, size = torch.distributed.get_rank(), torch.distributed.get_world_size()
     # Round-robin: with batches sorted longest first, every process gets a similar share of work.
     mine = {i: fn(batches[i]) for i in range(me, len(batches), size)}
@@ -174,8 +197,11 @@ def on_its_own() -> Iterator[None]:
     """
     if _initialized():
         from llmdisc.errors import LlmdiscError
-        raise LlmdiscError("this process already joined a process group; work shared out by whole units "
-                           "must start before anything trains or scores data-parallel")
+
+        raise LlmdiscError(
+            "this process already joined a process group; work shared out by whole units "
+            "must start before anything trains or scores data-parallel"
+        )
     global _rank_on_its_own
     _rank_on_its_own = rank()
     hidden = {name: os.environ.pop(name) for name in _LAUNCH_VARS if name in os.environ}
@@ -207,14 +233,18 @@ def own_gpu_only() -> None:
         gpus = [g.strip() for g in visible.split(",") if g.strip()]
     else:
         import torch
+
         # NVML counts the GPUs without starting CUDA (which would fix the visible set for good).
         count = torch.cuda._device_count_nvml() if torch.cuda._is_compiled() else 0
         gpus = [str(i) for i in range(max(count, 0))]
     if not gpus:
         return  # CPUs only
     if local_rank() >= len(gpus):
-        logger.warning("more processes than GPUs on this machine: process %d shares GPU %s",
-                       local_rank(), gpus[local_rank() % len(gpus)])
+        logger.warning(
+            "more processes than GPUs on this machine: process %d shares GPU %s",
+            local_rank(),
+            gpus[local_rank() % len(gpus)],
+        )
     os.environ["CUDA_VISIBLE_DEVICES"] = gpus[local_rank() % len(gpus)]
 
 
@@ -234,6 +264,7 @@ def group_joined(timeout: datetime.timedelta = JOIN_TIMEOUT) -> Iterator[bool]:
         yield False
         return
     import torch
+
     # gloo, even on GPUs: only pickled Python objects travel, and they need no GPU.
     torch.distributed.init_process_group("gloo", timeout=timeout)
     try:

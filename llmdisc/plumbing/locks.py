@@ -122,11 +122,16 @@ class FileLock:
             self.holder = previous
             return False
         if previous:
-            logger.warning("%s: took over the lock of process %s (started %s), which is no longer running",
-                           self.what, previous.get("pid"), previous.get("since"))
+            logger.warning(
+                "%s: took over the lock of process %s (started %s), which is no longer running",
+                self.what,
+                previous.get("pid"),
+                previous.get("since"),
+            )
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": _HOST,
-                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+        os.write(
+            fd, json.dumps({"pid": os.getpid(), "host": _HOST, "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
+        )
         self._fd, self.holder = fd, None
         return True
 
@@ -146,8 +151,10 @@ class FileLock:
         h = self.holder or {}
         who = f"process {h.get('pid', '?')} on {'this host' if h.get('host') == _HOST else h.get('host', '?')}"
         if h.get("host") not in (None, _HOST):
-            return (f"{self.what} is locked by {who} (since {h.get('since', '?')}); if that process has ended, "
-                    f"remove {self.path}")
+            return (
+                f"{self.what} is locked by {who} (since {h.get('since', '?')}); if that process has ended, "
+                f"remove {self.path}"
+            )
         return f"{self.what} is in use by {who} (since {h.get('since', '?')}); wait for it to finish"
 
     def __enter__(self) -> FileLock:

@@ -8,7 +8,8 @@ it on the first call instead.
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 __all__ = ["no_grad"]
 

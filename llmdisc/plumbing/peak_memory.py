@@ -32,6 +32,7 @@ class PeakRSS:
 
     def __enter__(self) -> PeakRSS:
         import torch
+
         self._start = self._peak = self._process.memory_info().rss
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -41,6 +42,7 @@ class PeakRSS:
 
     def __exit__(self, *exc: Any) -> None:
         import torch
+
         self._done.set()
         self._thread.join()
         self._peak = max(self._peak, self._process.memory_info().rss)

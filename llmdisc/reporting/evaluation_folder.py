@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.plumbing.atomic_files import atomic_file, atomic_write_text, write_json
-from llmdisc.metrics.classification import ECE
-from llmdisc.reporting.plots import plot_confusion_matrix, plot_model_reliability
 from llmdisc.api.records import Evaluation, RunRecord
+from llmdisc.metrics.classification import ECE
+from llmdisc.plumbing.atomic_files import atomic_file, atomic_write_text, write_json
+from llmdisc.reporting.plots import plot_confusion_matrix, plot_model_reliability
 from llmdisc.reporting.report import format_table, markdown_table
 
 if TYPE_CHECKING:
@@ -32,15 +33,26 @@ def prediction_rows(split: str, data: datasets.Dataset, labels: list[str], probs
     """Per-example columns: ``split``, ``index``, ``text``, ``gold``, ``predicted``, ``prob_LABEL``."""
     gold = list(data["label"])
     predicted = probs.argmax(axis=1)
-    columns: dict[str, list] = {"split": [split] * len(gold), "index": list(range(len(gold))), "text": list(data["text"]),
-                                "gold": [labels[y] for y in gold], "predicted": [labels[int(p)] for p in predicted]}
+    columns: dict[str, list] = {
+        "split": [split] * len(gold),
+        "index": list(range(len(gold))),
+        "text": list(data["text"]),
+        "gold": [labels[y] for y in gold],
+        "predicted": [labels[int(p)] for p in predicted],
+    }
     for j, name in enumerate(labels):
         columns[f"prob_{name}"] = probs[:, j].astype(float).tolist()
     return columns
 
 
-def write_evaluation(clf: TextClassifier, model: str, data_name: str, splits: Mapping[str, datasets.Dataset],
-                     results: Mapping[str, Evaluation], output_dir: str | Path) -> Path:
+def write_evaluation(
+    clf: TextClassifier,
+    model: str,
+    data_name: str,
+    splits: Mapping[str, datasets.Dataset],
+    results: Mapping[str, Evaluation],
+    output_dir: str | Path,
+) -> Path:
     """Write ``metrics.json``, ``predictions.parquet``, ``plots/`` and ``report.md`` / ``report.html``.
 
     Args:
@@ -65,9 +77,19 @@ def write_evaluation(clf: TextClassifier, model: str, data_name: str, splits: Ma
             columns.setdefault(key, []).extend(values)
     with atomic_file(output_dir / "predictions.parquet") as tmp:
         pq.write_table(pa.table(columns), tmp)
-    records = {name: RunRecord.of_model(clf.name, clf.paradigm, clf.labels, name, e, clf.info) for name, e in results.items()}
-    write_json(output_dir / "metrics.json", {"model": model, "approach": clf.name, "labels": clf.labels,
-                                             "data": data_name, "splits": {n: r.to_dict() for n, r in records.items()}})
+    records = {
+        name: RunRecord.of_model(clf.name, clf.paradigm, clf.labels, name, e, clf.info) for name, e in results.items()
+    }
+    write_json(
+        output_dir / "metrics.json",
+        {
+            "model": model,
+            "approach": clf.name,
+            "labels": clf.labels,
+            "data": data_name,
+            "splits": {n: r.to_dict() for n, r in records.items()},
+        },
+    )
 
     title = f"llmdisc evaluation: {model} ({clf.name}) on {data_name}"
     table = format_table(list(records.values()))
@@ -75,14 +97,28 @@ def write_evaluation(clf: TextClassifier, model: str, data_name: str, splits: Ma
     page = [f"<h1>{html.escape(title)}</h1>", f"<pre>{html.escape(table)}</pre>"]
     for name, r in records.items():
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        drawn = [("Calibration", "Reliability diagram: accuracy within each confidence bin (15 equal-width bins); "
-                  "bars on the diagonal are perfectly calibrated.",
-                  plot_model_reliability(r.reliability, r.metrics[ECE.name], clf.name, clf.paradigm, name,
-                                         output_dir / "plots" / f"reliability-{safe}.png")),
-                 ("Confusion matrix", "Rows: gold labels; columns: predicted; counts in the cells, colour by the "
-                  "share of the row.",
-                  plot_confusion_matrix(r.confusion, clf.labels, output_dir / "plots" / f"confusion-{safe}.png",
-                                        f"{clf.name} on {name}"))]
+        drawn = [
+            (
+                "Calibration",
+                "Reliability diagram: accuracy within each confidence bin (15 equal-width bins); "
+                "bars on the diagonal are perfectly calibrated.",
+                plot_model_reliability(
+                    r.reliability,
+                    r.metrics[ECE.name],
+                    clf.name,
+                    clf.paradigm,
+                    name,
+                    output_dir / "plots" / f"reliability-{safe}.png",
+                ),
+            ),
+            (
+                "Confusion matrix",
+                "Rows: gold labels; columns: predicted; counts in the cells, colour by the share of the row.",
+                plot_confusion_matrix(
+                    r.confusion, clf.labels, output_dir / "plots" / f"confusion-{safe}.png", f"{clf.name} on {name}"
+                ),
+            ),
+        ]
         md += [f"## {name}", ""]
         page.append(f"<h2>{html.escape(name)}</h2>")
         for heading, text, path in drawn:
@@ -90,16 +126,25 @@ def write_evaluation(clf: TextClassifier, model: str, data_name: str, splits: Ma
                 continue
             md += [f"### {heading}", "", text, "", f"![{heading}](plots/{path.name})", ""]
             data = base64.b64encode(path.read_bytes()).decode("ascii")
-            page += [f"<h3>{heading}</h3>", f"<p>{html.escape(text)}</p>",
-                     f"<img alt='{heading}' src='data:image/png;base64,{data}'>"]
-        confusion = (["gold \\ predicted", *clf.labels], [[gold, *map(str, row)] for gold, row in zip(clf.labels, r.confusion)])
+            page += [
+                f"<h3>{heading}</h3>",
+                f"<p>{html.escape(text)}</p>",
+                f"<img alt='{heading}' src='data:image/png;base64,{data}'>",
+            ]
+        confusion = (
+            ["gold \\ predicted", *clf.labels],
+            [[gold, *map(str, row)] for gold, row in zip(clf.labels, r.confusion)],
+        )
         md += [markdown_table(confusion), ""]
     atomic_write_text(output_dir / "report.md", "\n".join(md))
-    atomic_write_text(output_dir / "report.html", f"""<!DOCTYPE html>
+    atomic_write_text(
+        output_dir / "report.html",
+        f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }}
 img {{ max-width: 100%; }}</style></head><body>
 {chr(10).join(page)}
 </body></html>
-""")
+""",
+    )
     return output_dir / "report.md"

@@ -16,8 +16,9 @@ would be sent, with no network and no token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from llmdisc.hub.repos import _public, describe_upload, upload_folder
 from llmdisc.plumbing.atomic_files import atomic_file
@@ -29,12 +30,28 @@ if TYPE_CHECKING:
 __all__ = ["SHARED_FILES", "describe_comparison_upload", "push_comparison", "write_dataset_card"]
 
 #: What a pushed comparison holds (patterns relative to the output folder).
-SHARED_FILES = ["README.md", "report.md", "report.html", "plots/*", "results.json", "results.csv", "results.parquet",
-                "analysis.json", "comparison.json", "predictions.parquet"]
+SHARED_FILES = [
+    "README.md",
+    "report.md",
+    "report.html",
+    "plots/*",
+    "results.json",
+    "results.csv",
+    "results.parquet",
+    "analysis.json",
+    "comparison.json",
+    "predictions.parquet",
+]
 
 
-def write_dataset_card(folder: str | Path, repo_id: str, analysis: Analysis, settings: Mapping[str, Any],
-                       summary: str | None = None, license: str | None = None) -> Path:
+def write_dataset_card(
+    folder: str | Path,
+    repo_id: str,
+    analysis: Analysis,
+    settings: Mapping[str, Any],
+    summary: str | None = None,
+    license: str | None = None,
+) -> Path:
     """Write ``folder/README.md``: the Hub dataset card of a comparison.
 
     Its metadata has ``configs`` (``predictions``, the default, and ``results``), tags and,
@@ -59,17 +76,24 @@ def write_dataset_card(folder: str | Path, repo_id: str, analysis: Analysis, set
     with atomic_file(folder / "results.parquet") as tmp:
         pyarrow.parquet.write_table(pyarrow.csv.read_csv(folder / "results.csv"), tmp, compression="zstd")
     data = DatasetCardData(
-        license=license, pretty_name=f"llmdisc comparison: {repo_id.split('/')[-1]}",
+        license=license,
+        pretty_name=f"llmdisc comparison: {repo_id.split('/')[-1]}",
         tags=["llmdisc", "text-classification", "model-comparison", "discriminative-vs-generative"],
-        configs=[{"config_name": "predictions", "data_files": [{"split": "train", "path": "predictions.parquet"}],
-                  "default": True},
-                 {"config_name": "results", "data_files": [{"split": "train", "path": "results.parquet"}]}],
+        configs=[
+            {
+                "config_name": "predictions",
+                "data_files": [{"split": "train", "path": "predictions.parquet"}],
+                "default": True,
+            },
+            {"config_name": "results", "data_files": [{"split": "train", "path": "results.parquet"}]},
+        ],
     )
     approaches = settings.get("approaches")
     names = ", ".join(f"`{a}`" for a in (approaches if isinstance(approaches, (list, dict)) else [approaches]))
     verdict = "\n".join(f"- {line}" for line in analysis.verdict) or "- (no verdict: no run succeeded)"
     source = _public(settings.get("data", "not recorded"))
-    content = f"""---
+    content = (
+        f"""---
 {data.to_yaml()}
 ---
 
@@ -109,7 +133,10 @@ results = load_dataset("{repo_id}", "results", split="train")     # one row per 
 
 | setting | value |
 | --- | --- |
-""" + "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in settings.items()) + "\n"
+"""
+        + "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in settings.items())
+        + "\n"
+    )
     path = folder / "README.md"
     DatasetCard(content).save(path)
     return path
@@ -120,8 +147,7 @@ def describe_comparison_upload(folder: str | Path, repo_id: str) -> str:
     return describe_upload(folder, repo_id, allow=SHARED_FILES, kind="dataset")
 
 
-def push_comparison(folder: str | Path, repo_id: str, *, private: bool | None = None,
-                    token: str | None = None) -> str:
+def push_comparison(folder: str | Path, repo_id: str, *, private: bool | None = None, token: str | None = None) -> str:
     """Upload a comparison's output folder (:data:`SHARED_FILES`, card included) as a dataset repo.
 
     Args:
@@ -133,5 +159,12 @@ def push_comparison(folder: str | Path, repo_id: str, *, private: bool | None = 
     Returns:
         The URL of the commit.
     """
-    return upload_folder(folder, repo_id, private=private, token=token, repo_type="dataset", allow=SHARED_FILES,
-                         commit_message="Upload llmdisc comparison")
+    return upload_folder(
+        folder,
+        repo_id,
+        private=private,
+        token=token,
+        repo_type="dataset",
+        allow=SHARED_FILES,
+        commit_message="Upload llmdisc comparison",
+    )

@@ -8,27 +8,38 @@ directly rather than ``pyplot``: no global state, no GUI backend, safe in a note
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.metrics.classification import ACCURACY, ECE
-from llmdisc.api.records import RunRecord
 from llmdisc.analysis.summary import largest_size_rows
+from llmdisc.api.records import RunRecord
+from llmdisc.metrics.classification import ACCURACY, ECE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from llmdisc.api.findings import Analysis
 
-__all__ = ["plot_learning_curves", "plot_reliability", "plot_robustness", "plot_cost", "plot_confusion_matrix",
-           "plot_confusion_matrices", "plot_model_reliability", "PARADIGM_STYLE"]
+__all__ = [
+    "plot_learning_curves",
+    "plot_reliability",
+    "plot_robustness",
+    "plot_cost",
+    "plot_confusion_matrix",
+    "plot_confusion_matrices",
+    "plot_model_reliability",
+    "PARADIGM_STYLE",
+]
 
 # Generative approaches in warm colours with dashed lines, discriminative in cool colours with
 # solid ones, so the question the report answers can be read off every plot at a glance.
-PARADIGM_STYLE = {"generative": {"linestyle": "--", "cmap": "autumn"},
-                  "discriminative": {"linestyle": "-", "cmap": "winter"}}
+PARADIGM_STYLE = {
+    "generative": {"linestyle": "--", "cmap": "autumn"},
+    "discriminative": {"linestyle": "-", "cmap": "winter"},
+}
 
 
 def _colours(records: Sequence[RunRecord]) -> dict[str, tuple]:
@@ -61,6 +72,7 @@ def _save(fig: Figure, path: Path) -> Path:
 def _canvas(records: Sequence[RunRecord]) -> tuple[Figure, Any, dict[str, tuple]]:
     """A one-axis figure and the approaches' colours."""
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.5, 4.5))
     return fig, fig.add_subplot(), _colours(records)
 
@@ -97,14 +109,22 @@ def plot_learning_curves(analysis: Analysis, path: str | Path) -> Path | None:
             continue
         ax.plot(c.sizes, value, marker="o", **style)
         if banded:
-            ax.fill_between(c.sizes, [e.low for e in c.accuracy], [e.high for e in c.accuracy], color=colours[name],
-                            alpha=0.15)
+            ax.fill_between(
+                c.sizes, [e.low for e in c.accuracy], [e.high for e in c.accuracy], color=colours[name], alpha=0.15
+            )
     if len(sizes) > 1:
         ax.set_xscale("log")
     if sizes:
         ax.set_xticks(sizes, [str(n) for n in sizes])
-    return _finish(fig, ax, path, "training examples", f"{analysis.split} {ACCURACY.label}",
-                   "Learning curves, 95% bootstrap bands (dashed: generative; flat: zero-shot)", {"loc": "lower right"})
+    return _finish(
+        fig,
+        ax,
+        path,
+        "training examples",
+        f"{analysis.split} {ACCURACY.label}",
+        "Learning curves, 95% bootstrap bands (dashed: generative; flat: zero-shot)",
+        {"loc": "lower right"},
+    )
 
 
 def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
@@ -122,8 +142,16 @@ def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path)
         ax = fig.add_subplot(nrows, cols, i + 1)
         bins = r.reliability
         centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
-        ax.bar(centres, [b["accuracy"] for b in bins], width=[b["upper"] - b["lower"] for b in bins],
-               color=colours[r.variant], edgecolor="black", linewidth=0.5, alpha=0.8, label=ACCURACY.label)
+        ax.bar(
+            centres,
+            [b["accuracy"] for b in bins],
+            width=[b["upper"] - b["lower"] for b in bins],
+            color=colours[r.variant],
+            edgecolor="black",
+            linewidth=0.5,
+            alpha=0.8,
+            label=ACCURACY.label,
+        )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
         ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "k.", markersize=4)
         ax.set_xlim(0, 1)
@@ -147,14 +175,32 @@ def plot_robustness(records: Sequence[RunRecord], path: str | Path, analysis: An
     fig, ax, colours = _canvas(records)
     for r in rows:
         rates = sorted(r.robustness, key=float)
-        ax.plot([100 * float(x) for x in rates], [r.robustness[x] for x in rates], marker="o",
-                color=colours[r.variant], linestyle=_style(r.paradigm), label=r.variant)
+        ax.plot(
+            [100 * float(x) for x in rates],
+            [r.robustness[x] for x in rates],
+            marker="o",
+            color=colours[r.variant],
+            linestyle=_style(r.paradigm),
+            label=r.variant,
+        )
         band = bands.get(r.variant)
         if band is not None and all(e.low is not None for e in band.accuracy):
-            ax.fill_between([100 * x for x in band.rates], [e.low for e in band.accuracy],
-                            [e.high for e in band.accuracy], color=colours[r.variant], alpha=0.12)
-    return _finish(fig, ax, path, "words dropped (%)", f"{rows[0].split} {ACCURACY.label}",
-                   "Robustness to missing words (dashed: generative)", {})
+            ax.fill_between(
+                [100 * x for x in band.rates],
+                [e.low for e in band.accuracy],
+                [e.high for e in band.accuracy],
+                color=colours[r.variant],
+                alpha=0.12,
+            )
+    return _finish(
+        fig,
+        ax,
+        path,
+        "words dropped (%)",
+        f"{rows[0].split} {ACCURACY.label}",
+        "Robustness to missing words (dashed: generative)",
+        {},
+    )
 
 
 def plot_cost(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
@@ -167,13 +213,26 @@ def plot_cost(records: Sequence[RunRecord], split: str, path: str | Path) -> Pat
         seconds = (r.costs.train_seconds or 0) + (r.costs.predict_seconds or 0)
         marker = "s" if r.paradigm == "discriminative" else "^"
         accuracy = r.metrics[ACCURACY.name]
-        ax.scatter([max(seconds, 1e-3)], [accuracy], s=60, color=colours[r.variant], marker=marker,
-                   edgecolor="black", label=r.variant)
-        ax.annotate(r.variant, (max(seconds, 1e-3), accuracy), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+        ax.scatter(
+            [max(seconds, 1e-3)],
+            [accuracy],
+            s=60,
+            color=colours[r.variant],
+            marker=marker,
+            edgecolor="black",
+            label=r.variant,
+        )
+        ax.annotate(r.variant, (max(seconds, 1e-3), accuracy), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xscale("log")
-    return _finish(fig, ax, path, f"seconds to train + predict {split} (log)", f"{split} {ACCURACY.label}",
-                   "Cost against accuracy (triangles: generative)", None)
+    return _finish(
+        fig,
+        ax,
+        path,
+        f"seconds to train + predict {split} (log)",
+        f"{split} {ACCURACY.label}",
+        "Cost against accuracy (triangles: generative)",
+        None,
+    )
 
 
 def _draw_confusion(ax: Any, matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> None:
@@ -183,21 +242,31 @@ def _draw_confusion(ax: Any, matrix: Sequence[Sequence[int]], labels: Sequence[s
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
-                    color="white" if shares[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{int(counts[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if shares[i, j] > 0.5 else "black",
+            )
     ticks = range(len(labels))
-    ax.set_xticks(ticks, labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
-                  fontsize=7)
+    ax.set_xticks(
+        ticks, labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center", fontsize=7
+    )
     ax.set_yticks(ticks, labels, fontsize=7)
     ax.set_xlabel("predicted", fontsize=8)
     ax.set_ylabel("gold", fontsize=8)
     ax.set_title(title, fontsize=9)
 
 
-def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path,
-                          title: str = "Confusion matrix") -> Path:
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path, title: str = "Confusion matrix"
+) -> Path:
     """One confusion matrix (rows: gold labels; columns: predicted), counts in the cells."""
     from matplotlib.figure import Figure
+
     size = max(3.5, 0.6 * len(labels) + 2)
     fig = Figure(figsize=(size, size))
     _draw_confusion(fig.add_subplot(), matrix, labels, title)
@@ -219,15 +288,29 @@ def plot_confusion_matrices(records: Sequence[RunRecord], split: str, path: str 
     side = max(3.2, 0.5 * k + 1.8)
     fig = Figure(figsize=(side * cols, side * nrows))
     for i, r in enumerate(rows):
-        _draw_confusion(fig.add_subplot(nrows, cols, i + 1), r.confusion, names,
-                        f"{r.variant}\n{ACCURACY.label} {r.metrics[ACCURACY.name]:.3f}")
+        _draw_confusion(
+            fig.add_subplot(nrows, cols, i + 1),
+            r.confusion,
+            names,
+            f"{r.variant}\n{ACCURACY.label} {r.metrics[ACCURACY.name]:.3f}",
+        )
     fig.suptitle(f"Confusion matrices ({split}; rows: gold, columns: predicted)", fontsize=10)
     fig.tight_layout()
     return _save(fig, Path(path))
 
 
-def plot_model_reliability(bins: list[dict], ece: float, name: str, paradigm: str, split: str, path: str | Path) -> Path | None:
+def plot_model_reliability(
+    bins: list[dict], ece: float, name: str, paradigm: str, split: str, path: str | Path
+) -> Path | None:
     """The reliability diagram of one model on one split (see :func:`plot_reliability`)."""
-    record = RunRecord(approach=name, variant=name, paradigm=paradigm, size=None, seed=None, split=split,
-                       reliability=bins, metrics={ECE.name: ece})
+    record = RunRecord(
+        approach=name,
+        variant=name,
+        paradigm=paradigm,
+        size=None,
+        seed=None,
+        split=split,
+        reliability=bins,
+        metrics={ECE.name: ece},
+    )
     return plot_reliability([record], split, path)

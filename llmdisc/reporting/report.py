@@ -14,17 +14,24 @@ import base64
 import csv
 import html
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from llmdisc.analysis.analyse import INTERVAL_METRICS, analyse
-from llmdisc.api.findings import Analysis
-from llmdisc.plumbing.atomic_files import atomic_write_text, write_json
-from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, METRICS
-from llmdisc.reporting.plots import plot_confusion_matrices, plot_cost, plot_learning_curves, plot_reliability, plot_robustness
-from llmdisc.comparison.prediction_files import write_predictions
-from llmdisc.api.records import RunRecord
 from llmdisc.analysis.summary import failures
+from llmdisc.api.findings import Analysis
+from llmdisc.api.records import RunRecord
+from llmdisc.comparison.prediction_files import write_predictions
+from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, METRICS
+from llmdisc.plumbing.atomic_files import atomic_write_text, write_json
+from llmdisc.reporting.plots import (
+    plot_confusion_matrices,
+    plot_cost,
+    plot_learning_curves,
+    plot_reliability,
+    plot_robustness,
+)
 
 __all__ = ["format_table", "markdown_table", "report_tables", "write_report", "PREDICTIONS"]
 
@@ -41,8 +48,11 @@ def _number(value: float | None, fmt: str) -> str:
 def _runs_table(records: Sequence[RunRecord]) -> Table:
     """One row per record: identity columns, every metric of the registry, two costs, and where
     it ran (its predict ex/s depend on that)."""
-    headers = ["approach", "paradigm", "split", "train n", "seed"] + [m.label for m in METRICS.values()] \
+    headers = (
+        ["approach", "paradigm", "split", "train n", "seed"]
+        + [m.label for m in METRICS.values()]
         + ["train s", "predict ex/s", "device / dtype"]
+    )
     rows = []
     for r in records:
         if not r.ok:
@@ -91,7 +101,7 @@ def _quote(text: str | None) -> str:
     if text is None:
         return "(text not available)"
     text = " ".join(text.split())
-    return text if len(text) <= _TEXT_CHARS else text[:_TEXT_CHARS - 1] + "…"
+    return text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 1] + "…"
 
 
 def _summary_table(analysis: Analysis) -> Table:
@@ -102,12 +112,21 @@ def _summary_table(analysis: Analysis) -> Table:
         c = g.records[0].costs
         params = "-" if c.parameters_total is None else f"{c.parameters_total:,} / {c.parameters_trainable or 0:,}"
         name = f"{g.variant} (degenerate: see below)" if any(r.degenerate for r in g.records) else g.variant
-        rows.append([name, g.paradigm, g.size_label, str(g.seeds)]
-                    + [g.metrics[m.name].format(m.fmt) if m.name in g.metrics else "-" for m in INTERVAL_METRICS]
-                    + [_cost(g.costs, key, fmt) for key, _, fmt in _SUMMARY_COSTS] + [params]
-                    + [_cost(g.costs, key, "{:.0f}") for key, _ in memory])
-    return (["approach", "paradigm", "train n", "seeds"] + [f"{m.label} [95% CI]" for m in INTERVAL_METRICS]
-            + [h for _, h, _ in _SUMMARY_COSTS] + ["parameters (total / trainable)"] + [h for _, h in memory], rows)
+        rows.append(
+            [name, g.paradigm, g.size_label, str(g.seeds)]
+            + [g.metrics[m.name].format(m.fmt) if m.name in g.metrics else "-" for m in INTERVAL_METRICS]
+            + [_cost(g.costs, key, fmt) for key, _, fmt in _SUMMARY_COSTS]
+            + [params]
+            + [_cost(g.costs, key, "{:.0f}") for key, _ in memory]
+        )
+    return (
+        ["approach", "paradigm", "train n", "seeds"]
+        + [f"{m.label} [95% CI]" for m in INTERVAL_METRICS]
+        + [h for _, h, _ in _SUMMARY_COSTS]
+        + ["parameters (total / trainable)"]
+        + [h for _, h in memory],
+        rows,
+    )
 
 
 def _curves_table(analysis: Analysis) -> Table:
@@ -115,18 +134,45 @@ def _curves_table(analysis: Analysis) -> Table:
     rows = []
     for name, c in analysis.curves.items():
         by_size = dict(zip(c.sizes, c.accuracy))
-        cells = [f"{c.accuracy[0].format(ACCURACY.fmt)} (flat)" if c.flat else
-                 (by_size[n].format(ACCURACY.fmt) if n in by_size else "-") for n in sizes]
+        cells = [
+            f"{c.accuracy[0].format(ACCURACY.fmt)} (flat)"
+            if c.flat
+            else (by_size[n].format(ACCURACY.fmt) if n in by_size else "-")
+            for n in sizes
+        ]
         rows.append([name, c.paradigm, *cells])
     return ["approach", "paradigm", *[str(n) for n in sizes]], rows
 
 
 def _pairs_table(analysis: Analysis) -> Table:
-    rows = [["zero-shot" if p.size is None else str(p.size), p.a, p.b, p.difference.format(), str(p.only_a),
-             str(p.only_b), f"{p.p_value:.3g}", f"{p.p_holm:.3g}", "yes" if p.significant else "no"]
-            for p in analysis.pairs]
-    return (["train n", "more accurate", "less accurate", "accuracy difference [95% CI]", "only first right",
-             "only second right", "McNemar p", "Holm-adjusted p", "significant"], rows)
+    rows = [
+        [
+            "zero-shot" if p.size is None else str(p.size),
+            p.a,
+            p.b,
+            p.difference.format(),
+            str(p.only_a),
+            str(p.only_b),
+            f"{p.p_value:.3g}",
+            f"{p.p_holm:.3g}",
+            "yes" if p.significant else "no",
+        ]
+        for p in analysis.pairs
+    ]
+    return (
+        [
+            "train n",
+            "more accurate",
+            "less accurate",
+            "accuracy difference [95% CI]",
+            "only first right",
+            "only second right",
+            "McNemar p",
+            "Holm-adjusted p",
+            "significant",
+        ],
+        rows,
+    )
 
 
 def _robustness_table(analysis: Analysis) -> Table:
@@ -134,35 +180,71 @@ def _robustness_table(analysis: Analysis) -> Table:
     rows = []
     for c in analysis.robustness:
         by_rate = dict(zip(c.rates, c.accuracy))
-        rows.append([c.variant, c.paradigm, *[by_rate[x].format(ACCURACY.fmt) if x in by_rate else "-" for x in rates],
-                     c.slope.format()])
+        rows.append(
+            [
+                c.variant,
+                c.paradigm,
+                *[by_rate[x].format(ACCURACY.fmt) if x in by_rate else "-" for x in rates],
+                c.slope.format(),
+            ]
+        )
     return ["approach", "paradigm", *[f"{100 * x:g}% dropped" for x in rates], "slope [95% CI]"], rows
 
 
 def _templates_table(analysis: Analysis) -> Table:
-    rows = [[t.variant, _quote(template), ACCURACY.format(accuracy), f"{ACCURACY.format(t.lowest)} to "
-             f"{ACCURACY.format(t.highest)}"] for t in analysis.template_spreads for template, accuracy in t.templates.items()]
+    rows = [
+        [
+            t.variant,
+            _quote(template),
+            ACCURACY.format(accuracy),
+            f"{ACCURACY.format(t.lowest)} to {ACCURACY.format(t.highest)}",
+        ]
+        for t in analysis.template_spreads
+        for template, accuracy in t.templates.items()
+    ]
     return ["approach", "template", "accuracy alone", "spread across its templates (min to max)"], rows
 
 
 def _anomaly_table(analysis: Analysis) -> Table:
     a = analysis.anomaly
-    return (["LM", "split", "anomalies", "normal texts", "anomalous texts", "mean surprisal (normal / anomalous)",
-             "AUROC [95% CI]"],
-            [[a.model, a.split, a.anomaly, str(a.normal), str(a.anomalies),
-              f"{a.surprisal_normal:.2f} / {a.surprisal_anomalies:.2f}", a.auroc.format()]])
+    return (
+        [
+            "LM",
+            "split",
+            "anomalies",
+            "normal texts",
+            "anomalous texts",
+            "mean surprisal (normal / anomalous)",
+            "AUROC [95% CI]",
+        ],
+        [
+            [
+                a.model,
+                a.split,
+                a.anomaly,
+                str(a.normal),
+                str(a.anomalies),
+                f"{a.surprisal_normal:.2f} / {a.surprisal_anomalies:.2f}",
+                a.auroc.format(),
+            ]
+        ],
+    )
 
 
 def _disagreements_table(analysis: Analysis) -> Table:
     names = list(analysis.disagreements[0].predictions) if analysis.disagreements else []
-    rows = [[str(d.index), _quote(d.text), d.gold, *[d.predictions[n] for n in names], f"{d.agreement:.2f}"]
-            for d in analysis.disagreements]
+    rows = [
+        [str(d.index), _quote(d.text), d.gold, *[d.predictions[n] for n in names], f"{d.agreement:.2f}"]
+        for d in analysis.disagreements
+    ]
     return ["example", "text", "gold", *names, "agreement"], rows
 
 
 def _errors_table(analysis: Analysis) -> Table:
-    rows = [[e.variant, str(e.index), _quote(e.text), e.gold, e.predicted, f"{e.confidence:.3f}"]
-            for e in analysis.confident_errors]
+    rows = [
+        [e.variant, str(e.index), _quote(e.text), e.gold, e.predicted, f"{e.confidence:.3f}"]
+        for e in analysis.confident_errors
+    ]
     return ["approach", "example", "text", "gold", "predicted", "confidence"], rows
 
 
@@ -184,28 +266,51 @@ def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None
     if analysis.anomaly is not None:
         tables["anomaly"] = _anomaly_table(analysis)
     if analysis.claims:
-        tables["claims"] = (["claim", "outcome", "evidence"], [[c.claim, c.outcome, c.evidence] for c in analysis.claims])
+        tables["claims"] = (
+            ["claim", "outcome", "evidence"],
+            [[c.claim, c.outcome, c.evidence] for c in analysis.claims],
+        )
     if analysis.disagreements:
         tables["disagreements"] = _disagreements_table(analysis)
     if analysis.confident_errors:
         tables["confident_errors"] = _errors_table(analysis)
     degenerate = [r for r in records if r.degenerate]
     if degenerate:
-        tables["degenerate"] = (["approach", "train n", "seed", "split", "predictions", "accuracy"],
-                                [[r.variant, "zero-shot" if r.flat else str(r.train_examples), str(r.seed or "-"),
-                                  r.split, r.degenerate, ACCURACY.format(r.metrics.get(ACCURACY.name))]
-                                 for r in degenerate])
+        tables["degenerate"] = (
+            ["approach", "train n", "seed", "split", "predictions", "accuracy"],
+            [
+                [
+                    r.variant,
+                    "zero-shot" if r.flat else str(r.train_examples),
+                    str(r.seed or "-"),
+                    r.split,
+                    r.degenerate,
+                    ACCURACY.format(r.metrics.get(ACCURACY.name)),
+                ]
+                for r in degenerate
+            ],
+        )
     chosen = [r for r in records if r.ok and r.prompt and r.split == analysis.split]
     if chosen:
-        tables["prompts"] = (["approach", "train n", "seed", "prompt chosen on the training examples"],
-                             [[r.variant, str(r.train_examples), str(r.seed), r.prompt] for r in chosen])
+        tables["prompts"] = (
+            ["approach", "train n", "seed", "prompt chosen on the training examples"],
+            [[r.variant, str(r.train_examples), str(r.seed), r.prompt] for r in chosen],
+        )
     calibrated = [g.records[0] for g in analysis.summary if g.records[0].uncalibrated]
     if calibrated:
-        tables["temperature"] = (["approach", "train n", "calibration", "ECE before -> after", "log loss before -> after"], [
-            [r.variant, str(r.train_examples), f"temperature {r.temperature:.3g}" if r.temperature else str(r.calibration),
-             f"{ECE.format(r.uncalibrated['ece'])} -> {ECE.format(r.metrics[ECE.name])}",
-             f"{LOG_LOSS.format(r.uncalibrated['log_loss'])} -> {LOG_LOSS.format(r.metrics[LOG_LOSS.name])}"]
-            for r in calibrated])
+        tables["temperature"] = (
+            ["approach", "train n", "calibration", "ECE before -> after", "log loss before -> after"],
+            [
+                [
+                    r.variant,
+                    str(r.train_examples),
+                    f"temperature {r.temperature:.3g}" if r.temperature else str(r.calibration),
+                    f"{ECE.format(r.uncalibrated['ece'])} -> {ECE.format(r.metrics[ECE.name])}",
+                    f"{LOG_LOSS.format(r.uncalibrated['log_loss'])} -> {LOG_LOSS.format(r.metrics[LOG_LOSS.name])}",
+                ]
+                for r in calibrated
+            ],
+        )
     failed = failures(records)
     if failed:
         tables["failures"] = (["approach", "status", "error"], [[r.variant, "FAILED", r.error or ""] for r in failed])
@@ -232,8 +337,11 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
     ``METRIC_high``, reliability bins, the confusion matrix and each template's accuracy left to the JSON."""
     flat = []
     for r in rows:
-        row = {k: v for k, v in r.items() if k not in ("reliability", "robustness", "confusion", "intervals", "uncalibrated",
-                                                  "template_accuracy")}
+        row = {
+            k: v
+            for k, v in r.items()
+            if k not in ("reliability", "robustness", "confusion", "intervals", "uncalibrated", "template_accuracy")
+        }
         row.update({f"robustness_{k}": v for k, v in (r.get("robustness") or {}).items()})
         row.update({f"uncalibrated_{k}": v for k, v in (r.get("uncalibrated") or {}).items()})
         for name, (low, high) in (r.get("intervals") or {}).items():
@@ -250,57 +358,120 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
 
 
 SECTIONS = [  # (table or plot key, heading, what it shows)
-    ("summary", "Summary", "Each approach at its largest training size: each metric with its 95% bootstrap interval "
-     "over the reported split's examples, seeds pooled (see the method below)."),
+    (
+        "summary",
+        "Summary",
+        "Each approach at its largest training size: each metric with its 95% bootstrap interval "
+        "over the reported split's examples, seeds pooled (see the method below).",
+    ),
     ("failures", "Failed approaches", "These did not run; the others did."),
-    ("degenerate", "Degenerate runs", "These runs predict one class for at least 95% of the examples while that "
-     "class is under 80% of the gold labels: their accuracy says little about what the approach can do (a "
-     "schedule too short for a fresh head, label words the model cannot read, a prior that swamps the text)."),
-    ("learning_curves", "Learning curves", "Accuracy [95% interval] by training-set size, on the same stratified, "
-     "nested subsets for every approach (the band in the plot is the interval). Zero-shot approaches do not learn "
-     "from examples: one flat value."),
-    ("prompts", "Prompts chosen", "Approaches that select their prompt (zeroshot with select: true) pick one "
-     "template and one set of label words per training subset, by accuracy on those training examples only "
-     "(held out where anything is fitted on them); the split reported played no part."),
-    ("pairs", "Paired comparisons", "Each pair of approaches at a shared training size, on the same examples: the "
-     "accuracy difference with its paired bootstrap interval, and McNemar's exact test on the examples only one of "
-     "them gets right, Holm-adjusted over every pair in this table (many pairs are tested at once: unadjusted p "
-     "values would find differences by chance)."),
-    ("templates", "Zero-shot templates", "A zero-shot approach given several prompt templates averages their "
-     "probabilities; here each template's accuracy alone on the reported split (mean over seeds), and the spread "
-     "across them: prompt choice moves zero-shot accuracy as much as the choice of approach does."),
-    ("anomaly", "Anomaly detection", "The LM's mean per-token surprisal (-log probability, nats) as an anomaly score: "
-     "the texts of the named anomaly class against the rest, or (none named) the texts against copies with their "
-     "words shuffled. AUROC 0.5 is chance, 1 every anomaly more surprising than every normal text; the interval is "
-     "a stratified bootstrap."),
-    ("claims", "Claims tested on this data", "Claims of the generative-vs-discriminative literature, computed from "
-     "these runs; a claim the runs cannot test says what it needs."),
-    ("reliability", "Calibration", "Reliability diagrams: accuracy within each confidence bin (15 equal-width "
-     "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap."),
-    ("confusion", "Confusion matrices", "Each approach at its largest training size: rows are the gold labels, "
-     "columns the predicted ones, counts in the cells (colour: the share of the row)."),
-    ("temperature", "Calibration on the selection split", "Each trained approach at its largest size (first seed), "
-     "calibrated on the selection split (one temperature, or scikit-learn's Platt or isotonic calibration): ECE and "
-     "log loss on the report's split before and after. A temperature keeps every prediction; Platt and isotonic "
-     "calibration can change some."),
-    ("robustness", "Robustness to missing words", "Accuracy [95% interval] as each word of the evaluated texts is "
-     "deleted with the given probability (the same words for every approach), and the least-squares slope of "
-     "accuracy against the drop rate (0: unaffected; -0.5: loses 5 points per 10% of words dropped)."),
-    ("disagreements", "Where the approaches disagree", "The test examples on which the approaches (each at its "
-     "largest size, seeds averaged) disagree most; agreement is the share giving the most common label."),
+    (
+        "degenerate",
+        "Degenerate runs",
+        "These runs predict one class for at least 95% of the examples while that "
+        "class is under 80% of the gold labels: their accuracy says little about what the approach can do (a "
+        "schedule too short for a fresh head, label words the model cannot read, a prior that swamps the text).",
+    ),
+    (
+        "learning_curves",
+        "Learning curves",
+        "Accuracy [95% interval] by training-set size, on the same stratified, "
+        "nested subsets for every approach (the band in the plot is the interval). Zero-shot approaches do not learn "
+        "from examples: one flat value.",
+    ),
+    (
+        "prompts",
+        "Prompts chosen",
+        "Approaches that select their prompt (zeroshot with select: true) pick one "
+        "template and one set of label words per training subset, by accuracy on those training examples only "
+        "(held out where anything is fitted on them); the split reported played no part.",
+    ),
+    (
+        "pairs",
+        "Paired comparisons",
+        "Each pair of approaches at a shared training size, on the same examples: the "
+        "accuracy difference with its paired bootstrap interval, and McNemar's exact test on the examples only one of "
+        "them gets right, Holm-adjusted over every pair in this table (many pairs are tested at once: unadjusted p "
+        "values would find differences by chance).",
+    ),
+    (
+        "templates",
+        "Zero-shot templates",
+        "A zero-shot approach given several prompt templates averages their "
+        "probabilities; here each template's accuracy alone on the reported split (mean over seeds), and the spread "
+        "across them: prompt choice moves zero-shot accuracy as much as the choice of approach does.",
+    ),
+    (
+        "anomaly",
+        "Anomaly detection",
+        "The LM's mean per-token surprisal (-log probability, nats) as an anomaly score: "
+        "the texts of the named anomaly class against the rest, or (none named) the texts against copies with their "
+        "words shuffled. AUROC 0.5 is chance, 1 every anomaly more surprising than every normal text; the interval is "
+        "a stratified bootstrap.",
+    ),
+    (
+        "claims",
+        "Claims tested on this data",
+        "Claims of the generative-vs-discriminative literature, computed from "
+        "these runs; a claim the runs cannot test says what it needs.",
+    ),
+    (
+        "reliability",
+        "Calibration",
+        "Reliability diagrams: accuracy within each confidence bin (15 equal-width "
+        "bins); bars on the diagonal are perfectly calibrated. ECE is their weighted gap.",
+    ),
+    (
+        "confusion",
+        "Confusion matrices",
+        "Each approach at its largest training size: rows are the gold labels, "
+        "columns the predicted ones, counts in the cells (colour: the share of the row).",
+    ),
+    (
+        "temperature",
+        "Calibration on the selection split",
+        "Each trained approach at its largest size (first seed), "
+        "calibrated on the selection split (one temperature, or scikit-learn's Platt or isotonic calibration): ECE and "
+        "log loss on the report's split before and after. A temperature keeps every prediction; Platt and isotonic "
+        "calibration can change some.",
+    ),
+    (
+        "robustness",
+        "Robustness to missing words",
+        "Accuracy [95% interval] as each word of the evaluated texts is "
+        "deleted with the given probability (the same words for every approach), and the least-squares slope of "
+        "accuracy against the drop rate (0: unaffected; -0.5: loses 5 points per 10% of words dropped).",
+    ),
+    (
+        "disagreements",
+        "Where the approaches disagree",
+        "The test examples on which the approaches (each at its "
+        "largest size, seeds averaged) disagree most; agreement is the share giving the most common label.",
+    ),
     ("confident_errors", "Most confident errors", "Each approach's wrong predictions it was surest of."),
     ("cost", "Cost", "Accuracy against training plus prediction time on this machine."),
-    ("runs", "Every run", "One row per approach, size, seed and split: the point values of each run (the intervals "
-     "are in the tables above and in results.json)."),
+    (
+        "runs",
+        "Every run",
+        "One row per approach, size, seed and split: the point values of each run (the intervals "
+        "are in the tables above and in results.json).",
+    ),
 ]
-PLOTS = {"learning_curves": "learning_curves.png", "reliability": "reliability.png",
-         "robustness": "robustness.png", "cost": "cost.png", "confusion": "confusion_matrices.png"}
-NOTE = ("Metrics: " + "; ".join(f"{m.label}: {m.meaning}" for m in METRICS.values()) + ". "
-        "`predict ex/s` is `predict_proba` throughput and peak RSS the process's resident memory while the "
-        "approach trained and predicted, on this machine (it includes what the process held before: the "
-        "increase over that is the second memory column). Approaches that train with Trainer (encoder, lora) "
-        "pick their best checkpoint on `selection_split` (see the settings) when one is set, so their numbers "
-        "on that split are slightly optimistic: compare approaches on another split.")
+PLOTS = {
+    "learning_curves": "learning_curves.png",
+    "reliability": "reliability.png",
+    "robustness": "robustness.png",
+    "cost": "cost.png",
+    "confusion": "confusion_matrices.png",
+}
+NOTE = (
+    "Metrics: " + "; ".join(f"{m.label}: {m.meaning}" for m in METRICS.values()) + ". "
+    "`predict ex/s` is `predict_proba` throughput and peak RSS the process's resident memory while the "
+    "approach trained and predicted, on this machine (it includes what the process held before: the "
+    "increase over that is the second memory column). Approaches that train with Trainer (encoder, lora) "
+    "pick their best checkpoint on `selection_split` (see the settings) when one is set, so their numbers "
+    "on that split are slightly optimistic: compare approaches on another split."
+)
 
 
 def _draw_plots(analysis: Analysis, records: Sequence[RunRecord], folder: Path) -> dict[str, Path]:
@@ -318,9 +489,16 @@ def _draw_plots(analysis: Analysis, records: Sequence[RunRecord], folder: Path) 
     return {k: v for k, v in drawn.items() if v is not None}
 
 
-def write_report(records: Sequence[RunRecord], output_dir: str | Path, *, title: str,
-                 settings: dict[str, Any], notes: Sequence[str] = (), analysis: Analysis | None = None,
-                 texts: Mapping[str, Sequence[str]] | None = None) -> Path:
+def write_report(
+    records: Sequence[RunRecord],
+    output_dir: str | Path,
+    *,
+    title: str,
+    settings: dict[str, Any],
+    notes: Sequence[str] = (),
+    analysis: Analysis | None = None,
+    texts: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
     """Write ``results.json``, ``analysis.json``, ``results.csv``, ``predictions.parquet``, ``plots/*.png``,
     ``report.md`` and ``report.html``.
 
@@ -352,8 +530,10 @@ def write_report(records: Sequence[RunRecord], output_dir: str | Path, *, title:
     md = [f"# {title}", "", lead, "", "## Verdict", ""] + [f"- {line}" for line in analysis.verdict] + [""]
     md += [f"- Note: {n}" for n in [*notes, *analysis.notes]] + [""]
     page = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(lead.replace('**', ''))}</p>"]
-    page += ["<h2>Verdict</h2>", "<ul class='verdict'>" + "".join(f"<li>{html.escape(line)}</li>"
-                                                               for line in analysis.verdict) + "</ul>"]
+    page += [
+        "<h2>Verdict</h2>",
+        "<ul class='verdict'>" + "".join(f"<li>{html.escape(line)}</li>" for line in analysis.verdict) + "</ul>",
+    ]
     page += [f"<p class='note'>Note: {html.escape(n)}</p>" for n in [*notes, *analysis.notes]]
     for key, heading, text in SECTIONS:
         if key not in tables and key not in plots:
@@ -369,11 +549,21 @@ def write_report(records: Sequence[RunRecord], output_dir: str | Path, *, title:
             page.append(_html_table(tables[key]))
     settings_md = "\n".join(f"- `{k}`: `{v}`" for k, v in settings.items())
     md += ["## Settings", "", analysis.method, "", NOTE, "", settings_md, ""]
-    page += ["<h2>Settings</h2>", f"<p>{html.escape(analysis.method)}</p>", f"<p>{html.escape(NOTE)}</p>",
-             "<ul>" + "".join(f"<li><code>{html.escape(str(k))}</code>: <code>{html.escape(str(v))}</code></li>"
-                              for k, v in settings.items()) + "</ul>"]
+    page += [
+        "<h2>Settings</h2>",
+        f"<p>{html.escape(analysis.method)}</p>",
+        f"<p>{html.escape(NOTE)}</p>",
+        "<ul>"
+        + "".join(
+            f"<li><code>{html.escape(str(k))}</code>: <code>{html.escape(str(v))}</code></li>"
+            for k, v in settings.items()
+        )
+        + "</ul>",
+    ]
     atomic_write_text(output_dir / "report.md", "\n".join(md))
-    atomic_write_text(output_dir / "report.html", f"""<!DOCTYPE html>
+    atomic_write_text(
+        output_dir / "report.html",
+        f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
@@ -385,5 +575,6 @@ ul.verdict {{ background: #f5f8ff; border-left: 4px solid #36c; padding: 0.6em 0
 </style></head><body>
 {chr(10).join(page)}
 </body></html>
-""")
+""",
+    )
     return output_dir / "report.md"

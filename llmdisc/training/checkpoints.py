@@ -71,14 +71,18 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
     Incomplete ones (a kill while Trainer wrote them) are skipped with a warning that names them
     and why, and removed, so that Trainer writes that step's checkpoint afresh.
     """
-    found = [(int(p.name.split("-")[1]), p) for p in Path(folder).glob("checkpoint-*")
-             if p.is_dir() and p.name.split("-")[1].isdigit()]
+    found = [
+        (int(p.name.split("-")[1]), p)
+        for p in Path(folder).glob("checkpoint-*")
+        if p.is_dir() and p.name.split("-")[1].isdigit()
+    ]
     for _, path in sorted(found, reverse=True):
         why = _incomplete(path)
         if why is None:
             return str(path)
-        logger.warning("skipping %s (incomplete: %s; it was being written when the run stopped): removing it",
-                       path.name, why)
+        logger.warning(
+            "skipping %s (incomplete: %s; it was being written when the run stopped): removing it", path.name, why
+        )
         distributed.barrier()  # every process has looked at it before the main one removes it
         if distributed.is_main_process():
             shutil.rmtree(path, ignore_errors=True)

@@ -40,6 +40,7 @@ def split_rows(inputs: dict[str, Any], max_tokens: int | None) -> list[dict[str,
         The groups, in row order; one group (``inputs`` itself) when nothing is cut.
     """
     import torch
+
     ids = inputs.get("input_ids")
     if max_tokens is None or ids is None or ids.dim() < 2:
         return [inputs]
@@ -49,8 +50,12 @@ def split_rows(inputs: dict[str, Any], max_tokens: int | None) -> list[dict[str,
         return [inputs]
     cut = []
     for start in range(0, rows, per_pass):
-        cut.append({k: v[start:start + per_pass] if torch.is_tensor(v) and v.dim() and v.shape[0] == rows else v
-                    for k, v in inputs.items()})
+        cut.append(
+            {
+                k: v[start : start + per_pass] if torch.is_tensor(v) and v.dim() and v.shape[0] == rows else v
+                for k, v in inputs.items()
+            }
+        )
     return cut
 
 
@@ -74,7 +79,9 @@ def micro_batching(trainer_class: type[Trainer]) -> type[Trainer]:
             rows = inputs["input_ids"].shape[0]
             # The test Trainer uses to skip its own division by the accumulation steps: the loss
             # is a sum over the step's items divided by their count, so the passes' losses add.
-            summed = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
+            summed = (
+                self.model_accepts_loss_kwargs and num_items_in_batch is not None
+            ) or self.compute_loss_func is not None
             total = None
             for i, part in enumerate(passes):
                 self._row_share = 1.0 if summed else part["input_ids"].shape[0] / rows
@@ -86,7 +93,9 @@ def micro_batching(trainer_class: type[Trainer]) -> type[Trainer]:
             return total
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            out = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            out = super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
             if self._row_share == 1.0:  # outside a split training step (evaluation included)
                 return out
             if return_outputs:

@@ -19,7 +19,8 @@ torch and transformers are imported inside the functions: importing llmdisc stay
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -41,6 +42,7 @@ def read_positions(labels: torch.Tensor) -> torch.Tensor:
         last position predicts nothing).
     """
     import torch
+
     following = labels[:, 1:] != IGNORE_INDEX
     return torch.cat([following, following.new_zeros(labels.shape[0], 1)], dim=1)
 
@@ -56,13 +58,16 @@ def project_only_at(lm_head: torch.nn.Module, positions: torch.Tensor) -> Iterat
         lm_head: the model's output embedding (``model.get_output_embeddings()``).
         positions: a ``(batch, sequence)`` bool mask, as :func:`read_positions` returns.
     """
+
     def gather(module, args):
         hidden = args[0]
         if hidden.shape[:2] != positions.shape:
             # A model that slices its hidden states before the head (logits_to_keep) or a head
             # called on something else: gathering would pick the wrong rows, so fail loudly.
-            raise RuntimeError(f"the LM head got hidden states of shape {tuple(hidden.shape)}, "
-                               f"not the labels' {tuple(positions.shape)}")
+            raise RuntimeError(
+                f"the LM head got hidden states of shape {tuple(hidden.shape)}, "
+                f"not the labels' {tuple(positions.shape)}"
+            )
         return (hidden[positions.to(hidden.device)],) + tuple(args[1:])
 
     handle = lm_head.register_forward_pre_hook(gather)
@@ -72,8 +77,9 @@ def project_only_at(lm_head: torch.nn.Module, positions: torch.Tensor) -> Iterat
         handle.remove()
 
 
-def label_token_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None
-                     ) -> torch.Tensor:
+def label_token_loss(
+    outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None
+) -> torch.Tensor:
     """Cross-entropy of the gathered logits against the tokens they predict.
 
     Trainer's ``compute_loss_func``: called with the model's outputs under
@@ -90,6 +96,7 @@ def label_token_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: tor
     """
     import torch
     import torch.nn.functional as F
+
     logits = outputs.logits.float()  # upcast as transformers' loss does
     following = labels[:, 1:].to(logits.device)
     targets = following[following != IGNORE_INDEX]  # row-major: the order the rows were gathered in
@@ -117,7 +124,8 @@ def sparse_logits_trainer() -> type[Trainer]:
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             lm_head = self.accelerator.unwrap_model(model).get_output_embeddings()
             with project_only_at(lm_head, read_positions(inputs["labels"])):
-                return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                            num_items_in_batch=num_items_in_batch)
+                return super().compute_loss(
+                    model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+                )
 
     return SparseLogitsTrainer

@@ -13,34 +13,55 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.plumbing import distributed
-from llmdisc.plumbing.config import DEFAULT_SEED, arg
-from llmdisc.lm.devices import check_placement, device_field, dtype_field, resolve_placement
-from llmdisc.training.checkpoints import last_complete_checkpoint
-from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.plumbing.atomic_files import temp_dir
-from llmdisc.metrics.classification import ACCURACY, ECE, MACRO_F1, METRICS, TRAINER_LOSS, classification_metrics, softmax
-from llmdisc.training.micro_batches import micro_batching
 from llmdisc.api.records import TrainerRun
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.lm.devices import check_placement, device_field, dtype_field, resolve_placement
+from llmdisc.metrics.classification import (
+    ACCURACY,
+    ECE,
+    MACRO_F1,
+    METRICS,
+    TRAINER_LOSS,
+    classification_metrics,
+    softmax,
+)
+from llmdisc.plumbing import distributed
+from llmdisc.plumbing.atomic_files import temp_dir
+from llmdisc.plumbing.config import DEFAULT_SEED, arg
+from llmdisc.training.checkpoints import last_complete_checkpoint
+from llmdisc.training.micro_batches import micro_batching
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
-__all__ = ["REPORT_TO", "selection_metrics", "TrainerSettings", "Schedule", "plan_schedule", "DEFAULT_EPOCHS",
-           "train_model", "compute_classification_metrics", "weighted_cross_entropy", "check_run_options",
-           "MAX_BATCH_TOKENS_HELP"]
+__all__ = [
+    "REPORT_TO",
+    "selection_metrics",
+    "TrainerSettings",
+    "Schedule",
+    "plan_schedule",
+    "DEFAULT_EPOCHS",
+    "train_model",
+    "compute_classification_metrics",
+    "weighted_cross_entropy",
+    "check_run_options",
+    "MAX_BATCH_TOKENS_HELP",
+]
 
 logger = logging.getLogger(__name__)
 
 
-MAX_BATCH_TOKENS_HELP = ("run a training batch of more than this many tokens (rows x longest) as several passes "
-                         "whose gradients add up to the batch's (less memory, same step; none: one pass)")
+MAX_BATCH_TOKENS_HELP = (
+    "run a training batch of more than this many tokens (rows x longest) as several passes "
+    "whose gradients add up to the batch's (less memory, same step; none: one pass)"
+)
 
 
 @dataclass
@@ -49,21 +70,29 @@ class TrainerSettings:
 
     epochs: float | None = arg(None, "passes over the training data (default: the schedule rule, see min_steps)")
     max_steps: int = arg(-1, "stop after this many optimizer steps (overrides epochs when > 0)")
-    min_steps: int = arg(200, "the schedule rule: with epochs and max_steps unset, train 3 epochs, or more "
-                              "epochs when 3 would take fewer optimizer steps than this")
+    min_steps: int = arg(
+        200,
+        "the schedule rule: with epochs and max_steps unset, train 3 epochs, or more "
+        "epochs when 3 would take fewer optimizer steps than this",
+    )
     learning_rate: float = arg(5e-5, "peak learning rate")
     batch_size: int = arg(32, "training examples per device per step")
-    eval_batch_size: int | str = arg(64, "examples per forward pass when evaluating and predicting "
-                                     "(auto: the largest that fits when predicting)")
+    eval_batch_size: int | str = arg(
+        64, "examples per forward pass when evaluating and predicting (auto: the largest that fits when predicting)"
+    )
     gradient_accumulation_steps: int = arg(1, "steps whose gradients are summed before an update")
     max_batch_tokens: int | None = arg(None, MAX_BATCH_TOKENS_HELP)
     weight_decay: float = arg(0.01, "AdamW weight decay")
     warmup_ratio: float = arg(0.06, "fraction of steps spent warming the learning rate up")
     lr_scheduler: str = arg("linear", "learning-rate decay after warm-up: linear, cosine, constant...")
     max_length: int = arg(128, "tokens per text at most; longer texts are truncated, with a count")
-    eval_steps: int | None = arg(None, "evaluate and checkpoint every N steps (default: every epoch, or 10 times "
-                                       "a run when epochs are more than 10)")
-    metric_for_best_model: str = arg(ACCURACY.name, "validation metric that picks the best checkpoint (a metric, or loss)")
+    eval_steps: int | None = arg(
+        None,
+        "evaluate and checkpoint every N steps (default: every epoch, or 10 times a run when epochs are more than 10)",
+    )
+    metric_for_best_model: str = arg(
+        ACCURACY.name, "validation metric that picks the best checkpoint (a metric, or loss)"
+    )
     early_stopping_patience: int | None = arg(None, "stop after this many evaluations without improvement")
     group_by_length: bool = arg(True, "batch texts of similar length together (less padding)")
     logging_steps: int = arg(20, "log the loss every N steps")
@@ -71,14 +100,18 @@ class TrainerSettings:
     checkpoint_dir: str | None = arg(None, "where checkpoints go (default: a temporary folder)")
     resume: bool = arg(False, "continue from the last checkpoint in checkpoint_dir")
     class_weight: str | dict[str, float] | None = arg(
-        None, "re-weight the classes in the loss: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)")
+        None, "re-weight the classes in the loss: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)"
+    )
     device: str = device_field()
     dtype: str = dtype_field()
-    report_to: list[str] = arg(["none"], "where Trainer logs the loss and metrics: none, or any of "
-                               "tensorboard, trackio, wandb (comma-separated)")
+    report_to: list[str] = arg(
+        ["none"],
+        "where Trainer logs the loss and metrics: none, or any of tensorboard, trackio, wandb (comma-separated)",
+    )
     logging_dir: str | None = arg(None, "tensorboard: the folder for its event files (default: runs/DATE_HOST)")
-    training_args: dict[str, Any] = arg({}, "more transformers.TrainingArguments, passed through (YAML mapping; "
-                                        "they override llmdisc's own)")
+    training_args: dict[str, Any] = arg(
+        {}, "more transformers.TrainingArguments, passed through (YAML mapping; they override llmdisc's own)"
+    )
 
 
 def weighted_cross_entropy(weights: Sequence[float]) -> Callable:
@@ -96,14 +129,19 @@ def weighted_cross_entropy(weights: Sequence[float]) -> Callable:
     Returns:
         ``loss(outputs, labels, num_items_in_batch=None) -> scalar tensor``.
     """
+
     def loss(outputs, labels, num_items_in_batch=None):
         import torch
+
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         labels = labels.view(-1).to(logits.device)
         w = torch.as_tensor(weights, dtype=torch.float32, device=logits.device)
-        per_example = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)).float(), labels, reduction="none")
+        per_example = torch.nn.functional.cross_entropy(
+            logits.view(-1, logits.size(-1)).float(), labels, reduction="none"
+        )
         total = num_items_in_batch if num_items_in_batch is not None else labels.numel()
         return (per_example * w[labels]).sum() / total
+
     return loss
 
 
@@ -123,11 +161,19 @@ class LossAndSpeedProgress:
 
     def on_train_begin(self, args, state, control, **kwargs):
         from tqdm.auto import tqdm
+
         # The cell's bar: below a comparison's grid bar, gone when training ends.
         # Disabled, not None, elsewhere: ProgressCallback updates it in every process that calls
         # itself the main one, as each does in a comparison's cell (distributed.on_its_own).
-        self.training_bar = tqdm(total=state.max_steps, desc="train", unit="step", leave=False, dynamic_ncols=True,
-                                 file=sys.stderr, disable=not (state.is_world_process_zero and distributed.shows_progress()))
+        self.training_bar = tqdm(
+            total=state.max_steps,
+            desc="train",
+            unit="step",
+            leave=False,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            disable=not (state.is_world_process_zero and distributed.shows_progress()),
+        )
         self.current_step, self._evaluated = 0, {}
         self._start, self._start_step = time.perf_counter(), state.global_step
 
@@ -138,22 +184,32 @@ class LossAndSpeedProgress:
         if not (state.is_world_process_zero and self.training_bar is not None and logs):
             return
         seconds = time.perf_counter() - self._start
-        examples = (state.global_step - self._start_step) * args.train_batch_size \
-            * args.gradient_accumulation_steps * args.world_size
+        examples = (
+            (state.global_step - self._start_step)
+            * args.train_batch_size
+            * args.gradient_accumulation_steps
+            * args.world_size
+        )
         postfix = {"ex/s": f"{examples / seconds:.1f}" if seconds > 0 else "-"}
         if "loss" in logs:
             postfix["loss"] = f"{logs['loss']:.4f}"
         if "eval_loss" in logs:  # the latest evaluation stays on the bar; every one is logged (--verbose)
-            self._evaluated = {f"val {ACCURACY.name}": f"{logs[f'eval_{ACCURACY.name}']:.4f}"} \
-                if f"eval_{ACCURACY.name}" in logs else {}
-            logger.debug("step %d: %s", state.global_step, ", ".join(
-                f"{k[5:]} {v:.4f}" for k, v in logs.items()
-                if k[5:] in _LOGGED and isinstance(v, float)))
+            self._evaluated = (
+                {f"val {ACCURACY.name}": f"{logs[f'eval_{ACCURACY.name}']:.4f}"}
+                if f"eval_{ACCURACY.name}" in logs
+                else {}
+            )
+            logger.debug(
+                "step %d: %s",
+                state.global_step,
+                ", ".join(f"{k[5:]} {v:.4f}" for k, v in logs.items() if k[5:] in _LOGGED and isinstance(v, float)),
+            )
         self.training_bar.set_postfix(postfix | self._evaluated)
 
 
 def _progress_callback() -> LossAndSpeedProgress:
     from transformers.trainer_callback import ProgressCallback
+
     return type("LossAndSpeedProgress", (LossAndSpeedProgress, ProgressCallback), {})()
 
 
@@ -178,17 +234,21 @@ def _report_to(s: TrainerSettings) -> list[str]:
 
 def check_run_options(s: TrainerSettings) -> None:
     """The device, precision, tracking and pass-through settings, checked in one line each before any work."""
-    import importlib.util
     import dataclasses as dc
+    import importlib.util
 
     from transformers import TrainingArguments
+
     from llmdisc.lm.batch_sizes import check_batch_size, check_max_tokens
+
     check_placement(s.device, s.dtype)
     device = resolve_placement(s.device, s.dtype).device
     if device.type == "cuda" and (device.index or 0) > 0 and distributed.world_size() == 1:
         # TrainingArguments puts a single process on cuda:0 whatever the current device is.
-        raise LlmdiscError(f"device {device}: Trainer approaches train a single process on the first visible GPU; "
-                           f"choose it with CUDA_VISIBLE_DEVICES={device.index} and device cuda")
+        raise LlmdiscError(
+            f"device {device}: Trainer approaches train a single process on the first visible GPU; "
+            f"choose it with CUDA_VISIBLE_DEVICES={device.index} and device cuda"
+        )
     check_batch_size(s.eval_batch_size, "eval_batch_size")
     check_max_tokens(s.max_batch_tokens, "max_batch_tokens")
     for name in _report_to(s):
@@ -201,8 +261,10 @@ def check_run_options(s: TrainerSettings) -> None:
     valid = sorted(f.name for f in dc.fields(TrainingArguments) if f.init)
     unknown = sorted(set(s.training_args) - set(valid))
     if unknown:
-        raise LlmdiscError(f"unknown training_args key(s): {', '.join(unknown)}; valid keys (transformers "
-                           f"TrainingArguments): {', '.join(valid)}")
+        raise LlmdiscError(
+            f"unknown training_args key(s): {', '.join(unknown)}; valid keys (transformers "
+            f"TrainingArguments): {', '.join(valid)}"
+        )
 
 
 #: The schedule rule's number of epochs when the data is large enough (what Trainer defaults to).
@@ -252,8 +314,11 @@ def plan_schedule(s: TrainerSettings, n_examples: int, num_processes: int = 1) -
     else:
         epochs, max_steps = max(DEFAULT_EPOCHS, math.ceil(s.min_steps / steps_per_epoch)), -1
         steps = int(epochs) * steps_per_epoch
-        rule = (f"{epochs:g} epochs" if epochs == DEFAULT_EPOCHS else
-                f"{epochs:g} epochs (raised from {DEFAULT_EPOCHS:g} for at least {s.min_steps} steps)")
+        rule = (
+            f"{epochs:g} epochs"
+            if epochs == DEFAULT_EPOCHS
+            else f"{epochs:g} epochs (raised from {DEFAULT_EPOCHS:g} for at least {s.min_steps} steps)"
+        )
     eval_steps = s.eval_steps
     if eval_steps is None and epochs > _MAX_EVALUATIONS:
         # 200 epochs of 8 examples would evaluate and write a checkpoint 200 times.
@@ -264,26 +329,34 @@ def plan_schedule(s: TrainerSettings, n_examples: int, num_processes: int = 1) -
 def _check(s: TrainerSettings) -> None:
     """Settings that would only fail after an epoch of training fail now, in one line."""
     from transformers import SchedulerType
+
     check_run_options(s)
     if s.metric_for_best_model not in selection_metrics():
-        raise LlmdiscError(f"unknown metric_for_best_model '{s.metric_for_best_model}'; "
-                           f"use one of {', '.join(selection_metrics())}")
+        raise LlmdiscError(
+            f"unknown metric_for_best_model '{s.metric_for_best_model}'; use one of {', '.join(selection_metrics())}"
+        )
     schedulers = [t.value for t in SchedulerType]
     if s.lr_scheduler not in schedulers:
         raise LlmdiscError(f"unknown lr_scheduler '{s.lr_scheduler}'; use one of {', '.join(schedulers)}")
     if s.batch_size < 1 or s.gradient_accumulation_steps < 1 or s.max_length < 2 or s.learning_rate <= 0:
-        raise LlmdiscError("batch_size, gradient_accumulation_steps and learning_rate must be positive, max_length >= 2")
+        raise LlmdiscError(
+            "batch_size, gradient_accumulation_steps and learning_rate must be positive, max_length >= 2"
+        )
     if s.max_steps == 0 or (s.max_steps < 0 and s.epochs is not None and s.epochs <= 0):
-        raise LlmdiscError(f"the schedule would train for zero steps (epochs {s.epochs}, max_steps {s.max_steps}); "
-                           "give epochs > 0 or max_steps > 0, or leave both unset for the schedule rule")
+        raise LlmdiscError(
+            f"the schedule would train for zero steps (epochs {s.epochs}, max_steps {s.max_steps}); "
+            "give epochs > 0 or max_steps > 0, or leave both unset for the schedule rule"
+        )
     if s.min_steps < 1:
         raise LlmdiscError(f"min_steps must be at least 1, got {s.min_steps}")
 
 
-def _training_arguments(s: TrainerSettings, schedule: Schedule, output_dir: str, has_eval: bool,
-                        **overrides: Any) -> TrainingArguments:
+def _training_arguments(
+    s: TrainerSettings, schedule: Schedule, output_dir: str, has_eval: bool, **overrides: Any
+) -> TrainingArguments:
     import torch
     from transformers import TrainingArguments
+
     strategy = "steps" if schedule.eval_steps else "epoch"
     kwargs: dict[str, Any] = dict(
         output_dir=output_dir,
@@ -336,6 +409,7 @@ def _tensorboard_callback(s: TrainerSettings):
     from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
     from transformers.integrations.integration_utils import default_logdir
+
     folder = s.logging_dir or default_logdir()
     return TensorBoardCallback(tb_writer=SummaryWriter(log_dir=folder))
 
@@ -374,6 +448,7 @@ def train_model(
     from transformers import EarlyStoppingCallback, Trainer
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.trainer_utils import get_last_checkpoint
+
     _check(settings)
     tmp = None
     checkpoint_dir = settings.checkpoint_dir
@@ -383,13 +458,16 @@ def train_model(
         # One folder for all processes: the main one writes checkpoints, all read the best back.
         # temp_dir: in OUTPUT_DIR/tmp during a comparison; a killed run's leftovers go next time.
         checkpoint_dir = tmp = distributed.broadcast_object(
-            str(temp_dir("llmdisc-checkpoints-")) if distributed.is_main_process() else None)
+            str(temp_dir("llmdisc-checkpoints-")) if distributed.is_main_process() else None
+        )
     last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
     if last and settings.resume:
         last = last_complete_checkpoint(checkpoint_dir)
     if last and not settings.resume:
-        raise LlmdiscError(f"{checkpoint_dir} holds checkpoints of an unfinished run; pass --resume to continue "
-                           "it, or remove the folder to start over")
+        raise LlmdiscError(
+            f"{checkpoint_dir} holds checkpoints of an unfinished run; pass --resume to continue "
+            "it, or remove the folder to start over"
+        )
     if settings.resume and not last:
         logger.warning("no complete checkpoint in %s: starting from the beginning", checkpoint_dir)
 
@@ -409,13 +487,23 @@ def train_model(
         loss_func = weighted_cross_entropy(class_weights)
     if sparse_logits:
         if class_weights is not None:
-            raise LlmdiscError("class_weights weight a classification head's loss, sparse_logits a causal LM's: not both")
+            raise LlmdiscError(
+                "class_weights weight a classification head's loss, sparse_logits a causal LM's: not both"
+            )
         from llmdisc.training.sparse_lm_loss import label_token_loss, sparse_logits_trainer
+
         trainer_class, loss_func = sparse_logits_trainer(), label_token_loss
-    trainer = micro_batching(trainer_class)(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                            processing_class=tokenizer, data_collator=data_collator,
-                            compute_metrics=compute_metrics if eval_dataset is not None else None, callbacks=callbacks,
-                            compute_loss_func=loss_func)
+    trainer = micro_batching(trainer_class)(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=data_collator,
+        compute_metrics=compute_metrics if eval_dataset is not None else None,
+        callbacks=callbacks,
+        compute_loss_func=loss_func,
+    )
     trainer.max_batch_tokens = settings.max_batch_tokens
     if "ForSequenceClassification" in type(model).__name__:
         # A classification loss is a mean over the batch. Trainer (transformers 5) takes any model

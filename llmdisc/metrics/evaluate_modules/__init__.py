@@ -28,10 +28,16 @@ def metric_module(name: str) -> type:
     class Module(evaluate.Metric):
         def _info(self):
             return evaluate.MetricInfo(
-                description=metric.meaning, citation="",
+                description=metric.meaning,
+                citation="",
                 inputs_description="predictions: (n, k) class probabilities, rows summing to 1; references: (n,) integer labels",
-                features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float64")),
-                                            "references": datasets.Value("int64")}))
+                features=datasets.Features(
+                    {
+                        "predictions": datasets.Sequence(datasets.Value("float64")),
+                        "references": datasets.Value("int64"),
+                    }
+                ),
+            )
 
         def _compute(self, predictions, references):
             probs = np.asarray(predictions, dtype=np.float64)

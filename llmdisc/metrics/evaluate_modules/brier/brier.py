@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-
 from llmdisc.metrics.evaluate_modules import metric_module
 
 # The folder and the script are named after the metric.
