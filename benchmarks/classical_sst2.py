@@ -45,7 +45,8 @@ def main() -> int:
             met = r["accuracy"] >= target
             ok &= met
             print(
-                f"{r['approach']}: validation accuracy {r['accuracy']:.4f} (target >= {target}) {'met' if met else 'MISSED'}"
+                f"{r['approach']}: validation accuracy {r['accuracy']:.4f} (target >= {target}) "
+                f"{'met' if met else 'MISSED'}"
             )
     return 0 if ok else 1
 

@@ -18,9 +18,9 @@ label (``--modes``).
   read from its last position (they are one token each, so that is exact): what a careful user does.
 * **llama.cpp, batched sequences**: as "per text", with many texts in one ``llama_batch`` under
   distinct sequence ids (up to ``--batch-tokens`` tokens), only the positions that predict a
-  scored token marked for logits (direct mode: each text's last): llama.cpp's documented way to evaluate several independent sequences at
-  once (its ``batched`` and ``perplexity --hellaswag`` examples; llama-cpp-python's
-  ``Llama.embed`` does the same).
+  scored token marked for logits (direct mode: each text's last): llama.cpp's documented way to
+  evaluate several independent sequences at once (its ``batched`` and ``perplexity --hellaswag``
+  examples; llama-cpp-python's ``Llama.embed`` does the same).
 
 Every path reads the same token ids (llmdisc's :func:`~llmdisc.lm.loglikelihood.encode_pair` of the HF
 tokenizer), so the differences are the kernels: llama.cpp computes with the Q4_1 weights
@@ -131,6 +131,32 @@ class LlamaCppScorer:
         return out
 
 
+def _mode_runs(mode, texts, model, tokenizer, scorer, template, defaults) -> dict[str, Callable[[], np.ndarray]]:
+    """Each path that scores ``mode``'s requests, as a function to time (the requests built once)."""
+    pairs = [getattr(template, mode)(t, w) for t in texts for w in WORDS]
+    encoded = [encode_pair(tokenizer, *p) for p in pairs]
+    scorer.continuation_logprobs(encoded[:2])  # warm-up: the first decode allocates buffers
+    runs: dict[str, Callable[[], np.ndarray]] = {
+        "llmdisc": lambda: np.array(
+            loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size, max_tokens=defaults.max_tokens)
+        ),
+        # per prompt: each (context, continuation) decoded alone, the KV cache cleared between
+        "llamacpp_per_prompt": lambda: np.array(scorer.continuation_logprobs(encoded, batched=False)),
+    }
+    if mode == "direct":
+        assert all(len(cont) == 1 for _, cont in encoded), "the label words must be one token each"
+        contexts = [encoded[2 * i][0] for i in range(len(texts))]
+        label_ids = [encoded[j][1][0] for j in range(2)]
+        # batched sequences, each text's context once (both one-token label words read from its
+        # end); per text: the same, one context per decode
+        runs["llamacpp_batched"] = lambda: np.array([lp[label_ids] for lp in scorer.last_logprobs(contexts)])
+        runs["llamacpp_per_text"] = lambda: np.array([scorer.last_logprobs([c])[0][label_ids] for c in contexts])
+    else:
+        # batched sequences: many (label prompt, text) pairs in one llama_batch, distinct sequence ids
+        runs["llamacpp_batched"] = lambda: np.array(scorer.continuation_logprobs(encoded))
+    return runs
+
+
 def main(config: argparse.Namespace) -> dict:
     data = llmdisc.load_text_dataset(config.data, label_names=list(WORDS))
     texts = list(data["validation"]["text"][: config.examples])
@@ -141,27 +167,7 @@ def main(config: argparse.Namespace) -> dict:
     scorer = LlamaCppScorer(gguf_path(), config.threads, config.batch_tokens, config.max_sequences)
     results: dict = {"examples": len(texts), "threads": config.threads, "batch_tokens": config.batch_tokens}
     for mode in config.modes.split(","):
-        pairs = [getattr(template, mode)(t, w) for t in texts for w in WORDS]
-        encoded = [encode_pair(tokenizer, *p) for p in pairs]
-        scorer.continuation_logprobs(encoded[:2])  # warm-up: the first decode allocates buffers
-        runs: dict[str, Callable[[], np.ndarray]] = {
-            "llmdisc": lambda: np.array(
-                loglikelihood(model, tokenizer, pairs, batch_size=defaults.batch_size, max_tokens=defaults.max_tokens)
-            ),
-            # per prompt: each (context, continuation) decoded alone, the KV cache cleared between
-            "llamacpp_per_prompt": lambda: np.array(scorer.continuation_logprobs(encoded, batched=False)),
-        }
-        if mode == "direct":
-            assert all(len(cont) == 1 for _, cont in encoded), "the label words must be one token each"
-            contexts = [encoded[2 * i][0] for i in range(len(texts))]
-            label_ids = [encoded[j][1][0] for j in range(2)]
-            # batched sequences, each text's context once (both one-token label words read from its
-            # end); per text: the same, one context per decode
-            runs["llamacpp_batched"] = lambda: np.array([lp[label_ids] for lp in scorer.last_logprobs(contexts)])
-            runs["llamacpp_per_text"] = lambda: np.array([scorer.last_logprobs([c])[0][label_ids] for c in contexts])
-        else:
-            # batched sequences: many (label prompt, text) pairs in one llama_batch, distinct sequence ids
-            runs["llamacpp_batched"] = lambda: np.array(scorer.continuation_logprobs(encoded))
+        runs = _mode_runs(mode, texts, model, tokenizer, scorer, template, defaults)
         logprobs, seconds = {}, {}
         for name, run in runs.items():
             start = time.perf_counter()

@@ -46,7 +46,8 @@ def counting(*args, **kwargs):
 
 
 scoring._score_chunk = counting
-assert main(["score", "--model", model, "--file", texts_file, "--batch-size", "4", "--output", str(out / "scores.jsonl")]) == 0
+out_file = str(out / "scores.jsonl")
+assert main(["score", "--model", model, "--file", texts_file, "--batch-size", "4", "--output", out_file]) == 0
 data = llmdisc.load_text_dataset("demo")
 clf = llmdisc.get_classifier("zeroshot", model=model, calibrate=True, k_shot=1, batch_size=4)
 clf.fit(llmdisc.stratified_subset(data["train"], 16))

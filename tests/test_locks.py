@@ -106,8 +106,10 @@ def test_a_save_killed_between_its_renames_gets_the_old_folder_back(tmp_path):
     # The kill comes after the old folder was moved aside and before the new one moved in.
     killed(
         f"import llmdisc.plumbing.atomic_files as io\nreal = os.replace\n"
-        "def replace(a, b):\n    real(a, b)\n    if str(b).endswith('/x'):\n        os.kill(os.getpid(), signal.SIGKILL)\n"
-        f"io.os.replace = replace\nwith io.atomic_dir({str(target)!r}) as tmp:\n    (tmp / 'weights').write_text('new')\n"
+        "def replace(a, b):\n    real(a, b)\n    if str(b).endswith('/x'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"io.os.replace = replace\nwith io.atomic_dir({str(target)!r}) as tmp:\n"
+        "    (tmp / 'weights').write_text('new')\n"
     )
     assert not target.exists()
     with atomic_dir(tmp_path / "other"):

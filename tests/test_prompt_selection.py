@@ -62,7 +62,7 @@ def test_candidate_words_follow_the_documented_rule():
         (["neg", "pos"], ["", "good"], "candidate_words holds an empty word"),
         (["neg", "pos"], ["good", "good"], "candidate_words repeats a word"),
         (["a1", "b2", "c3"], ["x", "y"], "candidate_words has 2 words for 3 labels"),
-        (["a1", "b2", "c3", "d4"], [f"w{i}" for i in range(9)], "at most %d" % MAX_WORD_SETS),
+        (["a1", "b2", "c3", "d4"], [f"w{i}" for i in range(9)], f"at most {MAX_WORD_SETS}"),
     ],
 )
 def test_bad_candidate_words_are_one_line(labels, words, message):

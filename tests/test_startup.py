@@ -17,15 +17,15 @@ import pytest
 HEAVY = ("torch", "transformers", "peft", "accelerate", "datasets", "sklearn", "matplotlib", "skops")
 
 # Runs the CLI in a fresh interpreter, then prints which heavy libraries it imported.
-PROBE = """
+PROBE = f"""
 import json, sys
 from llmdisc.cli import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as e:  # --help and argparse errors exit
     code = e.code
-print(json.dumps({"code": code, "imported": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({{"code": code, "imported": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
 
 
 def probe(*args: str, cwd=None) -> dict:

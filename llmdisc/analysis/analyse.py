@@ -339,7 +339,10 @@ def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, er
     confident errors."""
     groups = [g for g in analysis.summary if g.mean_probabilities is not None]
     labels = analysis.labels
-    text = lambda i: texts[i] if texts is not None and i < len(texts) else None
+
+    def text(i):
+        return texts[i] if texts is not None and i < len(texts) else None
+
     for g in groups:
         wrong = np.flatnonzero(g.mean_probabilities.argmax(1) != g.gold)
         confidence = g.mean_probabilities.max(1)

@@ -132,8 +132,8 @@ def _synthetic(analysis: Analysis) -> list[Claim]:
         outcome = SUPPORTED if low > -SYNTHETIC_MARGIN else CONTRADICTED if high < -SYNTHETIC_MARGIN else INCONCLUSIVE
         out.append(
             Claim(
-                f"{claim}: {syn.size} texts written by {syn.records[0].generator} train {syn.approach} about as well as "
-                f"{syn.size} real examples ({syn.variant} vs {real.variant})",
+                f"{claim}: {syn.size} texts written by {syn.records[0].generator} train {syn.approach} "
+                f"about as well as {syn.size} real examples ({syn.variant} vs {real.variant})",
                 outcome,
                 f"accuracy {a_syn:.4f} on generated texts, {a_real:.4f} on real ones; difference {a_syn - a_real:.4f} "
                 f"[{low:.4f}, {high:.4f}] (paired bootstrap)"

@@ -62,7 +62,10 @@ def crossover_sentence(c: Crossover) -> str:
     if c.size is None:
         return f"{c.variant} does not beat {target} within the sizes tried (up to {c.largest} examples)."
     if c.smallest == c.largest:
-        return f"{c.variant} beats {target} at the only size tried ({c.smallest} examples); try smaller sizes to find where."
+        return (
+            f"{c.variant} beats {target} at the only size tried ({c.smallest} examples); "
+            "try smaller sizes to find where."
+        )
     if c.from_smallest:
         return f"{c.variant} beats {target} from the smallest size tried ({c.smallest} examples) on."
     interval = ""
@@ -102,8 +105,8 @@ def degenerate_sentence(analysis: Analysis) -> str | None:
     if not found:
         return None
     parts = [
-        f"{g.variant} ({'zero-shot' if g.flat else f'{g.size} examples'}, seed {r.seed if r.seed is not None else '-'}: "
-        f"{r.degenerate})"
+        f"{g.variant} ({'zero-shot' if g.flat else f'{g.size} examples'}, "
+        f"seed {r.seed if r.seed is not None else '-'}: {r.degenerate})"
         for g, r in found[:4]
     ]
     more = f" and {len(found) - 4} more" if len(found) > 4 else ""

@@ -190,7 +190,8 @@ class ConfidentError:
 
 @dataclass
 class AnomalyResult:
-    """What the analysis reports of :class:`~llmdisc.comparison.anomaly.AnomalyScores`: the AUROC of surprisal, with its interval.
+    """What the analysis reports of :class:`~llmdisc.comparison.anomaly.AnomalyScores`: the AUROC of
+    surprisal, with its interval.
 
     Attributes:
         normal, anomalies: how many texts of each kind were scored.

@@ -14,9 +14,10 @@ Edge cases, pinned down:
 * ``predict_proba([])`` returns an array of shape ``(0, k)``; a single string is treated as a
   list of one. Rows are renormalised in float64, so they sum to 1 within 1e-9.
 * ``save_pretrained(dir)`` writes the approach's own files plus ``llmdisc_config.json`` (approach,
-  labels, config, :class:`~llmdisc.api.records.TrainInfo`), ``eval_results.json`` when metrics are known, and a model card ``README.md``; it builds the folder in a temporary
-  sibling and swaps it in, so a failed save leaves nothing half-written. Under several processes
-  (``accelerate launch``) only the main one writes; the others wait for it.
+  labels, config, :class:`~llmdisc.api.records.TrainInfo`), ``eval_results.json`` when metrics are
+  known, and a model card ``README.md``; it builds the folder in a temporary sibling and swaps it
+  in, so a failed save leaves nothing half-written. Under several processes (``accelerate
+  launch``) only the main one writes; the others wait for it.
 * ``TextClassifier.from_pretrained(dir_or_repo_id)`` returns an instance of whichever approach
   saved it (a local folder, else a Hub model repo, downloaded); ``SomeApproach.from_pretrained``
   also checks that it is that approach.
@@ -470,7 +471,10 @@ class TextClassifier(ABC):
 def _not_a_classifier(path: Path) -> str:
     """Why ``path`` cannot be loaded (it holds no ``llmdisc_config.json``), and what to do instead."""
     if not path.exists():
-        return f"{path} does not exist; pass a folder saved by llmdisc (llmdisc train ... --output-dir) or a Hub id owner/name"
+        return (
+            f"{path} does not exist; pass a folder saved by llmdisc (llmdisc train ... --output-dir) "
+            "or a Hub id owner/name"
+        )
     if not path.is_dir():
         return f"{path} is a file; pass the folder a classifier was saved in"
     plain = path / "config.json"

@@ -275,7 +275,8 @@ from transformers import pipeline
 classifier = pipeline("text-classification", model={repo!r}, top_k=None)
 texts = ["a text to classify", "another one"]
 # One {{label: probability}} dict per text; llmdisc truncated texts to {self.config.max_length} tokens.
-probs = [{{d["label"]: d["score"] for d in row}} for row in classifier(texts, truncation=True, max_length={self.config.max_length})]
+probs = [{{d["label"]: d["score"] for d in row}} \
+for row in classifier(texts, truncation=True, max_length={self.config.max_length})]
 """,
         )
 

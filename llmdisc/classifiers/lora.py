@@ -114,7 +114,10 @@ def _quiet_peft_deprecation():
 class LoraClassifier(TextClassifier):
     """A causal LM with LoRA adapters trained as a classifier (verbalizer, sequence or channel head)."""
 
-    description = "A causal LM adapted with LoRA: verbalizer (P(label|text) as words), sequence (a score head) or channel (P(text|label))."
+    description = (
+        "A causal LM adapted with LoRA: verbalizer (P(label|text) as words), sequence (a score head) "
+        "or channel (P(text|label))."
+    )
     hub_library = "peft"
     takes_seed = True
     checkpoints = True
@@ -402,7 +405,8 @@ class LoraClassifier(TextClassifier):
         how = {
             "verbalizer": "trained to write the label word after the prompt (loss on the label tokens only), and "
             "predicting by comparing the label words' likelihoods, log P(label | text)",
-            "sequence": "with a linear score head on the last token's state (trained in full), predicting P(label | text)",
+            "sequence": "with a linear score head on the last token's state (trained in full), "
+            "predicting P(label | text)",
             "channel": "trained on label-conditioned text, P(text | label), and classifying by Bayes' rule with the "
             "training class prior",
         }[self.config.head]
@@ -470,7 +474,8 @@ class LoraClassifier(TextClassifier):
 labels = {self.labels!r}
 texts = ["a text to classify", "another one"]
 {chat}with torch.no_grad():
-    batch = tokenizer({"prompts" if chat else "texts"}, padding=True, truncation=True, max_length={self.config.max_length}, return_tensors="pt"{", add_special_tokens=False" if chat else ""})
+    batch = tokenizer({"prompts" if chat else "texts"}, padding=True, truncation=True, \
+max_length={self.config.max_length}, return_tensors="pt"{", add_special_tokens=False" if chat else ""})
     probs = model(**batch).logits.float().softmax(-1).numpy()  # columns: labels
 """,
             )
@@ -539,7 +544,8 @@ texts = ["a text to classify", "another one"]
         except (RuntimeError, ValueError, KeyError) as e:
             raise LlmdiscError(
                 f"the adapter in {folder} was trained on {adapter.get('base_model_name_or_path')!r} and does not fit "
-                f"the base model {self.config.model!r} ({first_line(e, 120)}); load it with the model it was trained on"
+                f"the base model {self.config.model!r} ({first_line(e, 120)}); "
+                "load it with the model it was trained on"
             ) from None
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         head = json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))

@@ -12,8 +12,8 @@ for ``task: sentiment``).
 Options: contextual calibration (Zhao et al., 2021: divide by the label probabilities for a
 content-free input such as "N/A"), prior correction from the training subset (``prior: train``:
 divide by the model's mean prediction over the training texts, multiply by their class
-frequencies; :func:`llmdisc.lm.label_likelihood.prior_weights`), length normalisation (mean instead of summed log-prob),
-PMI (subtract log P(verbalizer | the template's text-free part), Holtzman et al., 2021),
+frequencies; :func:`llmdisc.lm.label_likelihood.prior_weights`), length normalisation (mean instead
+of summed log-prob), PMI (subtract log P(verbalizer | the template's text-free part), Holtzman et al., 2021),
 several templates averaged, k demonstrations drawn from train with a seed, and the model's chat
 template (``chat_template: true``: the prompt is the user's turn and the label word, or in
 channel mode the text, is scored as the start of the assistant's answer, as lm-evaluation-harness's
@@ -330,7 +330,8 @@ class ZeroShotClassifier(TextClassifier):
         how = (
             "direct: each label word's log-likelihood after the prompt, log P(label | text)"
             if self.config.mode == "direct"
-            else "channel: the text's log-likelihood after each label's prompt, log P(text | label), with a uniform prior"
+            else "channel: the text's log-likelihood after each label's prompt, log P(text | label), "
+            "with a uniform prior"
         )
         extras = [
             name

@@ -187,9 +187,9 @@ def load_text_dataset(
     """Load a labelled text data set and normalise it to ``text`` + ``label`` columns.
 
     Args:
-        source: ``"demo"`` (the built-in reviews), ``"demo-topics"`` (four topics), a folder holding ``train``/``validation``
-            (or ``dev``)/``test`` files, one file (used as train), a mapping of split to file, or
-            a Hugging Face Hub id. Files may be csv, tsv, json, jsonl or parquet.
+        source: ``"demo"`` (the built-in reviews), ``"demo-topics"`` (four topics), a folder holding
+            ``train``/``validation`` (or ``dev``)/``test`` files, one file (used as train), a mapping
+            of split to file, or a Hugging Face Hub id. Files may be csv, tsv, json, jsonl or parquet.
         text_column: name of the text column; by default the only one of
             ``text``/``sentence``/``review``/``content``/``document`` present.
         label_column: name of the label column; by default ``label`` or ``labels``.

@@ -156,7 +156,10 @@ def base_model_text(model: Any) -> str:
         return "none (word n-gram counts)"
     if model in ALIASES:
         spec = ALIASES[model]
-        return f"[{spec.hub_id}](https://huggingface.co/{spec.hub_id}), through llmdisc's packaged alias `{model}` ({spec.description})"
+        return (
+            f"[{spec.hub_id}](https://huggingface.co/{spec.hub_id}), "
+            f"through llmdisc's packaged alias `{model}` ({spec.description})"
+        )
     hub_id = hub_base_model(model)
     if hub_id:
         return f"[{hub_id}](https://huggingface.co/{hub_id})"
@@ -273,7 +276,8 @@ Made to compare discriminative and generative classifiers with llmdisc, and to c
 the training data into the labels above; it predicts nothing else.
 
 - Expect lower accuracy on text unlike the training data ({dataset}): other domains, languages or lengths.
-- {"Probabilities are only as calibrated as the ECE above says" if metrics else "Calibration was not measured"}; check it on your data before thresholding.
+- {"Probabilities are only as calibrated as the ECE above says" if metrics else "Calibration was not measured"}\
+; check it on your data before thresholding.
 {limits}
 """
     ModelCard(content).save(folder / "README.md")
@@ -417,7 +421,8 @@ def upload_folder(
             else ("comparison", f"--repo-type {repo_type} " + " ".join(f"--include '{p}'" for p in allow or []))
         )
         raise LlmdiscError(
-            f"uploading to {repo_id} failed ({type(e).__name__}: {first_line(e, 200)}); the {what} is saved at {folder}: "
+            f"uploading to {repo_id} failed ({type(e).__name__}: {first_line(e, 200)}); "
+            f"the {what} is saved at {folder}: "
             f"push it later with `hf upload {repo_id} {folder} {again.strip()}`"
         ) from None
     return str(getattr(commit, "commit_url", commit))

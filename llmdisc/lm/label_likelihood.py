@@ -443,7 +443,8 @@ def logprob(context, continuation):
 _CHAT_LOGPROB_CODE = '''
 def chat(user):
     """The prompt as the user's turn, with the assistant's turn opened."""
-    return tokenizer.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False)
+    return tokenizer.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, \
+tokenize=False)
 
 
 def logprob(prompt, answer):
@@ -547,7 +548,8 @@ def likelihood_snippet(
     ]
     if calibration is not None:
         lines += [
-            f"calibration = np.array({[float(x) for x in calibration]!r})  # zeroshot.json: P(label | content-free input)",
+            f"calibration = np.array({[float(x) for x in calibration]!r})"
+            "  # zeroshot.json: P(label | content-free input)",
             "probs /= calibration",
             "probs /= probs.sum(axis=1, keepdims=True)",
         ]

@@ -52,7 +52,8 @@ __all__ = [
     "with_data_settings",
 ]
 
-# The sentiment template (llmdisc.lm.label_likelihood re-exports it), and the task-neutral default:: what a template says when nothing is known about the labels.
+# The sentiment template (llmdisc.lm.label_likelihood re-exports it), and the task-neutral default:
+# what a template says when nothing is known about the labels.
 REVIEW_TEMPLATE = "Review: {text}\nSentiment: {label}"
 NEUTRAL_TEMPLATE = "Text: {text}\nLabel: {label}"
 # Named tasks -> their templates (``{text}`` then ``{label}``, as llmdisc.lm.label_likelihood.Template wants).

@@ -112,8 +112,10 @@ per-example probabilities. Made with [llmdisc](https://pypi.org/project/llmdisc/
 
 | file | what it holds |
 | --- | --- |
-| `predictions.parquet` | one row per (run, example): `variant`, `approach`, `paradigm`, `size`, `seed`, `split`, `drop_rate`, `index` (the example's position in its split), `label`, one `prob_LABEL` column per label |
-| `results.parquet`, `results.csv`, `results.json` | one row per run: metrics with 95% intervals, costs, device and dtype |
+| `predictions.parquet` | one row per (run, example): `variant`, `approach`, `paradigm`, `size`, `seed`, `split`, \
+`drop_rate`, `index` (the example's position in its split), `label`, one `prob_LABEL` column per label |
+| `results.parquet`, `results.csv`, `results.json` | one row per run: metrics with 95% intervals, costs, \
+device and dtype |
 | `analysis.json` | the verdict, intervals, paired tests, crossovers and claims |
 | `report.md`, `report.html`, `plots/` | the report, as `llmdisc compare` wrote it |
 | `comparison.json` | the data's fingerprint and the settings a resume must share |

@@ -250,8 +250,8 @@ def _errors_table(analysis: Analysis) -> Table:
 
 def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None) -> dict[str, Table]:
     """The report's tables, rendered from the analysis (computed here when not given): ``summary``,
-    ``failures``, ``learning_curves``, ``pairs``, ``robustness``, ``templates``, ``anomaly``, ``claims``, ``disagreements``,
-    ``confident_errors``, ``runs``."""
+    ``failures``, ``learning_curves``, ``pairs``, ``robustness``, ``templates``, ``anomaly``, ``claims``,
+    ``disagreements``, ``confident_errors``, ``runs``."""
     analysis = analysis if analysis is not None else analyse(records)
     tables: dict[str, Table] = {}
     if analysis.split:
@@ -431,9 +431,9 @@ SECTIONS = [  # (table or plot key, heading, what it shows)
         "temperature",
         "Calibration on the selection split",
         "Each trained approach at its largest size (first seed), "
-        "calibrated on the selection split (one temperature, or scikit-learn's Platt or isotonic calibration): ECE and "
-        "log loss on the report's split before and after. A temperature keeps every prediction; Platt and isotonic "
-        "calibration can change some.",
+        "calibrated on the selection split (one temperature, or scikit-learn's Platt or isotonic calibration): "
+        "ECE and log loss on the report's split before and after. A temperature keeps every prediction; "
+        "Platt and isotonic calibration can change some.",
     ),
     (
         "robustness",

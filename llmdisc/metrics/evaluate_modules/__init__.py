@@ -30,7 +30,9 @@ def metric_module(name: str) -> type:
             return evaluate.MetricInfo(
                 description=metric.meaning,
                 citation="",
-                inputs_description="predictions: (n, k) class probabilities, rows summing to 1; references: (n,) integer labels",
+                inputs_description=(
+                    "predictions: (n, k) class probabilities, rows summing to 1; references: (n,) integer labels"
+                ),
                 features=datasets.Features(
                     {
                         "predictions": datasets.Sequence(datasets.Value("float64")),

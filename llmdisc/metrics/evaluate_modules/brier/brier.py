@@ -1,4 +1,7 @@
-"""llmdisc's `brier` (see llmdisc.metrics.classification.METRICS) as an `evaluate` module: llmdisc.metrics.classification.load_evaluate_module("brier")."""
+"""llmdisc's `brier` (see llmdisc.metrics.classification.METRICS) as an `evaluate` module:
+
+llmdisc.metrics.classification.load_evaluate_module("brier").
+"""
 
 from pathlib import Path
 

@@ -1,4 +1,7 @@
-"""llmdisc's `ece` (see llmdisc.metrics.classification.METRICS) as an `evaluate` module: llmdisc.metrics.classification.load_evaluate_module("ece")."""
+"""llmdisc's `ece` (see llmdisc.metrics.classification.METRICS) as an `evaluate` module:
+
+llmdisc.metrics.classification.load_evaluate_module("ece").
+"""
 
 from pathlib import Path
 

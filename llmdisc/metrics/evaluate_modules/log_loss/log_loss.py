@@ -1,4 +1,7 @@
-"""llmdisc's `log_loss` (see llmdisc.metrics.classification.METRICS) as an `evaluate` module: llmdisc.metrics.classification.load_evaluate_module("log_loss")."""
+"""llmdisc's `log_loss` (see llmdisc.metrics.classification.METRICS) as an `evaluate` module:
+
+llmdisc.metrics.classification.load_evaluate_module("log_loss").
+"""
 
 from pathlib import Path
 
