@@ -27,7 +27,8 @@ import numpy as np
 from transformers import DataCollatorWithPadding
 
 import llmdisc
-from llmdisc.classifiers.encoder import EncoderClassifier, tokenize_texts
+from llmdisc.classifiers.encoder import EncoderClassifier
+from llmdisc.classifiers.logits import tokenize_texts
 from llmdisc.lm.loading import load_model
 from llmdisc.training.trainer import TrainerSettings, train_model
 

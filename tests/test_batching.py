@@ -113,7 +113,7 @@ def _limited_chunk(real, max_items: int, seen: list[int]):
 
 
 def test_encoder_prediction_recovers_from_out_of_memory(tiny_bert, demo):
-    from llmdisc.classifiers.encoder import predict_logits
+    from llmdisc.classifiers.logits import predict_logits
 
     model, tokenizer = llmdisc.load_model(str(tiny_bert), task="sequence-classification", num_labels=2)
     texts = list(demo["test"]["text"][:20])

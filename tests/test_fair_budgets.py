@@ -297,7 +297,7 @@ def test_weighted_cross_entropy_weighs_each_example_by_its_class():
 def test_balanced_class_weights_follow_scikit_learn():
     from sklearn.utils.class_weight import compute_class_weight
 
-    from llmdisc.classifiers.classical import class_weight_vector
+    from llmdisc.classifiers.class_weights import class_weight_vector
 
     y = np.array([0] * 9 + [1] * 3)
     np.testing.assert_allclose(

@@ -40,7 +40,7 @@ import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -55,10 +55,10 @@ from llmdisc.hub.repos import (
     ModelCardInfo,
     check_push_access,
     download_folder,
-    is_repo_id,
     upload_folder,
     write_model_card,
 )
+from llmdisc.lm.loading import is_repo_id
 from llmdisc.plumbing import distributed
 from llmdisc.plumbing.atomic_files import atomic_dir, write_json
 from llmdisc.plumbing.config import config_from_dict, config_to_dict
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TextClassifier",
     "check_dataset",
+    "not_a_classifier",
     "register",
     "get_classifier",
     "get_classifier_class",
@@ -101,6 +102,9 @@ class TextClassifier(ABC):
     # Scores label words after a prompt: Config.verbalizers and Config.task take the data-level
     # settings of compare / train (llmdisc.lm.prompts.with_data_settings).
     scores_label_words: ClassVar[bool] = False
+    # Config.model names a causal LM the approach scores text with (the comparison's anomaly
+    # detector borrows it: see causal_lm).
+    uses_causal_lm: ClassVar[bool] = False
 
     @dataclass
     class Config:
@@ -162,6 +166,14 @@ class TextClassifier(ABC):
 
     def _check_size(self, n: int) -> None:
         """Raise a one-line error if this configuration cannot be trained on ``n`` examples."""
+
+    @classmethod
+    def causal_lm(cls, config: Mapping[str, Any]) -> str | None:
+        """The causal LM this approach scores text with under ``config`` (its entry in a recipe,
+        before it is built; None: the approach uses none)."""
+        if not cls.uses_causal_lm:
+            return None
+        return config.get("model") or cls.Config.model
 
     def label_words(self, labels: Sequence[str]) -> list[str] | None:
         """The word this classifier scores for each of ``labels`` (None: it scores no label words)."""
@@ -385,7 +397,7 @@ class TextClassifier(ABC):
         path = Path(path).expanduser()
         meta_file = path / CONFIG_FILE
         if not meta_file.is_file():
-            raise LlmdiscError(_not_a_classifier(path))
+            raise LlmdiscError(not_a_classifier(path))
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -468,7 +480,7 @@ class TextClassifier(ABC):
         return f"{type(self).__name__}({settings}) [{state}]"
 
 
-def _not_a_classifier(path: Path) -> str:
+def not_a_classifier(path: Path) -> str:
     """Why ``path`` cannot be loaded (it holds no ``llmdisc_config.json``), and what to do instead."""
     if not path.exists():
         return (
@@ -552,6 +564,7 @@ def register(name: str) -> Callable[[type[C]], type[C]]:
             "takes_seed": {"seed"},
             "checkpoints": {"checkpoint_dir", "resume"},
             "scores_label_words": {"verbalizers", "task"},
+            "uses_causal_lm": {"model"},
         }
         for capability, names in needs.items():
             if getattr(cls, capability) and not names <= fields:

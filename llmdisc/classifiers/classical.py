@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.class_weights import class_weight_indices, present_class_weight
+from llmdisc.classifiers.skops_files import MODEL_FILE, load_skops
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.plumbing.config import arg
 
@@ -35,12 +37,8 @@ __all__ = [
     "LogisticRegressionClassifier",
     "LinearSvmClassifier",
     "RandomForestTextClassifier",
-    "class_weight_indices",
-    "class_weight_vector",
-    "load_skops",
 ]
 
-MODEL_FILE = "model.skops"
 # The types beyond skops' own defaults (scikit-learn's public estimators, numpy arrays) that a
 # pipeline llmdisc saved may hold, exactly, by approach (with skops 0.16): a calibrated SVM keeps
 # scikit-learn's private per-fold classifier and sigmoid; a forest keeps its trees' arrays.
@@ -67,73 +65,6 @@ class BagOfWordsConfig:
     class_weight: str | dict[str, float] | None = arg(
         None, "re-weight the classes: none, 'balanced' (inverse class frequency) or {label: weight} (YAML)"
     )
-
-
-def class_weight_indices(
-    class_weight: str | dict[str, float] | None, labels: list[str], where: str
-) -> str | dict[int, float] | None:
-    """A ``class_weight`` setting with label names turned into class indices, or a one-line error.
-
-    Args:
-        class_weight: ``None``, ``"balanced"`` or a mapping of label name to a positive weight.
-        labels: the data's label names, in order.
-        where: the approach, for error messages.
-
-    Returns:
-        ``None``, ``"balanced"`` or ``{class index: weight}`` (classes not named weigh 1).
-    """
-    if class_weight is None or class_weight == "balanced":
-        return class_weight
-    if isinstance(class_weight, str):
-        raise LlmdiscError(
-            f"{where}.class_weight must be none, 'balanced' or a mapping label: weight, not {class_weight!r}"
-        )
-    unknown = [name for name in class_weight if name not in labels]
-    if unknown:
-        raise LlmdiscError(
-            f"{where}.class_weight names unknown label(s) {', '.join(map(repr, unknown))}; "
-            f"the labels are: {', '.join(labels)}"
-        )
-    weights = {}
-    for name, weight in class_weight.items():
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
-            raise LlmdiscError(f"{where}.class_weight[{name!r}] must be a positive number, not {weight!r}")
-        weights[labels.index(name)] = float(weight)
-    return {i: weights.get(i, 1.0) for i in range(len(labels))}
-
-
-def class_weight_vector(
-    class_weight: str | dict[str, float] | None, labels: list[str], y: np.ndarray, where: str
-) -> np.ndarray | None:
-    """One weight per class, for losses and decisions that take a vector (Trainer approaches).
-
-    Args:
-        class_weight: ``None``, ``"balanced"`` or a mapping of label name to a positive weight.
-        labels: the data's label names, in order.
-        y: the training labels (class indices): ``balanced`` gives class ``c`` the weight
-            ``n / (k * count_c)``, as scikit-learn does (a class absent from ``y`` weighs 1).
-        where: the approach, for error messages.
-
-    Returns:
-        A float64 array of ``len(labels)`` weights, or None for no weighting.
-    """
-    weights = class_weight_indices(class_weight, labels, where)
-    if weights is None:
-        return None
-    if isinstance(weights, dict):
-        return np.array([weights[i] for i in range(len(labels))], dtype=np.float64)
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(labels)).astype(np.float64)
-    present = counts > 0
-    out = np.ones(len(labels))
-    out[present] = counts.sum() / (present.sum() * counts[present])
-    return out
-
-
-def present_class_weight(weights: str | dict[int, float] | None, labels: np.ndarray) -> str | dict[int, float] | None:
-    """Keep only the classes present in ``labels``: scikit-learn refuses weights of unseen ones."""
-    if not isinstance(weights, dict):
-        return weights
-    return {int(c): weights[int(c)] for c in np.unique(labels)}
 
 
 class _BagOfWordsClassifier(TextClassifier):
@@ -261,33 +192,6 @@ probs[:, pipeline.classes_] = pipeline.predict_proba(texts)
                 "saves; load only folders you or llmdisc wrote"
             )
         self.pipeline = pipeline
-
-
-def load_skops(path: Path, trusted: frozenset[str]) -> Any:
-    """Load a skops file that holds no type beyond skops' defaults and ``trusted``, else refuse it.
-
-    Args:
-        path: the ``.skops`` file.
-        trusted: the exact type names (never prefixes) the approach's own saved files hold.
-
-    Returns:
-        The loaded object; the caller still checks its shape (skops trusts every scikit-learn class).
-    """
-    import skops.io as sio
-
-    if not path.is_file():
-        raise LlmdiscError(f"{path.parent} has no {path.name}; save the model again")
-    try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as e:  # noqa: BLE001 - not a zip, no schema...: a damaged or foreign file
-        raise LlmdiscError(f"{path} is not a readable skops file ({type(e).__name__}); save the model again") from None
-    refused = sorted(set(untrusted) - trusted)
-    if refused:
-        raise LlmdiscError(
-            f"refusing to load {path}: it holds types llmdisc never saves ({', '.join(refused)}); "
-            "load only folders you or llmdisc wrote"
-        )
-    return sio.load(path, trusted=sorted(trusted))
 
 
 def _check_pipeline(pipeline: Any, estimator: type, path: Path) -> None:

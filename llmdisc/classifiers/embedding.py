@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llmdisc.classifiers.base import TextClassifier, register
-from llmdisc.classifiers.classical import MODEL_FILE, class_weight_indices, load_skops, present_class_weight
+from llmdisc.classifiers.class_weights import class_weight_indices, present_class_weight
+from llmdisc.classifiers.sentence_encoders import encoder_hub_id, load_sentence_encoder, require
+from llmdisc.classifiers.skops_files import MODEL_FILE, load_logistic_head
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.hub.repos import is_repo_id
-from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement, resolve_placement
-from llmdisc.lm.loading import ALIASES, check_model_available, resolve_model
+from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement
+from llmdisc.lm.loading import ALIASES, check_model_available, is_repo_id
 from llmdisc.plumbing.config import arg
 
 if TYPE_CHECKING:
@@ -36,73 +37,15 @@ if TYPE_CHECKING:
 __all__ = [
     "EmbeddingLogisticRegression",
     "choose_c",
-    "encoder_hub_id",
-    "load_logistic_head",
-    "load_sentence_encoder",
-    "require",
 ]
 
 logger = logging.getLogger(__name__)
 
-# A saved logistic regression holds only scikit-learn's and numpy's types (skops 0.16 defaults).
-TRUSTED_TYPES: frozenset[str] = frozenset()
 ENCODER_DIR = "encoder"
 # The C search of choose_c, and its fallback (the middle of the plateau measured on SST-2).
 C_GRID = np.logspace(-2, 4, 13)
 CV_FOLDS = 5
 FALLBACK_C = 100.0
-
-
-def require(module: str, pip_name: str, approach: str) -> None:
-    """A one-line error, before any work, if ``module`` is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise LlmdiscError(f"{approach} needs the {pip_name} package; install it with: pip install {pip_name}")
-
-
-def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto") -> SentenceTransformer:
-    """A sentence-transformers model from an alias, a folder or a Hub id (one-line errors).
-
-    A plain transformers folder (no ``modules.json``) is wrapped by sentence-transformers with
-    mean pooling.
-
-    Args:
-        model: an alias of :data:`llmdisc.lm.loading.ALIASES`, a local folder or a Hub id.
-        device: where it runs (see :mod:`llmdisc.lm.devices`).
-        dtype: the precision of its weights.
-
-    Returns:
-        The model, on its device, in eval mode.
-    """
-    from sentence_transformers import SentenceTransformer
-
-    placement = resolve_placement(device, dtype)
-    path = resolve_model(model)
-    try:
-        return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
-    except (OSError, ValueError) as e:
-        raise LlmdiscError(
-            f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
-            "pass a sentence-transformers or BERT-style folder, an alias or a Hub id"
-        ) from None
-
-
-def load_logistic_head(path: Path):
-    """The logistic-regression head saved at ``path`` (skops), refusing anything else.
-
-    skops trusts every scikit-learn class, so beyond the allow-list the loaded object must be
-    exactly the ``LogisticRegression`` llmdisc saves (embedding_lr's head, setfit's head).
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    head = load_skops(path, TRUSTED_TYPES)
-    if type(head) is not LogisticRegression:
-        raise LlmdiscError(
-            f"refusing to load {path}: it holds a {type(head).__name__}, not the "
-            "LogisticRegression llmdisc saves; load only folders you or llmdisc wrote"
-        )
-    return head
 
 
 def choose_c(features: np.ndarray, labels: np.ndarray, class_weight, max_iter: int) -> float:
@@ -133,12 +76,6 @@ def choose_c(features: np.ndarray, labels: np.ndarray, class_weight, max_iter: i
             warnings.filterwarnings("ignore", message=message, category=FutureWarning)
         search.fit(features, labels)
     return float(np.ravel(search.C_)[0])
-
-
-def encoder_hub_id(model: str) -> str:
-    """A sentence encoder as the Hub knows it: a packaged alias stands for its Hub copy."""
-    spec = ALIASES.get(model)
-    return spec.hub_id if spec else model
 
 
 @register("embedding_lr")

@@ -40,10 +40,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llmdisc.classifiers.base import TextClassifier, register
-from llmdisc.classifiers.classical import class_weight_indices, class_weight_vector
-from llmdisc.classifiers.encoder import predict_logits, tokenize_texts
+from llmdisc.classifiers.class_weights import class_weight_indices, class_weight_vector
+from llmdisc.classifiers.logits import predict_logits, tokenize_texts
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.hub.repos import hub_base_model
 from llmdisc.lm.devices import model_placement, place_for_inference
 from llmdisc.lm.label_likelihood import (
     LikelihoodScorer,
@@ -54,7 +53,7 @@ from llmdisc.lm.label_likelihood import (
     parse_templates,
     resolve_verbalizers,
 )
-from llmdisc.lm.loading import check_model_available, load_model, load_tokenizer
+from llmdisc.lm.loading import check_model_available, hub_base_model, load_model, load_tokenizer
 from llmdisc.lm.loglikelihood import encode_pair
 from llmdisc.lm.prompts import task_templates
 from llmdisc.metrics.classification import TRAINER_LOSS, softmax
@@ -123,6 +122,7 @@ class LoraClassifier(TextClassifier):
     checkpoints = True
     can_merge = True
     scores_label_words = True  # the verbalizer and channel heads; the sequence head ignores the words
+    uses_causal_lm = True
 
     @dataclass
     class Config(TrainerSettings):

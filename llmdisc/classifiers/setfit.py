@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llmdisc.classifiers.base import TextClassifier, register
-from llmdisc.classifiers.embedding import encoder_hub_id, load_logistic_head, require
+from llmdisc.classifiers.sentence_encoders import encoder_hub_id, require
+from llmdisc.classifiers.skops_files import load_logistic_head
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import (
     check_placement,

@@ -97,6 +97,7 @@ class ZeroShotClassifier(TextClassifier):
     description = "A causal LM classifying without training, by comparing likelihoods (direct or channel)."
     takes_seed = True  # the seed draws the demonstrations
     scores_label_words = True
+    uses_causal_lm = True
 
     @dataclass
     class Config:

@@ -46,8 +46,9 @@ class EvaluateConfig(DataConfig):
 def _model_folder(model: str, revision: str | None) -> Path:
     """The local folder of ``model`` (a Hub repo is downloaded, or read from the cache offline),
     checked to hold an llmdisc classifier: no torch, so a wrong path is reported at once."""
-    from llmdisc.classifiers.base import CONFIG_FILE, _not_a_classifier
-    from llmdisc.hub.repos import download_folder, is_repo_id
+    from llmdisc.classifiers.base import CONFIG_FILE, not_a_classifier
+    from llmdisc.hub.repos import download_folder
+    from llmdisc.lm.loading import is_repo_id
 
     if is_repo_id(model):
         try:
@@ -57,7 +58,7 @@ def _model_folder(model: str, revision: str | None) -> Path:
     else:
         folder = Path(model).expanduser()
     if not (folder / CONFIG_FILE).is_file():
-        raise LlmdiscError(_not_a_classifier(folder))
+        raise LlmdiscError(not_a_classifier(folder))
     return folder
 
 

@@ -22,7 +22,7 @@ from huggingface_hub import constants  # the rest of huggingface_hub (~1 s) is i
 
 from llmdisc.api.records import TrainInfo
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.lm.loading import ALIASES
+from llmdisc.lm.loading import ALIASES, hub_base_model
 from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, MACRO_F1, METRICS
 from llmdisc.plumbing.offline import hub_reachable
 from llmdisc.version import __version__
@@ -34,13 +34,12 @@ __all__ = [
     "LOCAL_ONLY",
     "REPO_PLACEHOLDER",
     "ModelCardInfo",
+    "public_value",
     "base_model_text",
     "check_push_access",
     "check_repo_id",
-    "is_repo_id",
     "describe_upload",
     "download_folder",
-    "hub_base_model",
     "upload_files",
     "upload_folder",
     "write_model_card",
@@ -96,7 +95,7 @@ _CARD_METRICS = (ACCURACY, MACRO_F1, LOG_LOSS, ECE)
 def _metrics_to_model_index(info: TrainInfo) -> list[EvalResult]:
     from huggingface_hub import EvalResult
 
-    dataset = _public(info.dataset or "unknown")
+    dataset = public_value(info.dataset or "unknown")
     results = []
     for split, metrics in info.metrics.items():
         for m in METRICS.values():
@@ -115,26 +114,7 @@ def _metrics_to_model_index(info: TrainInfo) -> list[EvalResult]:
     return results
 
 
-def hub_base_model(model: Any) -> str | None:
-    """The Hub id of a base model: an alias's source repo, a Hub id as given, never a local path."""
-    if not isinstance(model, str):
-        return None
-    if model in ALIASES:
-        return ALIASES[model].hub_id
-    return model if is_repo_id(model) else None
-
-
-def is_repo_id(value: Any) -> bool:
-    """Whether ``value`` reads as a Hub ``owner/name`` rather than a local path."""
-    return (
-        isinstance(value, str)
-        and value.count("/") == 1
-        and not value.startswith((".", "/", "~"))
-        and not os.path.exists(os.path.expanduser(value))
-    )
-
-
-def _public(value: Any) -> Any:
+def public_value(value: Any) -> Any:
     """A setting or data source as a card may show it: local paths cut to their last part.
 
     ``../shared/data/sst2`` -> ``sst2 (local)``; ``train=/a/b.csv,test=/a/c.csv`` ->
@@ -210,7 +190,7 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
     )
     # Where checkpoints went is not a hyper-parameter, and local paths do not belong on the Hub.
     settings = (
-        "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in card.settings.items() if k != "checkpoint_dir")
+        "\n".join(f"| `{k}` | `{public_value(v)}` |" for k, v in card.settings.items() if k != "checkpoint_dir")
         or "| (none) | |"
     )
     metrics = "\n".join(
@@ -232,7 +212,7 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
     )
     limits = "\n".join(f"- {line}" for line in card.limits)
     name = repo_id.split("/")[-1] if repo_id else f"llmdisc {card.approach}"
-    dataset = _public(info.dataset or "not recorded")
+    dataset = public_value(info.dataset or "not recorded")
     content = f"""---
 {data.to_yaml()}
 ---

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmdisc.errors import LlmdiscError
-from llmdisc.hub.repos import hub_base_model
+from llmdisc.lm.loading import hub_base_model
 from llmdisc.lm.loglikelihood import (
     DEFAULT_MAX_TOKENS,
     context_window,

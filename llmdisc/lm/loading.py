@@ -20,7 +20,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import resolve_placement
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALIASES",
+    "hub_base_model",
+    "is_repo_id",
     "PackagedModel",
     "cache_dir",
     "check_model_available",
@@ -138,6 +140,25 @@ def _convert_gguf(gguf_path: Path) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return target
+
+
+def hub_base_model(model: Any) -> str | None:
+    """The Hub id of a base model: an alias's source repo, a Hub id as given, never a local path."""
+    if not isinstance(model, str):
+        return None
+    if model in ALIASES:
+        return ALIASES[model].hub_id
+    return model if is_repo_id(model) else None
+
+
+def is_repo_id(value: Any) -> bool:
+    """Whether ``value`` reads as a Hub ``owner/name`` rather than a local path."""
+    return (
+        isinstance(value, str)
+        and value.count("/") == 1
+        and not value.startswith((".", "/", "~"))
+        and not os.path.exists(os.path.expanduser(value))
+    )
 
 
 def resolve_model(name_or_path: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmdisc.hub.repos import _public, describe_upload, upload_folder
+from llmdisc.hub.repos import describe_upload, public_value, upload_folder
 from llmdisc.plumbing.atomic_files import atomic_file
 from llmdisc.version import __version__
 
@@ -91,7 +91,7 @@ def write_dataset_card(
     approaches = settings.get("approaches")
     names = ", ".join(f"`{a}`" for a in (approaches if isinstance(approaches, (list, dict)) else [approaches]))
     verdict = "\n".join(f"- {line}" for line in analysis.verdict) or "- (no verdict: no run succeeded)"
-    source = _public(settings.get("data", "not recorded"))
+    source = public_value(settings.get("data", "not recorded"))
     content = (
         f"""---
 {data.to_yaml()}
@@ -136,7 +136,7 @@ results = load_dataset("{repo_id}", "results", split="train")     # one row per 
 | setting | value |
 | --- | --- |
 """
-        + "\n".join(f"| `{k}` | `{_public(v)}` |" for k, v in settings.items())
+        + "\n".join(f"| `{k}` | `{public_value(v)}` |" for k, v in settings.items())
         + "\n"
     )
     path = folder / "README.md"
