@@ -194,7 +194,7 @@ def test_surprisal_is_the_mean_negative_token_log_prob(tiny_gpt2):
 
 def test_detect_anomalies_names_a_class_or_shuffles_words_and_caches(demo, tiny_gpt2, tmp_path, monkeypatch):
     split = llmdisc.stratified_subset(demo["test"], 10, seed=0)
-    by_class = detect_anomalies(split, "test", str(tiny_gpt2), "negative")
+    by_class = detect_anomalies(split, "test", str(tiny_gpt2), anomaly_class="negative")
     assert by_class.anomaly == "negative" and by_class.is_anomaly.tolist() == [y == 0 for y in split["label"]]
     shuffled = detect_anomalies(split, "test", str(tiny_gpt2), output_dir=tmp_path)
     assert shuffled.anomaly == SHUFFLED and len(shuffled.surprisal) == 20 and shuffled.is_anomaly.sum() == 10
@@ -204,7 +204,7 @@ def test_detect_anomalies_names_a_class_or_shuffles_words_and_caches(demo, tiny_
     again = detect_anomalies(split, "test", str(tiny_gpt2), output_dir=tmp_path, reuse=True)
     assert np.array_equal(again.surprisal, shuffled.surprisal)
     with pytest.raises(LlmdiscError, match="anomaly_class 'spam' is not a label"):
-        detect_anomalies(split, "test", str(tiny_gpt2), "spam")
+        detect_anomalies(split, "test", str(tiny_gpt2), anomaly_class="spam")
 
 
 def test_synthetic_training_data_in_a_comparison_is_cached_and_resumed(demo, tiny_gpt2, tmp_path, monkeypatch):

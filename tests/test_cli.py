@@ -192,11 +192,11 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
     result = llmdisc("compare", "--config", str(recipe))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: data, text_column, label_column, "
-        "label_names, validation_size, seed, data_config, data_revision, splits_map, verbalizers, task, approaches, "
-        "splits, sizes, seeds, drop_rates, robustness_split, robustness_examples, selection_split, holdout, "
-        "calibration, output_dir, resume, overwrite, push_to_hub, hub_private, hub_dry_run, hub_license, shard, "
-        "anomaly_model, anomaly_class, anomaly_examples"
+        "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: seed, data, text_column, label_column, "
+        "label_names, validation_size, data_config, data_revision, splits_map, anomaly_model, anomaly_class, "
+        "anomaly_examples, verbalizers, task, splits, sizes, seeds, drop_rates, robustness_split, "
+        "robustness_examples, selection_split, holdout, calibration, output_dir, resume, overwrite, shard, "
+        "approaches, push_to_hub, hub_private, hub_dry_run, hub_license"
     )
 
 

@@ -42,23 +42,22 @@ report is written all the same), 2 for a problem found before running (one line)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from dataclasses import dataclass
 from typing import Any
 
-from llmdisc.analysis.analyse import analyse
-from llmdisc.analysis.summary import failed_runs, report_split
+from llmdisc.analysis.analyse import analyse, failed_runs, report_split
 from llmdisc.api.records import RunRecord
-from llmdisc.comparison.anomaly import AUTO, anomaly_model, check_anomaly_class, detect_anomalies
+from llmdisc.comparison.anomaly import AnomalySettings, anomaly_model, check_anomaly_class, detect_anomalies
 from llmdisc.comparison.grid import compare, normalise_approaches
+from llmdisc.comparison.settings import CompareSettings
 from llmdisc.comparison.shards import parse_shard
 from llmdisc.data.loading import DataConfig, label_names
-from llmdisc.data.subsets import hold_out
 from llmdisc.errors import LlmdiscError
 from llmdisc.hub.repos import check_push_access, check_repo_id
 from llmdisc.lm.loading import check_model_available
-from llmdisc.lm.prompts import PromptSettings
 from llmdisc.plumbing import distributed
 from llmdisc.plumbing.config import arg, config_to_dict, parse_config
 from llmdisc.plumbing.config import make_parser as _fields_parser
@@ -132,35 +131,18 @@ DEFAULT_APPROACHES: dict[str, dict[str, Any]] = {
 }
 
 
+#: Where ``llmdisc compare`` writes when no --output-dir is given (``llmdisc.compare`` keeps no cache then).
+DEFAULT_OUTPUT_DIR = "outputs/compare-demo"
+
+
 @dataclass
-class CompareConfig(PromptSettings, DataConfig):
+class CompareConfig(CompareSettings, AnomalySettings, DataConfig):
+    """The grid's settings (:class:`~llmdisc.comparison.settings.CompareSettings`), the anomaly
+    detector's, the data's, the approaches, and where the comparison is shared."""
+
     approaches: list[str] | dict[str, Any] = arg(
         DEFAULT_APPROACHES, "approaches, comma-separated (a YAML mapping may give each its settings)"
     )
-    splits: list[str] = arg(["validation", "test"], "splits to evaluate on")
-    sizes: list[str] = arg(["all"], "training-set sizes for the learning curves, e.g. 8,32,128,all")
-    seeds: int = arg(1, "seeds per size (each draws its own subsets)")
-    drop_rates: list[float] = arg([0.0, 0.1, 0.25, 0.5], "robustness: fractions of words dropped from the texts")
-    robustness_split: str = arg("test", "the split whose words are dropped")
-    robustness_examples: int | None = arg(None, "drop words from a stratified subset of this many examples")
-    selection_split: str | None = arg(
-        "validation",
-        "split that Trainer approaches pick their checkpoint on and "
-        "temperatures are fitted on (none: last checkpoint, no temperature)",
-    )
-    holdout: int | None = arg(
-        None,
-        "hold out N stratified training examples as the selection split "
-        "(for data whose only other labelled split is the one reported)",
-    )
-    calibration: str = arg(
-        "temperature",
-        "calibrate each trained run on the selection split: temperature, platt, "
-        "isotonic, auto (lowest cross-validated log loss there) or none",
-    )
-    output_dir: str = arg("outputs/compare-demo", "where the report, results and cached runs go")
-    resume: bool = arg(False, "reuse the runs cached in OUTPUT_DIR (after an interruption, or to add approaches)")
-    overwrite: bool = arg(False, "discard the runs cached in OUTPUT_DIR and start again")
     push_to_hub: str | None = arg(
         None, "share the report, results and predictions as this Hub dataset repo, owner/name"
     )
@@ -171,21 +153,6 @@ class CompareConfig(PromptSettings, DataConfig):
     hub_license: str | None = arg(
         None, "the dataset card's license: the data's, as the Hub spells it (mit, cc-by-4.0...)"
     )
-    shard: str | None = arg(
-        None,
-        "run slice I of N of the grid only (1-based, e.g. 2/4), into a shared OUTPUT_DIR; "
-        "then --resume without --shard writes the report",
-    )
-    anomaly_model: str | None = arg(
-        AUTO,
-        "the causal LM whose per-token surprisal is tested as an anomaly detector on the "
-        "reported split (auto: the LM of the first zero-shot or LoRA approach; none: "
-        "not tested)",
-    )
-    anomaly_class: str | None = arg(
-        None, "the label whose texts are the anomalies (none: shuffled-word copies of the texts are)"
-    )
-    anomaly_examples: int | None = arg(None, "score a stratified subset of this many texts for anomaly detection")
 
 
 def main(config: CompareConfig) -> list[RunRecord]:
@@ -194,6 +161,8 @@ def main(config: CompareConfig) -> list[RunRecord]:
     With ``--shard``, or in a process other than the main one, the runs are cached and no report
     is written (the main process, or a later ``--resume``, writes it).
     """
+    if config.output_dir is None:
+        config = dataclasses.replace(config, output_dir=DEFAULT_OUTPUT_DIR)
     shard = parse_shard(config.shard)  # a bad one is one line, before the data loads
     token = _check_hub(config)
     data = config.load()
@@ -201,28 +170,7 @@ def main(config: CompareConfig) -> list[RunRecord]:
     lm = anomaly_model(config.anomaly_model, normalise_approaches(config.approaches))
     if lm is not None:
         check_model_available(lm)
-    selection_split = config.selection_split
-    if config.holdout:
-        data, selection_split = hold_out(data, config.holdout, config.seed), "holdout"
-    records = compare(
-        config.approaches,
-        data,
-        splits=config.splits,
-        sizes=config.sizes,
-        seeds=config.seeds,
-        seed=config.seed,
-        drop_rates=config.drop_rates,
-        robustness_split=config.robustness_split,
-        robustness_examples=config.robustness_examples,
-        selection_split=selection_split,
-        calibration=config.calibration,
-        output_dir=config.output_dir,
-        resume=config.resume,
-        overwrite=config.overwrite,
-        verbalizers=config.verbalizers,
-        task=config.task,
-        shard=shard,
-    )
+    records = compare(config.approaches, data, config)
     if not distributed.is_main_process():
         return records
     if shard:
@@ -233,22 +181,17 @@ def main(config: CompareConfig) -> list[RunRecord]:
         )
         print("when every shard is done, run the same command with --resume instead of --shard to write the report")
         return records
+    _report(config, data, records, lm, token)
+    return records
+
+
+def _report(config: CompareConfig, data: Any, records: list[RunRecord], lm: str | None, token: str | None) -> None:
+    """After the grid: the anomaly scores, the analysis, the report, the console summary, the upload."""
     notes = sorted({r.notes for r in records if r.notes})
     lead = report_split(records)
-    scores = (
-        None
-        if lm is None or lead is None
-        else detect_anomalies(
-            data[lead],
-            lead,
-            lm,
-            config.anomaly_class,
-            config.anomaly_examples,
-            config.seed,
-            config.output_dir,
-            reuse=config.resume,
-        )
-    )
+    scores = None
+    if lm is not None and lead is not None:
+        scores = detect_anomalies(data[lead], lead, lm, config, output_dir=config.output_dir, reuse=config.resume)
     analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()}, anomaly=scores)
     path = write_report(
         records,
@@ -269,7 +212,6 @@ def main(config: CompareConfig) -> list[RunRecord]:
     failed, total = failed_runs(records)
     if failed:  # last, so that a script or a CI log shows it (and the exit status is 1)
         print(f"{failed} of {total} runs failed; see the Failed approaches table in {path}")
-    return records
 
 
 def _check_hub(config: CompareConfig) -> str | None:

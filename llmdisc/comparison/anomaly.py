@@ -26,11 +26,13 @@ import numpy as np
 from llmdisc.api.findings import AnomalyResult, Estimate
 from llmdisc.errors import LlmdiscError
 from llmdisc.plumbing.atomic_files import write_json
+from llmdisc.plumbing.config import SeedSettings, arg, replace_config
 
 if TYPE_CHECKING:
     import datasets
 
 __all__ = [
+    "AnomalySettings",
     "AnomalyScores",
     "anomaly_result",
     "rank_auroc",
@@ -107,8 +109,9 @@ def anomaly_result(scores: AnomalyScores, n_resamples: int = 1000, seed: int = 0
 
 
 def anomaly_model(setting: str | None, approaches: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The LM to score surprisal with: ``setting`` itself, or for ``auto`` the model of the first
-    approach that scores with a causal LM (None when there is none, or ``setting`` is None)."""
+    """The LM to score surprisal with: ``setting`` itself, or for ``auto`` the causal LM of the first
+    approach that scores with one (:meth:`~llmdisc.classifiers.TextClassifier.causal_lm`; None when
+    there is none, or ``setting`` is None)."""
     if setting != AUTO:
         return setting
     from llmdisc.classifiers import get_classifier_class
@@ -118,8 +121,9 @@ def anomaly_model(setting: str | None, approaches: Mapping[str, Mapping[str, Any
             cls = get_classifier_class((config or {}).get("approach", name))
         except LlmdiscError:  # the comparison's own check names the approach
             continue
-        if cls.scores_label_words:
-            return (config or {}).get("model") or cls.Config.__dataclass_fields__["model"].default
+        model = cls.causal_lm(config or {})
+        if model is not None:
+            return model
     return None
 
 
@@ -140,34 +144,54 @@ def shuffle_words(texts: Sequence[str], seed: int) -> list[str]:
     return [" ".join(rng.permutation(t.split())) for t in texts]
 
 
+@dataclass
+class AnomalySettings(SeedSettings):
+    """What the anomaly-detection claim scores: the LM, the anomalies, how many texts (and the seed
+    of their subset and of the word shuffle, inherited)."""
+
+    anomaly_model: str | None = arg(
+        AUTO,
+        "the causal LM whose per-token surprisal is tested as an anomaly detector on the reported split "
+        "(auto: the LM of the first zero-shot or LoRA approach; none: not tested)",
+    )
+    anomaly_class: str | None = arg(
+        None, "the label whose texts are the anomalies (none: shuffled-word copies of the texts are)"
+    )
+    anomaly_examples: int | None = arg(None, "score a stratified subset of this many texts for anomaly detection")
+
+
 def detect_anomalies(
     data: datasets.Dataset,
     split: str,
     model: str,
-    anomaly_class: str | None = None,
-    examples: int | None = None,
-    seed: int = 0,
+    settings: AnomalySettings | None = None,
+    *,
     output_dir: str | Path | None = None,
     reuse: bool = False,
     batch_size: int | str = 16,
+    **overrides: Any,
 ) -> AnomalyScores:
     """Score the texts of ``data`` (one split) by the LM's surprisal, as anomalies or not.
 
     Args:
         data: the labelled split.
         split: its name (recorded).
-        model: the causal LM (alias, folder, .gguf or Hub id).
-        anomaly_class: the label whose texts are the anomalies; None: shuffled-word copies of
-            every text are (the originals being the normal ones).
-        examples: score a stratified subset of this many texts (None: all of them).
-        seed: the seed of the subset and of the word shuffle.
+        model: the causal LM (alias, folder, .gguf or Hub id); ``settings.anomaly_model`` is
+            what the user asked for, resolved by :func:`anomaly_model`.
+        settings: the :class:`AnomalySettings`: ``anomaly_class``, the label whose texts are the
+            anomalies (None: shuffled-word copies of every text are, the originals being the
+            normal ones); ``anomaly_examples``, a stratified subset of this many texts (None:
+            all); ``seed``, the seed of the subset and of the word shuffle.
         output_dir: the comparison's folder, to cache the scores in (None: no cache).
         reuse: return the cached scores when they were made from the same settings and texts.
         batch_size: texts per forward pass (or ``auto``).
+        **overrides: fields of the settings (``anomaly_class="spam"``).
 
     Returns:
         The :class:`AnomalyScores`.
     """
+    settings = replace_config(settings if settings is not None else AnomalySettings(), overrides)
+    anomaly_class, examples, seed = settings.anomaly_class, settings.anomaly_examples, settings.seed
     from llmdisc.data.subsets import data_fingerprint, stratified_subset
 
     labels = list(data.features["label"].names)

@@ -23,25 +23,24 @@ Like :func:`~llmdisc.comparison.evaluation.evaluate_classifier`, this module onl
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import shutil
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.analysis.summary import lead_split
 from llmdisc.api.records import Costs, Predictions, RunRecord
 from llmdisc.classifiers import TextClassifier, get_classifier, get_classifier_class
 from llmdisc.classifiers.calibration import CALIBRATION_METHODS
 from llmdisc.comparison.evaluation import evaluate_classifier, robustness_probabilities
 from llmdisc.comparison.progress import GridProgress
 from llmdisc.comparison.run_cache import Cell, RunCache
+from llmdisc.comparison.settings import CompareSettings, lead_split
 from llmdisc.comparison.shards import Share, parse_shard
 from llmdisc.comparison.synthetic_data import label_counts, parse_synthetic, synthetic_subset
 from llmdisc.data.loading import label_names
@@ -50,14 +49,14 @@ from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.prompts import check_task, label_words_note, label_words_warning, with_data_settings
 from llmdisc.plumbing import distributed
 from llmdisc.plumbing.atomic_files import temp_root
-from llmdisc.plumbing.config import DEFAULT_SEED
+from llmdisc.plumbing.config import replace_config
 from llmdisc.plumbing.locks import FolderLock, claim
 from llmdisc.plumbing.peak_memory import PeakRSS
 
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["compare", "normalise_approaches", "parse_sizes"]
+__all__ = ["CompareSettings", "compare", "normalise_approaches", "parse_sizes"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,17 +97,241 @@ def parse_sizes(sizes: Sequence[int | str], n_train: int) -> tuple[list[int], li
     return sorted(out), notes
 
 
-def _run_cell(
-    cell: Cell,
-    train: datasets.Dataset,
+@dataclass
+class _Grid:
+    """What every cell of one comparison shares: the data, where it is evaluated, the extras."""
+
+    data: datasets.DatasetDict
+    splits: list[str]
+    selection: datasets.Dataset | None  # passed to fit as eval; the temperature is fitted on it
+    calibration: str
+    verbalizers: Mapping[str, str] | None
+    robustness: dict[str, Any] | None  # the damaged split: name, rates, seed, its subset and positions
+
+    @property
+    def train(self) -> datasets.Dataset:
+        return self.data["train"]
+
+
+def compare(
+    approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str,
     data: datasets.DatasetDict,
-    splits: Sequence[str],
-    selection: datasets.Dataset | None,
-    robustness: dict[str, Any] | None,
-    calibration: str = "none",
+    settings: CompareSettings | None = None,
+    **overrides: Any,
 ) -> list[RunRecord]:
-    """Train one approach on one subset, calibrate it on ``selection`` (trained approaches, when
-    ``calibration`` is not ``none``), and evaluate it on every split; failures become records."""
+    """Train every approach on the same subsets and evaluate it on the same splits.
+
+    Args:
+        approaches: names, or a mapping of name to that approach's config. A config may also
+            hold ``approach``, the registered approach when the name is a variant's (as in
+            ``{"zeroshot_channel": {"approach": "zeroshot", "mode": "channel"}}``), and
+            ``sizes`` / ``seeds`` to replace the global ones for that approach (an expensive
+            approach may stop at a smaller size). Every approach is built and checked against
+            the data's labels before the first run: a bad one is a one-line error at once.
+        data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`.
+        settings: the :class:`~llmdisc.comparison.settings.CompareSettings` (their defaults when
+            None; each field's help says what it does). Notes on some of them:
+            ``sizes`` larger than the training set are capped; each of ``seeds`` draws its own
+            subsets and seeds the approaches that take one; the robustness curve is measured at
+            each approach's largest size with the first seed; ``selection_split`` may not be the
+            split the report leads with (``test`` when evaluated, else the first split), since
+            numbers there would flatter the approaches that pick on it; ``holdout`` holds that
+            many stratified training examples out as the selection split; ``calibration`` is
+            ``temperature`` (one temperature per trained run, fitted on the selection split; see
+            :meth:`~llmdisc.classifiers.TextClassifier.calibrate`), ``platt`` / ``isotonic``
+            (scikit-learn's, which can change predictions), ``auto`` (the lowest cross-validated
+            log loss of the three, per run) or ``none``; ``verbalizers`` and ``task`` reach every
+            approach that scores label words (its own settings win); ``shard`` (``"I/N"``) runs
+            slice I of N of the grid, cached in ``output_dir`` for a later ``resume`` without it
+            to merge (under ``accelerate launch`` the processes share the cells of the slice,
+            and every process returns them all).
+        **overrides: any field of the settings, replacing its value (``sizes=[8, 32, "all"]``);
+            an unknown one is an error.
+
+    Returns:
+        One :class:`~llmdisc.api.records.RunRecord` per (approach, size, seed, split) (of the slice), with
+        ``status`` ``failed`` and the ``error`` for a run that raised, and ``robustness``
+        (drop rate -> accuracy) on the robustness split's record of the largest size.
+    """
+    settings = replace_config(settings if settings is not None else CompareSettings(), overrides)
+    share = Share(parse_shard(settings.shard), distributed.rank(), distributed.world_size())
+    if not share.whole and settings.output_dir is None:
+        raise LlmdiscError(
+            f"{share.describe()}: the processes share the grid through the output folder; "
+            "give an --output-dir that all of them reach"
+        )
+    distributed.own_gpu_only()  # before anything below asks torch about GPUs
+    grid, numbers, notes = _prepare(data, settings)
+    plan = _plan(approaches, settings, numbers, grid.train, notes)
+    manifest = {
+        "data": data_fingerprint(grid.data),
+        "splits": grid.splits,
+        "selection_split": settings.selection_split if not settings.holdout else "holdout",
+        "calibration": settings.calibration,
+        "robustness": {k: v for k, v in (grid.robustness or {}).items() if k not in ("data", "index")}
+        | {"examples": settings.robustness_examples},
+    }
+    with _holding(settings.output_dir, shared=not share.whole):
+        # Only a valid plan claims the folder: a refused setting must not leave a comparison.json
+        # that makes the corrected command ask for --resume.
+        cache = RunCache(settings.output_dir, manifest, settings.resume, settings.overwrite, shared=not share.whole)
+        records = _run_grid(plan, grid, cache, share)
+    if notes:
+        for record in records:
+            record.notes = "; ".join(notes)
+    return records
+
+
+def _prepare(data: datasets.DatasetDict, settings: CompareSettings) -> tuple[_Grid, list[int], list[str]]:
+    """Check the settings against the data, one line for the first problem, before any run.
+
+    Returns:
+        (what the cells share, the training sizes as numbers, notes for the report).
+    """
+    selection_split = settings.selection_split
+    if settings.holdout:
+        from llmdisc.data.subsets import hold_out
+
+        data, selection_split = hold_out(data, settings.holdout, settings.seed), "holdout"
+    splits = [s for s in settings.splits if s in data]
+    if not splits:
+        raise LlmdiscError(f"none of the splits to evaluate is in the data; it has: {', '.join(data)}")
+    if settings.seeds < 1:
+        raise LlmdiscError(f"seeds must be at least 1, got {settings.seeds}")
+    if settings.calibration not in CALIBRATION_METHODS:
+        raise LlmdiscError(
+            f"unknown calibration '{settings.calibration}'; use one of {', '.join(CALIBRATION_METHODS)}"
+        )
+    if selection_split is not None and selection_split == lead_split(splits) and selection_split in data:
+        raise LlmdiscError(
+            f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
+            "temperatures picked on it would flatter the approaches that pick; hold out training "
+            "examples (--holdout 500), name another --selection-split, or --selection-split none"
+        )
+    bad = [r for r in settings.drop_rates if not 0 <= r < 1]
+    if bad:
+        raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
+    _check_classes(data["train"])
+    numbers, notes = parse_sizes(settings.sizes, len(data["train"]))
+    _check_sizes(numbers, label_names(data["train"]))
+    for note in notes:
+        logger.warning(note)
+    selection = data[selection_split] if selection_split in data else None
+    robustness = _robustness_split(data, splits, settings) if settings.drop_rates else None
+    grid = _Grid(data, splits, selection, settings.calibration, settings.verbalizers, robustness)
+    return grid, numbers, notes
+
+
+def _robustness_split(data: datasets.DatasetDict, splits: list[str], settings: CompareSettings) -> dict[str, Any]:
+    """The split whose words are dropped: its (subset's) texts, their positions, the rates and seed."""
+    split = settings.robustness_split if settings.robustness_split in splits else splits[-1]
+    # The subset's positions in the split, so that its per-example rows name their examples.
+    indexed = stratified_subset(
+        data[split].add_column("_llmdisc_index", list(range(len(data[split])))),
+        settings.robustness_examples,
+        settings.seed,
+    )
+    return {
+        "split": split,
+        "rates": [float(r) for r in settings.drop_rates],
+        "seed": settings.seed,
+        "index": np.asarray(indexed["_llmdisc_index"]),
+        "data": indexed.remove_columns("_llmdisc_index"),
+    }
+
+
+@contextlib.contextmanager
+def _holding(output_dir: str | Path | None, shared: bool) -> Iterator[None]:
+    """Hold the output folder's lock, with temporary folders in OUTPUT_DIR/tmp.
+
+    The lock stops a second comparison on the same folder from computing the whole grid again;
+    the lock of a killed one is taken over. Temporary folders (a Trainer's checkpoints) go in
+    OUTPUT_DIR/tmp, where the next comparison, holding the lock, removes what a killed one left.
+    """
+    if output_dir is None:
+        yield
+        return
+    tmp = Path(output_dir) / "tmp"
+    if shared:
+        # Shared by several processes: each cell is claimed instead, and each process's
+        # checkpoints carry its tag (temp_dir removes only those of dead processes).
+        with temp_root(tmp):
+            yield
+        return
+    with FolderLock(output_dir), temp_root(tmp):
+        if tmp.exists():
+            logger.info("removing %s, left by an interrupted comparison", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            yield
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_empty_folders(Path(output_dir) / "claims")  # a claim another run holds stays
+
+
+def _run_grid(plan: list[Cell], grid: _Grid, cache: RunCache, share: Share) -> list[RunRecord]:
+    """Run this process's cells that are not cached; return the records of the slice, in plan order."""
+    positions = share.slice(range(len(plan)))
+    # Look every cached cell up before running anything: a refusal comes at once, not hours in.
+    cached = {p: cache.get(plan[p]) for p in positions}
+    for p in positions:
+        if cached[p] is not None:
+            logger.debug("%s, %s: cached", plan[p].name, plan[p].label)
+    todo = [p for p in share.mine(range(len(plan))) if cached[p] is None]
+    if not share.whole:
+        mine = len(share.mine(range(len(plan))))
+        logger.info("%s: %d of the grid's %d cells, %d of them to run", share.describe(), mine, len(plan), len(todo))
+    ran: dict[int, list[RunRecord] | None] = {}
+    alone = distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext()
+    with GridProgress([plan[p] for p in todo]) as progress, alone:
+        for p in todo:
+            ran[p] = _run_claimed(plan[p], grid, cache, progress)
+    if share.processes > 1:  # meet the others, and take what they ran
+        with distributed.group_joined():
+            parts = distributed.gather_object(ran)
+        for part in parts:
+            ran.update({p: found for p, found in part.items() if found is not None})
+    records = []
+    for p in positions:
+        found = cached[p] or ran.get(p)
+        if found is None:
+            logger.warning(
+                "%s, %s: not in these results, another run was computing it; run again with --resume when it is done",
+                plan[p].name,
+                plan[p].label,
+            )
+        records += found or []
+    return records
+
+
+def _run_claimed(cell: Cell, grid: _Grid, cache: RunCache, progress: GridProgress) -> list[RunRecord] | None:
+    """Run one cell holding its claim, cache it if it succeeded; None when another run holds the claim."""
+    lock = claim(cache.claim_path(cell), f"{cell.name}, {cell.label}") if cache.folder is not None else None
+    if cache.folder is not None and lock is None:
+        logger.info("%s, %s: skipped, another run sharing the folder is computing it", cell.name, cell.label)
+        progress.skip(cell)
+        return None
+    try:
+        done = cache.get(cell)  # finished meanwhile by another run sharing the folder
+        if done is not None:
+            progress.skip(cell)
+            return done
+        progress.begin(cell)
+        subset = _train_subset(cell, grid.train, cache.folder, grid.verbalizers)
+        start = time.perf_counter()
+        done = _run_cell(cell, subset, grid)
+        progress.end(cell, time.perf_counter() - start)
+        if all(r.ok for r in done):
+            cache.put(cell, done)  # failures are retried on resume
+        return done
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_cell(cell: Cell, train: datasets.Dataset, grid: _Grid) -> list[RunRecord]:
+    """Train one approach on one subset, calibrate it on the selection split (trained approaches,
+    when ``calibration`` is not ``none``), and evaluate it on every split; failures become records."""
     config = dict(cell.config)
     if cell.seed is not None and cell.cls.takes_seed and "seed" not in config:
         config["seed"] = cell.seed  # vary the approach's own randomness with the subset
@@ -123,60 +346,16 @@ def _run_cell(
         train_subset=subset_hash(train) if cell.size is not None else None,
         generator=cell.synthetic.model if cell.synthetic else None,
     )
-    records: list[RunRecord] = []
     try:
         with PeakRSS() as memory:
             clf = get_classifier(cell.registered, **config)
-            clf.fit(train, eval=selection)
-            if calibration != "none" and selection is not None and clf.uses_training_data:
-                clf.calibrate(selection, method=calibration)
-            for split in splits:
-                e = evaluate_classifier(clf, data[split])
-                gold = np.asarray(data[split]["label"])
-                record = RunRecord(
-                    **base,
-                    split=split,
-                    examples=e.examples,
-                    metrics=e.metrics,
-                    reliability=e.reliability,
-                    confusion=e.confusion,
-                    temperature=clf.calibrator.temperature if clf.calibrator else None,
-                    calibration=clf.calibrator.method if clf.calibrator else None,
-                    uncalibrated=e.uncalibrated,
-                    train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
-                    per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
-                    costs=Costs(
-                        train_seconds=_plus(clf.info.train_seconds, cell.generation_seconds),
-                        predict_seconds=e.predict_seconds,
-                        examples_per_second=e.examples_per_second,
-                        parameters_total=clf.info.parameters.get("total"),
-                        parameters_trainable=clf.info.parameters.get("trainable"),
-                    ),
-                    device=clf.info.device or "cpu",
-                    dtype=clf.info.dtype,
-                    prompt=clf.info.prompt.describe() if clf.info.prompt else None,
-                    template_accuracy=_template_accuracy(clf, data[split]),
-                )
-                if cell.robustness and robustness and split == robustness["split"]:
-                    # Rate 0 is the split itself: its probabilities were just computed.
-                    damaged = robustness_probabilities(
-                        clf,
-                        robustness["data"],
-                        robustness["rates"],
-                        robustness["seed"],
-                        undamaged=e.probabilities[robustness["index"]],
-                    )
-                    gold = np.asarray(robustness["data"]["label"])
-                    record.robustness = {k: float((p.argmax(axis=1) == gold).mean()) for k, p in damaged.items()}
-                    record.robustness_per_example = {
-                        k: Predictions(robustness["index"], gold, p.astype(np.float32)) for k, p in damaged.items()
-                    }
-                records.append(record)
+            clf.fit(train, eval=grid.selection)
+            if grid.calibration != "none" and grid.selection is not None and clf.uses_training_data:
+                clf.calibrate(grid.selection, method=grid.calibration)
+            records = [_evaluated(cell, clf, grid, split, base) for split in grid.splits]
         for record in records:
-            record.costs.peak_rss_mib, record.costs.rss_increase_mib = (
-                round(memory.peak_mib, 1),
-                round(memory.increase_mib, 1),
-            )
+            record.costs.peak_rss_mib = round(memory.peak_mib, 1)
+            record.costs.rss_increase_mib = round(memory.increase_mib, 1)
             if memory.gpu_peak_mib is not None:
                 record.costs.peak_gpu_mib = round(memory.gpu_peak_mib, 1)
     except Exception as e:  # one approach failing must not sink the comparison
@@ -184,8 +363,51 @@ def _run_cell(
         logger.error("%s failed: %s", cell.name, message)
         if not isinstance(e, LlmdiscError):
             logger.debug("".join(traceback.format_exception(e)))
-        records = [RunRecord(**base, split=split, status="failed", error=message) for split in splits]
+        records = [RunRecord(**base, split=split, status="failed", error=message) for split in grid.splits]
     return records
+
+
+def _evaluated(cell: Cell, clf: TextClassifier, grid: _Grid, split: str, base: dict[str, Any]) -> RunRecord:
+    """The record of a trained classifier on one split (with its robustness curve where it is measured)."""
+    e = evaluate_classifier(clf, grid.data[split])
+    gold = np.asarray(grid.data[split]["label"])
+    record = RunRecord(
+        **base,
+        split=split,
+        examples=e.examples,
+        metrics=e.metrics,
+        reliability=e.reliability,
+        confusion=e.confusion,
+        temperature=clf.calibrator.temperature if clf.calibrator else None,
+        calibration=clf.calibrator.method if clf.calibrator else None,
+        uncalibrated=e.uncalibrated,
+        train_steps=clf.info.trainer.global_step if clf.info.trainer else None,
+        per_example=Predictions(np.arange(len(gold)), gold, e.probabilities.astype(np.float32)),
+        costs=Costs(
+            train_seconds=_plus(clf.info.train_seconds, cell.generation_seconds),
+            predict_seconds=e.predict_seconds,
+            examples_per_second=e.examples_per_second,
+            parameters_total=clf.info.parameters.get("total"),
+            parameters_trainable=clf.info.parameters.get("trainable"),
+        ),
+        device=clf.info.device or "cpu",
+        dtype=clf.info.dtype,
+        prompt=clf.info.prompt.describe() if clf.info.prompt else None,
+        template_accuracy=_template_accuracy(clf, grid.data[split]),
+    )
+    robustness = grid.robustness
+    if cell.robustness and robustness and split == robustness["split"]:
+        # Rate 0 is the split itself: its probabilities were just computed.
+        undamaged = e.probabilities[robustness["index"]]
+        damaged = robustness_probabilities(
+            clf, robustness["data"], robustness["rates"], robustness["seed"], undamaged=undamaged
+        )
+        gold = np.asarray(robustness["data"]["label"])
+        record.robustness = {k: float((p.argmax(axis=1) == gold).mean()) for k, p in damaged.items()}
+        record.robustness_per_example = {
+            k: Predictions(robustness["index"], gold, p.astype(np.float32)) for k, p in damaged.items()
+        }
+    return record
 
 
 def _remove_empty_folders(root: Path) -> None:
@@ -236,338 +458,84 @@ def _train_subset(
     return subset
 
 
-def _holding_output_dir(run):
-    """Run a comparison holding its output folder's lock, with temporary folders in OUTPUT_DIR/tmp.
-
-    The lock stops a second comparison on the same folder from computing the whole grid again;
-    the lock of a killed one is taken over. Temporary folders (a Trainer's checkpoints) go in
-    OUTPUT_DIR/tmp, where the next comparison, holding the lock, removes what a killed one left.
-    """
-
-    @functools.wraps(run)
-    def wrapper(*args, **kwargs):
-        arguments = inspect.signature(run).bind(*args, **kwargs).arguments
-        output_dir = arguments.get("output_dir")
-        if output_dir is None:
-            return run(*args, **kwargs)
-        tmp = Path(output_dir) / "tmp"
-        if arguments.get("shard") or distributed.world_size() > 1:
-            # Shared by several processes: each cell is claimed instead, and each process's
-            # checkpoints carry its tag (temp_dir removes only those of dead processes).
-            with temp_root(tmp):
-                return run(*args, **kwargs)
-        with FolderLock(output_dir), temp_root(tmp):
-            if tmp.exists():
-                logger.info("removing %s, left by an interrupted comparison", tmp)
-                shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                return run(*args, **kwargs)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-                _remove_empty_folders(Path(output_dir) / "claims")  # a claim another run holds stays
-
-    return wrapper
-
-
-@_holding_output_dir
-def compare(
-    approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str,
-    data: datasets.DatasetDict,
-    splits: Sequence[str] = ("validation", "test"),
-    sizes: Sequence[int | str] = ("all",),
-    seeds: int = 1,
-    seed: int = DEFAULT_SEED,
-    drop_rates: Sequence[float] = (),
-    robustness_split: str = "test",
-    robustness_examples: int | None = None,
-    selection_split: str | None = "validation",
-    calibration: str = "temperature",
-    output_dir: str | Path | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    verbalizers: Mapping[str, str] | None = None,
-    task: str | None = None,
-    shard: str | tuple[int, int] | None = None,
-) -> list[RunRecord]:
-    """Train every approach on the same subsets and evaluate it on the same splits.
-
-    Args:
-        approaches: names, or a mapping of name to that approach's config. A config may also
-            hold ``approach``, the registered approach when the name is a variant's (as in
-            ``{"zeroshot_channel": {"approach": "zeroshot", "mode": "channel"}}``), and
-            ``sizes`` / ``seeds`` to replace the global ones for that approach (an expensive
-            approach may stop at a smaller size). Every approach is built and checked against
-            the data's labels before the first run: a bad one is a one-line error at once.
-        data: a ``DatasetDict`` from :func:`~llmdisc.load_text_dataset`.
-        splits: the splits to evaluate on (missing ones are skipped).
-        sizes: training-set sizes (``"all"``: the whole training split); larger ones are capped.
-        seeds: how many seeds per size (``seed``, ``seed + 1``, ...): each draws its own
-            subsets and is passed to approaches that take a ``seed``.
-        seed: the first seed.
-        drop_rates: word-dropout rates for the robustness curve (empty: none), measured at the
-            largest size with the first seed.
-        robustness_split: the split whose texts are damaged (the last evaluated split if absent).
-        robustness_examples: damage a stratified subset of this many examples (``None``: all).
-        selection_split: the split passed to ``fit`` as ``eval``, for the approaches that pick
-            a checkpoint or stop early on it (``None``: none; the last checkpoint is kept).
-            Numbers on this split are then optimistic for those approaches, so it may not be
-            the split the report leads with (``test`` when evaluated, else the first split).
-        calibration: ``temperature``: fit one temperature per trained run on the selection
-            split (see :meth:`~llmdisc.classifiers.TextClassifier.calibrate`); the records hold
-            the metrics with it and ECE and log loss without it. ``platt`` / ``isotonic``:
-            scikit-learn's sigmoid / isotonic calibration instead (it can change predictions);
-            ``auto``: the one of the three with the lowest cross-validated log loss on the
-            selection split, per run. ``none``: no calibration.
-        output_dir: where to cache each finished cell (``None``: no cache).
-        resume: reuse the cells cached in ``output_dir``.
-        overwrite: discard the cells cached in ``output_dir``.
-        verbalizers: label -> word, for every approach that scores label words (its own
-            ``verbalizers`` win, label by label); see :mod:`llmdisc.lm.prompts`.
-        task: the task, picking the templates of those approaches that set none.
-        shard: ``"I/N"`` (or ``(I, N)``): run slice I of N of the grid only (see
-            :mod:`~llmdisc.comparison.shards`), caching it in ``output_dir`` for a later ``resume``
-            without ``shard`` to merge. Under ``accelerate launch`` the processes share the
-            cells (of the slice) whatever ``shard`` says, and every process returns them all.
-
-    Returns:
-        One :class:`~llmdisc.api.records.RunRecord` per (approach, size, seed, split) (of the slice), with
-        ``status`` ``failed`` and the ``error`` for a run that raised, and ``robustness``
-        (drop rate -> accuracy) on the robustness split's record of the largest size.
-    """
-    share = Share(
-        shard if isinstance(shard, tuple) else parse_shard(shard), distributed.rank(), distributed.world_size()
-    )
-    if not share.whole and output_dir is None:
-        raise LlmdiscError(
-            f"{share.describe()}: the processes share the grid through the output folder; "
-            "give an --output-dir that all of them reach"
-        )
-    distributed.own_gpu_only()  # before anything below asks torch about GPUs
-    splits = [s for s in splits if s in data]
-    if not splits:
-        raise LlmdiscError(f"none of the splits to evaluate is in the data; it has: {', '.join(data)}")
-    if seeds < 1:
-        raise LlmdiscError(f"seeds must be at least 1, got {seeds}")
-    if calibration not in CALIBRATION_METHODS:
-        raise LlmdiscError(f"unknown calibration '{calibration}'; use one of {', '.join(CALIBRATION_METHODS)}")
-    lead = lead_split(splits)  # the rule the report uses
-    if selection_split is not None and selection_split == lead and selection_split in data:
-        raise LlmdiscError(
-            f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
-            "temperatures picked on it would flatter the approaches that pick; hold out training "
-            "examples (--holdout 500), name another --selection-split, or --selection-split none"
-        )
-    bad = [r for r in drop_rates if not 0 <= r < 1]
-    if bad:
-        raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
-    train = data["train"]
-    _check_classes(train)
-    numbers, notes = parse_sizes(sizes, len(train))
-    _check_sizes(numbers, label_names(train))
-    for note in notes:
-        logger.warning(note)
-    robustness = None
-    if drop_rates:
-        split = robustness_split if robustness_split in splits else splits[-1]
-        # The subset's positions in the split, so that its per-example rows name their examples.
-        indexed = stratified_subset(
-            data[split].add_column("_llmdisc_index", list(range(len(data[split])))), robustness_examples, seed
-        )
-        robustness = {
-            "split": split,
-            "rates": [float(r) for r in drop_rates],
-            "seed": seed,
-            "index": np.asarray(indexed["_llmdisc_index"]),
-            "data": indexed.remove_columns("_llmdisc_index"),
-        }
-    manifest = {
-        "data": data_fingerprint(data),
-        "splits": splits,
-        "selection_split": selection_split,
-        "calibration": calibration,
-        "robustness": {k: v for k, v in (robustness or {}).items() if k not in ("data", "index")}
-        | {"examples": robustness_examples},
-    }
-    labels = label_names(train)
-    if verbalizers:  # checked once, before any approach names it
-        from llmdisc.lm.label_likelihood import resolve_verbalizers
-
-        resolve_verbalizers(labels, verbalizers)
-    check_task(task)
-    plan = _plan(approaches, numbers, seeds, seed, len(train), labels, notes, verbalizers, task)
-    # Only a valid plan claims the folder: a refused setting must not leave a comparison.json
-    # that makes the corrected command ask for --resume.
-    cache = RunCache(output_dir, manifest, resume, overwrite, shared=not share.whole)
-    positions = share.slice(range(len(plan)))
-    # Look every cached cell up before running anything: a refusal comes at once, not hours in.
-    cached = {p: cache.get(plan[p]) for p in positions}
-    for p in positions:
-        if cached[p] is not None:
-            logger.debug("%s, %s: cached", plan[p].name, plan[p].label)
-    todo = [p for p in share.mine(range(len(plan))) if cached[p] is None]
-    if not share.whole:
-        logger.info(
-            "%s: %d of the grid's %d cells, %d of them to run",
-            share.describe(),
-            len(share.mine(range(len(plan)))),
-            len(plan),
-            len(todo),
-        )
-    run = functools.partial(
-        _run_claimed,
-        train=train,
-        data=data,
-        splits=splits,
-        robustness=robustness,
-        calibration=calibration,
-        selection=data[selection_split] if selection_split in data else None,
-        verbalizers=verbalizers,
-    )
-    ran: dict[int, list[RunRecord]] = {}
-    with (
-        GridProgress([plan[p] for p in todo]) as progress,
-        distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext(),
-    ):
-        for p in todo:
-            ran[p] = run(plan[p], cache, progress)
-    if share.processes > 1:  # meet the others, and take what they ran
-        with distributed.group_joined():
-            parts = distributed.gather_object(ran)
-        for part in parts:
-            ran.update({p: found for p, found in part.items() if found is not None})
-    records = []
-    for p in positions:
-        found = cached[p] or ran.get(p)
-        if found is None:
-            logger.warning(
-                "%s, %s: not in these results, another run was computing it; run again with --resume when it is done",
-                plan[p].name,
-                plan[p].label,
-            )
-        records += found or []
-    if notes:
-        for record in records:
-            record.notes = "; ".join(notes)
-    return records
-
-
-def _run_claimed(
-    cell: Cell,
-    cache: RunCache,
-    progress: GridProgress,
-    train: datasets.Dataset,
-    data: datasets.DatasetDict,
-    **settings: Any,
-) -> list[RunRecord] | None:
-    """Run one cell holding its claim, cache it if it succeeded; None when another run holds the claim.
-
-    Args:
-        cell: the cell; cache: the output folder's cache; progress: the grid's progress.
-        train: the whole training split (the cell's subset is drawn from it); data: every split.
-        **settings: :func:`_run_cell`'s remaining arguments.
-    """
-    lock = claim(cache.claim_path(cell), f"{cell.name}, {cell.label}") if cache.folder is not None else None
-    if cache.folder is not None and lock is None:
-        logger.info("%s, %s: skipped, another run sharing the folder is computing it", cell.name, cell.label)
-        progress.skip(cell)
-        return None
-    try:
-        done = cache.get(cell)  # finished meanwhile by another run sharing the folder
-        if done is not None:
-            progress.skip(cell)
-            return done
-        progress.begin(cell)
-        subset = _train_subset(cell, train, cache.folder, settings["verbalizers"])
-        start = time.perf_counter()
-        done = _run_cell(
-            cell,
-            subset,
-            data,
-            settings["splits"],
-            settings["selection"],
-            settings["robustness"],
-            settings["calibration"],
-        )
-        progress.end(cell, time.perf_counter() - start)
-        if all(r.ok for r in done):
-            cache.put(cell, done)  # failures are retried on resume
-        return done
-    finally:
-        if lock is not None:
-            lock.release()
-
-
 def _plan(
-    approaches: Any,
-    numbers: list[int],
-    seeds: int,
-    seed: int,
-    n_train: int,
-    labels: list[str],
-    notes: list[str],
-    verbalizers: Mapping[str, str] | None = None,
-    task: str | None = None,
+    approaches: Any, settings: CompareSettings, numbers: list[int], train: datasets.Dataset, notes: list[str]
 ) -> list[Cell]:
     """The grid's cells, approach by approach; ``notes`` gets a line for each capped size and
     one saying which label words the likelihood approaches score.
 
-    Every approach is built from its config and checked against ``labels`` here, before any
+    Every approach is built from its config and checked against the labels here, before any
     run: an unknown key, a wrong type, an unknown model, a bad template or a verbalizer naming
     an unknown label is a one-line error naming the approach.
     """
+    labels = label_names(train)
+    if settings.verbalizers:  # checked once, before any approach names it
+        from llmdisc.lm.label_likelihood import resolve_verbalizers
+
+        resolve_verbalizers(labels, settings.verbalizers)
+    check_task(settings.task)
     plan: list[Cell] = []
     scored: dict[str, list[str] | None] = {}
     for name, config in normalise_approaches(approaches).items():
-        config = dict(config)
-        # Comparison options an approach's entry may carry, besides its own settings.
-        registered = config.pop("approach", name)
-        own_numbers = numbers
-        if "sizes" in config:
-            own_numbers, own_notes = parse_sizes(config.pop("sizes"), n_train)
-            try:
-                _check_sizes(own_numbers, labels)
-            except LlmdiscError as e:
-                raise LlmdiscError(f"approach '{name}': {e}") from None
-            for note in own_notes:
-                logger.warning("%s: %s", name, note)
-                notes.append(f"{name}: {note}")
-        own_seeds = int(config.pop("seeds", seeds))
-        synthetic = config.pop("synthetic", None)
         try:
-            synthetic = parse_synthetic(synthetic, get_classifier_class(registered).uses_training_data)
-            if get_classifier_class(registered).scores_label_words:
-                config = with_data_settings(config, verbalizers, task)
-            clf = get_classifier(registered, **config)
-            clf.check(labels, sizes=own_numbers if clf.uses_training_data else ())
+            clf, cells = _cells(name, dict(config), settings, numbers, train, notes)
         except LlmdiscError as e:
             raise LlmdiscError(f"approach '{name}': {e}") from None
         scored[name] = clf.label_words(labels)
-        cls, paradigm = type(clf), clf.paradigm
-        if not clf.uses_training_data:
-            plan.append(Cell(name, registered, cls, paradigm, config, None, None, robustness=True))
-            continue
-        plan += [
-            Cell(
-                name,
-                registered,
-                cls,
-                paradigm,
-                config,
-                n,
-                s,
-                robustness=(n == own_numbers[-1] and s == seed),
-                synthetic=synthetic,
-                largest=own_numbers[-1],
-            )
-            for s in range(seed, seed + own_seeds)
-            for n in own_numbers
-        ]
+        plan += cells
     warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
     if warning:  # one line before the first run, for the whole grid
         logger.warning(warning)
     if note:
         notes.append(note)
     return plan
+
+
+def _cells(
+    name: str,
+    config: dict[str, Any],
+    settings: CompareSettings,
+    numbers: list[int],
+    train: datasets.Dataset,
+    notes: list[str],
+) -> tuple[TextClassifier, list[Cell]]:
+    """One approach's entry: its classifier, built and checked against the labels, and its cells."""
+    labels = label_names(train)
+    # Comparison options an approach's entry may carry, besides its own settings.
+    registered = config.pop("approach", name)
+    if "sizes" in config:
+        numbers, own_notes = parse_sizes(config.pop("sizes"), len(train))
+        _check_sizes(numbers, labels)
+        for note in own_notes:
+            logger.warning("%s: %s", name, note)
+            notes.append(f"{name}: {note}")
+    seeds = int(config.pop("seeds", settings.seeds))
+    cls = get_classifier_class(registered)
+    synthetic = parse_synthetic(config.pop("synthetic", None), cls.uses_training_data)
+    if cls.scores_label_words:
+        config = with_data_settings(config, settings.verbalizers, settings.task)
+    clf = get_classifier(registered, **config)
+    clf.check(labels, sizes=numbers if clf.uses_training_data else ())
+    if not clf.uses_training_data:
+        return clf, [Cell(name, registered, type(clf), clf.paradigm, config, None, None, robustness=True)]
+    first = settings.seed
+    cells = [
+        Cell(
+            name,
+            registered,
+            type(clf),
+            clf.paradigm,
+            config,
+            n,
+            s,
+            robustness=(n == numbers[-1] and s == first),
+            synthetic=synthetic,
+            largest=numbers[-1],
+        )
+        for s in range(first, first + seeds)
+        for n in numbers
+    ]
+    return clf, cells
 
 
 def _check_classes(train: datasets.Dataset) -> None:

@@ -29,7 +29,7 @@ from llmdisc.data.files import (
     source_files,
 )
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.plumbing.config import DEFAULT_SEED, arg
+from llmdisc.plumbing.config import DEFAULT_SEED, SeedSettings, arg
 from llmdisc.plumbing.offline import hub_reachable
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(SeedSettings):
     """Where the data comes from and how to read it; every recipe's config starts with these."""
 
     data: str | dict[str, str] = arg(
@@ -315,7 +315,6 @@ class DataConfig:
     label_column: str | None = arg(None, "label column (default: label or labels)")
     label_names: list[str] | None = arg(None, "label names, comma-separated: names integer labels 0..k-1 in order")
     validation_size: float = arg(0.1, "fraction of train held out when there is no validation split")
-    seed: int = arg(DEFAULT_SEED, "random seed (subsets, splits, training)")
     data_config: str | None = arg(None, "a Hub data set's config name (sst2 of nyu-mll/glue)")
     # Not `revision`: `llmdisc evaluate --revision` already names the model's Hub revision.
     data_revision: str | None = arg(None, "a Hub data set's branch, tag or commit")

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,8 @@ __all__ = [
     "make_parser",
     "merged_values",
     "parse_config",
+    "replace_config",
+    "SeedSettings",
     "parse_mapping",
 ]
 
@@ -52,6 +55,17 @@ def arg(default: Any = None, help: str = "", **kwargs) -> Any:
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
     return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclasses.dataclass
+class SeedSettings:
+    """The one seed of a run: data subsets, splits, training, demonstrations and sampling start here.
+
+    Every config that needs a seed inherits it from here, so that a command whose settings combine
+    several groups (the data's, the comparison's) declares it once.
+    """
+
+    seed: int = arg(DEFAULT_SEED, "random seed (subsets, splits, training)")
 
 
 def _base_type(tp: Any, value: Any = None) -> tuple[Any, bool]:
@@ -170,6 +184,22 @@ def config_from_dict(cls: type[T], values: dict[str, Any], where: str = "config"
     if unknown:
         raise LlmdiscError(f"unknown {where} key(s): {', '.join(unknown)}; valid keys: {', '.join(valid)}")
     return cls(**{k: _coerce(f"{where}.{k}", hints[k], v) for k, v in values.items()})
+
+
+def replace_config(config: T, values: Mapping[str, Any], where: str = "settings") -> T:
+    """A copy of dataclass ``config`` with ``values`` replaced, coerced as :func:`config_from_dict` does.
+
+    The keyword form of a function that takes a settings object (``compare(..., sizes=[8, 32])``):
+    an unknown key is a one-line error naming the valid ones.
+    """
+    if not values:
+        return config
+    hints = typing.get_type_hints(type(config))
+    valid = [f.name for f in dataclasses.fields(config)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise LlmdiscError(f"unknown {where} key(s): {', '.join(unknown)}; valid keys: {', '.join(valid)}")
+    return dataclasses.replace(config, **{k: _coerce(f"{where}.{k}", hints[k], v) for k, v in values.items()})
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
