@@ -13,7 +13,6 @@ import pytest
 from matplotlib.image import imread
 
 import llmdisc
-from llmdisc.analysis.summary import learning_curve
 from llmdisc.classifiers.classical import NaiveBayesClassifier
 from llmdisc.cli import main
 from llmdisc.comparison.evaluation import drop_words, robustness_probabilities
@@ -199,13 +198,13 @@ def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     zs = [r for r in records if r.variant == "zs"]
     assert len(zs) == 1 and zs[0].approach == "zeroshot" and zs[0].flat and zs[0].size is None
     assert zs[0].train_examples == 0 and zs[0].to_dict()["size"] == "zero-shot"
-    curves = learning_curve(records, "test")
-    assert curves["zs"].flat and curves["naive_bayes"].sizes == [8, 64]
-    # The flat line spans the plot; the x axis shows only real training sizes (a log axis has no 0).
     from llmdisc.analysis.analyse import analyse
     from llmdisc.reporting.plots import plot_learning_curves
 
-    path = plot_learning_curves(analyse(records), tmp_path / "lc.png")
+    analysis = analyse(records)
+    assert analysis.curves["zs"].flat and analysis.curves["naive_bayes"].sizes == [8, 64]
+    # The flat line spans the plot; the x axis shows only real training sizes (a log axis has no 0).
+    path = plot_learning_curves(analysis, tmp_path / "lc.png")
     assert path.stat().st_size > 10_000
 
 

@@ -23,6 +23,7 @@ The statistics:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from llmdisc.analysis.summary import MEAN_COSTS, by_variant, report_split
 from llmdisc.api.findings import (
     ALPHA,
     Analysis,
@@ -45,8 +45,9 @@ from llmdisc.api.findings import (
     RobustnessCurve,
     TemplateSpread,
 )
-from llmdisc.api.records import RunRecord
+from llmdisc.api.records import Costs, RunRecord
 from llmdisc.comparison.anomaly import AnomalyScores, anomaly_result
+from llmdisc.comparison.settings import lead_split
 from llmdisc.metrics.classification import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
 
 __all__ = [
@@ -60,6 +61,11 @@ __all__ = [
     "BOOTSTRAP_SEED",
     "INTERVAL_METRICS",
     "BIAS_SHIFTED",
+    "MEAN_COSTS",
+    "by_variant",
+    "failed_runs",
+    "failures",
+    "report_split",
 ]
 
 #: Bootstrap resamples, and the seed of their draws (fixed: the same report every time).
@@ -71,6 +77,44 @@ INTERVAL_METRICS: tuple[Metric, ...] = (ACCURACY, MACRO_F1, ECE, LOG_LOSS, BRIER
 #: interval moved by (estimate - mean of the resamples), so it measures the spread around the
 #: estimate, not the resampling's own bias; clipped at 0, below which they cannot go.
 BIAS_SHIFTED: tuple[Metric, ...] = (ECE,)
+
+
+#: The cost fields averaged over seeds (the parameter counts are the same for every seed).
+MEAN_COSTS = tuple(f.name for f in dataclasses.fields(Costs) if not f.name.startswith("parameters_"))
+
+
+def report_split(records: Sequence[RunRecord]) -> str | None:
+    """The split the report leads with (:func:`~llmdisc.comparison.settings.lead_split` of the
+    successful records' splits)."""
+    return lead_split([r.split for r in records if r.ok])
+
+
+def by_variant(records: Sequence[RunRecord], split: str) -> dict[str, list[RunRecord]]:
+    """The successful records on ``split``, grouped by variant in order of first appearance."""
+    out: dict[str, list[RunRecord]] = {}
+    for r in records:
+        if r.ok and r.split == split:
+            out.setdefault(r.variant, []).append(r)
+    return out
+
+
+def failures(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """One record per variant that failed (at any size or seed), with its error."""
+    seen, out = set(), []
+    for r in records:
+        if not r.ok and r.variant not in seen:
+            seen.add(r.variant)
+            out.append(r)
+    return out
+
+
+def failed_runs(records: Sequence[RunRecord]) -> tuple[int, int]:
+    """(failed, all) runs in ``records``: a run is one (variant, size, seed), whatever its splits."""
+    runs: dict[tuple, bool] = {}
+    for r in records:
+        key = (r.variant, r.size, r.seed)
+        runs[key] = runs.get(key, False) or not r.ok
+    return sum(runs.values()), len(runs)
 
 
 def method_text(n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> str:

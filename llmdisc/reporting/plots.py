@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmdisc.analysis.summary import largest_size_rows
 from llmdisc.api.records import RunRecord
 from llmdisc.metrics.classification import ACCURACY, ECE
 
@@ -127,11 +126,20 @@ def plot_learning_curves(analysis: Analysis, path: str | Path) -> Path | None:
     )
 
 
+def _drawn(records: Sequence[RunRecord], split: str) -> list[RunRecord]:
+    """The records to draw, one panel or point each: the successful ones on ``split``, as given.
+
+    The report passes the analysis's choice, each approach at its largest size with its first
+    seed (``[g.records[0] for g in analysis.summary]``): plots group and compute nothing.
+    """
+    return [r for r in records if r.ok and r.split == split]
+
+
 def plot_reliability(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
-    """A reliability diagram per approach (largest size, first seed), with its ECE."""
+    """A reliability diagram per record (see :func:`_drawn`), with its ECE."""
     from matplotlib.figure import Figure
 
-    rows = [r for r in largest_size_rows(records, split) if r.reliability]
+    rows = [r for r in _drawn(records, split) if r.reliability]
     if not rows:
         return None
     cols = min(4, len(rows))
@@ -204,8 +212,8 @@ def plot_robustness(records: Sequence[RunRecord], path: str | Path, analysis: An
 
 
 def plot_cost(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
-    """Accuracy against training plus prediction time (log scale), one point per approach."""
-    rows = largest_size_rows(records, split)
+    """Accuracy against training plus prediction time (log scale), one point per record (see :func:`_drawn`)."""
+    rows = _drawn(records, split)
     if not rows:
         return None
     fig, ax, colours = _canvas(records)
@@ -275,10 +283,10 @@ def plot_confusion_matrix(
 
 
 def plot_confusion_matrices(records: Sequence[RunRecord], split: str, path: str | Path) -> Path | None:
-    """A confusion matrix per approach (largest size, first seed), as the reliability diagrams are."""
+    """A confusion matrix per record (see :func:`_drawn`), as the reliability diagrams are."""
     from matplotlib.figure import Figure
 
-    rows = [r for r in largest_size_rows(records, split) if r.confusion]
+    rows = [r for r in _drawn(records, split) if r.confusion]
     if not rows:
         return None
     k = len(rows[0].confusion)

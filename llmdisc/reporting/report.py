@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmdisc.analysis.analyse import INTERVAL_METRICS, analyse
-from llmdisc.analysis.summary import failures
+from llmdisc.analysis.analyse import INTERVAL_METRICS, analyse, failures
 from llmdisc.api.findings import Analysis
 from llmdisc.api.records import RunRecord
 from llmdisc.comparison.prediction_files import write_predictions
