@@ -9,7 +9,7 @@ STAMP = $(VENV)/.llmdisc-installed
 # apt needs root: sudo when not root (-n: fail rather than prompt for a password).
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: setup browser demo test test-demo bench clean
+.PHONY: setup browser demo test lint test-demo bench clean
 
 setup: $(STAMP)
 
@@ -33,8 +33,14 @@ browser:
 demo: setup
 	$(BIN)/llmdisc compare --overwrite
 
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest
+
+# ruff's lint and format check, and import-linter's layer contracts (pyproject.toml): seconds.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The whole demo comparison with the real models, end to end (about 10 minutes on 2 cores): kept
 # out of `make test` so that the suite stays near 15 minutes; CI runs both.
