@@ -122,3 +122,80 @@ def test_the_templates_ship_with_the_package():
     assert {package / "hub/templates/model_card.md.j2", package / "reporting/templates/report.html.j2"} <= templates
     assert templates <= shipped, templates - shipped
     assert any(d.replace(" ", "").startswith("jinja2>=") for d in project["project"]["dependencies"])
+
+
+def test_a_model_card_with_nothing_optional_says_so_in_each_section(tmp_path):
+    """No settings, usage, metrics or limits: each section still says something, and the card parses."""
+    from huggingface_hub import ModelCard
+
+    from llmdisc.api.records import TrainInfo
+    from llmdisc.hub.repos import ModelCardInfo, write_model_card
+
+    card = ModelCardInfo("custom", "generative", "transformers", ["a", "b"], {}, None, TrainInfo(), "It <works>.")
+    write_model_card(card, tmp_path)
+    text = ModelCard.load(tmp_path / "README.md").text
+    for expected in (
+        "# llmdisc custom: a generative text classifier\n\nIt <works>.\n",
+        "- **Labels:** `a`, `b`\n- **Training data:** not recorded (? training examples)\n",
+        '.from_pretrained("path/to/this/folder")',
+        "# columns: ['a', 'b']\n```\n\nThis approach has no stand-alone form; load it with llmdisc.\n\n## Hyper",
+        "| setting | value |\n| --- | --- |\n| (none) | |\n\n## Metrics\n\nNot evaluated when saved.\n\n## Intended",
+        "- Calibration was not measured; check it on your data before thresholding.\n",
+    ):
+        assert expected in text, expected
+    assert "ECE" not in text and "With transformers only" not in text
+
+
+def test_a_model_card_shows_its_usage_settings_metrics_and_limits(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from llmdisc.api.records import TrainInfo
+    from llmdisc.hub.repos import ModelCardInfo, write_model_card
+
+    info = TrainInfo(metrics={"test": {"accuracy": 0.5, "macro_f1": 0.25, "log_loss": 0.7, "ece": 0.125}})
+    card = ModelCardInfo(
+        "custom",
+        "discriminative",
+        "transformers",
+        ["a", "b"],
+        {"alpha": 1, "checkpoint_dir": "/tmp/x"},
+        None,
+        info,
+        "How.",
+        usage=("transformers", "\nprobs = 1\n\n"),
+        limits=["one", "two"],
+    )
+    write_model_card(card, tmp_path, repo_id="me/m")
+    loaded = ModelCard.load(tmp_path / "README.md")
+    assert loaded.data.model_name == "m" and len(loaded.data.eval_results) == 2  # accuracy and macro-F1
+    text = loaded.text
+    for expected in (
+        "```\n\n### With transformers only\n\n```python\nprobs = 1\n```\n\n## Hyper-parameters",
+        "| --- | --- |\n| `alpha` | `1` |\n\n## Metrics",  # where checkpoints went is no setting
+        "| split | accuracy | macro-F1 | log loss | ECE |\n| --- | --- | --- | --- | --- |\n"
+        "| test | 0.5000 | 0.2500 | 0.7000 | 0.1250 |\n\n## Intended",
+        "- Probabilities are only as calibrated as the ECE above says; check it on your data before thresholding.\n"
+        "- one\n- two\n",
+    ):
+        assert expected in text, expected
+    assert text.endswith("- two\n") and "checkpoint_dir" not in text
+
+
+def test_a_dataset_card_without_a_summary_or_a_verdict(tmp_path):
+    from huggingface_hub import DatasetCard
+
+    from llmdisc.analysis.analyse import analyse
+    from llmdisc.reporting.hub_dataset import write_dataset_card
+
+    (tmp_path / "results.csv").write_text("variant,accuracy\nnb,0.5\n")
+    analysis = analyse([])
+    settings = {"data": "/home/me/reviews.csv", "approaches": {"nb": {}, "lr": {}}}
+    text = DatasetCard.load(write_dataset_card(tmp_path, "me/cmp", analysis, settings)).text
+    assert f"## Verdict\n\n- {analysis.verdict[0]}\n\n\n## Files" in text  # no summary section
+    assert "classifiers (`nb`, `lr`) trained\non the same subsets of **reviews.csv (local)**" in text
+    assert "| `data` | `reviews.csv (local)` |\n| `approaches` | `{'nb': {}, 'lr': {}}` |\n" in text
+    assert "/home/me" not in text
+    analysis.verdict.clear()
+    summary = markdown_table((["approach"], [["nb"]]))
+    text = DatasetCard.load(write_dataset_card(tmp_path, "me/cmp", analysis, settings, summary)).text
+    assert f"## Verdict\n\n- (no verdict: no run succeeded)\n\n## Summary\n\n{summary}\n\n## Files" in text
