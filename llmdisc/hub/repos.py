@@ -1,8 +1,9 @@
 """The Hugging Face Hub: model cards, checks that fail before training, uploads, dry runs.
 
 What is pushed is exactly the folder that ``save_pretrained`` wrote (except a LoRA ``merged/``
-sub-folder, a full model kept for local use). The model card (``README.md``) is written with
-``huggingface_hub.ModelCard``; its ``model-index`` holds the metrics, and its "How to use"
+sub-folder, a full model kept for local use). The model card (``README.md``) is rendered from
+``templates/model_card.md.j2`` and saved with ``huggingface_hub.ModelCard``; its metadata is
+``ModelCardData``, its ``model-index`` holds the metrics, and its "How to use"
 section shows the approach's own vanilla-library code (a transformers pipeline, peft, skops)
 next to llmdisc's.
 
@@ -25,6 +26,7 @@ from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.loading import ALIASES, hub_base_model
 from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, MACRO_F1, METRICS
 from llmdisc.plumbing.offline import hub_reachable
+from llmdisc.plumbing.templates import render
 from llmdisc.version import __version__
 
 if TYPE_CHECKING:  # only for the annotation
@@ -164,7 +166,8 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
     The card's metadata (library, tags, base model, data set, metrics in ``model-index`` form)
     parses with ``huggingface_hub.ModelCard.load``; its text says what the approach is, its base
     model, data, labels, hyper-parameters, training time, intended use and limits, and how to
-    load it with llmdisc and with the approach's own library.
+    load it with llmdisc and with the approach's own library. The text is
+    ``templates/model_card.md.j2``, given values formatted here.
 
     Args:
         card: what the classifier being saved says about itself (``clf.card_info(repo)``).
@@ -174,93 +177,48 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
     from huggingface_hub import ModelCard, ModelCardData
 
     info = card.info
-    base_model = hub_base_model(card.base_model)
     results = _metrics_to_model_index(info)
-    repo = repo_id or REPO_PLACEHOLDER
     data = ModelCardData(
         library_name=card.library,
         pipeline_tag="text-classification",
         tags=["llmdisc", "text-classification", card.paradigm, card.approach],
-        base_model=base_model,
+        base_model=hub_base_model(card.base_model),
         # Only a Hub data set id belongs in the metadata; a local source is named in the text.
         datasets=[info.dataset] if info.dataset and hub_base_model(info.dataset) == info.dataset else None,
         # model-index needs a model name.
         model_name=(repo_id.split("/")[-1] if repo_id else f"llmdisc-{card.approach}") if results else None,
         eval_results=results or None,
     )
-    # Where checkpoints went is not a hyper-parameter, and local paths do not belong on the Hub.
-    settings = (
-        "\n".join(f"| `{k}` | `{public_value(v)}` |" for k, v in card.settings.items() if k != "checkpoint_dir")
-        or "| (none) | |"
-    )
-    metrics = "\n".join(
-        f"| {split} | " + " | ".join(m.format(values.get(m.name, float("nan"))) for m in _CARD_METRICS) + " |"
-        for split, values in info.metrics.items()
-    )
-    metrics_header = (
-        "| split | "
-        + " | ".join(m.label for m in _CARD_METRICS)
-        + " |\n|"
-        + " --- |" * (len(_CARD_METRICS) + 1)
-        + "\n"
-    )
-    vanilla = card.usage
-    vanilla_text = (
-        f"### With {vanilla[0]} only\n\n```python\n{vanilla[1].strip()}\n```\n"
-        if vanilla
-        else "This approach has no stand-alone form; load it with llmdisc.\n"
-    )
-    limits = "\n".join(f"- {line}" for line in card.limits)
-    name = repo_id.split("/")[-1] if repo_id else f"llmdisc {card.approach}"
-    dataset = public_value(info.dataset or "not recorded")
-    content = f"""---
-{data.to_yaml()}
----
-
-# {name}: a {card.paradigm} text classifier
-
-{card.how_it_works}
-
-- **Approach:** `{card.approach}`, {PARADIGMS.get(card.paradigm, card.paradigm)}.
-- **Base model:** {base_model_text(card.base_model)}
-- **Labels:** {", ".join(f"`{label}`" for label in card.labels)}
-- **Training data:** {dataset} ({info.train_examples if info.train_examples is not None else "?"} training examples)
-- **Training time:** {_training_text(info)}
-- **Made with:** [llmdisc](https://pypi.org/project/llmdisc/) {__version__}
-
-## How to use
-
-### With llmdisc
-
-```python
-from llmdisc import TextClassifier
-
-clf = TextClassifier.from_pretrained("{repo}")  # a Hub repo id or a local folder
-clf.predict_proba(["a text to classify"])  # columns: {card.labels}
-```
-
-{vanilla_text}
-## Hyper-parameters
-
-| setting | value |
-| --- | --- |
-{settings}
-
-## Metrics
-
-{metrics_header + metrics if metrics else "Not evaluated when saved."}
-
-## Intended use and limits
-
-Made to compare discriminative and generative classifiers with llmdisc, and to classify text like
-the training data into the labels above; it predicts nothing else.
-
-- Expect lower accuracy on text unlike the training data ({dataset}): other domains, languages or lengths.
-- {"Probabilities are only as calibrated as the ECE above says" if metrics else "Calibration was not measured"}\
-; check it on your data before thresholding.
-{limits}
-"""
+    content = render("llmdisc.hub", "model_card.md.j2", metadata=data.to_yaml(), **_card_text(card, repo_id))
     ModelCard(content).save(folder / "README.md")
+
+
+def _card_text(card: ModelCardInfo, repo_id: str | None) -> dict[str, Any]:
+    """The values of the card's text (``templates/model_card.md.j2``), each formatted as the card shows it."""
+    info = card.info
+    return {
+        "name": repo_id.split("/")[-1] if repo_id else f"llmdisc {card.approach}",
+        "paradigm": card.paradigm,
+        "paradigm_text": PARADIGMS.get(card.paradigm, card.paradigm),
+        "how_it_works": card.how_it_works,
+        "approach": card.approach,
+        "base_model": base_model_text(card.base_model),
+        "labels": card.labels,
+        "dataset": public_value(info.dataset or "not recorded"),
+        "train_examples": info.train_examples if info.train_examples is not None else "?",
+        "training_time": _training_text(info),
+        "version": __version__,
+        "repo": repo_id or REPO_PLACEHOLDER,
+        "usage": (card.usage[0], card.usage[1].strip()) if card.usage else None,
+        # Where checkpoints went is not a hyper-parameter, and local paths do not belong on the Hub.
+        "settings": [(k, public_value(v)) for k, v in card.settings.items() if k != "checkpoint_dir"],
+        "metric_labels": [m.label for m in _CARD_METRICS],
+        "metrics": [
+            (split, [m.format(values.get(m.name, float("nan"))) for m in _CARD_METRICS])
+            for split, values in info.metrics.items()
+        ],
+        "limits": card.limits,
+    }
 
 
 # ---- pushing ---------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
 
 What :func:`llmdisc.commands.evaluate.main` (``llmdisc evaluate MODEL --output-dir DIR``)
 writes, from the :class:`~llmdisc.api.records.Evaluation` of each split. Each file is written
-atomically.
+atomically. The report is one list of splits (their plots, with :data:`PLOTS`' words, and
+confusion tables) built here once and shown by ``templates/evaluation.md.j2`` and
+``templates/evaluation.html.j2``, on the comparison report's page and tables (:mod:`llmdisc.reporting.pages`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,16 +18,48 @@ import numpy as np
 
 from llmdisc.api.records import Evaluation, RunRecord
 from llmdisc.metrics.classification import ECE
-from llmdisc.plumbing.atomic_files import atomic_file, atomic_write_text, write_json
+from llmdisc.plumbing.atomic_files import atomic_file, write_json
+from llmdisc.plumbing.templates import Table
+from llmdisc.reporting.pages import Section, write_pages
 from llmdisc.reporting.plots import plot_confusion_matrix, plot_model_reliability
-from llmdisc.reporting.report import format_table, markdown_table
+from llmdisc.reporting.report import runs_table
 
 if TYPE_CHECKING:
     import datasets
 
     from llmdisc.classifiers import TextClassifier
 
-__all__ = ["prediction_rows", "write_evaluation"]
+__all__ = ["SplitReport", "prediction_rows", "write_evaluation"]
+
+# Each split's plots: (key, heading, what it shows). Written once: both templates loop over them.
+PLOTS = (
+    (
+        "reliability",
+        "Calibration",
+        "Reliability diagram: accuracy within each confidence bin (15 equal-width bins); "
+        "bars on the diagonal are perfectly calibrated.",
+    ),
+    (
+        "confusion",
+        "Confusion matrix",
+        "Rows: gold labels; columns: predicted; counts in the cells, colour by the share of the row.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """One evaluated split as the report shows it.
+
+    Attributes:
+        name: the split's name.
+        sections: its plots (those drawn), each with its heading and text.
+        confusion: the confusion matrix as a table (report.md only: report.html shows it as a plot).
+    """
+
+    name: str
+    sections: list[Section]
+    confusion: Table
 
 
 def prediction_rows(split: str, data: datasets.Dataset, labels: list[str], probs: np.ndarray) -> dict[str, list]:
@@ -91,60 +124,37 @@ def write_evaluation(
         },
     )
 
-    title = f"llmdisc evaluation: {model} ({clf.name}) on {data_name}"
-    table = format_table(list(records.values()))
-    md = [f"# {title}", "", table, ""]
-    page = [f"<h1>{html.escape(title)}</h1>", f"<pre>{html.escape(table)}</pre>"]
-    for name, r in records.items():
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        drawn = [
-            (
-                "Calibration",
-                "Reliability diagram: accuracy within each confidence bin (15 equal-width bins); "
-                "bars on the diagonal are perfectly calibrated.",
-                plot_model_reliability(
-                    r.reliability,
-                    r.metrics[ECE.name],
-                    clf.name,
-                    clf.paradigm,
-                    name,
-                    output_dir / "plots" / f"reliability-{safe}.png",
-                ),
-            ),
-            (
-                "Confusion matrix",
-                "Rows: gold labels; columns: predicted; counts in the cells, colour by the share of the row.",
-                plot_confusion_matrix(
-                    r.confusion, clf.labels, output_dir / "plots" / f"confusion-{safe}.png", f"{clf.name} on {name}"
-                ),
-            ),
-        ]
-        md += [f"## {name}", ""]
-        page.append(f"<h2>{html.escape(name)}</h2>")
-        for heading, text, path in drawn:
-            if path is None:
-                continue
-            md += [f"### {heading}", "", text, "", f"![{heading}](plots/{path.name})", ""]
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            page += [
-                f"<h3>{heading}</h3>",
-                f"<p>{html.escape(text)}</p>",
-                f"<img alt='{heading}' src='data:image/png;base64,{data}'>",
-            ]
-        confusion = (
-            ["gold \\ predicted", *clf.labels],
-            [[gold, *map(str, row)] for gold, row in zip(clf.labels, r.confusion)],
-        )
-        md += [markdown_table(confusion), ""]
-    atomic_write_text(output_dir / "report.md", "\n".join(md))
-    atomic_write_text(
-        output_dir / "report.html",
-        f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }}
-img {{ max-width: 100%; }}</style></head><body>
-{chr(10).join(page)}
-</body></html>
-""",
+    splits_shown = [_split_report(clf, name, r, output_dir / "plots") for name, r in records.items()]
+    return write_pages(
+        output_dir,
+        "evaluation",
+        title=f"llmdisc evaluation: {model} ({clf.name}) on {data_name}",
+        runs=runs_table(list(records.values())),
+        splits=splits_shown,
     )
-    return output_dir / "report.md"
+
+
+def _split_report(clf: TextClassifier, name: str, record: RunRecord, folder: Path) -> SplitReport:
+    """Draw one split's plots into ``folder``; return what the report shows of the split."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    paths = {
+        "reliability": plot_model_reliability(
+            record.reliability,
+            record.metrics[ECE.name],
+            clf.name,
+            clf.paradigm,
+            name,
+            folder / f"reliability-{safe}.png",
+        ),
+        "confusion": plot_confusion_matrix(
+            record.confusion, clf.labels, folder / f"confusion-{safe}.png", f"{clf.name} on {name}"
+        ),
+    }
+    return SplitReport(
+        name=name,
+        sections=[Section(key, heading, text, plot=paths[key]) for key, heading, text in PLOTS if paths[key]],
+        confusion=(
+            ["gold \\ predicted", *clf.labels],
+            [[gold, *map(str, row)] for gold, row in zip(clf.labels, record.confusion)],
+        ),
+    )

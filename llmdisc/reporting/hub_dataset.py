@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmdisc.hub.repos import describe_upload, public_value, upload_folder
 from llmdisc.plumbing.atomic_files import atomic_file
+from llmdisc.plumbing.templates import render
 from llmdisc.version import __version__
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def write_dataset_card(
     """Write ``folder/README.md``: the Hub dataset card of a comparison.
 
     Its metadata has ``configs`` (``predictions``, the default, and ``results``), tags and,
-    when given, a license; its text the verdict, the summary table, the files and how to load them.
+    when given, a license; its text (``templates/dataset_card.md.j2``) the verdict, the summary
+    table, the files and how to load them.
 
     Args:
         folder: the comparison's output folder (``report.md`` and the rest already written).
@@ -89,55 +91,19 @@ def write_dataset_card(
         ],
     )
     approaches = settings.get("approaches")
-    names = ", ".join(f"`{a}`" for a in (approaches if isinstance(approaches, (list, dict)) else [approaches]))
-    verdict = "\n".join(f"- {line}" for line in analysis.verdict) or "- (no verdict: no run succeeded)"
-    source = public_value(settings.get("data", "not recorded"))
-    content = (
-        f"""---
-{data.to_yaml()}
----
-
-# llmdisc comparison: {repo_id.split("/")[-1]}
-
-The results of `llmdisc compare`: discriminative and generative text classifiers ({names}) trained
-on the same subsets of **{source}** and evaluated on the same splits, with every run's
-per-example probabilities. Made with [llmdisc](https://pypi.org/project/llmdisc/) {__version__}.
-
-## Verdict
-
-{verdict}
-
-{"## Summary" + chr(10) + chr(10) + summary + chr(10) if summary else ""}
-## Files
-
-| file | what it holds |
-| --- | --- |
-| `predictions.parquet` | one row per (run, example): `variant`, `approach`, `paradigm`, `size`, `seed`, `split`, \
-`drop_rate`, `index` (the example's position in its split), `label`, one `prob_LABEL` column per label |
-| `results.parquet`, `results.csv`, `results.json` | one row per run: metrics with 95% intervals, costs, \
-device and dtype |
-| `analysis.json` | the verdict, intervals, paired tests, crossovers and claims |
-| `report.md`, `report.html`, `plots/` | the report, as `llmdisc compare` wrote it |
-| `comparison.json` | the data's fingerprint and the settings a resume must share |
-
-The texts are not included: `index` points into the data set's splits ({source}).
-
-## How to use
-
-```python
-from datasets import load_dataset
-
-predictions = load_dataset("{repo_id}", split="train")            # per-example probabilities
-results = load_dataset("{repo_id}", "results", split="train")     # one row per run
-```
-
-## Settings
-
-| setting | value |
-| --- | --- |
-"""
-        + "\n".join(f"| `{k}` | `{public_value(v)}` |" for k, v in settings.items())
-        + "\n"
+    content = render(
+        "llmdisc.reporting",
+        "dataset_card.md.j2",
+        metadata=data.to_yaml(),
+        name=repo_id.split("/")[-1],
+        repo_id=repo_id,
+        # A mapping of approaches (each with its settings) is named by its keys.
+        approaches=list(approaches) if isinstance(approaches, (list, dict)) else [approaches],
+        source=public_value(settings.get("data", "not recorded")),
+        version=__version__,
+        verdict=analysis.verdict,
+        summary=summary,
+        settings=[(k, public_value(v)) for k, v in settings.items()],
     )
     path = folder / "README.md"
     DatasetCard(content).save(path)

@@ -4,15 +4,15 @@
 The report renders one :class:`~llmdisc.api.findings.Analysis` and computes nothing itself: the
 verdict first (before any table), then the tables and plots. It leads with the test split when it
 was evaluated (approaches that pick a checkpoint on validation look slightly better there). Every
-table is built once, as rows of strings, and rendered both as Markdown and as HTML; the HTML
-embeds its plots, so it is one file to share.
+table is built once, as rows of strings, and the sections (:data:`SECTIONS`: heading and text,
+then a plot, a table or both) once, as a list of :class:`~llmdisc.reporting.pages.Section`; the
+templates ``report.md.j2`` and ``report.html.j2`` show that one list as Markdown and as HTML. The
+HTML embeds its plots, so it is one file to share.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +24,8 @@ from llmdisc.api.records import RunRecord
 from llmdisc.comparison.prediction_files import write_predictions
 from llmdisc.metrics.classification import ACCURACY, ECE, LOG_LOSS, METRICS
 from llmdisc.plumbing.atomic_files import atomic_write_text, write_json
+from llmdisc.plumbing.templates import Table, markdown_table
+from llmdisc.reporting.pages import Section, write_pages
 from llmdisc.reporting.plots import (
     plot_confusion_matrices,
     plot_cost,
@@ -32,19 +34,25 @@ from llmdisc.reporting.plots import (
     plot_robustness,
 )
 
-__all__ = ["format_table", "markdown_table", "report_tables", "write_report", "PREDICTIONS"]
+__all__ = [
+    "PREDICTIONS",
+    "format_table",
+    "markdown_table",
+    "report_sections",
+    "report_tables",
+    "runs_table",
+    "write_report",
+]
 
 #: The export of every run's per-example predictions (see :mod:`llmdisc.comparison.prediction_files`).
 PREDICTIONS = "predictions.parquet"
-
-Table = tuple[list[str], list[list[str]]]  # (headers, rows of cells)
 
 
 def _number(value: float | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def _runs_table(records: Sequence[RunRecord]) -> Table:
+def runs_table(records: Sequence[RunRecord]) -> Table:
     """One row per record: identity columns, every metric of the registry, two costs, and where
     it ran (its predict ex/s depend on that)."""
     headers = (
@@ -66,23 +74,9 @@ def _runs_table(records: Sequence[RunRecord]) -> Table:
     return headers, rows
 
 
-def markdown_table(table: Table) -> str:
-    headers, rows = table
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _html_table(table: Table) -> str:
-    headers, rows = table
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def format_table(records: Sequence[RunRecord]) -> str:
     """A Markdown table with one row per record; failed approaches show their error."""
-    return markdown_table(_runs_table(records))
+    return markdown_table(runs_table(records))
 
 
 # The summary's cost columns: (cost field, header, format).
@@ -313,7 +307,7 @@ def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None
     failed = failures(records)
     if failed:
         tables["failures"] = (["approach", "status", "error"], [[r.variant, "FAILED", r.error or ""] for r in failed])
-    tables["runs"] = _runs_table(records)
+    tables["runs"] = runs_table(records)
     return tables
 
 
@@ -356,7 +350,10 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-SECTIONS = [  # (table or plot key, heading, what it shows)
+# The report's sections, in order: (table or plot key, heading, what it shows). Written once: both
+# templates loop over them (report_sections). A new section is a row here and a table (report_tables) or
+# a plot (PLOTS) of its key.
+SECTIONS = [
     (
         "summary",
         "Summary",
@@ -473,6 +470,15 @@ NOTE = (
 )
 
 
+def report_sections(tables: Mapping[str, Table], plots: Mapping[str, Path]) -> list[Section]:
+    """The report's sections, in :data:`SECTIONS`' order: those with a table or a plot to show."""
+    return [
+        Section(key, heading, text, plot=plots.get(key), table=tables.get(key))
+        for key, heading, text in SECTIONS
+        if key in tables or key in plots
+    ]
+
+
 def _draw_plots(analysis: Analysis, records: Sequence[RunRecord], folder: Path) -> dict[str, Path]:
     split = analysis.split
     if split is None:
@@ -523,57 +529,16 @@ def write_report(
     if any(r.per_example is not None for r in records):  # records read back from JSON hold none to write
         write_predictions(records, output_dir / PREDICTIONS)
     plots = _draw_plots(analysis, records, output_dir / "plots")
-    tables = report_tables(records, analysis)
     split = analysis.split
-    lead = f"Split reported: **{split}**." if split else "No approach ran successfully."
-    md = [f"# {title}", "", lead, "", "## Verdict", ""] + [f"- {line}" for line in analysis.verdict] + [""]
-    md += [f"- Note: {n}" for n in [*notes, *analysis.notes]] + [""]
-    page = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(lead.replace('**', ''))}</p>"]
-    page += [
-        "<h2>Verdict</h2>",
-        "<ul class='verdict'>" + "".join(f"<li>{html.escape(line)}</li>" for line in analysis.verdict) + "</ul>",
-    ]
-    page += [f"<p class='note'>Note: {html.escape(n)}</p>" for n in [*notes, *analysis.notes]]
-    for key, heading, text in SECTIONS:
-        if key not in tables and key not in plots:
-            continue
-        md += [f"## {heading}", "", text, ""]
-        page += [f"<h2>{html.escape(heading)}</h2>", f"<p>{html.escape(text)}</p>"]
-        if key in plots:
-            md += [f"![{heading}](plots/{plots[key].name})", ""]
-            data = base64.b64encode(plots[key].read_bytes()).decode("ascii")
-            page.append(f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
-        if key in tables:
-            md += [markdown_table(tables[key]), ""]
-            page.append(_html_table(tables[key]))
-    settings_md = "\n".join(f"- `{k}`: `{v}`" for k, v in settings.items())
-    md += ["## Settings", "", analysis.method, "", NOTE, "", settings_md, ""]
-    page += [
-        "<h2>Settings</h2>",
-        f"<p>{html.escape(analysis.method)}</p>",
-        f"<p>{html.escape(NOTE)}</p>",
-        "<ul>"
-        + "".join(
-            f"<li><code>{html.escape(str(k))}</code>: <code>{html.escape(str(v))}</code></li>"
-            for k, v in settings.items()
-        )
-        + "</ul>",
-    ]
-    atomic_write_text(output_dir / "report.md", "\n".join(md))
-    atomic_write_text(
-        output_dir / "report.html",
-        f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
-img {{ max-width: 100%; border: 1px solid #eee; }} .note {{ color: #a35; }}
-ul.verdict {{ background: #f5f8ff; border-left: 4px solid #36c; padding: 0.6em 0.6em 0.6em 2em; line-height: 1.45; }}
-</style></head><body>
-{chr(10).join(page)}
-</body></html>
-""",
+    return write_pages(
+        output_dir,
+        "report",
+        title=title,
+        lead=f"Split reported: **{split}**." if split else "No approach ran successfully.",
+        verdict=analysis.verdict,
+        notes=[*notes, *analysis.notes],
+        sections=report_sections(report_tables(records, analysis), plots),
+        method=analysis.method,
+        metrics_note=NOTE,
+        settings=settings,
     )
-    return output_dir / "report.md"
