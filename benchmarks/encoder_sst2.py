@@ -30,7 +30,7 @@ import llmdisc
 from llmdisc.classifiers.encoder import EncoderClassifier
 from llmdisc.classifiers.logits import tokenize_texts
 from llmdisc.lm.loading import load_model
-from llmdisc.training.trainer import TrainerSettings, train_model
+from llmdisc.training.trainer import TrainerSettings, TrainingTask, train_model
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 
@@ -59,7 +59,9 @@ def speed(data, steps: int, batch_size: int) -> dict:
             learning_rate=1e-4,
         )
         start = time.perf_counter()
-        train_model(model, tokenizer, ds, None, settings, collator, save_strategy="no")
+        train_model(
+            model, tokenizer, ds, None, settings, TrainingTask(collator, training_overrides={"save_strategy": "no"})
+        )
         seconds = time.perf_counter() - start
         out[mode] = {
             "examples": steps * batch_size,

@@ -33,7 +33,7 @@ from llmdisc.lm.devices import model_placement, place_for_inference
 from llmdisc.lm.loading import check_model_available, load_model, load_model_config
 from llmdisc.metrics.classification import softmax
 from llmdisc.plumbing.config import arg
-from llmdisc.training.trainer import TrainerSettings, check_run_options, train_model
+from llmdisc.training.trainer import TrainerSettings, TrainingTask, check_run_options, train_model
 
 if TYPE_CHECKING:
     import datasets
@@ -137,8 +137,10 @@ class EncoderClassifier(TextClassifier):
             train_ds,
             eval_ds,
             c,
-            DataCollatorWithPadding(self.tokenizer),
-            class_weights=class_weight_vector(c.class_weight, self.labels, labels, self.name),
+            TrainingTask(
+                DataCollatorWithPadding(self.tokenizer),
+                class_weights=class_weight_vector(c.class_weight, self.labels, labels, self.name),
+            ),
         )
         self.info.trainer = run
         place_for_inference(self.model, c.device, c.dtype).eval()

@@ -62,6 +62,7 @@ from llmdisc.plumbing.config import arg
 from llmdisc.training.trainer import (
     MAX_BATCH_TOKENS_HELP,
     TrainerSettings,
+    TrainingTask,
     check_run_options,
     compute_classification_metrics,
     train_model,
@@ -364,10 +365,12 @@ class LoraClassifier(TextClassifier):
             train_ds,
             eval_ds,
             settings,
-            collator,
-            metrics,
-            class_weights=weights if sequence else None,
-            sparse_logits=c.sparse_logits and not sequence,
+            TrainingTask(
+                collator,
+                metrics,
+                class_weights=weights if sequence else None,
+                sparse_logits=c.sparse_logits and not sequence,
+            ),
         )
         self.info.trainer = run
         # The language-model heads learn P(label word | prompt) over the tokens, where no class

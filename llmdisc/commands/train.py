@@ -94,17 +94,7 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         mergeable = [name for name in available_classifiers() if get_classifier_class(name).can_merge]
         raise LlmdiscError(f"--merge applies to {', '.join(mergeable)} only, not {approach}")
     token = _check_hub(config)  # fail in seconds, not after an hour of training
-    default_checkpoints = None
-    if cls.checkpoints and not approach_config.get("checkpoint_dir"):
-        default_checkpoints = Path(f"{output_dir}-checkpoints")
-        approach_config["checkpoint_dir"] = str(default_checkpoints)
-        if (
-            config.overwrite
-            and not approach_config.get("resume")
-            and default_checkpoints.exists()
-            and distributed.is_main_process()
-        ):
-            shutil.rmtree(default_checkpoints)  # --overwrite without --resume: start over
+    default_checkpoints = _default_checkpoints(cls, config, approach_config, output_dir)
     # Several processes: all have checked the folders (and none sees checkpoints about to go)
     # before any of them trains or saves.
     distributed.barrier()
@@ -142,14 +132,11 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         clf.save_merged(output_dir / "merged")
     if default_checkpoints is not None:
         shutil.rmtree(default_checkpoints, ignore_errors=True)
-    print(
-        format_table(
-            [
-                RunRecord.of_model(approach, clf.paradigm, clf.labels, split, e, clf.info, seed=config.seed)
-                for split, e in evaluations.items()
-            ]
-        )
-    )
+    rows = [
+        RunRecord.of_model(approach, clf.paradigm, clf.labels, split, e, clf.info, seed=config.seed)
+        for split, e in evaluations.items()
+    ]
+    print(format_table(rows))
     print(f"\nsaved: {output_dir}")
     if config.hub_dry_run:
         print(describe_upload(output_dir, config.hub_model_id))
@@ -157,6 +144,20 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         url = upload_folder(output_dir, config.hub_model_id, private=config.hub_private, token=token)
         print(f"pushed: {url}")
     return output_dir
+
+
+def _default_checkpoints(
+    cls: type, config: TrainConfig, approach_config: dict[str, Any], output_dir: Path
+) -> Path | None:
+    """For an approach that checkpoints and was given no checkpoint_dir: OUTPUT_DIR-checkpoints,
+    set in ``approach_config`` (emptied first under --overwrite without --resume); else None."""
+    if not cls.checkpoints or approach_config.get("checkpoint_dir"):
+        return None
+    folder = Path(f"{output_dir}-checkpoints")
+    approach_config["checkpoint_dir"] = str(folder)
+    if config.overwrite and not approach_config.get("resume") and folder.exists() and distributed.is_main_process():
+        shutil.rmtree(folder)  # --overwrite without --resume: start over
+    return folder
 
 
 def _split_values(approach: str, args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:

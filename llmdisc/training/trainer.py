@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from transformers import TrainingArguments
 
 __all__ = [
+    "TrainingTask",
     "REPORT_TO",
     "selection_metrics",
     "TrainerSettings",
@@ -414,17 +415,28 @@ def _tensorboard_callback(s: TrainerSettings):
     return TensorBoardCallback(tb_writer=SummaryWriter(log_dir=folder))
 
 
+@dataclass
+class TrainingTask:
+    """What the Trainer fits besides its settings: how batches are made and how the loss reads them.
+
+    Attributes:
+        data_collator: pads a list of examples into a batch.
+        compute_metrics: turns evaluation predictions into metrics.
+        class_weights: for a classification head, one loss weight per class (None: unweighted).
+        sparse_logits: a causal LM trained on ``labels``: project onto the vocabulary only at the
+            positions the loss reads (:mod:`llmdisc.training.sparse_lm_loss`; the same loss, faster).
+        training_overrides: extra ``TrainingArguments``.
+    """
+
+    data_collator: Callable
+    compute_metrics: Callable | None = compute_classification_metrics
+    class_weights: Sequence[float] | None = None
+    sparse_logits: bool = False
+    training_overrides: dict[str, Any] = field(default_factory=dict)
+
+
 def train_model(
-    model,
-    tokenizer,
-    train_dataset,
-    eval_dataset,
-    settings: TrainerSettings,
-    data_collator: Callable,
-    compute_metrics: Callable | None = compute_classification_metrics,
-    class_weights: Sequence[float] | None = None,
-    sparse_logits: bool = False,
-    **training_overrides: Any,
+    model, tokenizer, train_dataset, eval_dataset, settings: TrainerSettings, task: TrainingTask
 ) -> TrainerRun:
     """Train ``model`` with Trainer; leave the best checkpoint's weights in it.
 
@@ -434,22 +446,45 @@ def train_model(
         train_dataset: tokenized training data (a ``length`` column enables length grouping).
         eval_dataset: tokenized validation data, or None (then no evaluation, no best-model pick).
         settings: the run's settings.
-        data_collator: pads a list of examples into a batch.
-        compute_metrics: turns evaluation predictions into metrics.
-        class_weights: for a classification head, one loss weight per class (None: unweighted).
-        sparse_logits: a causal LM trained on ``labels``: project onto the vocabulary only at the
-            positions the loss reads (:mod:`llmdisc.training.sparse_lm_loss`; the same loss, faster).
-        **training_overrides: extra ``TrainingArguments``.
+        task: the collator, metrics and loss (:class:`TrainingTask`).
 
     Returns:
         The run's :class:`~llmdisc.api.records.TrainerRun`: steps, loss, best metric, the checkpoint
         it resumed from, speed and the number of data-parallel processes.
     """
-    from transformers import EarlyStoppingCallback, Trainer
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    _check(settings)
+    checkpoint_dir, tmp, last = _checkpoints(settings)
+    schedule = plan_schedule(settings, len(train_dataset), distributed.world_size())
+    logger.info("training %d examples for %d optimizer steps: %s", len(train_dataset), schedule.steps, schedule.rule)
+    overrides = task.training_overrides
+    if tmp and eval_dataset is None:
+        # Checkpoints in a temporary folder that nothing picks from nor resumes from: skip them.
+        overrides = {"save_strategy": "no", **overrides}
+    args = _training_arguments(settings, schedule, checkpoint_dir, eval_dataset is not None, **overrides)
+    trainer = _trainer(model, tokenizer, train_dataset, eval_dataset, settings, task, args)
+    try:
+        result = trainer.train(resume_from_checkpoint=last if settings.resume and last else None)
+        distributed.barrier()  # several processes: all have read the best checkpoint back
+    finally:
+        if tmp and distributed.is_main_process():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return TrainerRun(
+        global_step=trainer.state.global_step,
+        train_loss=round(float(result.training_loss), 5),
+        best_metric=trainer.state.best_metric,
+        resumed_from=Path(last).name if settings.resume and last else None,
+        train_samples_per_second=result.metrics.get("train_samples_per_second"),
+        num_processes=args.world_size,
+        epochs=round(float(trainer.state.epoch or 0.0), 3),
+        schedule=schedule.rule,
+    )
+
+
+def _checkpoints(settings: TrainerSettings) -> tuple[str, str | None, str | None]:
+    """(the checkpoint folder, the temporary folder to remove afterwards or None, the checkpoint to
+    resume from or None), with one-line errors for a resume that cannot work."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    _check(settings)
     tmp = None
     checkpoint_dir = settings.checkpoint_dir
     if checkpoint_dir is None:
@@ -470,23 +505,24 @@ def train_model(
         )
     if settings.resume and not last:
         logger.warning("no complete checkpoint in %s: starting from the beginning", checkpoint_dir)
+    return checkpoint_dir, tmp, last
 
-    schedule = plan_schedule(settings, len(train_dataset), distributed.world_size())
-    logger.info("training %d examples for %d optimizer steps: %s", len(train_dataset), schedule.steps, schedule.rule)
-    if tmp and eval_dataset is None:
-        # Checkpoints in a temporary folder that nothing picks from nor resumes from: skip them.
-        training_overrides = {"save_strategy": "no", **training_overrides}
-    args = _training_arguments(settings, schedule, checkpoint_dir, eval_dataset is not None, **training_overrides)
+
+def _trainer(model, tokenizer, train_dataset, eval_dataset, settings: TrainerSettings, task: TrainingTask, args):
+    """The Trainer for ``task``: its loss, callbacks and passes (micro_batching), our progress bar."""
+    from transformers import EarlyStoppingCallback, Trainer
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
     callbacks = []
     if settings.early_stopping_patience and eval_dataset is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     if "tensorboard" in _report_to(settings) and distributed.is_main_process():
         callbacks.append(_tensorboard_callback(settings))
     trainer_class, loss_func = Trainer, None
-    if class_weights is not None:
-        loss_func = weighted_cross_entropy(class_weights)
-    if sparse_logits:
-        if class_weights is not None:
+    if task.class_weights is not None:
+        loss_func = weighted_cross_entropy(task.class_weights)
+    if task.sparse_logits:
+        if task.class_weights is not None:
             raise LlmdiscError(
                 "class_weights weight a classification head's loss, sparse_logits a causal LM's: not both"
             )
@@ -499,8 +535,8 @@ def train_model(
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
-        data_collator=data_collator,
-        compute_metrics=compute_metrics if eval_dataset is not None else None,
+        data_collator=task.data_collator,
+        compute_metrics=task.compute_metrics if eval_dataset is not None else None,
         callbacks=callbacks,
         compute_loss_func=loss_func,
     )
@@ -517,19 +553,4 @@ def train_model(
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_progress_callback())
-    try:
-        result = trainer.train(resume_from_checkpoint=last if settings.resume and last else None)
-        distributed.barrier()  # several processes: all have read the best checkpoint back
-    finally:
-        if tmp and distributed.is_main_process():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return TrainerRun(
-        global_step=trainer.state.global_step,
-        train_loss=round(float(result.training_loss), 5),
-        best_metric=trainer.state.best_metric,
-        resumed_from=Path(last).name if settings.resume and last else None,
-        train_samples_per_second=result.metrics.get("train_samples_per_second"),
-        num_processes=args.world_size,
-        epochs=round(float(trainer.state.epoch or 0.0), 3),
-        schedule=schedule.rule,
-    )
+    return trainer
