@@ -13,6 +13,7 @@ from llmdisc import TextClassifier, get_classifier
 # name -> (registered approach, config); "TINY_BERT" / "TINY_GPT2" stand for the fixtures' paths.
 CASES: dict[str, tuple[str, dict]] = {
     "naive_bayes": ("naive_bayes", {}),
+    "majority": ("majority", {}),
     "logistic_regression": ("logistic_regression", {"C": 0.5}),
     "linear_svm": ("linear_svm", {"C": 0.5, "class_weight": "balanced"}),
     "random_forest": ("random_forest", {"n_estimators": 10, "max_depth": 8, "seed": 1}),

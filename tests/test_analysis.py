@@ -53,7 +53,14 @@ def record(
         train_examples=size or 0,
         examples=len(gold),
         metrics=metrics,
-        costs=Costs(train_seconds=seconds, predict_seconds=0.0, peak_rss_mib=100.0),
+        costs=Costs(
+            train_seconds=seconds,
+            predict_seconds=0.0,
+            peak_rss_mib=100.0,
+            train_warm_seconds=seconds,
+            predict_ms=seconds,
+            predict_spread_ms=0.0,
+        ),
         per_example=Predictions(np.arange(len(gold)), gold, p),
     )
 
@@ -80,7 +87,7 @@ def test_bootstrap_interval_of_a_perfect_classifier_is_a_point_and_widens_with_e
     half, resampled = bootstrap_metrics([probs_of(GOLD, np.arange(100) % 4 < 2)], GOLD, draws)
     acc = half["accuracy"]
     assert acc.value == 0.5 and 0.38 < acc.low < 0.45 and 0.55 < acc.high < 0.62  # about ±1.96 * 0.05
-    assert resampled.shape == (500,)
+    assert resampled["accuracy"].shape == (500,)
     for name in ("macro_f1", "ece", "log_loss", "brier"):
         assert half[name].low <= half[name].value <= half[name].high
 
@@ -108,7 +115,25 @@ def test_two_seeds_are_pooled_on_the_same_drawn_examples():
     right, wrong = probs_of(GOLD, np.ones(100, bool)), probs_of(GOLD, np.zeros(100, bool))
     pooled, resampled = bootstrap_metrics([right, wrong], GOLD, draws)
     # Each drawn example is right in one seed and wrong in the other: exactly 0.5 in every resample.
-    assert pooled["accuracy"].value == 0.5 and np.all(resampled == 0.5)
+    assert pooled["accuracy"].value == 0.5 and np.all(resampled["accuracy"] == 0.5)
+
+
+def test_seeds_resampled_as_well_as_examples_widen_the_interval_of_a_seed_dependent_approach():
+    # Two seeds: one right everywhere, one wrong everywhere. Pooled, every resample is 0.5; with the
+    # seeds resampled too, a resample may draw the good seed twice (1.0) or the bad one twice (0.0).
+    draws = np.random.default_rng(0).integers(0, 100, size=(400, 100))
+    seeds = np.random.default_rng(1).integers(0, 2, size=(400, 2))
+    right, wrong = probs_of(GOLD, np.ones(100, bool)), probs_of(GOLD, np.zeros(100, bool))
+    pooled, resampled = bootstrap_metrics([right, wrong], GOLD, draws, seed_draws=seeds)
+    assert pooled["accuracy"].value == 0.5
+    assert set(np.unique(resampled["accuracy"])) == {0.0, 0.5, 1.0}
+    assert pooled["accuracy"].low == 0.0 and pooled["accuracy"].high == 1.0
+    # The same draws of one seed change nothing: the hierarchical bootstrap of one seed is the plain one.
+    one, plain = (
+        bootstrap_metrics([right], GOLD, draws, seed_draws=np.zeros((400, 1), int)),
+        bootstrap_metrics([right], GOLD, draws),
+    )
+    assert np.array_equal(one[1]["accuracy"], plain[1]["accuracy"])
 
 
 def test_the_batched_macro_f1_is_the_metrics_macro_f1():
@@ -149,23 +174,28 @@ def two_sizes(
 
 def test_the_verdict_follows_the_numbers():
     analysis = analyse(two_sizes(b_wrong_at_100=30))
-    at10, at100 = analysis.verdict[:2]
-    # Equal at 10: both close, the cheaper one named; at 100, a (95%) beats b (70%) significantly.
-    assert (
-        at10.startswith("With 10 training examples, the most accurate is a") and "not significantly worse: b" in at10
-    )
-    assert at10.endswith("The cheapest of these is a (1.00 s to train and predict, 100 MiB peak memory).")
-    assert at100.startswith("With 100 training examples, the most accurate is a (accuracy 0.9500 [")
-    assert "significantly better than every other" in at100
-    pair = analysis.pair("a", "b", 100)
-    assert pair.p_holm < 0.05 and pair.difference.value == pytest.approx(0.25) and pair.difference.low > 0
+    first, at10, at100 = analysis.verdict[:3]
+    assert first.startswith("The verdict ranks by accuracy since the classes are balanced")
+    assert "training variance is not measured" in first
+    # At 10 a and b predict alike on every example: b is shown as good, and the cheaper a is recommended.
+    assert at10.startswith("With 10 training examples, the best by accuracy is a (0.6000 [")
+    assert "Shown as good (within ±0.01): b (0.6000)" in at10
+    assert "Recommended: a, the cheapest to predict of the best and those shown as good (1 ms per example" in at10
+    # At 100, a (95%) beats b (70%): b is shown worse, and a is the only one left to recommend.
+    assert at100.startswith("With 100 training examples, the best by accuracy is a (0.9500 [")
+    assert "Shown worse: b." in at100 and "Recommended: a, the only one shown as good as the best" in at100
+    (d10, d100) = analysis.decisions
+    assert d100.worse == ["b"] and d100.versus[0].p_difference_holm < 0.05 and d100.versus[0].advantage.low > 0
 
-    # Change the numbers: b as good as a at 100 and cheaper at both sizes; the sentences change with them.
+    # Change the numbers: b 96%, a 95%, differing on 7 of 100 examples: neither shown worse nor as good.
     analysis = analyse(two_sizes(b_wrong_at_100=4, a_seconds=3.0, b_seconds=0.5))
-    at10, at100 = analysis.verdict[:2]
-    assert "the most accurate is b (accuracy 0.9600" in at100 and "not significantly worse: a (0.9500" in at100
-    assert at10.endswith("The cheapest of these is b (0.50 s to train and predict, 100 MiB peak memory).")
-    assert all(p.p_holm >= p.p_value for p in analysis.pairs)  # Holm only ever raises a p-value
+    at10, at100 = analysis.verdict[1:3]
+    assert at100.startswith("With 100 training examples, the best by accuracy is b (0.9600")
+    (v,) = analysis.decisions[1].versus
+    assert v.decision == "undecided" and v.examples_needed > 100
+    assert f"Undecided at this test size (100 examples): a (0.9500; about {v.examples_needed:,} test examples" in at100
+    assert "Recommended: b, the only one shown as good as the best" in at100  # never the undecided a
+    assert "Recommended: b, the cheapest to predict" in at10  # b is now the cheaper at 10
 
 
 def test_crossover_and_calibration_sentences():
@@ -316,8 +346,9 @@ def test_a_comparison_exports_predictions_intervals_and_a_verdict_first(tmp_path
         "prob_negative",
         "prob_positive",
     } <= set(table.column_names)
-    # 2 approaches x 2 sizes x (80 validation + 80 test), and the robustness copies: 2 rates x 80.
-    assert len(table) == 2 * 2 * 160 + 2 * 2 * 80
+    # 2 approaches and the majority baseline x 2 sizes x (80 validation + 80 test), and the robustness
+    # copies: 2 rates x 80.
+    assert len(table) == 3 * 2 * 160 + 3 * 2 * 80
     df = table.to_pandas()
     clean = df[df.drop_rate.isna() & (df.variant == "naive_bayes") & (df["size"] == 8) & (df.split == "test")]
     (r,) = [r for r in records if r.variant == "naive_bayes" and r.size == 8 and r.split == "test"]
@@ -358,6 +389,6 @@ def test_records_without_predictions_get_values_but_no_intervals_or_tests():
     analysis = analyse([*records, failed])
     assert analysis.pairs == [] and all(e.low is None for g in analysis.groups for e in g.metrics.values())
     assert analysis.summary[0].metrics["accuracy"].value == pytest.approx(0.95)
-    assert "whether the others are worse is not tested" in analysis.verdict[0]
+    assert "nothing is tested" in analysis.verdict[1] and analysis.decisions == []
     assert any("predictions were not available" in n for n in analysis.notes)
     assert analyse([failed]).verdict == ["No approach ran successfully: there is nothing to compare."]

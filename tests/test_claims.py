@@ -162,13 +162,14 @@ def test_zero_shot_templates_are_each_scored_once_and_averaged(demo, tiny_gpt2, 
         llmdisc.get_classifier("zeroshot", model=str(tiny_gpt2)).fit(demo["train"]).template_probabilities(texts)
         is None
     )
-    small = llmdisc.stratified_subset(demo["test"], 12, seed=0)
+    small = llmdisc.stratified_subset(demo["test"], 20, seed=0)
     data = type(demo)({"train": demo["train"], "test": small})
     records = llmdisc.compare(
         {"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "templates": templates}},
         data,
         splits=["test"],
         selection_split=None,
+        baseline=False,
     )
     (r,) = records
     alone = {
@@ -208,7 +209,7 @@ def test_detect_anomalies_names_a_class_or_shuffles_words_and_caches(demo, tiny_
 
 
 def test_synthetic_training_data_in_a_comparison_is_cached_and_resumed(demo, tiny_gpt2, tmp_path, monkeypatch):
-    small = llmdisc.stratified_subset(demo["test"], 12, seed=0)
+    small = llmdisc.stratified_subset(demo["test"], 20, seed=0)
     data = type(demo)({"train": demo["train"], "test": small})
     approaches = {
         "logistic_regression": {"sizes": [4, 8]},

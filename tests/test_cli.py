@@ -98,13 +98,15 @@ def test_compare_with_flags_writes_every_record(tmp_path, capsys):
         ("naive_bayes", "test"),
         ("logistic_regression", "validation"),
         ("logistic_regression", "test"),
+        ("majority", "validation"),  # the baseline, a row of every comparison
+        ("majority", "test"),
     ]
     for r in records:
         for key in ("accuracy", "macro_f1", "log_loss", "brier", "ece", "examples_per_second"):
             assert isinstance(r[key], float), key
         assert r["train_examples"] == 100
     with open(tmp_path / "results.csv") as f:
-        assert len(list(csv.DictReader(f))) == 4
+        assert len(list(csv.DictReader(f))) == 6
     assert "| logistic_regression | discriminative | test | 100 | 0 |" in (tmp_path / "report.md").read_text()
     assert "report:" in capsys.readouterr().out
 
@@ -112,7 +114,8 @@ def test_compare_with_flags_writes_every_record(tmp_path, capsys):
 def test_compare_from_a_recipe_with_an_override(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
-        f"data: demo\napproaches:\n  naive_bayes: {{alpha: 0.5}}\nsplits: [test]\noutput_dir: {tmp_path / 'out'}\n"
+        f"data: demo\napproaches:\n  naive_bayes: {{alpha: 0.5}}\nsplits: [test]\nbaseline: false\n"
+        f"output_dir: {tmp_path / 'out'}\n"
     )
     assert main(["compare", "--config", str(recipe), "--seed", "1"]) == 0
     (record,) = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -126,7 +129,11 @@ def test_a_failing_approach_is_reported_and_the_others_run(tmp_path):
     )
     assert main(["compare", "--config", str(recipe)]) == 1  # the others ran, but not everything
     records = json.loads((tmp_path / "results.json").read_text())
-    assert {r["approach"]: r["status"] for r in records} == {"naive_bayes": "failed", "logistic_regression": "ok"}
+    assert {r["approach"]: r["status"] for r in records} == {
+        "naive_bayes": "failed",
+        "logistic_regression": "ok",
+        "majority": "ok",
+    }
     assert "FAILED" in (tmp_path / "report.md").read_text()
 
 
@@ -183,7 +190,7 @@ def test_compare_with_one_failing_run_exits_1_with_the_count_last(tmp_path, caps
     )
     assert main(["compare", "--config", str(recipe)]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last == f"1 of 4 runs failed; see the Failed approaches table in {tmp_path / 'out' / 'report.md'}"
+    assert last == f"1 of 6 runs failed; see the Failed approaches table in {tmp_path / 'out' / 'report.md'}"
 
 
 def test_unknown_yaml_key_is_one_line(tmp_path):
@@ -194,9 +201,9 @@ def test_unknown_yaml_key_is_one_line(tmp_path):
     assert result.stderr.strip() == (
         "llmdisc: error: unknown r.yaml key(s): approachs; valid keys: seed, data, text_column, label_column, "
         "label_names, validation_size, data_config, data_revision, splits_map, anomaly_model, anomaly_class, "
-        "anomaly_examples, verbalizers, task, splits, sizes, seeds, drop_rates, robustness_split, "
-        "robustness_examples, selection_split, holdout, calibration, output_dir, resume, overwrite, shard, "
-        "approaches, push_to_hub, hub_private, hub_dry_run, hub_license"
+        "anomaly_examples, verbalizers, task, metric, margin, cost, splits, sizes, seeds, drop_rates, "
+        "robustness_split, robustness_examples, selection_split, holdout, calibration, output_dir, resume, "
+        "overwrite, baseline, shard, approaches, push_to_hub, hub_private, hub_dry_run, hub_license"
     )
 
 

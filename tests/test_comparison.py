@@ -30,10 +30,10 @@ def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert run("--approaches", CHEAP, "--sizes", "8,32,all", "--seeds", "2", "--output-dir", str(out)) == 0
     records = json.loads((out / "results.json").read_text())
-    # 2 approaches x 3 sizes x 2 seeds x 2 splits, every one a success with every metric.
-    assert len(records) == 24 and all(r["status"] == "ok" for r in records)
+    # 2 approaches and the majority baseline x 3 sizes x 2 seeds x 2 splits, every one a success with every metric.
+    assert len(records) == 36 and all(r["status"] == "ok" for r in records)
     assert {(r["approach"], r["train_examples"], r["seed"]) for r in records} == {
-        (a, n, s) for a in CHEAP.split(",") for n in (8, 32, 320) for s in (0, 1)
+        (a, n, s) for a in [*CHEAP.split(","), "majority"] for n in (8, 32, 320) for s in (0, 1)
     }
     for r in records:
         assert 0 <= r["accuracy"] <= 1 and r["peak_rss_mib"] > 0 and r["parameters_total"] > 0
@@ -44,6 +44,7 @@ def test_two_cheap_approaches_end_to_end(tmp_path, capsys):
     assert [(r["approach"], r["train_examples"], r["seed"], r["split"]) for r in robust] == [
         ("naive_bayes", 320, 0, "test"),
         ("logistic_regression", 320, 0, "test"),
+        ("majority", 320, 0, "test"),
     ]
     assert list(robust[0]["robustness"]) == ["0", "0.1", "0.25", "0.5"]
     plain = next(
@@ -95,6 +96,7 @@ def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monk
         return original(self, texts, labels, eval_data)
 
     monkeypatch.setattr(NaiveBayesClassifier, "_fit", counting_fit)
+    monkeypatch.setattr("llmdisc.comparison.costs.REPEATS", 1)  # one fit per cell: the timing repeats refit
     monkeypatch.setenv("INTERRUPT_AT", "3")
     args = ["--approaches", "naive_bayes", "--sizes", "8,32,128,all", "--output-dir", str(out), "--drop-rates", "0"]
     assert run(*args) == 130
@@ -119,8 +121,10 @@ def test_resume_reuses_cached_runs_and_adds_only_the_new_approach(tmp_path, monk
     assert run(*args, "--resume") == 0
     assert calls == []  # naive_bayes fully cached: only logistic_regression ran
     records = json.loads((out / "results.json").read_text())
-    assert [r for r in records if r["approach"] == "naive_bayes"] == first
-    assert {r["approach"] for r in records} == {"naive_bayes", "logistic_regression"}
+    assert [r for r in records if r["approach"] == "naive_bayes"] == [
+        r for r in first if r["approach"] == "naive_bayes"
+    ]
+    assert {r["approach"] for r in records} == {"naive_bayes", "logistic_regression", "majority"}
 
 
 @pytest.mark.parametrize(
@@ -174,7 +178,7 @@ def test_a_size_larger_than_the_training_set_is_capped_with_a_note(tmp_path, cap
 def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
     # The grid's bar shows it; the log has it at debug level (--verbose), one line per cell.
     with caplog.at_level(logging.DEBUG, logger="llmdisc.comparison.grid"):
-        assert run("--approaches", CHEAP, "--sizes", "8,all", "--output-dir", str(tmp_path)) == 0
+        assert run("--approaches", CHEAP, "--sizes", "8,all", "--output-dir", str(tmp_path), "--no-baseline") == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "llmdisc.comparison.grid"]
     assert lines[0].startswith("[1/4] naive_bayes, size 8, seed 0") and lines[0].endswith(
         "ETA unknown: 4 runs left of approaches not timed yet)"
@@ -187,7 +191,7 @@ def test_progress_names_the_run_and_gives_an_eta(tmp_path, caplog):
 
 def test_zero_shot_runs_once_as_a_flat_line(tiny_gpt2, tmp_path):
     data = llmdisc.load_text_dataset("demo")
-    small = llmdisc.stratified_subset(data["test"], 12, seed=0)
+    small = llmdisc.stratified_subset(data["test"], 20, seed=0)
     data = type(data)({"train": data["train"], "test": small})
     records = llmdisc.compare(
         {"naive_bayes": {}, "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}},
@@ -298,6 +302,7 @@ def test_an_approach_can_stop_at_smaller_sizes_and_fewer_seeds():
         sizes=[8, 32],
         seeds=2,
         drop_rates=[0, 0.5],
+        baseline=False,
     )
     runs = sorted({(r.variant, r.train_examples, r.seed) for r in records})
     assert runs == [
@@ -315,7 +320,7 @@ def test_an_approach_can_stop_at_smaller_sizes_and_fewer_seeds():
 
 def test_resume_after_the_largest_size_changed_moves_the_robustness_curve(tmp_path):
     data = llmdisc.load_text_dataset("demo")
-    common = dict(splits=["test"], drop_rates=[0, 0.5], output_dir=tmp_path)
+    common = dict(splits=["test"], drop_rates=[0, 0.5], output_dir=tmp_path, baseline=False)
     llmdisc.compare(["naive_bayes"], data, sizes=[8, 32], **common)
     records = llmdisc.compare(["naive_bayes"], data, sizes=[8, 32, 64], resume=True, **common)
     assert [r.train_examples for r in records if r.robustness is not None] == [64]

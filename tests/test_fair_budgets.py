@@ -218,6 +218,7 @@ def test_compare_records_a_platt_calibration(demo):
         selection_split="holdout",
         sizes=[64],
         calibration="platt",
+        baseline=False,
     )
     assert record.temperature is None and record.calibration == "platt"
     assert set(record.uncalibrated) == {"ece", "log_loss"}
@@ -251,13 +252,19 @@ def test_compare_refuses_to_select_on_the_split_it_reports(demo):
 
 def test_compare_calibrates_trained_runs_on_the_selection_split(demo):
     records = llmdisc.compare(
-        ["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[64]
+        ["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[64], baseline=False
     )
     (record,) = records
     assert record.temperature is not None and record.temperature > 0
     assert set(record.uncalibrated) == {"ece", "log_loss"}
     plain = llmdisc.compare(
-        ["naive_bayes"], hold_out(demo, 40), splits=["test"], selection_split="holdout", sizes=[64], calibration="none"
+        ["naive_bayes"],
+        hold_out(demo, 40),
+        splits=["test"],
+        selection_split="holdout",
+        sizes=[64],
+        calibration="none",
+        baseline=False,
     )
     assert plain[0].temperature is None and plain[0].uncalibrated is None
     assert plain[0].metrics["ece"] == pytest.approx(record.uncalibrated["ece"])

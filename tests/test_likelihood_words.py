@@ -187,7 +187,7 @@ def test_compare_gives_the_data_level_words_to_every_likelihood_approach(demo, t
     from llmdisc.comparison.grid import compare
 
     data = relabelled(demo, ["neg", "pos"])
-    data["validation"] = data["validation"].select(range(6))
+    data["validation"] = data["validation"].select(range(20))
     approaches = {
         "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)},
         "zs_own": {"approach": "zeroshot", "model": str(tiny_gpt2), "verbalizers": {"neg": "awful"}},

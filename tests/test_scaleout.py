@@ -3,6 +3,7 @@ with two CPU processes, each giving the records of a one-process run (costs asid
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -13,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from llmdisc.api.records import Costs
 from llmdisc.cli import main as cli
 from llmdisc.comparison.shards import Share, parse_shard
 
 CHEAP = "naive_bayes,logistic_regression"
 # What a run measures about itself: the only fields allowed to differ between two runs.
-COSTS = {"train_seconds", "predict_seconds", "examples_per_second", "peak_rss_mib", "rss_increase_mib", "peak_gpu_mib"}
+# The timings and memory of a run differ between processes; everything else must not.
+COSTS = {f.name for f in dataclasses.fields(Costs) if not f.name.startswith("parameters_")}
 
 
 def _results(folder: Path) -> list[dict]:
@@ -38,6 +41,7 @@ def _compare(out: Path, *flags: str) -> int:
             "0.1",
             "--output-dir",
             str(out),
+            "--no-baseline",  # these tests count the grid's cells
             *flags,
         ]
     )
@@ -123,7 +127,7 @@ def test_accelerate_launch_shares_the_cells_and_writes_one_report(tiny_bert, tmp
         "encoder": {"model": str(tiny_bert), "max_steps": 3, "batch_size": 8, "sizes": [16]},
     }
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": [0.1]}))  # JSON is YAML
+    recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": [0.1], "baseline": False}))  # JSON is YAML
     flags = ["compare", "--config", str(recipe)]
     (tmp_path / "driver.py").write_text(DRIVER)
     out = tmp_path / "launched"
@@ -196,7 +200,7 @@ def test_the_console_shows_bars_not_dicts(verbose, tiny_bert, tmp_path):
         }
         approaches["embedding_lr"] = {"model": str(tiny_bert), "sizes": [16]}  # sentence-transformers' logger
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": []}))
+    recipe.write_text(json.dumps({"approaches": approaches, "drop_rates": [], "baseline": False}))
     command = [
         sys.executable,
         "-m",
@@ -286,13 +290,13 @@ def test_a_cell_claimed_by_another_run_is_left_to_it(demo, tmp_path, caplog):
     held = claim(out / "claims" / "naive_bayes" / "n8-seed0.lock")  # as another process would
     try:
         with caplog.at_level(logging.INFO, logger="llmdisc.comparison.grid"):
-            records = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out)
+            records = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out, baseline=False)
         assert held.path.exists()  # the run tidied its own claims only
     finally:
         held.release()
     assert {r.size for r in records} == {len(demo["train"])}
     assert "another run sharing the folder is computing it" in caplog.text
     assert not (out / "runs" / "naive_bayes" / "n8-seed0.json").exists()
-    again = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out, resume=True)
+    again = llmdisc.compare(["naive_bayes"], demo, sizes=[8, "all"], output_dir=out, resume=True, baseline=False)
     assert {r.size for r in again} == {8, len(demo["train"])}
     assert not (out / "claims").exists()

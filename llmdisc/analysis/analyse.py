@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from llmdisc.analysis.decisions import decide, paired_test
 from llmdisc.api.findings import (
     ALPHA,
     Analysis,
@@ -47,7 +48,7 @@ from llmdisc.api.findings import (
 )
 from llmdisc.api.records import Costs, RunRecord
 from llmdisc.comparison.anomaly import AnomalyScores, anomaly_result
-from llmdisc.comparison.settings import lead_split
+from llmdisc.comparison.settings import VerdictSettings, lead_split, primary_metric
 from llmdisc.metrics.classification import ACCURACY, BRIER, ECE, LOG_LOSS, MACRO_F1, Metric
 
 __all__ = [
@@ -163,7 +164,8 @@ def bootstrap_metrics(
     gold: np.ndarray,
     draws: np.ndarray,
     metrics: Sequence[Metric] = INTERVAL_METRICS,
-) -> tuple[dict[str, Estimate], np.ndarray]:
+    seed_draws: np.ndarray | None = None,
+) -> tuple[dict[str, Estimate], dict[str, np.ndarray]]:
     """Each metric of the seeds' pooled predictions, with its percentile bootstrap interval.
 
     Args:
@@ -171,42 +173,36 @@ def bootstrap_metrics(
         gold: the ``(n,)`` gold labels.
         draws: ``(B, n)`` example indices, one resample per row (shared across approaches).
         metrics: the metrics to estimate.
+        seed_draws: ``(B, S)`` seed indices, one resample of the ``S`` seeds per row: a
+            hierarchical bootstrap, so that an approach whose runs vary by seed is not ranked on one
+            lucky draw. None: every resample pools every seed (with one seed, the same thing).
 
     Returns:
-        (metric name -> estimate, the ``(B,)`` resampled accuracies).
+        (metric name -> estimate, metric name -> its ``(B,)`` resamples).
     """
-    probs = np.stack([np.asarray(p, dtype=np.float64) for p in probabilities])  # (seeds, n, k)
+    probs = np.stack([np.asarray(p, dtype=np.float64) for p in probabilities])  # (S, n, k)
     seeds, n, k = probs.shape
     pooled, pooled_gold = probs.reshape(seeds * n, k), np.tile(gold, seeds)
-    correct = probs.argmax(axis=2) == gold  # (seeds, n)
-    accuracy = correct[:, draws].mean(axis=(0, 2))  # (B,)
-    out = {}
+    picks = np.broadcast_to(np.arange(seeds), (len(draws), seeds)) if seed_draws is None else seed_draws  # (B, S)
+    predicted = probs.argmax(axis=2)  # (S, n)
+    # (B, S, n): resample b's seeds, each read at resample b's examples.
+    chosen = np.take_along_axis(predicted[picks], np.broadcast_to(draws[:, None, :], (len(draws), seeds, n)), axis=2)
+    gold_drawn = gold[draws]  # (B, n)
+    estimates, resamples = {}, {}
     for m in metrics:
         value = m.function(pooled, pooled_gold)
         if m is ACCURACY:
-            resampled = accuracy
+            resampled = (chosen == gold_drawn[:, None, :]).mean(axis=(1, 2))
         elif m is MACRO_F1:
-            predicted = probs.argmax(axis=2)[:, draws].transpose(1, 0, 2).reshape(len(draws), -1)
-            resampled = _macro_f1_resampled(predicted, np.tile(gold[draws], (1, seeds)), k)
+            resampled = _macro_f1_resampled(chosen.reshape(len(draws), -1), np.tile(gold_drawn, (1, seeds)), k)
         else:
-            resampled = np.array([m.function(probs[:, d].reshape(-1, k), np.tile(gold[d], seeds)) for d in draws])
+            resampled = np.array(
+                [m.function(probs[s][:, d].reshape(-1, k), np.tile(gold[d], seeds)) for s, d in zip(picks, draws)]
+            )
         if m in BIAS_SHIFTED:
             resampled = np.maximum(resampled + (value - resampled.mean()), 0.0)
-        out[m.name] = _estimate(value, resampled)
-    return out, accuracy
-
-
-def paired_test(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:
-    """McNemar's exact test of two classifiers' per-example correctness on the same examples.
-
-    Returns:
-        (examples only ``a`` gets right, examples only ``b`` gets right, the exact p-value).
-    """
-    from statsmodels.stats.contingency_tables import mcnemar
-
-    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    table = [[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]]
-    return table[0][1], table[1][0], float(mcnemar(table, exact=True).pvalue)
+        estimates[m.name], resamples[m.name] = _estimate(value, resampled), resampled
+    return estimates, resamples
 
 
 def crossover_size(sizes: Sequence[int], accuracy: Sequence[float], target: float) -> tuple[float | None, bool]:
@@ -226,29 +222,30 @@ def crossover_size(sizes: Sequence[int], accuracy: Sequence[float], target: floa
     return float(math.exp(math.log(sizes[i - 1]) + t * (math.log(sizes[i]) - math.log(sizes[i - 1])))), False
 
 
-def _groups(records: Sequence[RunRecord], split: str, draws: np.ndarray | None, full: set[tuple]) -> list[Group]:
+def _groups(records: Sequence[RunRecord], split: str, draws: Any, full: set[tuple], metric: Metric) -> list[Group]:
     """Every (variant, size) on ``split``; all metrics get intervals for the keys in ``full``,
-    accuracy only for the others (the learning curve's points)."""
+    accuracy and the verdict's ``metric`` for the others (the learning curve's points).
+
+    ``draws`` gives the resample draws: ``draws(n)`` the ``(B, n)`` examples of a split of ``n``,
+    ``draws.seeds(S)`` the ``(B, S)`` seeds of a group of ``S`` seeds (None for one).
+    """
     out = []
     for name, rows in by_variant(records, split).items():
-        sizes = sorted({r.train_examples for r in rows})
-        for n in sizes:
+        for n in sorted({r.train_examples for r in rows}):
             at = sorted((r for r in rows if r.train_examples == n), key=lambda r: r.seed or 0)
-            flat = at[0].flat
             costs = {}
             for key in MEAN_COSTS:
                 values = [getattr(r.costs, key) for r in at if isinstance(getattr(r.costs, key), (int, float))]
                 if values:
                     costs[key] = float(np.mean(values))
-            group = Group(
-                name, at[0].approach, at[0].paradigm, None if flat else n, len(at), at[0].examples, {}, costs, at
-            )
+            size = None if at[0].flat else n
+            group = Group(name, at[0].approach, at[0].paradigm, size, len(at), at[0].examples, {}, costs, at)
             kept = [r.per_example for r in at]
-            if draws is not None and all(p is not None and len(p.gold) == draws.shape[1] for p in kept):
+            if draws is not None and all(p is not None for p in kept) and len({len(p.gold) for p in kept}) == 1:
                 gold = kept[0].gold
-                wanted = INTERVAL_METRICS if (name, n) in full else (ACCURACY,)
-                group.metrics, group.resampled_accuracy = bootstrap_metrics(
-                    [p.probabilities for p in kept], gold, draws, wanted
+                wanted = INTERVAL_METRICS if (name, n) in full else tuple(dict.fromkeys((ACCURACY, metric)))
+                group.metrics, group.resampled = bootstrap_metrics(
+                    [p.probabilities for p in kept], gold, draws(len(gold)), wanted, draws.seeds(len(at))
                 )
                 group.mean_probabilities = np.mean([p.probabilities for p in kept], axis=0)
                 group.gold = gold
@@ -289,50 +286,44 @@ def _pairs(analysis: Analysis) -> list[Pair]:
     return pairs
 
 
-def _curves(groups: list[Group]) -> dict[str, Curve]:
+def _curves(groups: list[Group], metric: Metric) -> dict[str, Curve]:
     out: dict[str, Curve] = {}
     for g in groups:
-        c = out.setdefault(g.variant, Curve(g.variant, g.paradigm, g.flat, [], [], []))
+        c = out.setdefault(g.variant, Curve(g.variant, g.paradigm, g.flat, [], [], [], metric.name, []))
         c.sizes.append(0 if g.flat else g.size)
         c.accuracy.append(g.metrics[ACCURACY.name])
+        c.values.append(g.metrics[metric.name])
         c.seeds.append(g.seeds)
     return out
 
 
-def _crossovers(analysis: Analysis) -> list[Crossover]:
-    """Per trained variant with two or more sizes... or one: where it passes the best zero-shot one."""
-    flat = [g for g in analysis.summary if g.flat]
+def _crossovers(analysis: Analysis, metric: Metric) -> list[Crossover]:
+    """Per trained variant: the size from which it beats the best zero-shot one on ``metric``."""
+    flat = [g for g in analysis.summary if g.flat and metric.name in g.metrics]
     if not flat:
         return []
-    best = max(flat, key=lambda g: g.metrics[ACCURACY.name].value)
+    sign = 1.0 if metric.higher_is_better else -1.0  # crossover_size reads "higher is better"
+    best = max(flat, key=lambda g: sign * g.metrics[metric.name].value)
+    target = best.metrics[metric.name].value
     out = []
     for variant, curve in analysis.curves.items():
         if curve.flat:
             continue
         groups = [g for g in analysis.groups if g.variant == variant]
-        value, smallest = crossover_size(
-            curve.sizes, [e.value for e in curve.accuracy], best.metrics[ACCURACY.name].value
-        )
+        value, smallest = crossover_size(curve.sizes, [sign * e.value for e in curve.values], sign * target)
         size = None
         if value is not None:
             size = Estimate(value)
-            if best.resampled_accuracy is not None and all(g.resampled_accuracy is not None for g in groups):
-                resampled = np.stack([g.resampled_accuracy for g in groups], axis=1)  # (B, sizes)
-                found = [crossover_size(curve.sizes, row, z)[0] for row, z in zip(resampled, best.resampled_accuracy)]
+            if metric.name in best.resampled and all(metric.name in g.resampled for g in groups):
+                resampled = sign * np.stack([g.resampled[metric.name] for g in groups], axis=1)  # (B, sizes)
+                found = [
+                    crossover_size(curve.sizes, row, z)[0]
+                    for row, z in zip(resampled, sign * best.resampled[metric.name])
+                ]
                 found = np.array([math.inf if f is None else f for f in found])
                 low, high = np.quantile(found, [0.025, 0.975])
                 size = Estimate(value, float(low), float(high))
-        out.append(
-            Crossover(
-                variant,
-                best.variant,
-                best.metrics[ACCURACY.name].value,
-                size,
-                smallest,
-                curve.sizes[0],
-                curve.sizes[-1],
-            )
-        )
+        out.append(Crossover(variant, best.variant, target, size, smallest, curve.sizes[0], curve.sizes[-1]))
     return out
 
 
@@ -423,6 +414,35 @@ def _examples(analysis: Analysis, texts: Sequence[str] | None, top: int = 10, er
         )
 
 
+class _Draws:
+    """The bootstrap's draws, shared by every approach so that differences are paired: one draw of
+    examples per size of evaluated split, and one of seeds per number of seeds (seeds resampled
+    as well as examples: the hierarchical bootstrap)."""
+
+    def __init__(self, n_resamples: int, seed: int) -> None:
+        self.n_resamples = n_resamples
+        self._examples_rng = np.random.default_rng(seed)
+        # Its own stream: with one seed nothing is drawn from it, and the example draws are the
+        # same as they were before seeds were resampled.
+        self._seeds_rng = np.random.default_rng([seed, 1])
+        self._examples: dict[int, np.ndarray] = {}
+        self._seeds: dict[int, np.ndarray] = {}
+
+    def __call__(self, n: int) -> np.ndarray:
+        """``(B, n)`` example indices for a split of ``n`` examples."""
+        if n not in self._examples:
+            self._examples[n] = self._examples_rng.integers(0, n, size=(self.n_resamples, n))
+        return self._examples[n]
+
+    def seeds(self, count: int) -> np.ndarray | None:
+        """``(B, count)`` seed indices (None for one seed: nothing to resample)."""
+        if count < 2:
+            return None
+        if count not in self._seeds:
+            self._seeds[count] = self._seeds_rng.integers(0, count, size=(self.n_resamples, count))
+        return self._seeds[count]
+
+
 def analyse(
     records: Sequence[RunRecord],
     texts: Mapping[str, Sequence[str]] | None = None,
@@ -430,6 +450,7 @@ def analyse(
     n_resamples: int = N_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
     anomaly: AnomalyScores | None = None,
+    settings: VerdictSettings | None = None,
 ) -> Analysis:
     """The analysis of a comparison's records.
 
@@ -442,6 +463,8 @@ def analyse(
         seed: the seed of the resamples.
         anomaly: an LM's surprisal scores of normal and anomalous texts
             (:func:`~llmdisc.comparison.anomaly.detect_anomalies`), for the anomaly-detection claim.
+        settings: the verdict's metric, margin and cost
+            (:class:`~llmdisc.comparison.settings.VerdictSettings`; a comparison's settings will do).
 
     Returns:
         An :class:`Analysis`.
@@ -450,37 +473,39 @@ def analyse(
     from llmdisc.analysis.verdict import verdict
     from llmdisc.comparison.prediction_files import attach_predictions
 
+    settings = settings if settings is not None else VerdictSettings()
     if root is not None:
         attach_predictions(records, root)
     split = report_split(records)
     labels = next((r.labels for r in records if r.ok), [])
-    analysis = Analysis(split, method_text(n_resamples, seed), list(labels))
+    analysis = Analysis(
+        split, method_text(n_resamples, seed), list(labels), margin=settings.margin, cost=settings.cost
+    )
     if split is None:
         analysis.verdict = verdict(analysis)
         return analysis
-    rng = np.random.default_rng(seed)
-    draws_by_n: dict[int, np.ndarray] = {}
-
-    def draws_for(n: int) -> np.ndarray:
-        # One draw of examples per size of evaluated set, shared by every approach: paired.
-        if n not in draws_by_n:
-            draws_by_n[n] = rng.integers(0, n, size=(n_resamples, n))
-        return draws_by_n[n]
-
     on_split = [r for r in records if r.ok and r.split == split]
-    n = next((len(r.per_example.gold) for r in on_split if r.per_example is not None), None)
-    draws = draws_for(n) if n else None
+    metric, analysis.metric_reason = primary_metric(settings.metric, _gold(on_split), labels)
+    analysis.metric = metric.name
+    draws = _Draws(n_resamples, seed)
+    kept = any(r.per_example is not None for r in on_split)
     largest = {name: max(r.train_examples for r in rows) for name, rows in by_variant(records, split).items()}
-    analysis.groups = _groups(records, split, draws, set(largest.items()))
+    analysis.groups = _groups(records, split, draws if kept else None, set(largest.items()), metric)
     analysis.summary = [g for g in analysis.groups if g.records[0].train_examples == largest[g.variant]]
-    analysis.curves = _curves(analysis.groups)
+    analysis.curves = _curves(analysis.groups, metric)
     trained = sorted({g.size for g in analysis.groups if not g.flat})
     analysis.sizes = trained or [None]
+    analysis.seeds = max((g.seeds for g in analysis.groups), default=1)
     analysis.pairs = _pairs(analysis)
-    analysis.crossovers = _crossovers(analysis)
-    analysis.robustness = _robustness(records, draws_for)  # on the robustness split, whichever it is
+    analysis.decisions = [
+        d
+        for d in (decide(analysis.at(size), size, metric, settings.margin, settings.cost) for size in analysis.sizes)
+        if d is not None
+    ]
+    analysis.crossovers = _crossovers(analysis, metric)
+    analysis.robustness = _robustness(records, draws)  # on the robustness split, whichever it is
     _examples(analysis, (texts or {}).get(split))
-    if draws is None:
+    if not kept:
         analysis.notes.append(
             "The per-example predictions were not available: values without intervals, and no paired tests."
         )
@@ -490,3 +515,14 @@ def analyse(
     analysis.verdict = verdict(analysis)
     analysis.claims = claims(analysis)
     return analysis
+
+
+def _gold(records: Sequence[RunRecord]) -> np.ndarray:
+    """The gold labels of the reported split: from kept predictions, else the confusion matrix's rows."""
+    for r in records:
+        if r.per_example is not None:
+            return np.asarray(r.per_example.gold)
+    for r in records:
+        if r.confusion:
+            return np.repeat(np.arange(len(r.confusion)), [sum(row) for row in r.confusion])
+    return np.zeros(0, dtype=np.int64)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llmdisc.comparison.anomaly import SHUFFLED
-from llmdisc.metrics.classification import ACCURACY
+from llmdisc.metrics.classification import METRICS
 
 if TYPE_CHECKING:
     from llmdisc.api.findings import Analysis, Group, RobustnessCurve
@@ -65,15 +65,17 @@ def _first(analysis: Analysis, approach: str) -> str | None:
 
 
 def _reaches_best(analysis: Analysis, variant: str) -> tuple[int, float] | None:
-    """The smallest size whose accuracy is not significantly below the variant's best size
-    (the paired bootstrap interval of the difference reaches 0), and that best accuracy."""
+    """The smallest size whose value of the verdict's metric is not significantly worse than at the
+    variant's best size (the paired bootstrap interval of the difference reaches 0), and that best."""
+    metric = METRICS[analysis.metric]
+    sign = 1.0 if metric.higher_is_better else -1.0
     groups = [g for g in analysis.groups if g.variant == variant]
-    if len(groups) < 2 or any(g.resampled_accuracy is None for g in groups):
+    if len(groups) < 2 or any(metric.name not in g.resampled for g in groups):
         return None
-    best = max(groups, key=lambda g: g.metrics[ACCURACY.name].value)
+    best = max(groups, key=lambda g: sign * g.metrics[metric.name].value)
     for g in groups:  # in increasing size
-        if np.quantile(g.resampled_accuracy - best.resampled_accuracy, 0.975) >= 0:
-            return g.size, best.metrics[ACCURACY.name].value
+        if np.quantile(sign * (g.resampled[metric.name] - best.resampled[metric.name]), 0.975) >= 0:
+            return g.size, best.metrics[metric.name].value
     return None
 
 
@@ -116,7 +118,7 @@ def _synthetic(analysis: Analysis) -> list[Claim]:
         if real is None:
             continue
         shared = [h for h in analysis.groups if h.variant == real.variant and h.size == syn.size]
-        if not shared or syn.resampled_accuracy is None or shared[0].resampled_accuracy is None:
+        if not shared or analysis.metric not in syn.resampled or analysis.metric not in shared[0].resampled:
             out.append(
                 Claim(
                     f"{claim} ({syn.variant} vs {real.variant})",
@@ -126,8 +128,10 @@ def _synthetic(analysis: Analysis) -> list[Claim]:
             )
             continue
         real_n = shared[0]
-        a_syn, a_real = syn.metrics[ACCURACY.name].value, real_n.metrics[ACCURACY.name].value
-        low, high = np.quantile(syn.resampled_accuracy - real_n.resampled_accuracy, [0.025, 0.975])
+        metric = METRICS[analysis.metric]
+        sign = 1.0 if metric.higher_is_better else -1.0
+        a_syn, a_real = syn.metrics[metric.name].value, real_n.metrics[metric.name].value
+        low, high = np.quantile(sign * (syn.resampled[metric.name] - real_n.resampled[metric.name]), [0.025, 0.975])
         pair = analysis.pair(syn.variant, real.variant, syn.size)
         outcome = SUPPORTED if low > -SYNTHETIC_MARGIN else CONTRADICTED if high < -SYNTHETIC_MARGIN else INCONCLUSIVE
         out.append(
@@ -135,8 +139,8 @@ def _synthetic(analysis: Analysis) -> list[Claim]:
                 f"{claim}: {syn.size} texts written by {syn.records[0].generator} train {syn.approach} "
                 f"about as well as {syn.size} real examples ({syn.variant} vs {real.variant})",
                 outcome,
-                f"accuracy {a_syn:.4f} on generated texts, {a_real:.4f} on real ones; difference {a_syn - a_real:.4f} "
-                f"[{low:.4f}, {high:.4f}] (paired bootstrap)"
+                f"{metric.label} {a_syn:.4f} on generated texts, {a_real:.4f} on real ones; difference "
+                f"{sign * (a_syn - a_real):.4f} [{low:.4f}, {high:.4f}] (paired bootstrap, positive: generated better)"
                 + (f", McNemar p = {pair.p_value:.3g} (Holm {pair.p_holm:.3g})" if pair else "")
                 + f"; supported when the interval's lower end is above -{SYNTHETIC_MARGIN}, contradicted when its "
                 f"upper end is below it",
@@ -210,7 +214,9 @@ def _robustness_pairs(analysis: Analysis) -> list[tuple[RobustnessCurve, Robustn
         if gen in curves and disc in curves and len(curves[gen].rates) == len(curves[disc].rates):
             pairs.append((curves[gen], curves[disc]))
     best = {}
-    for g in sorted(analysis.summary, key=lambda g: -g.metrics[ACCURACY.name].value):
+    metric = METRICS[analysis.metric]
+    sign = 1.0 if metric.higher_is_better else -1.0
+    for g in sorted(analysis.summary, key=lambda g: -sign * g.metrics[metric.name].value):
         if g.variant in curves:
             best.setdefault(g.paradigm, curves[g.variant])
     pair = (best.get("generative"), best.get("discriminative"))

@@ -1,7 +1,9 @@
 """The verdict: the analysis's numbers as plain sentences a practitioner can act on.
 
 Every sentence is computed from an :class:`~llmdisc.api.findings.Analysis` (change a number, the
-sentence changes); the report prints them at the top, before any table.
+sentence changes); the report prints them at the top, before any table. The verdict names an
+approach as good as the best only where the analysis *showed* it (:mod:`llmdisc.analysis.decisions`),
+never because a difference failed to reach significance, and recommends only among those.
 """
 
 from __future__ import annotations
@@ -9,56 +11,112 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from llmdisc.metrics.classification import ACCURACY, ECE
+from llmdisc.metrics.classification import ECE, METRICS
 
 if TYPE_CHECKING:
-    from llmdisc.api.findings import Analysis, Crossover, Group
+    from llmdisc.api.findings import Analysis, Crossover, SizeVerdict
 
-__all__ = ["verdict", "size_sentence", "crossover_sentence", "calibration_sentence", "degenerate_sentence"]
+__all__ = [
+    "verdict",
+    "metric_sentence",
+    "size_sentence",
+    "recommendation_sentence",
+    "crossover_sentence",
+    "calibration_sentence",
+    "degenerate_sentence",
+]
 
 
 def _names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _cost(g: Group) -> str:
-    memory = g.costs.get("peak_rss_mib")
-    return f"{g.seconds:.2f} s to train and predict" + (
-        f", {memory:.0f} MiB peak memory" if memory is not None else ""
+def _value(analysis: Analysis, variant: str, size: int | None) -> str:
+    metric = METRICS[analysis.metric]
+    g = next(g for g in analysis.at(size) if g.variant == variant)
+    return metric.format(g.metrics[metric.name].value)
+
+
+def metric_sentence(analysis: Analysis) -> str:
+    """What the verdict ranks by and why, what "as good as the best" means, and what the seeds count."""
+    metric = METRICS[analysis.metric]
+    seeds = (
+        "With one seed per size, training variance is not measured (the intervals count the test examples "
+        "only; --seeds 3 counts it too)."
+        if analysis.seeds == 1
+        else f"With {analysis.seeds} seeds per size, the intervals and tests resample seeds as well as test examples."
+    )
+    return (
+        f"The verdict ranks by {metric.label} {analysis.metric_reason}. An approach is named as good as the best "
+        f"only when the 95% interval of its paired difference from the best lies within ±{analysis.margin:g} "
+        f"(two one-sided tests), and worse only when a paired test shows it, Holm-adjusted over the comparisons "
+        f"with the best at each size. {seeds}"
     )
 
 
-def size_sentence(analysis: Analysis, size: int | None) -> str:
-    """At one training size: the best approach with its interval, those not significantly worse, the
-    cheapest of them."""
-    groups = analysis.at(size)
+def size_sentence(analysis: Analysis, decision: SizeVerdict) -> str:
+    """At one size: the best, those shown as good, undecided and worse, the recommendation, the floor."""
+    metric = METRICS[analysis.metric]
+    size = decision.size
     where = "Without training examples" if size is None else f"With {size} training examples"
-    best = max(groups, key=lambda g: g.metrics[ACCURACY.name].value)
-    text = f"{where}, the most accurate is {best.variant} ({ACCURACY.label} {best.metrics[ACCURACY.name].format()})"
-    if len(groups) == 1:
-        return text + "."
-    tested = [(g, analysis.pair(best.variant, g.variant, size)) for g in groups if g is not best]
-    if any(p is None for _, p in tested):
-        return text + "; without per-example predictions, whether the others are worse is not tested."
-    close = [g for g, p in tested if not p.significant]
-    if not close:
-        return (
-            text + f", significantly better than every other (Holm-adjusted McNemar p < 0.05); it takes {_cost(best)}."
-        )
-    text += "; not significantly worse: " + _names(
-        [
-            f"{g.variant} ({g.metrics[ACCURACY.name].value:.4f}, adjusted "
-            f"p = {analysis.pair(best.variant, g.variant, size).p_holm:.2g})"
-            for g in close
+    text = f"{where}, the best by {metric.label} is {decision.best} ({decision.best_value.format(metric.fmt)})."
+    if not decision.versus:
+        return text
+    if decision.equivalent:
+        named = [f"{v} ({_value(analysis, v, size)})" for v in decision.equivalent]
+        text += f" Shown as good (within ±{analysis.margin:g}): {_names(named)}."
+    else:
+        text += " No other approach is shown as good."
+    if decision.undecided:
+        n = next(g.examples for g in analysis.at(size) if g.variant == decision.best)
+        needed = {v.other: v.examples_needed for v in decision.versus}
+        named = [
+            f"{v} ({_value(analysis, v, size)}"
+            + (f"; about {needed[v]:,} test examples would decide it)" if needed[v] else ")")
+            for v in decision.undecided
         ]
-    )
-    cheapest = min([best] + close, key=lambda g: (g.seconds, g.costs.get("peak_rss_mib") or 0.0))
-    return text + f". The cheapest of these is {cheapest.variant} ({_cost(cheapest)})."
+        text += f" Undecided at this test size ({n:,} examples): {_names(named)}."
+    if decision.worse:
+        text += f" Shown worse: {_names(decision.worse)}."
+    return text + " " + recommendation_sentence(analysis, decision) + _floor(analysis, decision)
 
 
-def crossover_sentence(c: Crossover) -> str:
-    """Where one trained approach overtakes the best zero-shot one."""
-    target = f"the best zero-shot approach, {c.zero_shot} ({ACCURACY.label} {c.zero_shot_accuracy:.4f})"
+def recommendation_sentence(analysis: Analysis, decision: SizeVerdict) -> str:
+    """The cheapest of the best and those shown as good, with both its costs."""
+    costs = decision.costs[decision.recommended]
+    which = "to predict" if analysis.cost == "prediction" else "to train"
+    both = f"{costs['prediction'].format()}; {costs['training'].format()}, model loading excluded"
+    if not decision.equivalent:
+        text = f"Recommended: {decision.recommended}, the only one shown as good as the best ({both})."
+    else:
+        text = (
+            f"Recommended: {decision.recommended}, the cheapest {which} of the best and those shown as good ({both})."
+        )
+    if decision.equally_cheap:
+        text += f" Equally cheap within the timings' spread: {_names(decision.equally_cheap)}."
+    return text
+
+
+def _floor(analysis: Analysis, decision: SizeVerdict) -> str:
+    """What the majority-class baseline says about this size ("" when it says nothing)."""
+    if decision.baseline is None:
+        return ""
+    metric = METRICS[analysis.metric]
+    answer = f"always answering the majority class ({metric.label} {metric.format(decision.baseline_value.value)})"
+    text = ""
+    if decision.best == decision.baseline:
+        text += f" Nothing beats {answer}."
+    elif not decision.baseline_beaten:
+        text += f" The best is not shown better than {answer}."
+    if decision.below_baseline:
+        text += f" Shown worse than {answer}: {_names(decision.below_baseline)}."
+    return text
+
+
+def crossover_sentence(analysis: Analysis, c: Crossover) -> str:
+    """Where one trained approach overtakes the best zero-shot one (on the verdict's metric)."""
+    metric = METRICS[analysis.metric]
+    target = f"the best zero-shot approach, {c.zero_shot} ({metric.label} {c.zero_shot_accuracy:.4f})"
     if c.size is None:
         return f"{c.variant} does not beat {target} within the sizes tried (up to {c.largest} examples)."
     if c.smallest == c.largest:
@@ -117,11 +175,15 @@ def degenerate_sentence(analysis: Analysis) -> str | None:
 
 
 def verdict(analysis: Analysis) -> list[str]:
-    """The verdict's sentences, in order: per size, the crossovers, calibration."""
+    """The verdict's sentences, in order: the metric, per size, the crossovers, calibration."""
     if analysis.split is None or not analysis.groups:
         return ["No approach ran successfully: there is nothing to compare."]
-    out = [size_sentence(analysis, size) for size in analysis.sizes]
-    out += [crossover_sentence(c) for c in analysis.crossovers]
+    out = [metric_sentence(analysis)]
+    if analysis.decisions:
+        out += [size_sentence(analysis, d) for d in analysis.decisions]
+    else:
+        out.append("Without per-example predictions nothing is tested: the values below are not ranked.")
+    out += [crossover_sentence(analysis, c) for c in analysis.crossovers]
     if not analysis.crossovers and analysis.sizes != [None]:
         out.append("No zero-shot approach was run, so there is no crossover point to report.")
     for line in (calibration_sentence(analysis), degenerate_sentence(analysis)):

@@ -16,6 +16,12 @@ import numpy as np
 from llmdisc.api.records import RunRecord
 
 __all__ = [
+    "Cost",
+    "EQUIVALENT",
+    "SizeVerdict",
+    "UNDECIDED",
+    "Versus",
+    "WORSE",
     "ALPHA",
     "Analysis",
     "AnomalyResult",
@@ -70,10 +76,15 @@ class Group:
     metrics: dict[str, Estimate]
     costs: dict[str, float]
     records: list[RunRecord] = field(repr=False)
-    # The pooled per-resample accuracies and the seed-averaged probabilities (None: not kept).
-    resampled_accuracy: np.ndarray | None = field(default=None, repr=False)
+    # Metric name -> its (B,) bootstrap resamples (the same draws for every group: paired), and the
+    # seed-averaged probabilities and gold labels (empty / None: predictions not kept).
+    resampled: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     mean_probabilities: np.ndarray | None = field(default=None, repr=False)
     gold: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def resampled_accuracy(self) -> np.ndarray | None:
+        return self.resampled.get("accuracy")
 
     @property
     def flat(self) -> bool:
@@ -90,7 +101,8 @@ class Group:
 
 @dataclass
 class Curve:
-    """One variant's accuracy by training size (one flat value for a zero-shot approach)."""
+    """One variant's accuracy, and the verdict's metric, by training size (one flat value for a
+    zero-shot approach)."""
 
     variant: str
     paradigm: str
@@ -98,6 +110,8 @@ class Curve:
     sizes: list[int]
     accuracy: list[Estimate]
     seeds: list[int]
+    metric: str = "accuracy"
+    values: list[Estimate] = field(default_factory=list)  # the verdict metric's, by size
 
 
 @dataclass
@@ -123,6 +137,103 @@ class Pair:
     @property
     def significant(self) -> bool:
         return self.p_holm < ALPHA
+
+
+#: What a comparison with the best at one size showed about another approach.
+EQUIVALENT, WORSE, UNDECIDED = "shown as good", "shown worse", "undecided"
+
+
+@dataclass
+class Versus:
+    """One approach against the best at one training size, on the verdict's metric.
+
+    Attributes:
+        size: the training size (None: zero-shot approaches only).
+        advantage: how much better the best is, in the metric's units (at least 0 at the point
+            estimate), with its paired 95% interval (seeds resampled as well as examples).
+        p_difference: the test of no difference: McNemar's exact test for accuracy with one seed
+            each, else the paired bootstrap; ``p_difference_holm`` Holm-adjusted over the other
+            approaches at this size.
+        p_equivalence: two one-sided tests that the advantage lies within the margin, as
+            ``2 * max`` of the one-sided bootstrap p-values (below 0.05 exactly when the paired 95%
+            interval lies within the margin); ``p_equivalence_holm`` Holm-adjusted likewise.
+        examples_needed: the test examples at which the difference test or the equivalence test
+            (whichever needs fewer) would reach 80% power, from the paired difference's observed
+            per-example variance (for accuracy with one seed, the discordant pairs); None when
+            neither could.
+        test: the difference test's name.
+    """
+
+    size: int | None
+    best: str
+    other: str
+    advantage: Estimate
+    p_difference: float
+    p_equivalence: float
+    p_difference_holm: float = 1.0
+    p_equivalence_holm: float = 1.0
+    examples_needed: int | None = None
+    test: str = ""
+
+    @property
+    def decision(self) -> str:
+        """:data:`EQUIVALENT` (within the margin, even where measurably below), :data:`WORSE`, or
+        :data:`UNDECIDED` (neither shown at this test size)."""
+        if self.p_equivalence_holm < ALPHA:
+            return EQUIVALENT
+        return WORSE if self.p_difference_holm < ALPHA else UNDECIDED
+
+
+@dataclass
+class Cost:
+    """One approach's cost as the verdict compares it: a warm, repeated measurement.
+
+    ``value`` is the least of the repeats (ms per example to predict, or seconds to train without
+    loading models); ``spread`` their max - min (the seeds' too), within which two costs are equal.
+    """
+
+    variant: str
+    value: float | None
+    spread: float
+    unit: str
+
+    def format(self) -> str:
+        if self.value is None:
+            return "not measured"
+        return f"{self.value:.3g} {self.unit}"
+
+
+@dataclass
+class SizeVerdict:
+    """The verdict at one training size: the best, the three groups, the recommendation.
+
+    Attributes:
+        best, best_value: the approach with the best point estimate of the metric, and its estimate.
+        equivalent, undecided, worse: the others by their :class:`Versus` decision.
+        recommended: the cheapest (by ``cost``) of the best and those shown as good; among
+            those equally cheap within the measurements' spread, the better by the metric.
+        equally_cheap: the others as cheap as ``recommended`` within that spread.
+        costs: variant -> its prediction and training :class:`Cost`.
+        versus: each other approach against the best.
+        baseline: the majority-class baseline's variant and estimate here (None: not in the comparison).
+        baseline_beaten: whether the best is shown better than the baseline.
+        below_baseline: the approaches shown worse than always answering the majority class.
+    """
+
+    size: int | None
+    best: str
+    best_value: Estimate
+    equivalent: list[str]
+    undecided: list[str]
+    worse: list[str]
+    recommended: str
+    equally_cheap: list[str]
+    costs: dict[str, dict[str, Cost]]
+    versus: list[Versus]
+    baseline: str | None = None
+    baseline_value: Estimate | None = None
+    baseline_beaten: bool | None = None
+    below_baseline: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -227,6 +338,11 @@ class Analysis:
         disagreements, confident_errors: examples showing how the approaches differ.
         verdict: the sentences at the top of the report; ``claims`` the tested claims.
         notes: what could not be computed, and why.
+        metric, metric_reason: the metric the verdict, crossovers and ranking claims use, and why.
+        margin: how far from the best counts as as good (in the metric's units).
+        cost: the cost that picks the cheapest (``prediction`` or ``training``).
+        seeds: the most seeds any approach ran with at one size (1: training variance unmeasured).
+        decisions: the verdict at each size (:class:`SizeVerdict`).
     """
 
     split: str | None
@@ -246,6 +362,12 @@ class Analysis:
     verdict: list[str] = field(default_factory=list)
     claims: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    metric: str = "accuracy"
+    metric_reason: str = ""
+    margin: float = 0.01
+    cost: str = "prediction"
+    seeds: int = 1
+    decisions: list[SizeVerdict] = field(default_factory=list)
 
     def at(self, size: int | None) -> list[Group]:
         """The groups that compete at ``size``: those trained on it, and every zero-shot one."""
@@ -287,7 +409,13 @@ class Analysis:
             {
                 "split": self.split,
                 "method": self.method,
+                "metric": self.metric,
+                "metric_reason": self.metric_reason,
+                "margin": self.margin,
+                "cost": self.cost,
+                "seeds": self.seeds,
                 "verdict": self.verdict,
+                "decisions": [_decision_dict(d) for d in self.decisions],
                 "groups": groups,
                 "pairs": [
                     asdict(p) | {"size": "zero-shot" if p.size is None else p.size, "significant": p.significant}
@@ -305,3 +433,10 @@ class Analysis:
                 "notes": self.notes,
             }
         )
+
+
+def _decision_dict(d: SizeVerdict) -> dict[str, Any]:
+    """A :class:`SizeVerdict` for ``analysis.json``: its groups, costs and each comparison with the best."""
+    out = asdict(d) | {"size": "zero-shot" if d.size is None else d.size}
+    out["versus"] = [asdict(v) | {"decision": v.decision} for v in d.versus]
+    return out

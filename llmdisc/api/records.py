@@ -150,6 +150,8 @@ class TrainInfo:
     Attributes:
         train_seconds: wall time of ``fit``.
         train_examples: how many examples ``fit`` saw.
+        load_seconds: the part of ``train_seconds`` spent loading models (from disk, a GGUF
+            conversion or the Hub), which is not the approach's training cost.
         dataset: the training data as a card may name it (set by the ``train`` command).
         metrics: split -> metric name (see :data:`~llmdisc.metrics.classification.METRICS`) -> value.
         parameters: ``total`` and ``trainable`` parameter counts, where the notion applies.
@@ -159,6 +161,7 @@ class TrainInfo:
 
     train_seconds: float | None = None
     train_examples: int | None = None
+    load_seconds: float | None = None  # the part of train_seconds spent loading models (not training)
     dataset: str | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
@@ -216,11 +219,21 @@ class Evaluation:
 
 @dataclass
 class Costs:
-    """What a comparison cell cost on the machine it ran on."""
+    """What a comparison cell cost on the machine it ran on.
+
+    ``train_seconds``, ``predict_seconds`` and ``examples_per_second`` are single wall-clock
+    timings of the run itself; the verdict ranks by the warm, repeated measurements instead
+    (:mod:`llmdisc.comparison.costs`), which a busy machine moves far less.
+    """
 
     train_seconds: float | None = None  # with its share of generating synthetic training texts, if any
     predict_seconds: float | None = None
     examples_per_second: float | None = None
+    load_seconds: float | None = None  # loading models during fit: reported apart, not training
+    train_warm_seconds: float | None = None  # training without loading (and generation); best of repeats
+    train_spread_seconds: float | None = None  # max - min over those repeats (None: measured once)
+    predict_ms: float | None = None  # warm prediction, ms per example: best of repeats on a fixed sample
+    predict_spread_ms: float | None = None  # max - min over those repeats
     peak_rss_mib: float | None = None
     rss_increase_mib: float | None = None
     peak_gpu_mib: float | None = None
@@ -339,8 +352,11 @@ class RunRecord:
 
     @property
     def degenerate(self) -> str | None:
-        """Why this run's predictions are degenerate, or None (see :func:`degenerate_predictions`)."""
-        return degenerate_predictions(self.confusion, self.labels) if self.ok else None
+        """Why this run's predictions are degenerate, or None (see :func:`degenerate_predictions`).
+
+        The majority-class baseline answers one class by design: it is the floor, never degenerate.
+        """
+        return degenerate_predictions(self.confusion, self.labels) if self.ok and self.paradigm != "baseline" else None
 
     @property
     def flat(self) -> bool:

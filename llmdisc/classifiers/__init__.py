@@ -16,6 +16,7 @@ from llmdisc.classifiers.classical import (
 from llmdisc.classifiers.embedding import EmbeddingLogisticRegression
 from llmdisc.classifiers.encoder import EncoderClassifier
 from llmdisc.classifiers.lora import LoraClassifier
+from llmdisc.classifiers.majority import MajorityClassifier
 from llmdisc.classifiers.setfit import SetFitClassifier
 from llmdisc.classifiers.zeroshot import ZeroShotClassifier
 
@@ -33,5 +34,6 @@ __all__ = [
     "EmbeddingLogisticRegression",
     "ZeroShotClassifier",
     "LoraClassifier",
+    "MajorityClassifier",
     "SetFitClassifier",
 ]

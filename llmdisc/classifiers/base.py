@@ -62,6 +62,7 @@ from llmdisc.lm.loading import is_repo_id
 from llmdisc.plumbing import distributed
 from llmdisc.plumbing.atomic_files import atomic_dir, write_json
 from llmdisc.plumbing.config import config_from_dict, config_to_dict
+from llmdisc.plumbing.stopwatch import loading_seconds
 from llmdisc.version import __version__
 
 if TYPE_CHECKING:
@@ -260,9 +261,10 @@ class TextClassifier(ABC):
         if len(np.unique(labels)) < 2:
             raise LlmdiscError("the training set has one class; a classifier needs at least two")
         self.labels = names
-        start = time.perf_counter()
+        start, loaded = time.perf_counter(), loading_seconds()
         self._fit(list(train["text"]), labels, eval)
         self.info.train_seconds, self.info.train_examples = round(time.perf_counter() - start, 3), len(train)
+        self.info.load_seconds = round(loading_seconds() - loaded, 3)
         self.info.parameters = self.num_parameters()
         return self
 

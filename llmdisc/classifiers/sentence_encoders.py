@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import resolve_placement
 from llmdisc.lm.loading import ALIASES, resolve_model
+from llmdisc.plumbing.stopwatch import loading
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -41,7 +42,8 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     placement = resolve_placement(device, dtype)
     path = resolve_model(model)
     try:
-        return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
+        with loading():  # counted apart from training time
+            return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
     except (OSError, ValueError) as e:
         raise LlmdiscError(
             f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "

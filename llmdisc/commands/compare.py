@@ -192,7 +192,8 @@ def _report(config: CompareConfig, data: Any, records: list[RunRecord], lm: str 
     scores = None
     if lm is not None and lead is not None:
         scores = detect_anomalies(data[lead], lead, lm, config, output_dir=config.output_dir, reuse=config.resume)
-    analysis = analyse(records, texts={name: list(split["text"]) for name, split in data.items()}, anomaly=scores)
+    texts = {name: list(split["text"]) for name, split in data.items()}
+    analysis = analyse(records, texts=texts, anomaly=scores, settings=config)
     path = write_report(
         records,
         config.output_dir,

@@ -37,10 +37,11 @@ import numpy as np
 from llmdisc.api.records import Costs, Predictions, RunRecord
 from llmdisc.classifiers import TextClassifier, get_classifier, get_classifier_class
 from llmdisc.classifiers.calibration import CALIBRATION_METHODS
+from llmdisc.comparison.costs import SAMPLE, prediction_cost, training_cost
 from llmdisc.comparison.evaluation import evaluate_classifier, robustness_probabilities
 from llmdisc.comparison.progress import GridProgress
 from llmdisc.comparison.run_cache import Cell, RunCache
-from llmdisc.comparison.settings import CompareSettings, lead_split
+from llmdisc.comparison.settings import CompareSettings, check_verdict_settings, lead_split
 from llmdisc.comparison.shards import Share, parse_shard
 from llmdisc.comparison.synthetic_data import label_counts, parse_synthetic, synthetic_subset
 from llmdisc.data.loading import label_names
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
 __all__ = ["CompareSettings", "compare", "normalise_approaches", "parse_sizes"]
 
 logger = logging.getLogger(__name__)
+
+#: The majority-class approach every comparison holds (unless ``baseline: false``).
+BASELINE = "majority"
 
 
 def normalise_approaches(approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str) -> dict[str, dict]:
@@ -107,6 +111,7 @@ class _Grid:
     calibration: str
     verbalizers: Mapping[str, str] | None
     robustness: dict[str, Any] | None  # the damaged split: name, rates, seed, its subset and positions
+    sample: list[str]  # the texts every approach's prediction cost is timed on (comparison.costs)
 
     @property
     def train(self) -> datasets.Dataset:
@@ -211,6 +216,8 @@ def _prepare(data: datasets.DatasetDict, settings: CompareSettings) -> tuple[_Gr
     bad = [r for r in settings.drop_rates if not 0 <= r < 1]
     if bad:
         raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
+    lead = lead_split(splits)
+    check_verdict_settings(settings, data[lead]["label"], label_names(data["train"]), lead)
     _check_classes(data["train"])
     numbers, notes = parse_sizes(settings.sizes, len(data["train"]))
     _check_sizes(numbers, label_names(data["train"]))
@@ -218,7 +225,8 @@ def _prepare(data: datasets.DatasetDict, settings: CompareSettings) -> tuple[_Gr
         logger.warning(note)
     selection = data[selection_split] if selection_split in data else None
     robustness = _robustness_split(data, splits, settings) if settings.drop_rates else None
-    grid = _Grid(data, splits, selection, settings.calibration, settings.verbalizers, robustness)
+    sample = list(data[lead]["text"][:SAMPLE])
+    grid = _Grid(data, splits, selection, settings.calibration, settings.verbalizers, robustness, sample)
     return grid, numbers, notes
 
 
@@ -353,11 +361,21 @@ def _run_cell(cell: Cell, train: datasets.Dataset, grid: _Grid) -> list[RunRecor
             if grid.calibration != "none" and grid.selection is not None and clf.uses_training_data:
                 clf.calibrate(grid.selection, method=grid.calibration)
             records = [_evaluated(cell, clf, grid, split, base) for split in grid.splits]
+        # After the peak-memory window: the repeats are the measurement, not the run.
+        train_cost = training_cost(
+            clf,
+            lambda: get_classifier(cell.registered, **config).fit(train, eval=grid.selection),
+            extra=cell.generation_seconds,
+        )
+        predict_cost = prediction_cost(clf, grid.sample)
         for record in records:
             record.costs.peak_rss_mib = round(memory.peak_mib, 1)
             record.costs.rss_increase_mib = round(memory.increase_mib, 1)
             if memory.gpu_peak_mib is not None:
                 record.costs.peak_gpu_mib = round(memory.gpu_peak_mib, 1)
+            record.costs.load_seconds = clf.info.load_seconds
+            record.costs.train_warm_seconds, record.costs.train_spread_seconds = train_cost
+            record.costs.predict_ms, record.costs.predict_spread_ms = predict_cost
     except Exception as e:  # one approach failing must not sink the comparison
         message = first_line(e)
         logger.error("%s failed: %s", cell.name, message)
@@ -476,7 +494,10 @@ def _plan(
     check_task(settings.task)
     plan: list[Cell] = []
     scored: dict[str, list[str] | None] = {}
-    for name, config in normalise_approaches(approaches).items():
+    entries = normalise_approaches(approaches)
+    if settings.baseline and not any(c.get("approach", name) == BASELINE for name, c in entries.items()):
+        entries[BASELINE] = {}  # the floor under every verdict: free, so always there
+    for name, config in entries.items():
         try:
             clf, cells = _cells(name, dict(config), settings, numbers, train, notes)
         except LlmdiscError as e:

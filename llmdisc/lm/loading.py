@@ -26,6 +26,7 @@ from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import resolve_placement
 from llmdisc.plumbing.atomic_files import atomic_dir
 from llmdisc.plumbing.offline import hub_reachable
+from llmdisc.plumbing.stopwatch import loading
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -274,19 +275,20 @@ def load_model(
     # Decided before anything loads: a device or dtype this machine lacks fails in one line.
     placement = resolve_placement(device, dtype)
     model_kwargs.setdefault("dtype", placement.dtype)
-    resolved = resolve_model(name_or_path)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
-        model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(
-            resolved, **_offline_kwargs(resolved), **model_kwargs
-        )
-    except (OSError, ValueError, ImportError, RuntimeError) as e:
-        if os.path.isdir(resolved):
-            raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None
-        raise _hub_error(name_or_path, e) from None
-    if "device_map" not in model_kwargs:
-        # One process: the GPU (or MPS) when there is one, so inference is not left on the CPU;
-        # under accelerate launch: the process's own GPU.
-        model.to(placement.device)
+    with loading():  # counted apart from training time (see plumbing.stopwatch)
+        resolved = resolve_model(name_or_path)
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(resolved, **_offline_kwargs(resolved))
+            model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(
+                resolved, **_offline_kwargs(resolved), **model_kwargs
+            )
+        except (OSError, ValueError, ImportError, RuntimeError) as e:
+            if os.path.isdir(resolved):
+                raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None
+            raise _hub_error(name_or_path, e) from None
+        if "device_map" not in model_kwargs:
+            # One process: the GPU (or MPS) when there is one, so inference is not left on the CPU;
+            # under accelerate launch: the process's own GPU.
+            model.to(placement.device)
     model.eval()
     return model, tokenizer

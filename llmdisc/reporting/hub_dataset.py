@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from llmdisc.hub.repos import describe_upload, public_value, upload_folder
 from llmdisc.plumbing.atomic_files import atomic_file
 from llmdisc.plumbing.templates import render
+from llmdisc.reporting.report import markdown_table, verdict_table
 from llmdisc.version import __version__
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def write_dataset_card(
         source=public_value(settings.get("data", "not recorded")),
         version=__version__,
         verdict=analysis.verdict,
+        verdict_table=markdown_table(verdict_table(analysis)) if analysis.decisions else None,
         summary=summary,
         settings=[(k, public_value(v)) for k, v in settings.items()],
     )

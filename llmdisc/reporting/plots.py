@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmdisc.api.records import RunRecord
-from llmdisc.metrics.classification import ACCURACY, ECE
+from llmdisc.metrics.classification import ACCURACY, ECE, METRICS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,39 +88,46 @@ def _finish(fig: Figure, ax: Any, path: str | Path, xlabel: str, ylabel: str, ti
 
 
 def plot_learning_curves(analysis: Analysis, path: str | Path) -> Path | None:
-    """Accuracy against training-set size (log scale), with its 95% bootstrap band.
+    """The verdict's metric against training-set size (log scale, the sizes tried as its ticks),
+    with its 95% bootstrap band.
 
     Approaches that do not learn from examples are horizontal lines (their band shaded across).
     """
+    from matplotlib.ticker import NullLocator
+
     curves = analysis.curves
     if not curves:
         return None
+    metric = METRICS[analysis.metric]
     sizes = sorted({n for c in curves.values() if not c.flat for n in c.sizes})  # a flat line has no size
     fig, ax, colours = _canvas([g.records[0] for g in analysis.groups])
     for name, c in curves.items():
+        points = c.values or c.accuracy
         style = dict(color=colours[name], linestyle=_style(c.paradigm), label=name)
-        value = np.array([e.value for e in c.accuracy])
-        banded = all(e.low is not None for e in c.accuracy)
+        value = np.array([e.value for e in points])
+        banded = all(e.low is not None for e in points)
         if c.flat:
             ax.axhline(value[0], linewidth=1.5, **style)
             if banded:
-                ax.axhspan(c.accuracy[0].low, c.accuracy[0].high, color=colours[name], alpha=0.08)
+                ax.axhspan(points[0].low, points[0].high, color=colours[name], alpha=0.08)
             continue
         ax.plot(c.sizes, value, marker="o", **style)
         if banded:
             ax.fill_between(
-                c.sizes, [e.low for e in c.accuracy], [e.high for e in c.accuracy], color=colours[name], alpha=0.15
+                c.sizes, [e.low for e in points], [e.high for e in points], color=colours[name], alpha=0.15
             )
     if len(sizes) > 1:
         ax.set_xscale("log")
     if sizes:
+        # The sizes tried, and only they: a log axis would add minor ticks labelled 3x10^1 and the like.
         ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.xaxis.set_minor_locator(NullLocator())
     return _finish(
         fig,
         ax,
         path,
         "training examples",
-        f"{analysis.split} {ACCURACY.label}",
+        f"{analysis.split} {metric.label}",
         "Learning curves, 95% bootstrap bands (dashed: generative; flat: zero-shot)",
         {"loc": "lower right"},
     )

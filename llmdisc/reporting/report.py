@@ -36,6 +36,7 @@ from llmdisc.reporting.plots import (
 
 __all__ = [
     "PREDICTIONS",
+    "verdict_table",
     "format_table",
     "markdown_table",
     "report_sections",
@@ -241,12 +242,79 @@ def _errors_table(analysis: Analysis) -> Table:
     return ["approach", "example", "text", "gold", "predicted", "confidence"], rows
 
 
+def verdict_table(analysis: Analysis) -> Table:
+    """The verdict in one row per size: the best, those shown as good, the undecided (with the test
+    examples that would decide each), the recommended approach and its costs."""
+    metric = METRICS[analysis.metric]
+    rows = []
+    for d in analysis.decisions:
+        needed = {v.other: v.examples_needed for v in d.versus}
+        undecided = [f"{u} (~{needed[u]:,})" if needed[u] else u for u in d.undecided]
+        costs = d.costs[d.recommended]
+        rows.append(
+            [
+                "zero-shot" if d.size is None else str(d.size),
+                f"{d.best} {d.best_value.format(metric.fmt)}",
+                ", ".join(d.equivalent) or "-",
+                ", ".join(undecided) or "-",
+                ", ".join(d.worse) or "-",
+                d.recommended + (f" (as cheap: {', '.join(d.equally_cheap)})" if d.equally_cheap else ""),
+                f"{costs['prediction'].format()}; {costs['training'].format()}",
+            ]
+        )
+    return (
+        [
+            "train n",
+            f"best by {metric.label} [95% CI]",
+            f"shown as good (±{analysis.margin:g})",
+            "undecided (test examples to decide)",
+            "shown worse",
+            f"recommended (cheapest {analysis.cost})",
+            "its cost (predict; train)",
+        ],
+        rows,
+    )
+
+
+def _versus_table(analysis: Analysis) -> Table:
+    metric = METRICS[analysis.metric]
+    rows = [
+        [
+            "zero-shot" if d.size is None else str(d.size),
+            v.other,
+            v.best,
+            v.advantage.format(metric.fmt),
+            f"{v.p_difference_holm:.3g} ({v.test})",
+            f"{v.p_equivalence_holm:.3g}",
+            v.decision,
+            "-" if v.examples_needed is None else f"{v.examples_needed:,}",
+        ]
+        for d in analysis.decisions
+        for v in d.versus
+    ]
+    return (
+        [
+            "train n",
+            "approach",
+            "best",
+            f"best's {metric.label} advantage [95% CI]",
+            "difference p (Holm)",
+            f"equivalence p (Holm, ±{analysis.margin:g})",
+            "decision",
+            "test examples to decide",
+        ],
+        rows,
+    )
+
+
 def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None) -> dict[str, Table]:
     """The report's tables, rendered from the analysis (computed here when not given): ``summary``,
     ``failures``, ``learning_curves``, ``pairs``, ``robustness``, ``templates``, ``anomaly``, ``claims``,
     ``disagreements``, ``confident_errors``, ``runs``."""
     analysis = analysis if analysis is not None else analyse(records)
     tables: dict[str, Table] = {}
+    if analysis.decisions:
+        tables["versus"] = _versus_table(analysis)
     if analysis.split:
         tables["summary"] = _summary_table(analysis)
         tables["learning_curves"] = _curves_table(analysis)
@@ -354,6 +422,16 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
 # templates loop over them (report_sections). A new section is a row here and a table (report_tables) or
 # a plot (PLOTS) of its key.
 SECTIONS = [
+    (
+        "versus",
+        "Against the best at each size",
+        "Each approach against the best at its size, on the verdict's metric and the same test examples: the "
+        "best's advantage with its paired 95% interval; the test of a difference (McNemar's exact test for "
+        "accuracy with one seed each, else a paired bootstrap) and the two one-sided tests of equivalence within "
+        "the margin, each Holm-adjusted over the comparisons with the best at that size. Shown as good: the "
+        "interval lies within the margin; shown worse: the difference test says so; undecided: neither, with the "
+        "test examples at which one of the two tests would reach 80% power.",
+    ),
     (
         "summary",
         "Summary",
@@ -536,6 +614,7 @@ def write_report(
         title=title,
         lead=f"Split reported: **{split}**." if split else "No approach ran successfully.",
         verdict=analysis.verdict,
+        verdict_table=verdict_table(analysis) if analysis.decisions else None,
         notes=[*notes, *analysis.notes],
         sections=report_sections(report_tables(records, analysis), plots),
         method=analysis.method,
