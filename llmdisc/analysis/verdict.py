@@ -85,7 +85,12 @@ def recommendation_sentence(analysis: Analysis, decision: SizeVerdict) -> str:
     """The cheapest of the best and those shown as good, with both its costs."""
     costs = decision.costs[decision.recommended]
     which = "to predict" if analysis.cost == "prediction" else "to train"
-    both = f"{costs['prediction'].format()}; {costs['training'].format()}, model loading excluded"
+    measured = costs["prediction"].value is not None or costs["training"].value is not None
+    both = (
+        f"{costs['prediction'].format()}; {costs['training'].format()}, model loading excluded"
+        if measured
+        else "its costs were not measured"
+    )
     if not decision.equivalent:
         text = f"Recommended: {decision.recommended}, the only one shown as good as the best ({both})."
     else:

@@ -70,7 +70,7 @@ def primary_metric(setting: str, gold: Sequence[int], labels: Sequence[str]) -> 
     counts = np.bincount(np.asarray(gold, dtype=np.int64), minlength=len(labels))
     present = counts[counts > 0]
     ratio = float(present.max() / present.min()) if len(present) else 1.0
-    largest = labels[int(counts.argmax())]
+    largest = labels[int(counts.argmax())] if int(counts.argmax()) < len(labels) else str(int(counts.argmax()))
     if setting != AUTO_METRIC:
         return METRICS[setting], "as asked (--metric)"
     if ratio > IMBALANCE:
