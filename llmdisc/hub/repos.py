@@ -56,6 +56,7 @@ PARADIGMS = {
     "generative": "generative: it models how the text is produced (P(x|y), or an LM's likelihoods) and "
     "classifies by comparing them",
     "discriminative": "discriminative: it models P(y|x), the label given the text, directly",
+    "baseline": "a baseline: it ignores the text and answers the training class prior (the floor of a comparison)",
 }
 
 
