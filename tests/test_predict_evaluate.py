@@ -12,7 +12,7 @@ import datasets
 import numpy as np
 import pytest
 
-from llmdisc import TextClassifier, evaluate_classifier, get_classifier
+from llmdisc import LlmdiscError, TextClassifier, evaluate_classifier, get_classifier
 from llmdisc.cli import main
 
 TEXTS = ["a delightful little film", "dull and far too long"]
@@ -203,3 +203,122 @@ def test_predict_checks_the_text_column_before_importing_torch(nb, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["2", "False", "False", "False"], out.stderr
     assert "text column 'text' not found; columns found: id, body" in out.stderr
+
+
+# ---- a tampered llmdisc_config.json (issue 29) --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_kinds(tiny_bert, tiny_gpt2, tmp_path_factory):
+    """One saved folder of each kind of file set: classical, encoder (default settings), LoRA, zero-shot."""
+    import llmdisc
+
+    data = llmdisc.load_text_dataset("demo")
+    train = llmdisc.stratified_subset(data["train"], 16)
+    root = tmp_path_factory.mktemp("kinds")
+    made = {
+        "naive_bayes": get_classifier("naive_bayes").fit(data["train"]),
+        "topics": get_classifier("naive_bayes").fit(llmdisc.load_text_dataset("demo-topics")["train"]),
+        "encoder": get_classifier("encoder", model=str(tiny_bert), max_steps=1, batch_size=8).fit(train),
+        "lora": get_classifier("lora", model=str(tiny_gpt2), max_steps=1, batch_size=4).fit(train),
+        "zeroshot": get_classifier("zeroshot", model=str(tiny_gpt2), calibrate=True).fit(train),
+    }
+    return {name: clf.save_pretrained(root / name) for name, clf in made.items()}
+
+
+THREE = ["negative", "positive", "neutral"]
+PLATT = {"method": "platt", "temperature": None, "fitted_on": 30}
+
+
+@pytest.mark.parametrize(
+    "kind,change,message",
+    [
+        ("encoder", {"labels": THREE}, "config.json holds the labels ['negative', 'positive']"),
+        ("lora", {"labels": THREE}, "lora_head.json holds 2 labels"),
+        ("zeroshot", {"labels": THREE}, "zeroshot.json holds 2 labels"),
+        ("topics", {"labels": ["negative", "positive"]}, "model.skops predicts the classes [0, 1, 2, 3]"),
+        ("naive_bayes", {"labels": "negative,positive"}, "'labels' must be a list of two or more distinct names"),
+        ("naive_bayes", {"labels": ["positive"]}, "'labels' must be a list of two or more distinct names"),
+        ("naive_bayes", {"labels": ["positive", "positive"]}, "'labels' must be a list of two or more distinct"),
+        ("naive_bayes", {"labels": ["negative", 1]}, "'labels' must be a list of two or more distinct names"),
+        ("naive_bayes", {"approach": ["naive_bayes"]}, "names no approach"),
+        ("naive_bayes", {"config": [0.5]}, "'config' must be a mapping, not a list"),
+        ("naive_bayes", {"config": {"alpha": "a lot"}}, "alpha: cannot read 'a lot' as float"),
+        ("naive_bayes", {"info": "yesterday"}, "'info' must be a mapping, not a str"),
+        ("naive_bayes", {"info": {"trainer": "fast"}}, "'info' is damaged"),
+        ("naive_bayes", {"temperature_scaling": {"temperature": 2.0}}, "must be a mapping with method"),
+        ("naive_bayes", {"temperature_scaling": [2.0]}, "must be a mapping with method"),
+        (
+            "naive_bayes",
+            {"temperature_scaling": {"method": "sideways", "temperature": 2.0, "fitted_on": 30}},
+            "unknown method 'sideways'",
+        ),
+        (
+            "naive_bayes",
+            {"temperature_scaling": {"method": "temperature", "temperature": -2.0, "fitted_on": 30, "x": 1}},
+            "unknown key(s) x",
+        ),
+        (
+            "naive_bayes",
+            {"temperature_scaling": {"method": "temperature", "temperature": "hot", "fitted_on": 30}},
+            "temperature must be a positive number, not 'hot'",
+        ),
+        (
+            "naive_bayes",
+            {"temperature_scaling": {"method": "temperature", "temperature": 0, "fitted_on": 30}},
+            "temperature must be a positive number, not 0",
+        ),
+        (
+            "naive_bayes",
+            {"temperature_scaling": {**PLATT, "parameters": [{"a": [1.0], "b": [0.0]}] * 2}},
+            "parameters must hold 1 platt calibrator(s) of a and b",
+        ),
+        (
+            "naive_bayes",
+            {"temperature_scaling": {**PLATT, "parameters": [{"a": ["x"], "b": [0.0]}]}},
+            "parameters must hold 1 platt calibrator(s) of a and b",
+        ),
+        ("zeroshot", {"zeroshot.json": None}, "lacks zeroshot.json"),
+        ("zeroshot", {"zeroshot.json": [1, 2]}, "zeroshot.json holds a JSON list, not an object"),
+        (
+            "zeroshot",
+            {"zeroshot.json": {"demonstrations": [{"text": "x", "label": "meh"}]}},
+            "zeroshot.json is damaged (ValueError",
+        ),
+        ("lora", {"lora_head.json": None}, "has no lora_head.json"),
+        ("lora", {"adapter_model.safetensors": None}, "has no adapter_model.safetensors"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and " " not in v else None,
+)
+def test_a_tampered_folder_is_one_line_before_any_weight_loads(kind, change, message, saved_kinds, tmp_path, capsys):
+    import shutil
+
+    from llmdisc.classifiers.mean_pooling import MeanPooledClassifier
+
+    folder = tmp_path / kind
+    shutil.copytree(saved_kinds[kind], folder)
+    meta = json.loads((folder / "llmdisc_config.json").read_text())
+    for key, value in change.items():
+        if "." in key:  # one of the approach's own files: removed (None) or replaced
+            (folder / key).unlink()
+            if value is not None:
+                (folder / key).write_text(json.dumps(value))
+        else:
+            meta[key] = value
+    (folder / "llmdisc_config.json").write_text(json.dumps(meta))
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("weights loaded from a folder whose files disagree")
+
+    import transformers
+
+    with pytest.MonkeyPatch.context() as mp:
+        for owner, name in ((MeanPooledClassifier, "from_pretrained"), (transformers.AutoModel, "from_pretrained")):
+            mp.setattr(owner, name, no_weights)
+        mp.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_weights)
+        with pytest.raises(LlmdiscError) as e:
+            TextClassifier.from_pretrained(folder)
+        assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+    assert main(["predict", str(folder), *TEXTS]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err

@@ -26,7 +26,7 @@ from llmdisc.classifiers.classical import MODEL_FILE, class_weight_indices, load
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.hub.repos import is_repo_id
 from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement, resolve_placement
-from llmdisc.lm.loading import ALIASES, check_model_available, resolve_model
+from llmdisc.lm.loading import ALIASES, NO_REMOTE_CODE, check_model_available, remote_code_error, resolve_model
 from llmdisc.plumbing.config import arg
 
 if TYPE_CHECKING:
@@ -65,7 +65,8 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     """A sentence-transformers model from an alias, a folder or a Hub id (one-line errors).
 
     A plain transformers folder (no ``modules.json``) is wrapped by sentence-transformers with
-    mean pooling.
+    mean pooling. A model that asks to run its own code (a module outside sentence-transformers,
+    an ``auto_map``) is refused in one line: ``trust_remote_code=False``.
 
     Args:
         model: an alias of :data:`llmdisc.lm.loading.ALIASES`, a local folder or a Hub id.
@@ -80,9 +81,11 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     placement = resolve_placement(device, dtype)
     path = resolve_model(model)
     try:
-        return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
+        return SentenceTransformer(
+            path, device=placement.device_name, model_kwargs={"dtype": placement.dtype}, **NO_REMOTE_CODE
+        )
     except (OSError, ValueError) as e:
-        raise LlmdiscError(
+        raise remote_code_error(model, e) or LlmdiscError(
             f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
             "pass a sentence-transformers or BERT-style folder, an alias or a Hub id"
         ) from None
@@ -232,6 +235,7 @@ class EmbeddingLogisticRegression(TextClassifier):
 
     def _load(self, folder: Path) -> None:
         head = load_logistic_head(folder / MODEL_FILE)
+        self._check_saved_classes(head.classes_, folder / MODEL_FILE)
         self.head = head
         bundled = folder / ENCODER_DIR
         # Loaded now, so that a missing encoder fails here and not at the first prediction.

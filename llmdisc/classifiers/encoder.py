@@ -27,10 +27,16 @@ import numpy as np
 
 from llmdisc.classifiers.base import TextClassifier, register
 from llmdisc.classifiers.classical import class_weight_indices, class_weight_vector
-from llmdisc.errors import LlmdiscError
+from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.batch_sizes import DISTRIBUTED_AUTO_BATCH, run_in_batches
 from llmdisc.lm.devices import model_placement, place_for_inference
-from llmdisc.lm.loading import check_model_available, load_model, load_model_config
+from llmdisc.lm.loading import (
+    NO_REMOTE_CODE,
+    check_model_available,
+    load_model,
+    load_model_config,
+    remote_code_error,
+)
 from llmdisc.metrics.classification import softmax
 from llmdisc.plumbing.config import arg
 from llmdisc.plumbing.distributed import map_batches, world_size
@@ -291,7 +297,7 @@ for row in classifier(texts, truncation=True, max_length={self.config.max_length
         self.tokenizer.save_pretrained(folder)
 
     def _load(self, folder: Path) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         from llmdisc.classifiers.mean_pooling import (
             HEAD_FILE,
@@ -301,10 +307,19 @@ for row in classifier(texts, truncation=True, max_length={self.config.max_length
         # The head's file says which head it is: folders saved before the pooling setting have none.
         mean = (Path(folder) / HEAD_FILE).is_file()
         self.config.pooling = "mean" if mean else "cls"
-        model = (
-            MeanPooledClassifier.from_pretrained(folder)
-            if mean
-            else AutoModelForSequenceClassification.from_pretrained(folder)
-        )
+        try:
+            # config.json's labels first: a folder whose two files disagree is refused before any weight loads.
+            saved = AutoConfig.from_pretrained(folder, **NO_REMOTE_CODE)
+            self._check_saved_labels([saved.id2label[i] for i in range(saved.num_labels)], folder / "config.json")
+            # llmdisc saves safetensors only: a pickled pytorch_model.bin is never read.
+            model = (
+                MeanPooledClassifier.from_pretrained(folder)
+                if mean
+                else AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True, **NO_REMOTE_CODE)
+            )
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, **NO_REMOTE_CODE)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise remote_code_error(str(folder), e) or LlmdiscError(
+                f"{folder} holds no readable encoder ({first_line(e, 200)}); save the model again"
+            ) from None
         self.model = place_for_inference(model, self.config.device, self.config.dtype).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
