@@ -188,6 +188,12 @@ def _run_cell(
     return records
 
 
+def _clear_scratch(output_dir: Path) -> None:
+    """Remove OUTPUT_DIR/tmp and the empty folders of OUTPUT_DIR/claims (a claim another run holds stays)."""
+    shutil.rmtree(output_dir / "tmp", ignore_errors=True)
+    _remove_empty_folders(output_dir / "claims")
+
+
 def _remove_empty_folders(root: Path) -> None:
     """Remove ``root`` and the folders below it that are empty (deepest first)."""
     for folder in sorted(
@@ -242,6 +248,8 @@ def _holding_output_dir(run):
     The lock stops a second comparison on the same folder from computing the whole grid again;
     the lock of a killed one is taken over. Temporary folders (a Trainer's checkpoints) go in
     OUTPUT_DIR/tmp, where the next comparison, holding the lock, removes what a killed one left.
+    A comparison refused in one line (settings that do not match the cache, no --resume...)
+    changes nothing there: it removes neither tmp/ nor a folder it created.
     """
 
     @functools.wraps(run)
@@ -250,21 +258,32 @@ def _holding_output_dir(run):
         output_dir = arguments.get("output_dir")
         if output_dir is None:
             return run(*args, **kwargs)
+        if Path(output_dir).exists() and not Path(output_dir).is_dir():
+            raise LlmdiscError(f"--output-dir {output_dir} is a file; pass a folder")
         tmp = Path(output_dir) / "tmp"
         if arguments.get("shard") or distributed.world_size() > 1:
             # Shared by several processes: each cell is claimed instead, and each process's
             # checkpoints carry its tag (temp_dir removes only those of dead processes).
             with temp_root(tmp):
                 return run(*args, **kwargs)
-        with FolderLock(output_dir), temp_root(tmp):
-            if tmp.exists():
-                logger.info("removing %s, left by an interrupted comparison", tmp)
-                shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                return run(*args, **kwargs)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-                _remove_empty_folders(Path(output_dir) / "claims")  # a claim another run holds stays
+        # The first folder of the path that does not exist yet (None: all do): a refusal removes it again.
+        path = Path(output_dir).absolute()
+        created = next((p for p in [*reversed(path.parents), path] if not p.exists()), None)
+        try:
+            with FolderLock(output_dir), temp_root(tmp):
+                try:
+                    records = run(*args, **kwargs)
+                except LlmdiscError:
+                    raise  # refused before any cell ran: tmp/ stays (RunCache clears it once it accepts the folder)
+                except BaseException:
+                    _clear_scratch(Path(output_dir))
+                    raise
+                _clear_scratch(Path(output_dir))
+                return records
+        except LlmdiscError:
+            if created is not None:  # a refused comparison leaves no empty folder behind
+                _remove_empty_folders(created)
+            raise
 
     return wrapper
 
