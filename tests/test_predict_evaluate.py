@@ -322,3 +322,77 @@ def test_a_tampered_folder_is_one_line_before_any_weight_loads(kind, change, mes
     assert main(["predict", str(folder), *TEXTS]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
+
+
+# ---- predict streams; a killed one leaves nothing for long (issue 29) ------------------------------
+
+
+def test_predict_streams_records_before_the_input_ends(nb):
+    """The first batch's records are on stdout while the input is still open: nothing waits for the end."""
+    import select
+
+    exe = Path(sys.executable).parent / "llmdisc"
+    proc = subprocess.Popen(
+        [str(exe), "predict", str(nb), "--batch-size", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        proc.stdin.write("a delightful little film\ndull and far too long\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "no record before the input ended"
+        first = json.loads(proc.stdout.readline())
+        assert first["text"] == "a delightful little film"
+        proc.stdin.write("one more\n")
+        proc.stdin.close()
+        rest = proc.stdout.read().splitlines()
+        assert proc.wait(timeout=120) == 0
+        assert [json.loads(line)["text"] for line in rest] == ["dull and far too long", "one more"]
+    finally:
+        proc.kill()
+
+
+def test_predict_memory_does_not_grow_with_the_input(nb, tmp_path):
+    """Python's peak allocation while predicting 20x more lines stays within a quarter of the small run's
+    (it held every record, then wrote them all: 596 MB for 200,000 lines; benchmarks/RESULTS.md)."""
+    import tracemalloc
+
+    def peak(lines: int) -> int:
+        texts = tmp_path / f"in-{lines}.txt"
+        texts.write_text("".join(f"review {i}: {TEXTS[i % 2]}\n" for i in range(lines)))
+        out = tmp_path / f"out-{lines}.jsonl"
+        tracemalloc.start()
+        try:
+            assert main(["predict", str(nb), "--file", str(texts), "--output", str(out)]) == 0
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            assert sum(1 for _ in out.open()) == lines
+
+    peak(1000)  # imports and caches warm
+    small, large = peak(2000), peak(40000)
+    assert large < 1.25 * small, (small, large)
+
+
+def test_a_killed_predict_leaves_no_temporary_file_behind_for_long(nb, tmp_path):
+    out = tmp_path / "out.csv"
+    # A writer killed with SIGKILL inside its atomic_file block (as kill -9 during predict --output).
+    code = (
+        "import os, signal\nfrom llmdisc.plumbing.atomic_files import atomic_file\n"
+        f"with atomic_file({str(out)!r}) as tmp:\n"
+        "    tmp.write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == -9
+    (left,) = tmp_path.glob(".out.csv.tmp-*")
+    assert main(["predict", str(nb), *TEXTS, "--output", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"] and not left.exists()
+
+
+def test_predict_reads_a_file_with_a_byte_order_mark(nb, tmp_path, capsys):
+    texts = tmp_path / "in.txt"
+    texts.write_bytes(b"\xef\xbb\xbf" + "\n".join(TEXTS).encode())
+    assert main(["predict", str(nb), "--file", str(texts)]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == TEXTS
