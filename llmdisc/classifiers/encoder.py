@@ -12,8 +12,13 @@ sentence-embedding models such as MiniLM were trained to produce
 
 With ``cls`` the saved folder is a standard transformers folder (``config.json`` with
 ``id2label``, ``model.safetensors``, the tokenizer), so ``pipeline("text-classification",
-model=folder)`` works on it with no llmdisc installed; with ``mean`` it is the encoder's own
-folder (``AutoModel`` loads it) plus the head's ``classification_head.safetensors``.
+model=folder)`` works on it with no llmdisc installed; with ``mean`` (the default) it is the
+encoder's own folder (``AutoModel`` loads it) plus the head's ``classification_head.safetensors``.
+No transformers architecture reads a BERT encoder's masked mean, so ``pipeline()`` does not load a
+``mean`` folder: it would put a fresh random head on the encoder (0.5/0.5 on two labels, with only
+a load warning). Its model card therefore claims neither ``library_name: transformers`` nor a
+``pipeline_tag`` (the Hub's widget would do the same), and says what loads it:
+``llmdisc.TextClassifier.from_pretrained``, or the card's few lines of transformers code.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 from llmdisc.classifiers.base import TextClassifier, register
 from llmdisc.classifiers.classical import class_weight_indices, class_weight_vector
 from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.hub.repos import ModelCardInfo
 from llmdisc.lm.batch_sizes import DISTRIBUTED_AUTO_BATCH, run_in_batches
 from llmdisc.lm.devices import model_placement, place_for_inference
 from llmdisc.lm.loading import (
@@ -53,6 +59,12 @@ logger = logging.getLogger(__name__)
 #: ``pooling`` settings: what the classification head reads.
 POOLINGS = ("mean", "cls")
 DEFAULT_POOLING = "mean"
+#: The model card's first limit for a ``mean`` folder: what does not load it, and what does.
+MEAN_POOLING_LIMIT = (
+    '`transformers.pipeline("text-classification")` does not load this folder correctly: no transformers '
+    "architecture reads the mean of the token vectors, so it would put a fresh, random head on the encoder. "
+    "Load it with llmdisc (`TextClassifier.from_pretrained`) or with the transformers code above."
+)
 
 
 def tokenize_texts(
@@ -287,10 +299,19 @@ for row in classifier(texts, truncation=True, max_length={self.config.max_length
         )
 
     def _card_limits(self) -> list[str]:
-        return [
+        limits = [
             f"Texts longer than {self.config.max_length} tokens are truncated: only their start is read.",
             "It inherits its base encoder's language coverage and biases.",
         ]
+        if self.config.pooling == "mean":
+            limits.insert(0, MEAN_POOLING_LIMIT)
+        return limits
+
+    def card_info(self, repo: str) -> ModelCardInfo:
+        info = super().card_info(repo)
+        if self.config.pooling == "mean":  # pipeline() would load it wrongly: claim neither (module docstring)
+            info.library, info.pipeline_tag = "llmdisc", None
+        return info
 
     def _save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)

@@ -75,6 +75,8 @@ class ModelCardInfo:
         how_it_works: a sentence or two on the approach.
         usage: ``(library, Python code)`` loading the folder without llmdisc, or None.
         limits: the approach's own limits, one line each.
+        pipeline_tag: the Hub task whose widget runs the folder with ``library`` (None: claim none, for a
+            folder that library's pipeline would load wrongly).
     """
 
     approach: str
@@ -87,6 +89,7 @@ class ModelCardInfo:
     how_it_works: str
     usage: tuple[str, str] | None = None
     limits: list[str] = field(default_factory=list)
+    pipeline_tag: str | None = "text-classification"
 
 
 # The metrics of a card's table.
@@ -199,7 +202,7 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
     repo = repo_id or REPO_PLACEHOLDER
     data = ModelCardData(
         library_name=card.library,
-        pipeline_tag="text-classification",
+        pipeline_tag=card.pipeline_tag,
         tags=["llmdisc", "text-classification", card.paradigm, card.approach],
         base_model=base_model,
         # Only a Hub data set id belongs in the metadata; a local source is named in the text.
