@@ -396,3 +396,19 @@ def test_predict_reads_a_file_with_a_byte_order_mark(nb, tmp_path, capsys):
     texts.write_bytes(b"\xef\xbb\xbf" + "\n".join(TEXTS).encode())
     assert main(["predict", str(nb), "--file", str(texts)]) == 0
     assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == TEXTS
+
+
+def test_predict_names_a_column_of_lists_and_an_empty_row(nb, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": [["a delightful film"], ["dull"]]}), tmp_path / "lists.parquet")
+    pq.write_table(pa.table({"text": ["a delightful film", None]}), tmp_path / "holes.parquet")
+    for name, message in (
+        ("lists", "row 1 of {}: column 'text' holds a list (['a delightful film']), not a text"),
+        ("holes", "row 2 of {} has no text in column 'text'; fill it in or drop the row"),
+    ):
+        path = tmp_path / f"{name}.parquet"
+        assert main(["predict", str(nb), "--file", str(path), "--output", str(tmp_path / "out.jsonl")]) == 2
+        assert message.format(path) in capsys.readouterr().err
+        assert not (tmp_path / "out.jsonl").exists()

@@ -52,9 +52,12 @@ def _table_texts(path: Path, text_column: str | None) -> Iterator[str]:
     for batch in ds.select_columns([column]).iter(batch_size=TABLE_BATCH):
         for text in batch[column]:
             row += 1
+            if text is None:
+                raise LlmdiscError(f"row {row} of {path} has no text in column '{column}'; fill it in or drop the row")
             if not isinstance(text, str):
                 raise LlmdiscError(
-                    f"row {row} of {path} has no text in column '{column}' ({text!r:.60}); fill it in or drop the row"
+                    f"row {row} of {path}: column '{column}' holds a {type(text).__name__} ({text!r:.60}), not a "
+                    "text; pass the column of texts with --text-column"
                 )
             yield text
 
