@@ -21,7 +21,7 @@ from llmdisc.classifiers import TextClassifier
 from llmdisc.comparison.prediction_files import read_predictions, write_predictions
 from llmdisc.comparison.synthetic_data import SyntheticSettings
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.plumbing.atomic_files import read_cached_json, write_json
+from llmdisc.plumbing.atomic_files import write_json
 
 __all__ = ["MANIFEST", "Cell", "RunCache", "settings_differences"]
 
@@ -95,7 +95,10 @@ class RunCache:
                 "(cached results are reused) or --overwrite to start again"
             )
         elif path.exists():
-            old = read_cached_json(path, "cannot resume")
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+                old = None
             if not isinstance(old, dict):
                 raise LlmdiscError(
                     f"{path} is damaged, so {self.folder} cannot be resumed; pass --overwrite to start again "
