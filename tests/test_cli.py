@@ -231,3 +231,39 @@ def test_demo_recipe_is_the_default_comparison():
     from llmdisc.plumbing.config import load_yaml
 
     assert load_yaml(REPO / "recipes" / "demo-compare.yaml")["approaches"] == DEFAULT_APPROACHES
+
+
+def test_flags_also_take_transformers_spelling(tmp_path, capsys):
+    """--learning_rate as transformers' scripts spell it, beside --learning-rate (issue 29)."""
+    from llmdisc.cli import make_parser
+
+    def settings(*args):
+        return {k: v for k, v in vars(make_parser().parse_args(["train", "encoder", *args])).items() if k != "func"}
+
+    dashes = ["--learning-rate", "1e-4", "--batch-size", "8", "--no-group-by-length", "--push-to-hub"]
+    underscores = ["--learning_rate", "1e-4", "--batch_size", "8", "--no_group_by_length", "--push_to_hub"]
+    assert settings(*underscores, "--data_revision", "v1") == settings(*dashes, "--data-revision", "v1")
+    with pytest.raises(SystemExit):
+        make_parser().parse_args(["train", "encoder", "--help"])
+    shown = capsys.readouterr().out
+    assert "--learning-rate" in shown and "--learning_rate" not in shown  # --help lists each flag once
+    out = tmp_path / "nb"
+    args = ["--output_dir", str(out), "--max_train_samples", "32", "--eval_splits", "test"]
+    assert main(["train", "naive_bayes", *args]) == 0
+    assert (out / "llmdisc_config.json").is_file()
+
+
+def test_the_package_declares_the_versions_its_code_needs():
+    """scikit-learn 1.6 brought FrozenEstimator (calibration); transformers' next major may change the
+    Trainer internals llmdisc subclasses, so it is bounded below it (issue 29)."""
+    import importlib.metadata
+
+    tomllib = pytest.importorskip("tomllib")
+    from packaging.requirements import Requirement
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    specs = {r.name: r.specifier for r in map(Requirement, declared)}
+    assert "1.5.2" not in specs["scikit-learn"] and "1.6.0" in specs["scikit-learn"]
+    assert "sklearn.frozen import FrozenEstimator" in (REPO / "llmdisc" / "classifiers" / "calibration.py").read_text()
+    installed = importlib.metadata.version("transformers")
+    assert installed in specs["transformers"] and "6.0.0" not in specs["transformers"]

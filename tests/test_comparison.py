@@ -457,3 +457,77 @@ llmdisc.compare({{"encoder": {{"model": {str(tiny_bert)!r}, "max_steps": 4, "eva
         llmdisc.compare("naive_bayes", llmdisc.load_text_dataset("demo"), sizes=[16], output_dir=out, resume=True)
     assert "took over the lock" in caplog.text
     assert not (out / "tmp").exists() and not (out / ".llmdisc.lock").exists()
+
+
+# ---- faults: damaged caches, refusals that change nothing (issue 29) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated json", "empty json", "truncated parquet", "empty parquet"],
+)
+def test_a_damaged_cache_cell_is_run_again_with_a_warning_naming_it(damage, tmp_path, caplog):
+    out = tmp_path / "cmp"
+    args = ("--approaches", "naive_bayes", "--sizes", "8,32", "--output-dir", str(out))
+    assert run(*args) == 0
+    before = json.loads((out / "results.json").read_text())
+    suffix = ".json" if "json" in damage else ".parquet"
+    damaged = out / "runs" / "naive_bayes" / f"n8-seed0{suffix}"
+    content = damaged.read_bytes()
+    damaged.write_bytes(content[: len(content) // 2] if "truncated" in damage else b"")
+    kept = (out / "runs" / "naive_bayes" / "n32-seed0.json").stat().st_mtime_ns
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert run(*args, "--resume") == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and str(damaged) in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].endswith("running naive_bayes, size 8, seed 0 again"), warnings
+    after = json.loads((out / "results.json").read_text())
+    assert [r["accuracy"] for r in after] == [r["accuracy"] for r in before]  # the same run, again
+    assert damaged.stat().st_size > 0 and json.loads(damaged.with_suffix(".json").read_text())["records"]
+    assert (out / "runs" / "naive_bayes" / "n32-seed0.json").stat().st_mtime_ns == kept  # the sound cell is reused
+
+
+def test_a_damaged_manifest_is_one_line(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert run("--approaches", "naive_bayes", "--sizes", "8", "--output-dir", str(out)) == 0
+    (out / "comparison.json").write_text('{"data": ')
+    capsys.readouterr()
+    assert run("--approaches", "naive_bayes", "--sizes", "8", "--output-dir", str(out), "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    assert "comparison.json is damaged" in err and "--overwrite" in err and "\n" not in err
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    taken = tmp_path / "results.txt"
+    taken.write_text("mine")
+    assert run("--approaches", "naive_bayes", "--sizes", "8", "--output-dir", str(taken)) == 2
+    assert capsys.readouterr().err.strip() == f"llmdisc: error: --output-dir {taken} is a file; pass a folder"
+    assert taken.read_text() == "mine"
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its content (None for a folder)."""
+    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("refusal", ["no --resume", "other settings"])
+def test_a_refused_comparison_changes_nothing(refusal, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert run("--approaches", "naive_bayes", "--sizes", "8", "--output-dir", str(out)) == 0
+    # What a killed comparison left: checkpoints in tmp/ (the next accepted run removes them).
+    (out / "tmp" / "llmdisc-checkpoints-1-host-x").mkdir(parents=True)
+    (out / "tmp" / "llmdisc-checkpoints-1-host-x" / "trainer_state.json").write_text("{}")
+    before = _tree(out)
+    extra = ["--sizes", "8"] if refusal == "no --resume" else ["--sizes", "8", "--seeds", "1", "--splits", "test"]
+    capsys.readouterr()
+    status = run(
+        "--approaches", "naive_bayes", "--output-dir", str(out), *extra, *(["--resume"] * (refusal != "no --resume"))
+    )
+    assert status == 2 and "\n" not in capsys.readouterr().err.strip()
+    assert _tree(out) == before
+
+
+def test_a_comparison_refused_before_it_ran_creates_no_folder(tmp_path, capsys):
+    out = tmp_path / "new" / "cmp"
+    assert run("--approaches", "naive_bayes", "--sizes", "8", "--splits", "nonexistent", "--output-dir", str(out)) == 2
+    assert "none of the splits" in capsys.readouterr().err and not out.exists()

@@ -398,3 +398,48 @@ def test_the_data_flags_of_the_commands(fake_hub):
     assert (config.data_config, config.data_revision, config.splits_map) == ("sst2", "main", ["validation=dev"])
     assert len(config.load()["validation"]) == 4
     assert config.describe() == "nyu-mll/glue (sst2) @ main"
+
+
+# ---- input that was silently damaged (issue 29) --------------------------------------------------
+
+
+def test_spaces_around_string_labels_are_stripped_with_a_count(tmp_path, caplog):
+    # "pos " and "pos" were two classes: four classes from two, and no word about it.
+    rows = [(t, y + " " if i % 3 == 0 else y) for i, (t, y) in enumerate(ROWS * 3)]
+    write(tmp_path / "train.csv", rows, "csv")
+    write(tmp_path / "test.csv", [(t, " " + y) for t, y in ROWS[:4]], "csv")
+    with caplog.at_level("INFO"):
+        ds = load_text_dataset(str(tmp_path))
+    assert label_names(ds) == ["negative", "positive"]
+    assert sorted(set(ds["test"]["label"])) == [0, 1]
+    changed = sum(1 for i in range(len(rows)) if i % 3 == 0) + 4
+    notes = [r.getMessage() for r in caplog.records if "spaces" in r.getMessage()]
+    assert notes == [f"stripped the spaces around {changed} labels (such as 'positive ' -> 'positive')"], notes
+
+
+def test_a_label_of_spaces_only_is_a_missing_label(tmp_path):
+    write(tmp_path / "t.csv", ROWS + [("fine", "  ")], "csv")
+    with pytest.raises(LlmdiscError, match="1 rows with no label in column 'label'"):
+        load_text_dataset(str(tmp_path / "t.csv"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path, fmt):
+    path = write(tmp_path / f"t.{fmt}", ROWS, fmt)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Excel and Notepad write "UTF-8"
+    for column in (None, "text"):
+        ds = load_text_dataset(str(path), text_column=column, validation_size=0)
+        assert ds["train"]["text"] == [t for t, _ in ROWS]
+
+
+def test_a_text_or_label_column_of_lists_is_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [[t] for t, _ in ROWS]
+    pq.write_table(pa.table({"text": texts, "label": [y for _, y in ROWS]}), tmp_path / "texts.parquet")
+    with pytest.raises(LlmdiscError, match=r"train split: column 'text' holds lists, not texts \(row 1: \['a warm"):
+        load_text_dataset(str(tmp_path / "texts.parquet"))
+    pq.write_table(pa.table({"text": [t for t, _ in ROWS], "label": [[y] for _, y in ROWS]}), tmp_path / "l.parquet")
+    with pytest.raises(LlmdiscError, match=r"column 'label' holds lists, not one label per row .multi-label"):
+        load_text_dataset(str(tmp_path / "l.parquet"))

@@ -17,6 +17,8 @@ import torch
 from llmdisc import EncoderClassifier, LlmdiscError, evaluate_classifier, get_classifier, stratified_subset
 from llmdisc.classifiers.mean_pooling import HEAD_FILE, MeanPooledClassifier, mean_pool
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def test_tiny_bert_weights_change(tiny_bert, demo):
     clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3, pooling="cls")
@@ -78,6 +80,27 @@ def test_mean_pooling_trains_and_reloads_as_an_encoder_folder_plus_head(tiny_ber
     assert reloaded.config.pooling == "mean"
     np.testing.assert_allclose(reloaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
     assert HEAD_FILE in (folder / "README.md").read_text()
+
+
+def test_a_default_save_claims_no_pipeline_and_says_what_loads_it(tiny_bert, demo, tmp_path):
+    """The default (mean pooling) folder: transformers' pipeline would give a random head's 0.5/0.5,
+    so the card claims neither library_name: transformers nor a pipeline_tag (issue 29)."""
+    from huggingface_hub import ModelCard
+    from transformers import AutoModelForSequenceClassification
+
+    clf = get_classifier("encoder", model=str(tiny_bert), max_steps=3, batch_size=8, learning_rate=1e-3)
+    assert clf.config.pooling == "mean"  # the default
+    folder = clf.fit(stratified_subset(demo["train"], 16)).save_pretrained(tmp_path / "enc")
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.library_name == "llmdisc" and card.data.pipeline_tag is None
+    assert 'pipeline("text-classification")` does not load this folder' in card.text
+    assert "TextClassifier.from_pretrained" in card.text
+    # Why: the model a pipeline loads has no trained head (it reads the first token, through a fresh layer).
+    _, loading = AutoModelForSequenceClassification.from_pretrained(folder, output_loading_info=True)
+    assert {"classifier.weight", "classifier.bias"} <= set(loading["missing_keys"])
+    readme = (REPO / "README.md").read_text()
+    assert "the saved folder works with a plain `pipeline()`" not in readme
+    assert "| `encoder` (`pooling: mean`, the default) |" in readme
 
 
 def test_mean_pooling_ignores_padding(tiny_bert, demo):

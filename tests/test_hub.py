@@ -85,7 +85,10 @@ def test_model_card_parses_and_carries_the_metrics(saved):
     assert found == {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
     assert {r.dataset_split for r in card.data.eval_results} == {"test"}
     assert card.data.model_name == REPO.split("/")[1]
-    assert card.data.library_name == clf.hub_library and card.data.pipeline_tag == "text-classification"
+    # A mean-pooled encoder claims neither: transformers' pipeline would load it with a random head.
+    mean = clf.name == "encoder" and clf.config.pooling == "mean"
+    expected = ("llmdisc", None) if mean else (clf.hub_library, "text-classification")
+    assert (card.data.library_name, card.data.pipeline_tag) == expected
     assert clf.paradigm in card.data.tags and clf.name in card.data.tags
     text = card.text
     for needle in (
@@ -438,3 +441,73 @@ def test_compare_dry_run_writes_the_card_and_lists_without_network(offline_hub, 
     assert f"huggingface.co/datasets/{REPO}" in printed and "nothing was uploaded" in printed
     listed = re.findall(r"^  (\S+)\s+[\d,]+ bytes$", printed, re.M)
     assert sorted(listed) == upload_files(out, SHARED_FILES) and "README.md" in listed
+
+
+# ---- the reachability check goes through huggingface_hub's session, proxies included (issue 29) ---
+
+
+def _reachable_in_a_fresh_process(env: dict[str, str]) -> tuple[bool, float]:
+    """(hub_reachable(), seconds it took) in a new process with ``env`` (the session reads proxies once)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import time\nfrom llmdisc.plumbing.offline import hub_reachable\n"
+        "start = time.monotonic()\nprint(hub_reachable(), time.monotonic() - start)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k.upper() not in {"HF_HUB_OFFLINE", "NO_PROXY", "ALL_PROXY"}}
+    clean = {k: v for k, v in clean.items() if not k.upper().endswith("_PROXY")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    answer, seconds = out.stdout.split()
+    return answer == "True", float(seconds)
+
+
+@pytest.fixture
+def proxy():
+    """A local HTTP proxy that answers every request itself (200) and records the request lines."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            seen.append(self.requestline)
+            self.send_response(403 if self.command == "CONNECT" else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET = do_CONNECT = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+
+
+def test_the_hub_check_asks_through_the_users_proxy(proxy):
+    url, seen = proxy
+    # hub.invalid resolves nowhere: only through the proxy can it answer.
+    reachable, _ = _reachable_in_a_fresh_process({"HF_ENDPOINT": "http://hub.invalid", "HTTP_PROXY": url})
+    assert reachable and seen == ["HEAD http://hub.invalid/ HTTP/1.1"]
+    seen.clear()
+    # HTTPS goes through the proxy too (a CONNECT tunnel); this proxy refuses it, so no answer.
+    reachable, _ = _reachable_in_a_fresh_process({"HF_ENDPOINT": "https://hub.invalid", "HTTPS_PROXY": url})
+    assert not reachable and seen == ["CONNECT hub.invalid:443 HTTP/1.1"]
+
+
+def test_the_hub_check_answers_within_seconds_without_a_network():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    reachable, seconds = _reachable_in_a_fresh_process({"HF_ENDPOINT": f"http://127.0.0.1:{port}"})
+    assert not reachable and seconds < 5
+    _, seconds = _reachable_in_a_fresh_process({})  # the real endpoint: offline here, online elsewhere
+    assert seconds < 10

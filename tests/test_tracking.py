@@ -55,7 +55,7 @@ def test_an_unknown_training_args_key_is_one_line_listing_the_valid_ones():
 
 def test_a_bad_training_args_value_is_one_line(demo, tiny_bert):
     with pytest.raises(LlmdiscError, match="invalid Trainer settings") as e:
-        _args_of(TrainerSettings(training_args={"lr_scheduler_type": "sideways"}))
+        _args_of(TrainerSettings(training_args={"fp16": True, "bf16": True}))  # each of the right type
     assert "\n" not in str(e.value)
 
 
@@ -68,10 +68,54 @@ def test_a_tracker_that_is_not_installed_is_one_line(tracker):
 
 
 def test_an_unknown_tracker_is_one_line():
-    with pytest.raises(
-        LlmdiscError, match="unknown report_to 'mlflw'; use none or any of tensorboard, trackio, wandb"
-    ):
+    with pytest.raises(LlmdiscError, match="unknown report_to 'mlflw'; use none or any of .*mlflow.*wandb"):
         check_run_options(TrainerSettings(report_to=["mlflw"]))
+
+
+def test_every_integration_of_transformers_is_a_tracker_by_name():
+    """mlflow, comet_ml, clearml... : accepted by name (refused only when their package is missing)."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    assert {"mlflow", "comet_ml", "clearml", "tensorboard", "wandb"} <= set(INTEGRATION_TO_CALLBACK)
+    for name in INTEGRATION_TO_CALLBACK:
+        try:
+            check_run_options(TrainerSettings(report_to=[name]))
+        except LlmdiscError as e:
+            assert str(e).startswith(f"report_to {name} needs the ") and "pip install" in str(e), str(e)
+    check_run_options(TrainerSettings(report_to=["tensorboard"]))  # installed with the test extra
+
+
+@pytest.mark.parametrize(
+    "given,field,value",
+    [
+        ("max_grad_norm=0.5", "max_grad_norm", 0.5),
+        ("adam_beta2=0.98,seed=7", "adam_beta2", 0.98),
+        ("adam_beta2=0.98,seed=7", "seed", 7),
+        ("dataloader_drop_last=true", "dataloader_drop_last", True),
+    ],
+)
+def test_training_args_from_the_command_line_take_their_fields_types(given, field, value):
+    # --training-args max_grad_norm=0.5 arrived as the string "0.5".
+    from llmdisc.classifiers.encoder import EncoderClassifier
+    from llmdisc.plumbing.config import config_from_dict
+
+    settings = config_from_dict(EncoderClassifier.Config, {"training_args": given})
+    args = _args_of(settings)
+    assert getattr(args, field) == value and type(getattr(args, field)) is type(value)
+
+
+@pytest.mark.parametrize(
+    "given,message",
+    [
+        ({"max_grad_norm": "a lot"}, "training_args.max_grad_norm: cannot read 'a lot' as float"),
+        ({"dataloader_drop_last": "maybe"}, "training_args.dataloader_drop_last: cannot read 'maybe' as bool"),
+        ({"lr_scheduler_type": "sideways"}, "training_args.lr_scheduler_type: 'sideways' is not one of linear"),
+    ],
+)
+def test_a_training_args_value_of_the_wrong_type_is_one_line_naming_the_field(given, message):
+    with pytest.raises(LlmdiscError) as e:
+        check_run_options(TrainerSettings(training_args=given))
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
 
 
 def test_trackers_reach_trainer_by_name():

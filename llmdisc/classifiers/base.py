@@ -49,7 +49,7 @@ import numpy as np
 
 from llmdisc.api.records import TrainInfo
 from llmdisc.classifiers.calibration import Calibration
-from llmdisc.errors import LlmdiscError
+from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.hub.repos import (
     REPO_PLACEHOLDER,
     ModelCardInfo,
@@ -72,6 +72,7 @@ __all__ = [
     "TextClassifier",
     "check_dataset",
     "not_a_classifier",
+    "read_json_object",
     "register",
     "get_classifier",
     "get_classifier_class",
@@ -161,6 +162,34 @@ class TextClassifier(ABC):
 
     def _for_hub(self, folder: Path) -> None:
         """Adjust a folder saved for the Hub (nothing by default; no local paths may leak into it)."""
+
+    def _check_saved_labels(self, found: Sequence[str] | int, source: Path) -> None:
+        """Refuse a folder whose ``llmdisc_config.json`` names other labels than its model's own
+        files hold (``found``: the label names, or their number, read from ``source``).
+
+        An approach calls it in :meth:`_load` with what its files say, before the weights load:
+        columns must never be silently named after the wrong labels.
+        """
+        same = found == list(self.labels) if not isinstance(found, int) else found == len(self.labels)
+        if not same:
+            what = f"{found} labels" if isinstance(found, int) else f"the labels {list(found)}"
+            raise LlmdiscError(
+                f"{source.parent / CONFIG_FILE} names the labels {self.labels} but {source.name} holds {what}: "
+                "the folder was changed since it was saved; save the model again"
+            )
+
+    def _check_saved_classes(self, classes: Any, source: Path) -> None:
+        """Refuse a saved scikit-learn model whose ``classes_`` (indices into the labels) name a
+        class that ``llmdisc_config.json`` does not; fewer is fine (a class absent from a small
+        training subset gets a zero column)."""
+        classes = np.asarray(classes)
+        integers = classes.dtype.kind in "iu" and classes.size > 0
+        if not integers or classes.min() < 0 or classes.max() >= len(self.labels):
+            raise LlmdiscError(
+                f"{source} predicts the classes {classes.tolist()} but {source.parent / CONFIG_FILE} names "
+                f"{len(self.labels)} labels {self.labels}: the folder was changed since it was saved; "
+                "save the model again"
+            )
 
     def _check(self, labels: list[str]) -> None:
         """Raise a one-line error if this configuration cannot be trained on these labels."""
@@ -397,26 +426,19 @@ class TextClassifier(ABC):
             except LlmdiscError as e:
                 raise LlmdiscError(f"{path} is not a local folder, and as a Hub repo: {e}") from None
         path = Path(path).expanduser()
-        meta_file = path / CONFIG_FILE
-        if not meta_file.is_file():
+        if not (path / CONFIG_FILE).is_file():
             raise LlmdiscError(not_a_classifier(path))
-        try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise LlmdiscError(f"{meta_file} is unreadable ({e}); save the model again") from None
-        if not isinstance(meta, dict) or not {"approach", "labels"} <= set(meta):
-            raise LlmdiscError(f"{meta_file} lacks 'approach' or 'labels'; save the model again")
-        klass = get_classifier_class(meta["approach"])
+        # All of llmdisc_config.json is checked before any weight loads.
+        klass, obj = _from_metadata(path, device, dtype)
         if not issubclass(klass, cls):
-            raise LlmdiscError(f"{path} holds a '{meta['approach']}' classifier, not a {cls.__name__}")
-        config = dict(meta.get("config", {}))
-        _placement_on_load(klass, config, device, dtype)
-        obj = klass(**config)
-        obj.labels = list(meta["labels"])
-        obj.info = TrainInfo.from_dict(meta.get("info"))
-        if meta.get("temperature_scaling"):
-            obj.calibrator = Calibration(**meta["temperature_scaling"])
-        obj._load(path)
+            raise LlmdiscError(f"{path} holds a '{klass.name}' classifier, not a {cls.__name__}")
+        try:
+            obj._load(path)
+        except FileNotFoundError as e:
+            raise LlmdiscError(
+                f"{path} lacks {Path(e.filename or '?').name}, which a '{klass.name}' classifier needs; "
+                "save the model again"
+            ) from None
         return obj
 
     def push_to_hub(
@@ -512,6 +534,61 @@ def not_a_classifier(path: Path) -> str:
         f"{path} holds no llmdisc classifier (no {CONFIG_FILE}; it has: {', '.join(files[:8]) or 'nothing'}"
         f"{', ...' if len(files) > 8 else ''}); pass the folder given to llmdisc train --output-dir"
     )
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a saved folder's file; a missing, unreadable or non-object file is one line."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LlmdiscError(f"{path.parent} lacks {path.name}; save the model again") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LlmdiscError(f"{path} is unreadable ({e}); save the model again") from None
+    if not isinstance(value, dict):
+        raise LlmdiscError(f"{path} holds a JSON {type(value).__name__}, not an object; save the model again")
+    return value
+
+
+def _from_metadata(path: Path, device: str | None, dtype: str | None) -> tuple[type[TextClassifier], TextClassifier]:
+    """The approach and the unloaded classifier that ``path``'s ``llmdisc_config.json`` describes,
+    every part of it checked first: a one-line error for any that is damaged or edited.
+
+    ``labels`` must be two or more distinct non-empty strings, ``config`` a mapping of the
+    approach's settings, ``info`` a mapping (or absent), ``temperature_scaling`` a calibration for
+    that many labels (or absent).
+    """
+    meta_file = path / CONFIG_FILE
+    meta = read_json_object(meta_file)
+    fix = "save the model again"
+    if not isinstance(meta.get("approach"), str):
+        raise LlmdiscError(f"{meta_file} names no approach; {fix}")
+    klass = get_classifier_class(meta["approach"])
+    labels = meta.get("labels")
+    if (
+        not isinstance(labels, list)
+        or len(labels) < 2
+        or not all(isinstance(x, str) and x for x in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise LlmdiscError(
+            f"{meta_file}: 'labels' must be a list of two or more distinct names, not {labels!r}; {fix}"
+        )
+    for key in ("config", "info"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise LlmdiscError(f"{meta_file}: '{key}' must be a mapping, not a {type(meta[key]).__name__}; {fix}")
+    config = dict(meta.get("config") or {})
+    _placement_on_load(klass, config, device, dtype)
+    obj = klass(**config)  # unknown keys and bad values are one line (config_from_dict)
+    obj.labels = list(labels)
+    try:
+        obj.info = TrainInfo.from_dict(meta.get("info"))
+    except (TypeError, ValueError, AttributeError) as e:
+        raise LlmdiscError(f"{meta_file}: 'info' is damaged ({first_line(e, 120)}); {fix}") from None
+    if meta.get("temperature_scaling") is not None:
+        obj.calibrator = Calibration.from_dict(
+            meta["temperature_scaling"], len(labels), where=f"{meta_file}: temperature_scaling"
+        )
+    return klass, obj
 
 
 def _placement_on_load(

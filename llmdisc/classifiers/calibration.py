@@ -21,7 +21,8 @@ with the lowest cross-validated log loss on the selection split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -256,9 +257,66 @@ class Calibration:
         calibration.after = {m.name: round(m.function(scaled, labels), 6) for m in measured}
         return calibration
 
+    @classmethod
+    def from_dict(cls, values: Any, n_labels: int, where: str = "temperature_scaling") -> Calibration:
+        """Read back what ``dataclasses.asdict`` wrote (``llmdisc_config.json``), every field checked.
+
+        Args:
+            values: the saved mapping.
+            n_labels: the classifier's number of labels: Platt and isotonic hold one calibrator
+                per class (one for two classes).
+            where: what to call it in errors.
+
+        Returns:
+            The calibration; a mapping that is not one (an unknown method or key, a temperature
+            that is not a positive finite number, calibrators of the wrong number or shape) is a
+            one-line error.
+        """
+        names = [f.name for f in fields(cls)]
+        if not isinstance(values, dict) or not {"method", "temperature", "fitted_on"} <= set(values):
+            raise LlmdiscError(
+                f"{where} must be a mapping with method, temperature and fitted_on; save the model again"
+            )
+        unknown = sorted(set(values) - set(names))
+        if unknown or values["method"] not in FITTED_METHODS:
+            found = f"unknown key(s) {', '.join(unknown)}" if unknown else f"unknown method {values['method']!r}"
+            raise LlmdiscError(f"{where} has {found} (methods: {', '.join(FITTED_METHODS)}); save the model again")
+        c = cls(**values)
+        if (
+            isinstance(c.fitted_on, bool)
+            or not isinstance(c.fitted_on, int)
+            or not all(isinstance(d, dict) for d in (c.before, c.after, c.chosen_by))
+        ):
+            raise LlmdiscError(f"{where}: fitted_on must be a count, before and after mappings; save the model again")
+        if c.method == "temperature":
+            t = c.temperature
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not np.isfinite(t) or t <= 0:
+                raise LlmdiscError(f"{where}.temperature must be a positive number, not {t!r}; save the model again")
+            return c
+        want = 1 if n_labels == 2 else n_labels
+        keys = ("a", "b") if c.method == "platt" else ("x", "y")
+        good = isinstance(c.parameters, list) and len(c.parameters) == want
+        good = good and all(isinstance(p, dict) and set(p) == set(keys) for p in c.parameters)
+        good = good and all(_numbers(p[k]) for p in c.parameters for k in keys)
+        if not good:
+            raise LlmdiscError(
+                f"{where}.parameters must hold {want} {c.method} calibrator(s) of {' and '.join(keys)} "
+                "number lists; save the model again"
+            )
+        return c
+
     def apply(self, probs: np.ndarray) -> np.ndarray:
         """``probs`` as this calibration maps them."""
         if self.method == "temperature":
             return apply_temperature(probs, self.temperature)
         _check_method(self.method)
         return apply_one_vs_rest(probs, self.parameters)
+
+
+def _numbers(values: Any) -> bool:
+    """Whether ``values`` is a non-empty list of finite numbers (a saved calibrator's)."""
+    return (
+        isinstance(values, list)
+        and bool(values)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
+    )

@@ -191,6 +191,7 @@ probs[:, pipeline.classes_] = pipeline.predict_proba(texts)
                 f"refusing to load {path}: its {self.name} model holds {foreign}, which llmdisc never "
                 "saves; load only folders you or llmdisc wrote"
             )
+        self._check_saved_classes(pipeline.classes_, path)
         self.pipeline = pipeline
 
 

@@ -169,6 +169,7 @@ class EmbeddingLogisticRegression(TextClassifier):
 
     def _load(self, folder: Path) -> None:
         head = load_logistic_head(folder / MODEL_FILE)
+        self._check_saved_classes(head.classes_, folder / MODEL_FILE)
         self.head = head
         bundled = folder / ENCODER_DIR
         # Loaded now, so that a missing encoder fails here and not at the first prediction.

@@ -12,8 +12,13 @@ sentence-embedding models such as MiniLM were trained to produce
 
 With ``cls`` the saved folder is a standard transformers folder (``config.json`` with
 ``id2label``, ``model.safetensors``, the tokenizer), so ``pipeline("text-classification",
-model=folder)`` works on it with no llmdisc installed; with ``mean`` it is the encoder's own
-folder (``AutoModel`` loads it) plus the head's ``classification_head.safetensors``.
+model=folder)`` works on it with no llmdisc installed; with ``mean`` (the default) it is the
+encoder's own folder (``AutoModel`` loads it) plus the head's ``classification_head.safetensors``.
+No transformers architecture reads a BERT encoder's masked mean, so ``pipeline()`` does not load a
+``mean`` folder: it would put a fresh random head on the encoder (0.5/0.5 on two labels, with only
+a load warning). Its model card therefore claims neither ``library_name: transformers`` nor a
+``pipeline_tag`` (the Hub's widget would do the same), and says what loads it:
+``llmdisc.TextClassifier.from_pretrained``, or the card's few lines of transformers code.
 """
 
 from __future__ import annotations
@@ -28,9 +33,16 @@ import numpy as np
 from llmdisc.classifiers.base import TextClassifier, register
 from llmdisc.classifiers.class_weights import class_weight_indices, class_weight_vector
 from llmdisc.classifiers.logits import predict_logits, tokenize_texts
-from llmdisc.errors import LlmdiscError
+from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.hub.repos import ModelCardInfo
 from llmdisc.lm.devices import model_placement, place_for_inference
-from llmdisc.lm.loading import check_model_available, load_model, load_model_config
+from llmdisc.lm.loading import (
+    NO_REMOTE_CODE,
+    check_model_available,
+    load_model,
+    load_model_config,
+    remote_code_error,
+)
 from llmdisc.metrics.classification import softmax
 from llmdisc.plumbing.config import arg
 from llmdisc.training.trainer import TrainerSettings, TrainingTask, check_run_options, train_model
@@ -45,6 +57,12 @@ logger = logging.getLogger(__name__)
 #: ``pooling`` settings: what the classification head reads.
 POOLINGS = ("mean", "cls")
 DEFAULT_POOLING = "mean"
+#: The model card's first limit for a ``mean`` folder: what does not load it, and what does.
+MEAN_POOLING_LIMIT = (
+    '`transformers.pipeline("text-classification")` does not load this folder correctly: no transformers '
+    "architecture reads the mean of the token vectors, so it would put a fresh, random head on the encoder. "
+    "Load it with llmdisc (`TextClassifier.from_pretrained`) or with the transformers code above."
+)
 
 
 def _check_encoder(name: str) -> None:
@@ -220,17 +238,26 @@ for row in classifier(texts, truncation=True, max_length={self.config.max_length
         )
 
     def _card_limits(self) -> list[str]:
-        return [
+        limits = [
             f"Texts longer than {self.config.max_length} tokens are truncated: only their start is read.",
             "It inherits its base encoder's language coverage and biases.",
         ]
+        if self.config.pooling == "mean":
+            limits.insert(0, MEAN_POOLING_LIMIT)
+        return limits
+
+    def card_info(self, repo: str) -> ModelCardInfo:
+        info = super().card_info(repo)
+        if self.config.pooling == "mean":  # pipeline() would load it wrongly: claim neither (module docstring)
+            info.library, info.pipeline_tag = "llmdisc", None
+        return info
 
     def _save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
 
     def _load(self, folder: Path) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         from llmdisc.classifiers.mean_pooling import (
             HEAD_FILE,
@@ -240,10 +267,19 @@ for row in classifier(texts, truncation=True, max_length={self.config.max_length
         # The head's file says which head it is: folders saved before the pooling setting have none.
         mean = (Path(folder) / HEAD_FILE).is_file()
         self.config.pooling = "mean" if mean else "cls"
-        model = (
-            MeanPooledClassifier.from_pretrained(folder)
-            if mean
-            else AutoModelForSequenceClassification.from_pretrained(folder)
-        )
+        try:
+            # config.json's labels first: a folder whose two files disagree is refused before any weight loads.
+            saved = AutoConfig.from_pretrained(folder, **NO_REMOTE_CODE)
+            self._check_saved_labels([saved.id2label[i] for i in range(saved.num_labels)], folder / "config.json")
+            # llmdisc saves safetensors only: a pickled pytorch_model.bin is never read.
+            model = (
+                MeanPooledClassifier.from_pretrained(folder)
+                if mean
+                else AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True, **NO_REMOTE_CODE)
+            )
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, **NO_REMOTE_CODE)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise remote_code_error(str(folder), e) or LlmdiscError(
+                f"{folder} holds no readable encoder ({first_line(e, 200)}); save the model again"
+            ) from None
         self.model = place_for_inference(model, self.config.device, self.config.dtype).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.classifiers.base import TextClassifier, read_json_object, register
 from llmdisc.classifiers.class_weights import class_weight_indices, class_weight_vector
 from llmdisc.classifiers.logits import predict_logits, tokenize_texts
 from llmdisc.errors import LlmdiscError, first_line
@@ -53,7 +53,7 @@ from llmdisc.lm.label_likelihood import (
     parse_templates,
     resolve_verbalizers,
 )
-from llmdisc.lm.loading import check_model_available, hub_base_model, load_model, load_tokenizer
+from llmdisc.lm.loading import NO_REMOTE_CODE, check_model_available, hub_base_model, load_model, load_tokenizer
 from llmdisc.lm.loglikelihood import encode_pair
 from llmdisc.lm.prompts import task_templates
 from llmdisc.metrics.classification import TRAINER_LOSS, softmax
@@ -535,9 +535,14 @@ max_length={self.config.max_length}, return_tensors="pt"{", add_special_tokens=F
         from peft import PeftModel
         from transformers import AutoTokenizer
 
-        if not (folder / "adapter_config.json").is_file():
-            raise LlmdiscError(f"{folder} has no adapter_config.json; save the model again")
-        adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+        for name in ("adapter_config.json", "adapter_model.safetensors", HEAD_FILE):
+            # safetensors only: peft would fall back to unpickling an adapter_model.bin.
+            if not (folder / name).is_file():
+                raise LlmdiscError(f"{folder} has no {name}; save the model again")
+        adapter = read_json_object(folder / "adapter_config.json")
+        head = read_json_object(folder / HEAD_FILE)
+        # The prior has one entry per class: checked against the labels before any weight loads.
+        self._check_saved_labels(len(head.get("prior") or []), folder / HEAD_FILE)
         base, _ = self._load_base()
         try:
             with _quiet_peft_deprecation():
@@ -550,8 +555,7 @@ max_length={self.config.max_length}, return_tensors="pt"{", add_special_tokens=F
                 f"the base model {self.config.model!r} ({first_line(e, 120)}); "
                 "load it with the model it was trained on"
             ) from None
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        head = json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, **NO_REMOTE_CODE)
         self.prior = np.array(head["prior"])
         self.decision_weights = None if head.get("decision_weights") is None else np.array(head["decision_weights"])
 

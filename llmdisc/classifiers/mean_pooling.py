@@ -101,11 +101,11 @@ class MeanPooledClassifier(torch.nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> MeanPooledClassifier:
-        """Load a folder written by :meth:`save_pretrained`."""
+        """Load a folder written by :meth:`save_pretrained` (safetensors only; never the folder's own code)."""
         from safetensors.torch import load_file
         from transformers import AutoModel
 
-        encoder = AutoModel.from_pretrained(folder)
+        encoder = AutoModel.from_pretrained(folder, use_safetensors=True, trust_remote_code=False)
         model = cls(encoder, {int(k): v for k, v in encoder.config.id2label.items()})
         model.classifier.load_state_dict(load_file(str(Path(folder) / HEAD_FILE)))
         return model

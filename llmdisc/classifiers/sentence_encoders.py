@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import resolve_placement
-from llmdisc.lm.loading import ALIASES, resolve_model
+from llmdisc.lm.loading import ALIASES, NO_REMOTE_CODE, remote_code_error, resolve_model
 from llmdisc.plumbing.stopwatch import loading
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     """A sentence-transformers model from an alias, a folder or a Hub id (one-line errors).
 
     A plain transformers folder (no ``modules.json``) is wrapped by sentence-transformers with
-    mean pooling.
+    mean pooling. A model that asks to run its own code (a module outside sentence-transformers,
+    an ``auto_map``) is refused in one line: ``trust_remote_code=False``.
 
     Args:
         model: an alias of :data:`llmdisc.lm.loading.ALIASES`, a local folder or a Hub id.
@@ -43,9 +44,11 @@ def load_sentence_encoder(model: str, device: str = "auto", dtype: str = "auto")
     path = resolve_model(model)
     try:
         with loading():  # counted apart from training time
-            return SentenceTransformer(path, device=placement.device_name, model_kwargs={"dtype": placement.dtype})
+            return SentenceTransformer(
+                path, device=placement.device_name, model_kwargs={"dtype": placement.dtype}, **NO_REMOTE_CODE
+            )
     except (OSError, ValueError) as e:
-        raise LlmdiscError(
+        raise remote_code_error(model, e) or LlmdiscError(
             f"could not load sentence encoder '{model}' ({first_line(e, 200)}); "
             "pass a sentence-transformers or BERT-style folder, an alias or a Hub id"
         ) from None

@@ -9,6 +9,12 @@ embeddings. It is the few-shot discriminative baseline between ``embedding_lr`` 
 The saved folder is setfit's own (``SetFitModel.save_pretrained``), so ``SetFitModel.from_pretrained``
 loads it without llmdisc. Its ``model_head.pkl`` is a pickle, which setfit unpickles: llmdisc
 never reads it, it loads the same head from ``head.skops`` through the exact allow-list.
+
+llmdisc never calls ``SetFitModel.from_pretrained`` either, since it unpickles any
+``model_head.pkl`` it finds (a folder or Hub repo passed as ``model`` could run code that way):
+the body loads through sentence-transformers (``trust_remote_code=False``) and the head is a fresh
+``LogisticRegression``, which training fits from scratch as setfit's would. A ``model`` folder's
+``config_setfit.json`` is not read (``normalize_embeddings`` stays False, as llmdisc saves it).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llmdisc.classifiers.base import TextClassifier, register
-from llmdisc.classifiers.sentence_encoders import encoder_hub_id, require
+from llmdisc.classifiers.sentence_encoders import encoder_hub_id, load_sentence_encoder, require
 from llmdisc.classifiers.skops_files import load_logistic_head
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import (
@@ -34,7 +40,7 @@ from llmdisc.lm.devices import (
     place_for_inference,
     resolve_placement,
 )
-from llmdisc.lm.loading import check_model_available, resolve_model
+from llmdisc.lm.loading import NO_REMOTE_CODE, check_model_available, remote_code_error, resolve_model
 from llmdisc.plumbing.config import arg
 
 if TYPE_CHECKING:
@@ -45,6 +51,8 @@ __all__ = ["SetFitClassifier"]
 logger = logging.getLogger(__name__)
 
 HEAD_FILE = "head.skops"
+#: setfit's pickled head: never loaded by llmdisc (see the module docstring).
+PICKLED_HEAD = "model_head.pkl"
 
 
 @register("setfit")
@@ -80,14 +88,18 @@ class SetFitClassifier(TextClassifier):
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         import datasets as hf_datasets
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from sklearn.linear_model import LogisticRegression
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
         self._check(self.labels)
         c = self.config
+        pickled = Path(resolve_model(c.model)) / PICKLED_HEAD
+        if pickled.is_file():
+            logger.warning("%s is a pickle, which llmdisc never loads: the head is trained afresh", pickled)
         # float32 weights for the contrastive fine-tuning; the dtype asked for applies to prediction.
-        self.model = SetFitModel.from_pretrained(
-            resolve_model(c.model), device=resolve_placement(c.device, c.dtype).device_name
-        )
+        # Not SetFitModel.from_pretrained: it unpickles a model_head.pkl (see the module docstring).
+        body = load_sentence_encoder(c.model, c.device, "float32")
+        self.model = SetFitModel(model_body=body, model_head=LogisticRegression())
         with tempfile.TemporaryDirectory(prefix="llmdisc-setfit-") as tmp:  # setfit's checkpoints: none kept
             args = TrainingArguments(
                 output_dir=tmp,
@@ -143,13 +155,14 @@ class SetFitClassifier(TextClassifier):
         from setfit import SetFitModel
 
         head = load_logistic_head(folder / HEAD_FILE)
+        self._check_saved_classes(head.classes_, folder / HEAD_FILE)
         try:
             placement = resolve_placement(self.config.device, self.config.dtype)
             body = SentenceTransformer(
-                str(folder), device=placement.device_name, model_kwargs={"dtype": placement.dtype}
+                str(folder), device=placement.device_name, model_kwargs={"dtype": placement.dtype}, **NO_REMOTE_CODE
             )
         except (OSError, ValueError) as e:
-            raise LlmdiscError(
+            raise remote_code_error(str(folder), e) or LlmdiscError(
                 f"{folder} holds no readable sentence encoder ({first_line(e, 200)}); save the model again"
             ) from None
         self.model = SetFitModel(model_body=body, model_head=head)

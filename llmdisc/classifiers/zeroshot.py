@@ -38,7 +38,6 @@ configured.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmdisc.api.records import PromptChoice
-from llmdisc.classifiers.base import TextClassifier, register
-from llmdisc.errors import LlmdiscError
+from llmdisc.classifiers.base import TextClassifier, read_json_object, register
+from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.batch_sizes import check_batch_size, check_max_tokens
 from llmdisc.lm.devices import check_placement, device_field, dtype_field, model_placement
 from llmdisc.lm.label_likelihood import (
@@ -85,6 +84,9 @@ if TYPE_CHECKING:
 __all__ = ["ZeroShotClassifier", "MIN_TEMPLATES", "PRIORS", "REVIEW_TEMPLATE", "Template"]
 
 logger = logging.getLogger(__name__)
+
+#: The prompt settings a zero-shot folder holds (no weights).
+STATE_FILE = "zeroshot.json"
 
 PRIORS = ("none", "train")
 
@@ -401,7 +403,7 @@ class ZeroShotClassifier(TextClassifier):
     def _save(self, folder: Path) -> None:
         # The LM is not trained: the folder records how to rebuild the classifier, not weights.
         write_json(
-            folder / "zeroshot.json",
+            folder / STATE_FILE,
             {
                 "demonstrations": [{"text": t, "label": self.labels[y]} for t, y in self.demonstrations],
                 "calibration": [c.tolist() for c in self.calibration] if self.calibration is not None else None,
@@ -411,11 +413,22 @@ class ZeroShotClassifier(TextClassifier):
         )
 
     def _load(self, folder: Path) -> None:
-        state = json.loads((folder / "zeroshot.json").read_text(encoding="utf-8"))
-        self.demonstrations = [(d["text"], self.labels.index(d["label"])) for d in state["demonstrations"]]
-        self._scorer = None
-        self.calibration = [np.array(c) for c in state["calibration"]] if state["calibration"] is not None else None
-        weights = state.get("prior_weights")  # absent in folders saved before prior correction existed
-        self.prior_weights = np.array(weights) if weights is not None else None
-        prompt = state.get("prompt")  # absent in folders saved before selection existed
-        self._use_choice(PromptChoice(**prompt) if prompt is not None else None)
+        path = folder / STATE_FILE
+        state = read_json_object(path)
+        try:
+            demonstrations = [(d["text"], self.labels.index(d["label"])) for d in state.get("demonstrations") or []]
+            calibration = state.get("calibration")
+            weights = state.get("prior_weights")  # absent in folders saved before prior correction existed
+            # One number per label in each: checked against llmdisc_config.json's labels.
+            for numbers in [*(calibration or []), *([] if weights is None else [weights])]:
+                self._check_saved_labels(len(numbers), path)
+            prompt = state.get("prompt")  # absent in folders saved before selection existed
+            choice = PromptChoice(**prompt) if prompt is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise LlmdiscError(
+                f"{path} is damaged ({type(e).__name__}: {first_line(e, 100)}); save the model again"
+            ) from None
+        self.demonstrations, self._scorer = demonstrations, None
+        self.calibration = [np.array(c, dtype=float) for c in calibration] if calibration is not None else None
+        self.prior_weights = np.array(weights, dtype=float) if weights is not None else None
+        self._use_choice(choice)

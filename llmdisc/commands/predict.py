@@ -11,7 +11,8 @@ one. Texts come from the arguments, else ``--file`` (.txt: one per line; .jsonl,
 
 One record per text, in order: ``text``, ``label`` (the most probable) and ``prob_LABEL`` for
 every label. JSON lines on standard output, or ``--output`` as .jsonl, .csv or .parquet, written
-to a temporary file and renamed: a failed run leaves no partial output. Under ``accelerate
+to a temporary file and renamed: a failed run leaves no partial output. Texts are read, predicted
+and written a batch at a time, so memory does not grow with the input. Under ``accelerate
 launch`` the processes share the batches of the neural approaches; the main one writes.
 """
 
@@ -22,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from llmdisc.commands.inputs import check_output, read_inputs, write_records
+from llmdisc.commands.inputs import check_output, iter_inputs, record_writer
 from llmdisc.plumbing import distributed
 from llmdisc.plumbing.config import arg, parse_config
 from llmdisc.plumbing.config import make_parser as _fields_parser
@@ -39,7 +40,7 @@ class PredictConfig:
     output: str | None = arg(
         None, "write the records here: .jsonl, .csv or .parquet (default: JSON lines on standard output)"
     )
-    batch_size: int = arg(256, "texts per predict_proba call (one step of the progress bar)")
+    batch_size: int = arg(256, "texts read, predicted (one predict_proba call) and written at a time")
     revision: str | None = arg(None, "for a Hub id: the branch, tag or commit to load")
     device: str | None = arg(None, "where the model runs: auto, cuda, cuda:N, mps, cpu (default: as saved)")
     dtype: str | None = arg(None, "its precision: auto, float32, bfloat16, float16 (default: as saved)")
@@ -57,9 +58,16 @@ def prediction_records(texts: list[str], labels: list[str], probs: Any) -> list[
     ]
 
 
-def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> list[dict[str, Any]]:
-    """Predict every text with the classifier saved at ``model``; write the records and return them."""
-    import numpy as np
+def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> None:
+    """Predict every text with the classifier saved at ``model``, writing the records batch by batch.
+
+    The input is read and the records written a batch at a time (``batch_size`` texts), so memory
+    stays flat however long the input is. Every problem found before the first text (no input, a
+    wrong column, a bad output path) is reported before the model loads.
+    """
+    import contextlib
+    import itertools
+
     from tqdm.auto import tqdm
 
     from llmdisc.classifiers import TextClassifier
@@ -68,27 +76,22 @@ def main(model: str, config: PredictConfig, texts: list[str] | None = None) -> l
     if config.batch_size < 1:
         raise LlmdiscError(f"--batch-size must be at least 1, got {config.batch_size}")
     check_output(config.output)  # before any work: a bad path must not cost a model load
-    texts = read_inputs(texts or [], config.file, text_column=config.text_column)
+    inputs = iter_inputs(texts or [], config.file, text_column=config.text_column)
+    first = next(inputs, None)
+    if first is None:
+        raise LlmdiscError("the input holds no text")
     clf = TextClassifier.from_pretrained(model, revision=config.revision, device=config.device, dtype=config.dtype)
-    batches = [texts[i : i + config.batch_size] for i in range(0, len(texts), config.batch_size)]
     # Every process predicts every batch (the neural approaches share each batch's work out);
     # only the main one shows progress and writes.
-    bar = tqdm(
-        total=len(texts),
-        unit="text",
-        desc="predict",
-        file=sys.stderr,
-        disable=len(batches) < 2 or not distributed.is_main_process(),
-    )
-    parts = []
-    for batch in batches:
-        parts.append(clf.predict_proba(batch))
-        bar.update(len(batch))
+    main_process = distributed.is_main_process()
+    bar = tqdm(unit="text", desc="predict", file=sys.stderr, delay=2, disable=not main_process)
+    writer = record_writer(config.output) if main_process else contextlib.nullcontext(lambda records: None)
+    with writer as write:
+        remaining = itertools.chain([first], inputs)
+        while batch := list(itertools.islice(remaining, config.batch_size)):
+            write(prediction_records(batch, clf.labels, clf.predict_proba(batch)))
+            bar.update(len(batch))
     bar.close()
-    records = prediction_records(texts, clf.labels, np.concatenate(parts))
-    if distributed.is_main_process():
-        write_records(records, config.output)
-    return records
 
 
 def make_parser(subparsers: Any = None) -> argparse.ArgumentParser:

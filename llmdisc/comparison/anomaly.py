@@ -25,7 +25,7 @@ import numpy as np
 
 from llmdisc.api.findings import AnomalyResult, Estimate
 from llmdisc.errors import LlmdiscError
-from llmdisc.plumbing.atomic_files import write_json
+from llmdisc.plumbing.atomic_files import read_cached_json, write_json
 from llmdisc.plumbing.config import SeedSettings, arg, replace_config
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def detect_anomalies(
     }
     path = Path(output_dir) / ANOMALY_FILE if output_dir is not None else None
     if reuse and path is not None and path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
+        cached = read_cached_json(path, "scoring the texts again") or {}
         if cached.get("key") == json.loads(json.dumps(key)):
             logger.info("anomaly scores: cached")
             return AnomalyScores.from_dict(cached["scores"])

@@ -254,27 +254,46 @@ def _holding(output_dir: str | Path | None, shared: bool) -> Iterator[None]:
 
     The lock stops a second comparison on the same folder from computing the whole grid again;
     the lock of a killed one is taken over. Temporary folders (a Trainer's checkpoints) go in
-    OUTPUT_DIR/tmp, where the next comparison, holding the lock, removes what a killed one left.
+    OUTPUT_DIR/tmp, where the next comparison, once its cache accepts the folder, removes what a
+    killed one left. A comparison refused in one line (settings that do not match the cache, no
+    --resume...) changes nothing there: it removes neither tmp/ nor a folder it created.
     """
     if output_dir is None:
         yield
         return
-    tmp = Path(output_dir) / "tmp"
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise LlmdiscError(f"--output-dir {output_dir} is a file; pass a folder")
+    tmp = folder / "tmp"
     if shared:
         # Shared by several processes: each cell is claimed instead, and each process's
         # checkpoints carry its tag (temp_dir removes only those of dead processes).
         with temp_root(tmp):
             yield
         return
-    with FolderLock(output_dir), temp_root(tmp):
-        if tmp.exists():
-            logger.info("removing %s, left by an interrupted comparison", tmp)
-            shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            yield
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            _remove_empty_folders(Path(output_dir) / "claims")  # a claim another run holds stays
+    # The first folder of the path that does not exist yet (None: all do): a refusal removes it again.
+    path = folder.absolute()
+    created = next((p for p in [*reversed(path.parents), path] if not p.exists()), None)
+    try:
+        with FolderLock(output_dir), temp_root(tmp):
+            try:
+                yield
+            except LlmdiscError:
+                raise  # refused before any cell ran: tmp/ stays (RunCache clears it once it accepts the folder)
+            except BaseException:
+                _clear_scratch(folder)
+                raise
+            _clear_scratch(folder)
+    except LlmdiscError:
+        if created is not None:  # a refused comparison leaves no empty folder behind
+            _remove_empty_folders(created)
+        raise
+
+
+def _clear_scratch(output_dir: Path) -> None:
+    """Remove OUTPUT_DIR/tmp and the empty folders of OUTPUT_DIR/claims (a claim another run holds stays)."""
+    shutil.rmtree(output_dir / "tmp", ignore_errors=True)
+    _remove_empty_folders(output_dir / "claims")
 
 
 def _run_grid(plan: list[Cell], grid: _Grid, cache: RunCache, share: Share) -> list[RunRecord]:

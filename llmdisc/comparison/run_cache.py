@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,12 +20,14 @@ from llmdisc.api.records import ZERO_SHOT, RunRecord
 from llmdisc.classifiers import TextClassifier
 from llmdisc.comparison.prediction_files import read_predictions, write_predictions
 from llmdisc.comparison.synthetic_data import SyntheticSettings
-from llmdisc.errors import LlmdiscError
+from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.plumbing.atomic_files import write_json
 
 __all__ = ["MANIFEST", "Cell", "RunCache", "settings_differences"]
 
 MANIFEST = "comparison.json"
+
+logger = logging.getLogger(__name__)
 
 
 def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -75,6 +78,7 @@ class RunCache:
         """``shared``: other processes or shards use the folder at the same time, so an
         identical manifest is theirs (no ``resume`` needed) and nothing may be discarded."""
         self.folder = Path(folder) if folder is not None else None
+        self._warned: set[Path] = set()  # damaged files already named in a warning
         if self.folder is None:
             return
         path = self.folder / MANIFEST
@@ -91,13 +95,25 @@ class RunCache:
                 "(cached results are reused) or --overwrite to start again"
             )
         elif path.exists():
-            old = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+                old = None
+            if not isinstance(old, dict):
+                raise LlmdiscError(
+                    f"{path} is damaged, so {self.folder} cannot be resumed; pass --overwrite to start again "
+                    "or use another --output-dir"
+                )
             diff = settings_differences(old, manifest)
             if diff:
                 raise LlmdiscError(
                     f"cannot resume {self.folder}: it was made with different settings "
                     f"({'; '.join(diff[:3])}); use another --output-dir or --overwrite"
                 )
+        # Accepted: from here on the folder is this comparison's (nothing above changed it).
+        if not shared and (self.folder / "tmp").exists():
+            logger.info("removing %s, left by an interrupted comparison", self.folder / "tmp")
+            shutil.rmtree(self.folder / "tmp", ignore_errors=True)
         write_json(path, manifest)
 
     def _path(self, approach: str, size: int | None, seed: int | None) -> Path:
@@ -127,7 +143,14 @@ class RunCache:
         path = self._path(cell.name, cell.size, cell.seed)
         if not path.exists():
             return None
-        cached = json.loads(path.read_text(encoding="utf-8"))
+        again = f"running {cell.name}, {cell.label} again"
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(cached.get("config"), dict) or not isinstance(cached.get("records"), list):
+                raise ValueError("not a cached cell")
+        except (ValueError, AttributeError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+            self._damaged(path, e, again)
+            return None
         diff = settings_differences(cached["config"], cell.key)
         if diff:
             raise LlmdiscError(
@@ -139,12 +162,24 @@ class RunCache:
             return None
         # A cell cached without its predictions (by an older llmdisc, or a lost file) is run again.
         predictions = self._predictions_path(cell)
-        if not predictions.is_file() or not read_predictions(predictions, records):
+        if not predictions.is_file():
+            return None
+        try:
+            if not read_predictions(predictions, records):
+                return None
+        except (OSError, ValueError, KeyError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            self._damaged(predictions, e, again)
             return None
         if not cell.robustness:
             for r in records:
                 r.robustness = r.robustness_per_example = None
         return records
+
+    def _damaged(self, path: Path, error: Exception, again: str) -> None:
+        """Warn, once per file, that a cached cell is unreadable and will be run again."""
+        if path not in self._warned:
+            self._warned.add(path)
+            logger.warning("%s is damaged (%s); %s", path, first_line(error, 120), again)
 
     def put(self, cell: Cell, records: list[RunRecord]) -> None:
         if self.folder is not None:

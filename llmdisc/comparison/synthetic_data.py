@@ -13,7 +13,6 @@ comparison's cache (``runs/VARIANT/synthetic-seedS.json``), so ``--resume`` reus
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmdisc.errors import LlmdiscError
-from llmdisc.plumbing.atomic_files import write_json
+from llmdisc.plumbing.atomic_files import read_cached_json, write_json
 from llmdisc.plumbing.config import arg, config_from_dict
 
 if TYPE_CHECKING:
@@ -144,14 +143,14 @@ def synthetic_subset(
     import datasets
 
     texts, seconds = None, 0.0
-    if path is not None and Path(path).is_file():
-        cached = json.loads(Path(path).read_text(encoding="utf-8"))
-        if (
-            cached.get("settings") == asdict(settings)
-            and cached.get("words") == list(words)
-            and all(len(t) >= c for t, c in zip(cached["texts"], counts))
-        ):
-            texts, seconds = cached["texts"], cached.get("seconds", 0.0)
+    cached = read_cached_json(path, "generating them again") if path is not None and Path(path).is_file() else None
+    if (
+        isinstance(cached, dict)
+        and cached.get("settings") == asdict(settings)
+        and cached.get("words") == list(words)
+        and all(len(t) >= c for t, c in zip(cached["texts"], counts))
+    ):
+        texts, seconds = cached["texts"], cached.get("seconds", 0.0)
     if texts is None:
         logger.info("synthetic data: %d texts from %s (seed %d)", sum(largest), settings.model, seed)
         began = time.perf_counter()

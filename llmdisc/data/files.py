@@ -151,7 +151,7 @@ def check_file(path: Path) -> None:
     if not path.read_bytes().strip():
         raise LlmdiscError(f"{path} is empty; give it a header line and one example per row")
     if path.suffix.lower() in (".csv", ".tsv"):
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
         if len(lines) == 1:
             raise LlmdiscError(f"{path} has a header line but no rows ({lines[0][:60]!r}); add one example per line")
 
@@ -169,7 +169,7 @@ def tsv_options(path: Path) -> dict:
     Returns:
         Extra ``datasets`` csv-builder arguments (the delimiter, and ``quoting`` when none).
     """
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     lines = text.splitlines()
     width = len(next(csv.reader(io.StringIO(text), delimiter="\t")))
     bad = next((n for n, line in enumerate(lines, 1) if line.strip() and line.count("\t") + 1 != width), None)
@@ -241,7 +241,8 @@ def peek_columns(path: str | Path) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        with open(path, encoding="utf-8", newline="") as f:
+        # utf-8-sig: a byte order mark (Excel's and Notepad's "UTF-8") is not part of the first column's name.
+        with open(path, encoding="utf-8-sig", newline="") as f:
             if suffix in (".csv", ".tsv"):
                 header = next(csv.reader(f, delimiter="\t" if suffix == ".tsv" else ","), None)
                 return header or None  # a blank first line: let the full reader say what is wrong

@@ -120,16 +120,51 @@ def pick_column(columns: Sequence[str], wanted: str | None, candidates: Sequence
     raise LlmdiscError(f"several possible {kind} columns ({', '.join(present)}); pass {flag} NAME to choose")
 
 
-def _label_names_for(train: datasets.Dataset, column: str, given: Sequence[str] | None) -> list[str]:
-    """Label names: given, from a ClassLabel feature, or the sorted distinct values of train."""
+def _label_names_for(train: datasets.Dataset, column: str, given: Sequence[str] | None, values: list) -> list[str]:
+    """Label names: given, from a ClassLabel feature, or the sorted distinct ``values`` of train."""
     import datasets
 
     feature = train.features[column]
     if given:
-        return [str(n) for n in given]
+        return [str(n).strip() for n in given]
     if isinstance(feature, datasets.ClassLabel):
         return list(feature.names)
-    return [str(v) for v in sorted(set(train[column]))]
+    return [str(v) for v in sorted(set(values))]
+
+
+def _not_scalar(values: Sequence, split: str, column: str, what: str, fix: str) -> None:
+    """A one-line error for a column of lists or mappings (a text's ``str`` would be their repr)."""
+    bad = next((i for i, v in enumerate(values) if isinstance(v, (list, tuple, dict))), None)
+    if bad is not None:
+        kind = "mappings" if isinstance(values[bad], dict) else "lists"
+        raise LlmdiscError(
+            f"{split} split: column {column!r} holds {kind}, not {what} (row {bad + 1}: {values[bad]!r:.60}); {fix}"
+        )
+
+
+def _label_values(raw: Mapping[str, datasets.Dataset], column: str) -> dict[str, list]:
+    """Each split's raw labels, string labels stripped of surrounding spaces (with one note of how many).
+
+    ``"pos "`` and ``"pos"`` are one label: left apart they were two classes of one.
+    """
+    out, changed, example = {}, 0, None
+    for split, ds in raw.items():
+        values = ds[column]
+        _not_scalar(
+            values,
+            split,
+            column,
+            "one label per row (multi-label data is not supported)",
+            "pass --label-column with a single-label column",
+        )
+        stripped = [v.strip() if isinstance(v, str) else v for v in values]
+        for before, after in zip(values, stripped):
+            if before != after:
+                changed, example = changed + 1, example or (before, after)
+        out[split] = stripped
+    if changed:
+        logger.warning("stripped the spaces around %d labels (such as %r -> %r)", changed, *example)
+    return out
 
 
 def _integer_label_map(values: Sequence, names: list[str]) -> dict[int, int] | None:
@@ -147,11 +182,8 @@ def _integer_label_map(values: Sequence, names: list[str]) -> dict[int, int] | N
     return {v: i for i, v in enumerate(distinct)}  # e.g. star ratings 1..5
 
 
-def _encode_labels(
-    ds: datasets.Dataset, split: str, column: str, names: list[str], int_names: dict[int, int] | None
-) -> list[int]:
+def _encode_labels(values: Sequence, split: str, names: list[str], int_names: dict[int, int] | None) -> list[int]:
     """Map a split's raw labels to indices into ``names``; unknown labels are an error."""
-    values = ds[column]
     index = {n: i for i, n in enumerate(names)}
     out, unknown = [], set()
     for v in values:
@@ -235,30 +267,33 @@ def load_text_dataset(
                 f"{split} split has no column {missing[0]!r}; columns found: {', '.join(ds.column_names)}"
             )
 
+    label_values = _label_values(raw, label_col)
     for split in list(raw):
-        values = raw[split][label_col]
-        missing = sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in values)
+        values = label_values[split]
+        missing = sum(v is None or v == "" or (isinstance(v, float) and np.isnan(v)) for v in values)
         unlabelled = sum(isinstance(v, (int, np.integer)) and v == -1 for v in values)
         if unlabelled == len(values) and split != "train":
             # GLUE-style hidden test labels (all -1): nothing to evaluate on.
             logger.warning("%s split has no labels (all -1); dropping it", split)
-            del raw[split]
+            del raw[split], label_values[split]
         elif missing:
             raise LlmdiscError(
                 f"{split} split has {missing} rows with no label in column {label_col!r}; "
                 "fill them in or drop those rows"
             )
 
-    names = _label_names_for(raw["train"], label_col, label_names)
+    names = _label_names_for(raw["train"], label_col, label_names, label_values["train"])
     if len(set(names)) != len(names):
         raise LlmdiscError(f"label names must be distinct, got {names}")
-    int_names = _integer_label_map(raw["train"][label_col], names)
+    int_names = _integer_label_map(label_values["train"], names)
 
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
     out = {}
     for split, ds in raw.items():
-        texts = [t if isinstance(t, str) else ("" if t is None else str(t)) for t in ds[text_col]]
-        labels = _encode_labels(ds, split, label_col, names, int_names)
+        texts = ds[text_col]
+        _not_scalar(texts, split, text_col, "texts", "pick the text column with --text-column")
+        texts = [t if isinstance(t, str) else ("" if t is None else str(t)) for t in texts]
+        labels = _encode_labels(label_values[split], split, names, int_names)
         keep = [i for i, t in enumerate(texts) if t.strip()]
         if len(keep) < len(texts):
             logger.warning("%s: skipped %d empty or whitespace-only texts", split, len(texts) - len(keep))

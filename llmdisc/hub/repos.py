@@ -77,6 +77,8 @@ class ModelCardInfo:
         how_it_works: a sentence or two on the approach.
         usage: ``(library, Python code)`` loading the folder without llmdisc, or None.
         limits: the approach's own limits, one line each.
+        pipeline_tag: the Hub task whose widget runs the folder with ``library`` (None: claim none, for a
+            folder that library's pipeline would load wrongly).
     """
 
     approach: str
@@ -89,6 +91,7 @@ class ModelCardInfo:
     how_it_works: str
     usage: tuple[str, str] | None = None
     limits: list[str] = field(default_factory=list)
+    pipeline_tag: str | None = "text-classification"
 
 
 # The metrics of a card's table.
@@ -181,7 +184,7 @@ def write_model_card(card: ModelCardInfo, folder: Path, repo_id: str | None = No
     results = _metrics_to_model_index(info)
     data = ModelCardData(
         library_name=card.library,
-        pipeline_tag="text-classification",
+        pipeline_tag=card.pipeline_tag,
         tags=["llmdisc", "text-classification", card.paradigm, card.approach],
         base_model=hub_base_model(card.base_model),
         # Only a Hub data set id belongs in the metadata; a local source is named in the text.

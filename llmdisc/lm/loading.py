@@ -10,6 +10,11 @@
 A GGUF file is de-quantized and converted once into ``$LLMDISC_CACHE/gguf/`` (default
 ``~/.cache/llmdisc``); later loads read the safetensors there in well under a second instead of
 ~20 s of de-quantizing.
+
+Nothing a folder or a Hub repo holds is run: every ``from_pretrained`` here passes
+``trust_remote_code=False`` (:data:`NO_REMOTE_CODE`), so a ``config.json`` whose ``auto_map``
+names a ``modeling_*.py`` of its own is a one-line error (:func:`remote_code_error`), never the
+transformers prompt "Do you wish to run the custom code? [y/N]" nor an import of that file.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALIASES",
+    "NO_REMOTE_CODE",
     "hub_base_model",
     "is_repo_id",
     "PackagedModel",
@@ -42,6 +48,7 @@ __all__ = [
     "load_model",
     "load_model_config",
     "load_tokenizer",
+    "remote_code_error",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,6 +85,27 @@ ALIASES: dict[str, PackagedModel] = {
         "SmolLM2-135M-Instruct: a small Llama, 135M parameters (Q4_1 GGUF)",
     ),
 }
+
+#: Passed to every ``from_pretrained``: the code a folder or a Hub repo ships is never imported
+#: (transformers would otherwise ask on a terminal, and import it on "y").
+NO_REMOTE_CODE = {"trust_remote_code": False}
+
+
+def remote_code_error(where: str, error: BaseException) -> LlmdiscError | None:
+    """The one-line error for a model that asks to run its own code; None for any other error.
+
+    Args:
+        where: the folder or Hub id being loaded.
+        error: what transformers or sentence-transformers raised.
+    """
+    message = str(error)
+    if "trust_remote_code" not in message and "custom code" not in message:
+        return None
+    return LlmdiscError(
+        f"{where} asks to run code of its own (an auto_map in its config.json or a custom module), which "
+        "llmdisc never does; use a model whose architecture transformers supports natively"
+    )
+
 
 # task -> the transformers Auto class (by name: transformers is imported only to load a model)
 AUTO_CLASSES = {
@@ -121,7 +149,7 @@ def _convert_gguf(gguf_path: Path) -> Path:
     if (target / "config.json").exists():
         return target
     logger.info("converting %s to safetensors in %s (once; later loads are fast)", gguf_path.name, target)
-    kwargs = {"gguf_file": gguf_path.name}
+    kwargs = {"gguf_file": gguf_path.name, **NO_REMOTE_CODE}
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
@@ -130,7 +158,9 @@ def _convert_gguf(gguf_path: Path) -> Path:
             f"reading {gguf_path.name} needs a package that is missing ({e}); pip install gguf"
         ) from None
     except (OSError, ValueError, RuntimeError) as e:
-        raise LlmdiscError(f"could not read {gguf_path} as a GGUF model: {first_line(e, 200)}") from None
+        raise remote_code_error(str(gguf_path), e) or LlmdiscError(
+            f"could not read {gguf_path} as a GGUF model: {first_line(e, 200)}"
+        ) from None
     # transformers marks a GGUF-loaded model as quantized and refuses save_pretrained, although
     # its weights are already de-quantized to float tensors. Clearing the marker is what lets us
     # write them once as ordinary safetensors.
@@ -216,6 +246,9 @@ def check_model_available(name_or_path: str) -> None:
 
 
 def _hub_error(name: str, error: Exception) -> LlmdiscError:
+    custom = remote_code_error(name, error)
+    if custom is not None:
+        return custom
     aliases = ", ".join(ALIASES)
     return LlmdiscError(
         f"could not load model '{name}' ({first_line(error, 200)}); offline, use a packaged alias ({aliases}), "
@@ -224,8 +257,10 @@ def _hub_error(name: str, error: Exception) -> LlmdiscError:
 
 
 def _offline_kwargs(resolved: str) -> dict:
-    """For a Hub id with no reachable Hub, load from the local cache only (fast, no retries)."""
-    return {} if os.path.isdir(resolved) or hub_reachable() else {"local_files_only": True}
+    """``from_pretrained``'s keywords: never the model's own code; and for a Hub id with no
+    reachable Hub, the local cache only (fast, no retries)."""
+    offline = not os.path.isdir(resolved) and not hub_reachable()
+    return {**NO_REMOTE_CODE, "local_files_only": True} if offline else dict(NO_REMOTE_CODE)
 
 
 def load_model_config(name_or_path: str):
@@ -284,7 +319,9 @@ def load_model(
             )
         except (OSError, ValueError, ImportError, RuntimeError) as e:
             if os.path.isdir(resolved):
-                raise LlmdiscError(f"could not load model from {resolved}: {first_line(e)}") from None
+                raise remote_code_error(resolved, e) or LlmdiscError(
+                    f"could not load model from {resolved}: {first_line(e)}"
+                ) from None
             raise _hub_error(name_or_path, e) from None
         if "device_map" not in model_kwargs:
             # One process: the GPU (or MPS) when there is one, so inference is not left on the CPU;

@@ -30,7 +30,16 @@ from typing import Any
 from llmdisc.errors import LlmdiscError
 from llmdisc.plumbing.locks import process_tag, tag_is_dead
 
-__all__ = ["atomic_dir", "atomic_file", "atomic_write_text", "remove_stale", "temp_dir", "temp_root", "write_json"]
+__all__ = [
+    "atomic_dir",
+    "atomic_file",
+    "atomic_write_text",
+    "read_cached_json",
+    "remove_stale",
+    "temp_dir",
+    "temp_root",
+    "write_json",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -201,17 +210,34 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def read_cached_json(path: str | os.PathLike, again: str) -> Any | None:
+    """A cache file's JSON; None, with a warning naming the file, when it is unreadable.
+
+    Caches are written atomically, but a disk that filled up, a copy cut short or a hand edit can
+    still leave a truncated or empty file: what it held is then computed ``again`` (say "running
+    naive_bayes, size 8 again"), not a traceback.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        logger.warning("%s is damaged (%s); %s", path, e, again)
+        return None
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` to write any file to (Parquet, CSV...), renamed on success.
 
     Unlike :func:`atomic_write_text`, the folder must exist: a missing one is an error the
-    caller should have reported before doing any work. On an exception nothing is left behind.
+    caller should have reported before doing any work. On an exception nothing is left behind;
+    what a killed writer left (``.NAME.tmp-<pid>-<host>-*``) is removed by the next write of ``path``,
+    as :func:`atomic_write_text` does.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise LlmdiscError(f"folder {path.parent} does not exist; create it or pick another output path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    remove_stale(path.parent, f".{path.name}.tmp-")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{process_tag()}-", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -231,6 +231,8 @@ def make_parser(cls: type, parser: argparse.ArgumentParser | None = None) -> arg
 
     Flags default to "not given" so that YAML values survive unless a flag overrides them.
     A dict-valued field's flag takes ``key=value,key=value`` or a JSON object (:func:`parse_mapping`).
+    Each flag also answers to transformers' spelling, ``--learning_rate`` for ``--learning-rate``
+    (``--no_resume`` for ``--no-resume``), left out of ``--help``.
     """
     parser = parser or argparse.ArgumentParser()
     parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings; flags override it")
@@ -246,14 +248,20 @@ def make_parser(cls: type, parser: argparse.ArgumentParser | None = None) -> arg
         if "default" not in help_text:
             help_text += f" (default: {default})"
         flag = "--" + f.name.replace("_", "-")
+        hidden = {"dest": f.name, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
         if base is bool:
             parser.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
             )
+            if "_" in f.name:
+                parser.add_argument("--" + f.name, action="store_const", const=True, **hidden)
+                parser.add_argument("--no_" + f.name, action="store_const", const=False, **hidden)
         else:
             parser.add_argument(
                 flag, dest=f.name, default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text, type=_unescape
             )
+            if "_" in f.name:
+                parser.add_argument("--" + f.name, metavar=f.name.upper(), type=_unescape, **hidden)
     return parser
 
 

@@ -8,6 +8,7 @@ same code runs under ``accelerate launch`` on several processes or GPUs.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import shutil
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TrainingTask",
-    "REPORT_TO",
+    "TRACKER_PACKAGES",
+    "training_args_values",
     "selection_metrics",
     "TrainerSettings",
     "Schedule",
@@ -107,7 +109,8 @@ class TrainerSettings:
     dtype: str = dtype_field()
     report_to: list[str] = arg(
         ["none"],
-        "where Trainer logs the loss and metrics: none, or any of tensorboard, trackio, wandb (comma-separated)",
+        "where Trainer logs the loss and metrics: none, or any integrations of transformers (comma-separated: "
+        "tensorboard, wandb, trackio, mlflow, comet_ml, clearml...)",
     )
     logging_dir: str | None = arg(None, "tensorboard: the folder for its event files (default: runs/DATE_HOST)")
     training_args: dict[str, Any] = arg(
@@ -224,8 +227,13 @@ def selection_metrics() -> dict[str, bool]:
     return {**{m.name: m.higher_is_better for m in METRICS.values()}, TRAINER_LOSS: False}
 
 
-#: The trackers ``report_to`` takes, each with the package it needs (transformers' integrations).
-REPORT_TO = {"none": None, "tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
+#: ``report_to`` takes every integration of the installed transformers, by name. These are the
+#: ones whose package (pip name, module) is not named as the integration is.
+TRACKER_PACKAGES = {
+    "azure_ml": ("azureml-core", "azureml"),
+    "comet_ml": ("comet-ml", "comet_ml"),
+    "flyte": ("flytekit", "flytekit"),
+}
 
 
 def _report_to(s: TrainerSettings) -> list[str]:
@@ -233,13 +241,66 @@ def _report_to(s: TrainerSettings) -> list[str]:
     return [r.strip().lower() for r in s.report_to if r.strip().lower() not in ("", "none")]
 
 
-def check_run_options(s: TrainerSettings) -> None:
-    """The device, precision, tracking and pass-through settings, checked in one line each before any work."""
-    import dataclasses as dc
+def _check_trackers(names: Sequence[str]) -> None:
+    """Every tracker is an integration the installed transformers knows, and it is installed."""
     import importlib.util
 
-    from transformers import TrainingArguments
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
 
+    available = set(get_available_reporting_integrations())
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise LlmdiscError(f"unknown report_to '{name}'; use none or any of {', '.join(INTEGRATION_TO_CALLBACK)}")
+        package, module = TRACKER_PACKAGES.get(name, (name, name))
+        # transformers lists an integration as available when its package imports (flyte it never lists).
+        if name not in available and importlib.util.find_spec(module) is None:
+            raise LlmdiscError(f"report_to {name} needs the {package} package; pip install {package}")
+
+
+def training_args_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``training_args`` with each string read as its ``TrainingArguments`` field's type, as
+    transformers' own ``HfArgumentParser`` reads ``--max_grad_norm 0.5`` from a command line
+    (``--training-args max_grad_norm=0.5`` arrives as the string "0.5"; YAML values are typed already).
+
+    Returns:
+        The values, converted; a key that is no field, or a string that is not of its field's type (or
+        not one of its choices), is a one-line error naming the field.
+    """
+    import dataclasses as dc
+
+    from transformers import HfArgumentParser, TrainingArguments
+
+    if not isinstance(values, dict):
+        raise LlmdiscError("training_args must be a mapping of TrainingArguments names to values (YAML)")
+    valid = sorted(f.name for f in dc.fields(TrainingArguments) if f.init)
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise LlmdiscError(
+            f"unknown training_args key(s): {', '.join(unknown)}; valid keys (transformers "
+            f"TrainingArguments): {', '.join(valid)}"
+        )
+    actions = {a.dest: a for a in HfArgumentParser(TrainingArguments)._actions}
+    out = dict(values)
+    for key, value in values.items():
+        action = actions.get(key)
+        if not isinstance(value, str) or action is None or action.type is None:
+            continue
+        kind = "bool" if action.type.__name__ == "string_to_bool" else action.type.__name__
+        try:
+            out[key] = action.type(value)
+        except (TypeError, ValueError, KeyError, argparse.ArgumentTypeError):
+            raise LlmdiscError(f"training_args.{key}: cannot read {value!r} as {kind}") from None
+        if action.choices and out[key] not in action.choices:
+            choices = ", ".join(str(getattr(c, "value", c)) for c in action.choices)
+            raise LlmdiscError(f"training_args.{key}: {value!r} is not one of {choices}")
+    return out
+
+
+def check_run_options(s: TrainerSettings) -> None:
+    """The device, precision, tracking and pass-through settings, checked in one line each before any work."""
     from llmdisc.lm.batch_sizes import check_batch_size, check_max_tokens
 
     check_placement(s.device, s.dtype)
@@ -252,20 +313,8 @@ def check_run_options(s: TrainerSettings) -> None:
         )
     check_batch_size(s.eval_batch_size, "eval_batch_size")
     check_max_tokens(s.max_batch_tokens, "max_batch_tokens")
-    for name in _report_to(s):
-        if name not in REPORT_TO:
-            raise LlmdiscError(f"unknown report_to '{name}'; use none or any of {', '.join(list(REPORT_TO)[1:])}")
-        if importlib.util.find_spec(REPORT_TO[name]) is None:
-            raise LlmdiscError(f"report_to {name} needs the {REPORT_TO[name]} package; pip install {REPORT_TO[name]}")
-    if not isinstance(s.training_args, dict):
-        raise LlmdiscError("training_args must be a mapping of TrainingArguments names to values (YAML)")
-    valid = sorted(f.name for f in dc.fields(TrainingArguments) if f.init)
-    unknown = sorted(set(s.training_args) - set(valid))
-    if unknown:
-        raise LlmdiscError(
-            f"unknown training_args key(s): {', '.join(unknown)}; valid keys (transformers "
-            f"TrainingArguments): {', '.join(valid)}"
-        )
+    _check_trackers(_report_to(s))
+    training_args_values(s.training_args)
 
 
 #: The schedule rule's number of epochs when the data is large enough (what Trainer defaults to).
@@ -398,7 +447,7 @@ def _training_arguments(
     kwargs["bf16"] = placement.dtype_name == "bfloat16"
     kwargs["fp16"] = placement.dtype_name == "float16"
     kwargs.update(overrides)
-    kwargs.update(s.training_args)
+    kwargs.update(training_args_values(s.training_args))
     try:
         return TrainingArguments(**kwargs)
     except (ValueError, TypeError) as e:
