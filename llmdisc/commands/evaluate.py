@@ -74,14 +74,9 @@ def _load_splits(config: EvaluateConfig, labels: list[str]) -> dict[str, Any]:
     )
     data = load_text_dataset(
         source,
-        text_column=config.text_column,
-        label_column=config.label_column,
+        config,
         label_names=config.label_names or labels,
-        seed=config.seed,
         validation_size=0 if whole_file else config.validation_size,
-        data_config=config.data_config,
-        revision=config.data_revision,
-        splits_map=config.splits_map,
     )
     if whole_file:
         return {files["train"].name: data["train"]}

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from llmdisc.data.files import (
     source_files,
 )
 from llmdisc.errors import LlmdiscError, first_line
-from llmdisc.plumbing.config import DEFAULT_SEED, SeedSettings, arg
+from llmdisc.plumbing.config import SeedSettings, arg, replace_config
 from llmdisc.plumbing.offline import hub_reachable
 
 if TYPE_CHECKING:
@@ -205,16 +205,7 @@ def _encode_labels(values: Sequence, split: str, names: list[str], int_names: di
 
 
 def load_text_dataset(
-    source: str | Mapping[str, str] = DEMO_DATA,
-    *,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    label_names: Sequence[str] | None = None,
-    validation_size: float = 0.1,
-    seed: int = DEFAULT_SEED,
-    data_config: str | None = None,
-    revision: str | None = None,
-    splits_map: str | Sequence[str] | Mapping[str, str] | None = None,
+    source: str | Mapping[str, str] = DEMO_DATA, settings: DataConfig | None = None, **options: Any
 ) -> datasets.DatasetDict:
     """Load a labelled text data set and normalise it to ``text`` + ``label`` columns.
 
@@ -222,71 +213,36 @@ def load_text_dataset(
         source: ``"demo"`` (the built-in reviews), ``"demo-topics"`` (four topics), a folder holding
             ``train``/``validation`` (or ``dev``)/``test`` files, one file (used as train), a mapping
             of split to file, or a Hugging Face Hub id. Files may be csv, tsv, json, jsonl or parquet.
-        text_column: name of the text column; by default the only one of
-            ``text``/``sentence``/``review``/``content``/``document`` present.
-        label_column: name of the label column; by default ``label`` or ``labels``.
-        label_names: names for the labels. For integer labels, ``label_names[i]`` names label
-            ``i``; for string labels it fixes their order. By default a ``ClassLabel``'s names,
-            else the sorted distinct training labels.
-        validation_size: fraction of train carved off (stratified) when there is no validation split;
-            0 carves none (then there is no validation split: ``llmdisc evaluate`` on one file).
-        seed: seed for that carving.
-        data_config: a Hub data set's config name (``sst2`` of ``nyu-mll/glue``).
-        revision: a Hub data set's branch, tag or commit.
-        splits_map: which split of the source fills llmdisc's ``train``/``validation``/``test``,
-            where the names differ: ``{"validation": "dev"}`` or ``"validation=dev,test=eval"``
-            (a Hub split, or a file's stem in a folder).
+        settings: how to read it, a :class:`DataConfig` (its ``data`` is ignored: ``source`` wins).
+        **options: any field of :class:`DataConfig` as a keyword, replacing the settings' value:
+            ``text_column`` (by default the only one of ``text``/``sentence``/``review``/``content``/
+            ``document`` present), ``label_column`` (``label`` or ``labels``), ``label_names`` (for
+            integer labels ``label_names[i]`` names label ``i``; for string labels it fixes their
+            order; by default a ``ClassLabel``'s names, else the sorted distinct training labels),
+            ``validation_size`` (the fraction of train carved off, stratified, when there is no
+            validation split; 0 carves none), ``seed`` (of that carving), ``data_config`` (a Hub
+            data set's config name, ``sst2`` of ``nyu-mll/glue``), ``data_revision`` (its branch,
+            tag or commit; ``revision`` is accepted too), ``splits_map`` (which split of the
+            source fills llmdisc's ``train``/``validation``/``test`` where the names differ:
+            ``{"validation": "dev"}`` or ``"validation=dev,test=eval"``).
 
     Returns:
         A ``DatasetDict`` with ``train``, ``validation`` and perhaps ``test``; each split has a
         ``text`` column and a ``ClassLabel`` ``label`` column. Empty or whitespace-only texts are
         dropped, with a logged count.
     """
-    source = parse_data_source(source)
-    splits_map = parse_splits_map(splits_map)
-    files = source_files(source, splits_map)
-    if files is not None and (data_config or revision):
-        raise LlmdiscError(
-            "data_config and revision name a Hub data set's config and version; "
-            f"{source!r} is local (drop them, or pass a Hub id)"
-        )
-    columns = peek_columns(files["train"]) if files and files["train"].is_file() else None
-    if columns is not None:  # a wrong column name: in milliseconds, before datasets is even imported
-        pick_column(columns, text_column, TEXT_COLUMNS, "text")
-        pick_column(columns, label_column, LABEL_COLUMNS, "label")
+    if "revision" in options:  # the keyword's name before DataConfig named it data_revision
+        options["data_revision"] = options.pop("revision")
+    settings = replace_config(settings if settings is not None else DataConfig(), options, "load_text_dataset option")
+    source, splits_map = _check_local(source, settings)
     import datasets
 
-    raw = _load_raw(source, {"data_config": data_config, "revision": revision}, splits_map)
-    columns = raw["train"].column_names
-    text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text")
-    label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label")
-    for split, ds in raw.items():
-        missing = [c for c in (text_col, label_col) if c not in ds.column_names]
-        if missing:
-            raise LlmdiscError(
-                f"{split} split has no column {missing[0]!r}; columns found: {', '.join(ds.column_names)}"
-            )
-
-    label_values = _label_values(raw, label_col)
-    for split in list(raw):
-        values = label_values[split]
-        missing = sum(v is None or v == "" or (isinstance(v, float) and np.isnan(v)) for v in values)
-        unlabelled = sum(isinstance(v, (int, np.integer)) and v == -1 for v in values)
-        if unlabelled == len(values) and split != "train":
-            # GLUE-style hidden test labels (all -1): nothing to evaluate on.
-            logger.warning("%s split has no labels (all -1); dropping it", split)
-            del raw[split], label_values[split]
-        elif missing:
-            raise LlmdiscError(
-                f"{split} split has {missing} rows with no label in column {label_col!r}; "
-                "fill them in or drop those rows"
-            )
-
-    names = _label_names_for(raw["train"], label_col, label_names, label_values["train"])
+    raw = _load_raw(source, {"data_config": settings.data_config, "revision": settings.data_revision}, splits_map)
+    text_col, label_col, label_values = _columns_and_labels(raw, settings)
+    names = _label_names_for(raw["train"], label_col, settings.label_names, label_values["train"])
     if len(set(names)) != len(names):
         raise LlmdiscError(f"label names must be distinct, got {names}")
     int_names = _integer_label_map(label_values["train"], names)
-
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
     out = {}
     for split, ds in raw.items():
@@ -302,32 +258,81 @@ def load_text_dataset(
         out[split] = datasets.Dataset.from_dict(
             {"text": [texts[i] for i in keep], "label": [labels[i] for i in keep]}, features=features
         )
-
     present = sorted(set(out["train"]["label"]))
     if len(present) < 2:
         only = names[present[0]] if present else "none"
         raise LlmdiscError(f"the training set has one class ({only!r}); a classifier needs at least two")
-
-    if "validation" not in out and validation_size != 0:  # 0: carve none (evaluating a whole file)
-        if not 0 < validation_size < 1:
-            raise LlmdiscError(f"validation_size must be between 0 and 1, got {validation_size}")
-        logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * validation_size, seed)
-        if min(np.bincount(out["train"]["label"])[present]) < 2:
-            raise LlmdiscError(
-                "a class has a single training example, so no stratified validation split can be "
-                "carved; add examples of it or pass a validation file"
-            )
-        # At least one validation example per class, however small the fraction.
-        n_val = max(round(len(out["train"]) * validation_size), len(present))
-        if len(out["train"]) - n_val < len(present):
-            raise LlmdiscError(
-                f"train has {len(out['train'])} examples: too few to carve a validation split; "
-                "add data or pass a validation file"
-            )
-        parts = out["train"].train_test_split(test_size=n_val, stratify_by_column="label", seed=seed)
-        out["train"], out["validation"] = parts["train"], parts["test"]
+    if "validation" not in out and settings.validation_size != 0:  # 0: carve none (evaluating a whole file)
+        out["train"], out["validation"] = _carve_validation(out["train"], present, settings)
     order = [s for s in ("train", "validation", "test") if s in out]
     return datasets.DatasetDict({s: out[s] for s in order})
+
+
+def _check_local(source: str | Mapping[str, str], settings: DataConfig) -> tuple[Any, dict[str, str]]:
+    """(the parsed source, the splits map), after the checks a local source allows in milliseconds,
+    before datasets is even imported: Hub-only settings, and the columns' names."""
+    source = parse_data_source(source)
+    splits_map = parse_splits_map(settings.splits_map)
+    files = source_files(source, splits_map)
+    if files is not None and (settings.data_config or settings.data_revision):
+        raise LlmdiscError(
+            "data_config and revision name a Hub data set's config and version; "
+            f"{source!r} is local (drop them, or pass a Hub id)"
+        )
+    columns = peek_columns(files["train"]) if files and files["train"].is_file() else None
+    if columns is not None:
+        pick_column(columns, settings.text_column, TEXT_COLUMNS, "text")
+        pick_column(columns, settings.label_column, LABEL_COLUMNS, "label")
+    return source, splits_map
+
+
+def _columns_and_labels(raw: dict, settings: DataConfig) -> tuple[str, str, dict[str, list]]:
+    """(the text column, the label column, split -> its label values); splits whose labels are all
+    hidden (-1) are dropped from ``raw``, and a missing column or label is one line."""
+    columns = raw["train"].column_names
+    text_col = pick_column(columns, settings.text_column, TEXT_COLUMNS, "text")
+    label_col = pick_column(columns, settings.label_column, LABEL_COLUMNS, "label")
+    for split, ds in raw.items():
+        missing = [c for c in (text_col, label_col) if c not in ds.column_names]
+        if missing:
+            raise LlmdiscError(
+                f"{split} split has no column {missing[0]!r}; columns found: {', '.join(ds.column_names)}"
+            )
+    label_values = _label_values(raw, label_col)
+    for split in list(raw):
+        values = label_values[split]
+        missing = sum(v is None or v == "" or (isinstance(v, float) and np.isnan(v)) for v in values)
+        unlabelled = sum(isinstance(v, (int, np.integer)) and v == -1 for v in values)
+        if unlabelled == len(values) and split != "train":
+            # GLUE-style hidden test labels (all -1): nothing to evaluate on.
+            logger.warning("%s split has no labels (all -1); dropping it", split)
+            del raw[split], label_values[split]
+        elif missing:
+            raise LlmdiscError(
+                f"{split} split has {missing} rows with no label in column {label_col!r}; "
+                "fill them in or drop those rows"
+            )
+    return text_col, label_col, label_values
+
+
+def _carve_validation(train: datasets.Dataset, present: list[int], settings: DataConfig) -> tuple[Any, Any]:
+    """(train, validation): a stratified ``validation_size`` of ``train``, at least one example a class."""
+    size, seed = settings.validation_size, settings.seed
+    if not 0 < size < 1:
+        raise LlmdiscError(f"validation_size must be between 0 and 1, got {size}")
+    logger.info("no validation split: carving %.0f%% of train (stratified, seed %d)", 100 * size, seed)
+    if min(np.bincount(train["label"])[present]) < 2:
+        raise LlmdiscError(
+            "a class has a single training example, so no stratified validation split can be "
+            "carved; add examples of it or pass a validation file"
+        )
+    n_val = max(round(len(train) * size), len(present))  # at least one example per class
+    if len(train) - n_val < len(present):
+        raise LlmdiscError(
+            f"train has {len(train)} examples: too few to carve a validation split; add data or pass a validation file"
+        )
+    parts = train.train_test_split(test_size=n_val, stratify_by_column="label", seed=seed)
+    return parts["train"], parts["test"]
 
 
 def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
@@ -359,17 +364,7 @@ class DataConfig(SeedSettings):
 
     def load(self) -> datasets.DatasetDict:
         """Load the data set these settings describe (see :func:`load_text_dataset`)."""
-        return load_text_dataset(
-            self.data,
-            text_column=self.text_column,
-            label_column=self.label_column,
-            label_names=self.label_names,
-            validation_size=self.validation_size,
-            seed=self.seed,
-            data_config=self.data_config,
-            revision=self.data_revision,
-            splits_map=self.splits_map,
-        )
+        return load_text_dataset(self.data, self)
 
     def describe(self) -> str:
         """A short name for the data, for reports and model cards."""
