@@ -31,64 +31,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = "someone/tiny-comparison"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from tiny_models import save_tiny_bert, save_tiny_gpt2  # noqa: E402 (the tests' builders, on the path above)
 
 
 def tiny_gpt2(folder: Path) -> Path:
-    """A 2-layer random GPT-2 with a byte-level BPE tokenizer trained on the demo texts (as tests/conftest.py)."""
-    if (folder / "config.json").is_file():
-        return folder
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    import llmdisc
-
-    torch.manual_seed(0)
-    texts = [t for split in llmdisc.load_text_dataset("demo").values() for t in split["text"]]
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=600, min_frequency=1, special_tokens=["<|endoftext|>"])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe._tokenizer,
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-    )
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    """The tests' tiny random GPT-2 (tests/tiny_models.py), seeded: the same weights for every tree."""
+    return folder if (folder / "config.json").is_file() else save_tiny_gpt2(folder, seed=0)
 
 
 def tiny_bert(folder: Path) -> Path:
-    """A 2-layer random BERT with the packaged MiniLM's tokenizer (as tests/conftest.py)."""
-    if (folder / "config.json").is_file():
-        return folder
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from llmdisc.lm.loading import load_tokenizer
-
-    torch.manual_seed(0)
-    tokenizer = load_tokenizer("minilm-l6")
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    """The tests' tiny random BERT (tests/tiny_models.py), seeded likewise."""
+    return folder if (folder / "config.json").is_file() else save_tiny_bert(folder, seed=0)
 
 
 def comparisons(runs: Path) -> dict[str, list[str]]:
