@@ -81,6 +81,11 @@ def test_the_warning_is_one_line_naming_the_labels_the_approaches_and_the_fix():
     assert "'ham'" in label_words_warning(["ham", "spam"], {"z": ["ham", "spam"]})
     assert label_words_warning(["ham", "spam"], {"z": ["not spam", "spam"]}) is None
     assert "--label-names" in label_words_warning(["0", "1"], {"z": ["0", "1"]})
+    # Where no training examples picked the template, the line names --task as well.
+    assert "--task" not in line
+    with_task = label_words_warning(labels, {"zeroshot": ["neg", "pos"]}, suggest_task=True)
+    assert "\n" not in with_task and "--verbalizers neg=WORD,pos=WORD" in with_task
+    assert "--task sentiment, topic, spam or an instruction" in with_task and "task-neutral" in with_task
 
 
 def test_the_note_groups_approaches_by_the_words_they_score():
@@ -218,6 +223,22 @@ def test_compare_gives_the_data_level_words_to_every_likelihood_approach(demo, t
         )
     warnings = [r.getMessage() for r in caplog.records if "unlikely to be words" in r.getMessage()]
     assert len(warnings) == 1 and "'neg', 'pos'" in warnings[0] and "zs score" in warnings[0]
+    assert "--task" not in warnings[0]  # zs picked its template on training examples: words are what is left
+
+
+@pytest.mark.parametrize("task", [None, "sentiment"])
+def test_train_names_the_task_in_the_warning_where_nothing_picked_the_template(
+    demo, tiny_gpt2, tmp_path, caplog, task
+):
+    for split in ("train", "validation"):
+        demo[split].to_csv(tmp_path / f"{split}.csv", index=False)  # the labels written as 0 / 1
+    files = f"train={tmp_path / 'train.csv'},validation={tmp_path / 'validation.csv'}"
+    args = ["train", "zeroshot", "--data", files, "--model", str(tiny_gpt2), "--max-train-samples", "8"]
+    with caplog.at_level(logging.WARNING, logger="llmdisc"):
+        code = main([*args, *(["--task", task] if task else []), "--output-dir", str(tmp_path / "z")])
+    (line,) = [r.getMessage() for r in caplog.records if "unlikely to be words" in r.getMessage()]
+    assert code == 0 and "--verbalizers 0=WORD,1=WORD" in line
+    assert ("--task sentiment, topic, spam" in line) == (task is None)
 
 
 def test_train_takes_the_words_and_the_model_card_states_them(tmp_path, tiny_gpt2, caplog):

@@ -1,6 +1,8 @@
 """Prompt selection at each training size (zeroshot select: true): the candidates' rule, the
 choice against a brute force over plain zero-shot classifiers, the held-out prior, what is
-recorded and saved, and the bad input refused before any model loads."""
+recorded and saved, and the bad input refused before any model loads. And the once-only pick
+(pick_prompt): a comparison's plain zero-shot entry picks its prompt on the smallest training
+subset only, and a prompt someone chose is left alone."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import pytest
 import llmdisc
 from llmdisc import LlmdiscError, get_classifier, stratified_subset
 from llmdisc.cli import main
+from llmdisc.data.subsets import subset_hash
 from llmdisc.lm.prompt_selection import (
     MAX_WORD_SETS,
     _folds,
     candidate_templates,
     candidate_verbalizers,
     cross_validated,
+    pick_verbalizers,
 )
 from llmdisc.lm.prompts import NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS
 
@@ -79,7 +83,13 @@ def test_bad_candidate_words_are_one_line(labels, words, message):
         ({"select": True, "k_shot": 2}, "select: true does not combine with k_shot > 0"),
         ({"select": True, "select_metric": "f1"}, "unknown select_metric 'f1'"),
         ({"select": True, "select_folds": 1}, "select_folds must be at least 2"),
-        ({"candidate_words": ["bad", "good"]}, "candidate_words needs select: true"),
+        ({"candidate_words": ["bad", "good"]}, "candidate_words needs select: true or pick_prompt: true"),
+        (
+            {"pick_prompt": True, "select": True},
+            "pick_prompt: true picks a prompt once and stays zero-shot, which select",
+        ),
+        ({"pick_prompt": True, "k_shot": 2}, "which k_shot: 2 is not; use select: true"),
+        ({"pick_prompt": True, "prior": "train"}, "which prior: train is not; use select: true"),
         ({"select": True, "templates": ["Review: {text}"]}, "must hold {text} and {label} once each"),
     ],
 )
@@ -188,7 +198,9 @@ def test_a_comparison_runs_selection_at_each_size_and_reports_the_winners(demo, 
     chosen = [r for r in records if r.variant == "zs_select"]
     assert sorted(r.train_examples for r in chosen) == [8, 16]
     assert all(r.prompt and "training examples" in r.prompt for r in chosen)
-    assert all(r.prompt is None and r.flat for r in records if r.variant == "zs")
+    # The plain entry picked its prompt once, on the smallest size's examples, and stayed zero-shot.
+    (plain,) = [r for r in records if r.variant == "zs"]
+    assert plain.flat and "on the 8 training examples" in plain.prompt
     from llmdisc.reporting.report import write_report
 
     report = write_report(records, tmp_path / "r", title="t", settings={}).read_text()
@@ -247,3 +259,112 @@ def test_digit_labels_without_words_are_refused_before_any_model_loads(demo, tin
             {"zs": {"approach": "zeroshot", "model": str(tiny_gpt2), "select": True}}, data, splits=["test"], sizes=[8]
         )
     assert "no label words to choose from" in str(e.value) and "--verbalizers 0=WORD,1=WORD" in str(e.value)
+
+
+# ---- the once-only pick (pick_prompt) ----------------------------------------------------------
+
+
+def test_the_pick_keeps_the_users_words_and_chooses_only_among_candidate_words():
+    labels = ["neg", "pos"]
+    assert pick_verbalizers(labels, {"neg": "awful"}, ["bad", "good"]) == [{"neg": "awful", "pos": "pos"}]
+    assert pick_verbalizers(labels, None, None) == [{"neg": "neg", "pos": "pos"}]  # flagged, but nothing else
+    assert pick_verbalizers(labels, None, ["bad", "good"]) == candidate_verbalizers(labels, None, ["bad", "good"])
+    assert pick_verbalizers(["negative", "positive"], None, None) == [{"negative": "negative", "positive": "positive"}]
+
+
+def test_pick_prompt_alone_picks_on_the_examples_fit_is_given_and_stays_zeroshot(demo, tiny_gpt2):
+    train = _train(demo, n=6)  # fewer than select's 4 folds need: nothing is fitted, so no folds
+    clf = get_classifier("zeroshot", model=str(tiny_gpt2), pick_prompt=True).fit(train)
+    choice = clf.info.prompt
+    assert not clf.uses_training_data and clf.prompt_pick() is None
+    assert choice.examples == 6 and choice.folds is None and choice.candidates == len(candidate_templates(None, None))
+    assert clf.templates[0].source == choice.template and choice.words == {
+        "negative": "negative",
+        "positive": "positive",
+    }
+    # Outside a comparison the default picks nothing (the comparison asks, through prompt_pick).
+    plain = get_classifier("zeroshot", model=str(tiny_gpt2))
+    assert plain.prompt_pick() == {"pick_prompt": True} and plain.templates[0].source == NEUTRAL_TEMPLATE
+
+
+def _spy_on_selection(monkeypatch) -> list[list[str]]:
+    """The texts each prompt selection reads (the real selection still runs)."""
+    import llmdisc.classifiers.zeroshot
+
+    seen, real = [], llmdisc.classifiers.zeroshot.select_prompt
+
+    def spy(model, tokenizer, label_names, texts, *args, **kwargs):
+        seen.append(list(texts))
+        return real(model, tokenizer, label_names, texts, *args, **kwargs)
+
+    monkeypatch.setattr(llmdisc.classifiers.zeroshot, "select_prompt", spy)
+    return seen
+
+
+def test_a_comparisons_plain_zeroshot_picks_its_prompt_once_on_the_smallest_subset(
+    demo, tiny_gpt2, tmp_path, monkeypatch
+):
+    seen = _spy_on_selection(monkeypatch)
+    approaches = {
+        "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)},
+        "nb": {"approach": "naive_bayes", "sizes": [12, 32]},  # an entry's own sizes count too
+    }
+    settings = dict(splits=["test"], sizes=[16, 32], seeds=2, seed=1, output_dir=tmp_path / "o")
+    records = llmdisc.compare(approaches, demo, **settings)
+    (zs,) = [r for r in records if r.variant == "zs"]
+    smallest = stratified_subset(demo["train"], 12, 1)  # the smallest size any approach trains at, first seed
+    assert seen == [list(smallest["text"])]  # one pick, on those examples and no others
+    assert zs.flat and zs.train_examples == 0 and zs.seed is None and zs.train_subset == subset_hash(smallest)
+    nb_smallest = [r for r in records if r.variant == "nb" and r.train_examples == 12 and r.seed == 1]
+    assert nb_smallest[0].train_subset == zs.train_subset  # the very examples a trained approach saw
+    template = next(t for t in candidate_templates(None, None) if zs.prompt.startswith(repr(t)))
+    assert "on the 12 training examples, best of 4" in zs.prompt
+    # It then classifies zero-shot with the pick: as a plain classifier given that template.
+    plain = get_classifier("zeroshot", model=str(tiny_gpt2), templates=[template]).fit(smallest)
+    np.testing.assert_allclose(
+        zs.per_example.probabilities, plain.predict_proba(list(demo["test"]["text"])), atol=1e-5
+    )
+    from llmdisc.reporting.report import report_tables
+
+    (row,) = report_tables(records)["prompts"][1]
+    assert row[:3] == ["zs", "zero-shot", "-"] and row[3] == zs.prompt
+    # Resumed, the pick is cached; with another smallest size it is not silently reused.
+    assert llmdisc.compare(approaches, demo, **settings, resume=True) and len(seen) == 1
+    approaches["nb"]["sizes"] = [8, 32]
+    with pytest.raises(LlmdiscError, match=re.escape("pick.size: 12 -> 8")):
+        llmdisc.compare(approaches, demo, **settings, resume=True)
+
+
+def test_a_pick_reads_at_most_pick_at_most_examples(demo, tiny_gpt2, monkeypatch):
+    from llmdisc.comparison import grid
+
+    monkeypatch.setattr(grid, "PICK_AT_MOST", 10)
+    seen = _spy_on_selection(monkeypatch)
+    small = type(demo)({"train": demo["train"], "test": demo["test"].select(range(8))})
+    llmdisc.compare({"zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}}, small, splits=["test"])  # size all
+    assert seen == [list(stratified_subset(demo["train"], 10, 0)["text"])]
+
+
+def test_a_prompt_someone_chose_is_not_picked(demo, tiny_gpt2, tmp_path, monkeypatch):
+    seen = _spy_on_selection(monkeypatch)
+    model = str(tiny_gpt2)
+    approaches = {
+        "own_template": {"approach": "zeroshot", "model": model, "templates": ["{text} It was {label} ."]},
+        "own_task": {"approach": "zeroshot", "model": model, "task": "topic"},
+        "off": {"approach": "zeroshot", "model": model, "pick_prompt": False},
+        "prior": {"approach": "zeroshot", "model": model, "prior": "train"},  # fits per size: select is its pick
+    }
+    data = type(demo)({"train": demo["train"], "test": demo["test"].select(range(16))})
+    records = llmdisc.compare(approaches, data, splits=["test"], sizes=[8], output_dir=tmp_path / "o")
+    assert seen == [] and all(r.ok and r.prompt is None for r in records)
+    assert all(r.train_subset is None for r in records if r.flat)
+    (off,) = [r for r in records if r.variant == "off"]
+    neutral = get_classifier("zeroshot", model=model).fit(data["train"])
+    np.testing.assert_allclose(
+        off.per_example.probabilities, neutral.predict_proba(list(data["test"]["text"])), atol=1e-5
+    )
+    # A task named for the whole comparison is a choice too.
+    records = llmdisc.compare(
+        {"zs": {"approach": "zeroshot", "model": model}}, data, splits=["test"], task="sentiment"
+    )
+    assert seen == [] and records[0].prompt is None

@@ -282,7 +282,8 @@ class RunRecord:
         labels: the label names (the rows and columns of ``confusion``).
         status: ``ok`` or ``failed`` (then ``error`` holds the one-line reason).
         train_examples: the examples actually trained on (0 for a flat run).
-        train_subset: a hash of the training subset: equal hashes, equal examples.
+        train_subset: a hash of the training subset: equal hashes, equal examples (for a flat run
+            that picked its prompt, the subset it picked on; None for one that read no examples).
         examples: the evaluated examples.
         metrics: metric name -> value (:data:`~llmdisc.metrics.classification.METRICS`).
         costs: time, memory and size.
@@ -304,8 +305,10 @@ class RunRecord:
             classical approaches.
         dtype: the precision of its model's weights (``float32``, ``bfloat16``, ``float16``);
             None where there is no torch model.
-        prompt: the prompt a selecting approach chose on this run's training subset, in one line
-            (:meth:`PromptChoice.describe`); None for the others.
+        prompt: the prompt a selecting approach chose on this run's training subset, or a flat
+            zero-shot run picked on the comparison's smallest one, in one line
+            (:meth:`PromptChoice.describe`: the template, the words, and on how many examples); None
+            for the others.
         template_accuracy: for a classifier that averages several prompt templates (zero-shot),
             template -> the accuracy it gets alone on this split.
         generator: the LM whose generated texts the run trained on (None: the real training data;

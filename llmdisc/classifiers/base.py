@@ -209,6 +209,15 @@ class TextClassifier(ABC):
         """The word this classifier scores for each of ``labels`` (None: it scores no label words)."""
         return None
 
+    def prompt_pick(self) -> dict[str, Any] | None:
+        """Settings that make this zero-shot classifier pick its prompt on a few training examples
+        before it classifies, where nobody chose the prompt; None: nothing to pick (the default).
+
+        A comparison applies them to an approach that does not learn from examples and fits it
+        once, on its smallest training subset (first seed): one flat run, its pick recorded.
+        """
+        return None
+
     # ---- checks before any work ---------------------------------------------------------------
 
     def check(self, labels: Sequence[str], sizes: Sequence[int] = ()) -> None:

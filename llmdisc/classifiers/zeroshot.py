@@ -33,6 +33,15 @@ candidates by cross-validated accuracy on its training examples only
 alone. The choice is recorded (``info.prompt``, the run record's ``prompt``), saved, and named on
 the model card. Without ``select`` (pure zero-shot), nothing is selected: the prompt is the one
 configured.
+
+With ``pick_prompt: true`` the classifier picks its prompt once, by the same scoring and rule, on the
+examples ``fit`` is given, and stays zero-shot otherwise (nothing fitted, no prior); the candidate
+templates are ``select``'s, the label words are the user's (:func:`~llmdisc.lm.prompt_selection.pick_verbalizers`:
+the examples choose words only among ``candidate_words``). The default, ``None``, picks nothing when
+the classifier is used alone, but a comparison turns the pick on (:meth:`ZeroShotClassifier.prompt_pick`)
+for an entry that sets no ``templates``, ``task`` or ``select`` and fits nothing on the examples,
+and runs it once, on its smallest training subset: so a user who does not name the task is not
+handed the task-neutral template's accuracy. ``pick_prompt: false`` keeps the configured prompt.
 """
 
 from __future__ import annotations
@@ -72,6 +81,7 @@ from llmdisc.lm.prompt_selection import (
     candidate_templates,
     candidate_verbalizers,
     check_select_size,
+    pick_verbalizers,
     select_prompt,
 )
 from llmdisc.lm.prompts import task_templates
@@ -89,6 +99,25 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "zeroshot.json"
 
 PRIORS = ("none", "train")
+
+
+def _check_pick(c: ZeroShotClassifier.Config) -> None:
+    """One line for ``pick_prompt: true`` beside a setting that fits on the examples: those run
+    at every training size, where ``select: true`` picks the prompt with them (held out)."""
+    clash = (
+        "select: true"
+        if c.select
+        else f"k_shot: {c.k_shot}"
+        if c.k_shot
+        else "prior: train"
+        if c.prior == "train"
+        else None
+    )
+    if clash:
+        raise LlmdiscError(
+            f"pick_prompt: true picks a prompt once and stays zero-shot, which {clash} is not; "
+            "use select: true to pick at every training size, or drop one of them"
+        )
 
 
 @register("zeroshot")
@@ -155,6 +184,12 @@ class ZeroShotClassifier(TextClassifier):
         select_folds: int = arg(
             4, "with select: cross-validation folds (the prior, if fitted, is fitted on the others)"
         )
+        pick_prompt: bool | None = arg(
+            None,
+            "pick the template (and among candidate_words the label words) once, by accuracy on the "
+            "examples fit is given, then classify zero-shot with it; default: only in a comparison, for an "
+            "entry with no templates, task or select, on its smallest training subset (false: never)",
+        )
         device: str = device_field()
         dtype: str = dtype_field()
 
@@ -176,13 +211,20 @@ class ZeroShotClassifier(TextClassifier):
                 raise LlmdiscError(f"unknown select_metric {c.select_metric!r}; use {' or '.join(SELECT_METRICS)}")
             if c.select_folds < 2:
                 raise LlmdiscError(f"select_folds must be at least 2, got {c.select_folds}")
-        elif c.candidate_words:
-            raise LlmdiscError("candidate_words needs select: true (without it, give the words with verbalizers)")
+        elif c.candidate_words and not c.pick_prompt:
+            raise LlmdiscError(
+                "candidate_words needs select: true or pick_prompt: true (without them, give the words "
+                "with verbalizers)"
+            )
+        if c.pick_prompt:
+            _check_pick(c)
+        # Whether the user named the prompt (a comparison picks one only where nobody did).
+        self._prompt_named = bool(c.templates) or c.task is not None
         # The resolved templates are kept in the config, so that a saved model keeps its prompt
         # (with select, its candidates) even if a later version changes a task's default template.
         c.templates = (
             candidate_templates(c.templates, c.task)
-            if c.select
+            if c.select or c.pick_prompt
             else list(c.templates)
             if c.templates
             else task_templates(c.task)
@@ -213,16 +255,28 @@ class ZeroShotClassifier(TextClassifier):
             check_select_size(n, self.config.select_folds)
 
     def _word_sets(self, labels: list[str]) -> list[dict[str, str]]:
-        """The label-word sets selection tries (with select), after checking the verbalizers."""
-        resolve_verbalizers(labels, self.config.verbalizers)
-        if not self.config.select:
-            return []
-        return candidate_verbalizers(labels, self.config.verbalizers, self.config.candidate_words)
+        """The label-word sets selection (or the pick) tries, after checking the verbalizers."""
+        c = self.config
+        resolve_verbalizers(labels, c.verbalizers)
+        if c.select:
+            return candidate_verbalizers(labels, c.verbalizers, c.candidate_words)
+        return pick_verbalizers(labels, c.verbalizers, c.candidate_words) if c.pick_prompt else []
 
     def label_words(self, labels) -> list[str] | None:
-        if self.config.select and self.choice is None:
-            return None  # chosen per training subset: each run records its own (RunRecord.prompt)
+        c = self.config
+        if self.choice is None and (c.select or (c.pick_prompt and len(self._word_sets(list(labels))) > 1)):
+            return None  # chosen on the training examples: each run records its own (RunRecord.prompt)
         return resolve_verbalizers(list(labels), self.verbalizers)
+
+    def prompt_pick(self) -> dict[str, Any] | None:
+        """``{"pick_prompt": True}`` when nobody chose this zero-shot classifier's prompt: no
+        ``templates``, ``task`` or ``select``, ``pick_prompt`` left unset, and nothing fitted on the
+        examples (no ``prior: train``, no demonstrations: those run at every training size, where
+        ``select: true`` is the honest pick)."""
+        c = self.config
+        if c.pick_prompt is None and not (self._prompt_named or c.select or self.uses_training_data):
+            return {"pick_prompt": True}
+        return None
 
     def _load_lm(self) -> None:
         if self.model is None:
@@ -271,7 +325,7 @@ class ZeroShotClassifier(TextClassifier):
     def _fit(self, texts: list[str], labels: np.ndarray, eval_data: datasets.Dataset | None) -> None:
         c = self.config
         word_sets = self._word_sets(self.labels)  # fail before loading the model
-        if c.select:
+        if c.select or c.pick_prompt:
             self._check_size(len(texts))
             self._load_lm()
             # All the candidates are scored as the classifier will predict; calibration and the

@@ -110,7 +110,9 @@ def main(approach: str, config: TrainConfig, approach_config: dict[str, Any] | N
         resolve_verbalizers(labels, config.verbalizers)
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     clf.check(labels, sizes=[len(train)])
-    warning = label_words_warning(labels, {approach: clf.label_words(labels)})
+    # Nothing picks a prompt outside a comparison: where nobody chose one, --task is the fix to name.
+    unpicked = config.task is None and clf.prompt_pick() is not None
+    warning = label_words_warning(labels, {approach: clf.label_words(labels)}, suggest_task=unpicked)
     if warning:
         logger.warning(warning)
     clf.fit(train, eval=data["validation"])

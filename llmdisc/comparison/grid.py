@@ -3,7 +3,9 @@
 The grid is (approach, size, seed). For one seed, the subset of each size is the same for every
 approach and nested across sizes (:func:`~llmdisc.data.subsets.stratified_subset`), so learning curves
 compare like with like. An approach whose ``fit`` does not learn from examples (zero-shot
-scoring) is run once and drawn as a flat line.
+scoring) is run once and drawn as a flat line; one whose prompt nobody chose first picks it on the
+comparison's smallest training subset (first seed), which every trained approach sees too
+(:meth:`~llmdisc.classifiers.TextClassifier.prompt_pick`).
 
 Each finished cell is written to ``OUTPUT_DIR/runs/APPROACH/...json`` at once, with its per-example
 predictions beside it (``...parquet``, see :mod:`~llmdisc.comparison.prediction_files`), so an interrupted
@@ -57,12 +59,16 @@ from llmdisc.plumbing.peak_memory import PeakRSS
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["CompareSettings", "compare", "normalise_approaches", "parse_sizes"]
+__all__ = ["PICK_AT_MOST", "CompareSettings", "compare", "normalise_approaches", "parse_sizes"]
 
 logger = logging.getLogger(__name__)
 
 #: The majority-class approach every comparison holds (unless ``baseline: false``).
 BASELINE = "majority"
+# The most training examples a zero-shot run picks its prompt on: each is scored once per candidate
+# template, and a smallest size of "all" would score every training text (SST-2: 67,349 x 4); 128
+# already pick the template a named task would give (benchmarks/RESULTS.md, "Zero-shot picks its prompt").
+PICK_AT_MOST = 128
 
 
 def normalise_approaches(approaches: Mapping[str, Mapping[str, Any] | None] | Sequence[str] | str) -> dict[str, dict]:
@@ -370,7 +376,7 @@ def _run_cell(cell: Cell, train: datasets.Dataset, grid: _Grid) -> list[RunRecor
         seed=cell.seed,
         labels=label_names(train),
         train_examples=0 if cell.size is None else len(train),
-        train_subset=subset_hash(train) if cell.size is not None else None,
+        train_subset=subset_hash(train) if cell.size is not None or cell.pick else None,
         generator=cell.synthetic.model if cell.synthetic else None,
     )
     try:
@@ -470,9 +476,12 @@ def _template_accuracy(clf: TextClassifier, split: datasets.Dataset) -> dict[str
 def _train_subset(
     cell: Cell, train: datasets.Dataset, folder: Path | None, verbalizers: Mapping[str, str] | None
 ) -> datasets.Dataset:
-    """The cell's training set: all of ``train`` (zero-shot), its stratified subset, or as many
-    synthetic texts per label as that subset holds (see :mod:`~llmdisc.comparison.synthetic_data`; their
-    share of the generation time is set on the cell, to count as training time)."""
+    """The cell's training set: all of ``train`` (zero-shot), the subset a zero-shot run picks its
+    prompt on, its stratified subset, or as many synthetic texts per label as that subset holds (see
+    :mod:`~llmdisc.comparison.synthetic_data`; their share of the generation time is set on the cell, to
+    count as training time)."""
+    if cell.pick:
+        return stratified_subset(train, *cell.pick)
     if cell.size is None:
         return train
     subset = stratified_subset(train, cell.size, cell.seed)
@@ -501,6 +510,10 @@ def _plan(
     """The grid's cells, approach by approach; ``notes`` gets a line for each capped size and
     one saying which label words the likelihood approaches score.
 
+    A zero-shot run that picks its prompt picks it on the smallest size any cell trains at (the
+    global smallest when none does; at most :data:`PICK_AT_MOST`), first seed: it never sees more
+    labelled examples than a trained approach does, and its subset is nested in theirs.
+
     Every approach is built from its config and checked against the labels here, before any
     run: an unknown key, a wrong type, an unknown model, a bad template or a verbalizer naming
     an unknown label is a one-line error naming the approach.
@@ -523,6 +536,10 @@ def _plan(
             raise LlmdiscError(f"approach '{name}': {e}") from None
         scored[name] = clf.label_words(labels)
         plan += cells
+    smallest = min(PICK_AT_MOST, min((c.size for c in plan if c.size is not None), default=numbers[0]))
+    for cell in plan:
+        if cell.pick:
+            cell.pick = (smallest, settings.seed)
     warning, note = label_words_warning(labels, scored), label_words_note(labels, scored)
     if warning:  # one line before the first run, for the whole grid
         logger.warning(warning)
@@ -557,7 +574,13 @@ def _cells(
     clf = get_classifier(registered, **config)
     clf.check(labels, sizes=numbers if clf.uses_training_data else ())
     if not clf.uses_training_data:
-        return clf, [Cell(name, registered, type(clf), clf.paradigm, config, None, None, robustness=True)]
+        pick = clf.prompt_pick()
+        if pick:  # nobody chose the prompt: it is picked on training examples (the size is set by _plan)
+            config = {**config, **pick}
+            clf = get_classifier(registered, **config)
+            clf.check(labels)
+        at = (numbers[0], settings.seed) if pick else None
+        return clf, [Cell(name, registered, type(clf), clf.paradigm, config, None, None, robustness=True, pick=at)]
     first = settings.seed
     cells = [
         Cell(

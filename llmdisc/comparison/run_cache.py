@@ -57,11 +57,15 @@ class Cell:
     synthetic: SyntheticSettings | None = None  # train on texts an LM generates (synthetic_data.py)
     largest: int | None = None  # the approach's largest size (its synthetic texts are generated for it)
     generation_seconds: float = 0.0  # generating this cell's synthetic texts: counted as training time
+    # A zero-shot run that picks its prompt first: the (size, seed) of the training subset it picks on.
+    pick: tuple[int, int] | None = None
 
     @property
     def key(self) -> dict[str, Any]:
         """What a cached result must have been made with (JSON-normalised: tuples become lists)."""
         extra = {"synthetic": dataclasses.asdict(self.synthetic)} if self.synthetic else {}
+        if self.pick:
+            extra["pick"] = {"size": self.pick[0], "seed": self.pick[1]}
         return json.loads(json.dumps({"approach": self.registered, **self.config, **extra}))
 
     @property

@@ -26,6 +26,10 @@ label words (:func:`candidate_verbalizers`).
   labels and no words), selection is refused in one line that names ``--verbalizers`` and
   ``candidate_words``, before any model loads.
 
+**The once-only pick** (``zeroshot`` with ``pick_prompt``, what a comparison's plain zero-shot entry
+does on its smallest training subset) tries the same templates but keeps the user's words:
+:func:`pick_verbalizers`.
+
 **Cost.** The LM is frozen, so each (text, template, word) is scored once; every candidate is
 columns of those scores. With ``prior: train`` the prior weights are fitted on the training folds
 and applied to the held-out fold (:func:`cross_validated`); without it nothing is fitted on the
@@ -55,6 +59,7 @@ __all__ = [
     "MAX_WORD_SETS",
     "candidate_templates",
     "candidate_verbalizers",
+    "pick_verbalizers",
     "check_select_size",
     "cross_validated",
     "select_prompt",
@@ -144,6 +149,30 @@ def candidate_verbalizers(
     return sets
 
 
+def pick_verbalizers(
+    labels: Sequence[str], verbalizers: Mapping[str, str] | None, words: Sequence[str] | None
+) -> list[dict[str, str]]:
+    """The label-word sets a once-only pick tries: the user's words stand, the examples choose the rest.
+
+    Args:
+        labels: the label names, in order.
+        verbalizers: the user's label -> word mapping (checked by the caller), or None.
+        words: the user's ``candidate_words``, or None.
+
+    Returns:
+        With ``verbalizers``: that one set (labels left out scored as their names): words the user
+        chose are not second-guessed. Else with ``words``: :func:`candidate_verbalizers`' sets (the
+        names unless flagged, then every assignment of the words). Else the names alone, flagged or
+        not: llmdisc derives no words, so the pick then chooses only the template (and
+        :func:`~llmdisc.lm.prompts.label_words_warning` names the fix).
+    """
+    if verbalizers:
+        return [{label: verbalizers.get(label, label) for label in labels}]
+    if words:
+        return candidate_verbalizers(labels, None, words)
+    return [{label: label for label in labels}]
+
+
 def check_select_size(n: int, folds: int) -> None:
     """A one-line error when ``n`` training examples cannot fill ``folds`` folds."""
     if n < folds:
@@ -216,7 +245,8 @@ def select_prompt(
         The winner, with its held-out accuracy and mean log-probability of the gold label.
     """
     labels = np.asarray(labels, dtype=int)
-    check_select_size(len(texts), folds)
+    if prior:  # only a fitted prior needs the folds filled
+        check_select_size(len(texts), folds)
     if len(templates) * len(word_sets) == 1:
         logger.warning(
             "zeroshot select: one candidate prompt, so nothing to choose; give more templates or candidate_words"

@@ -147,12 +147,17 @@ def unscorable_labels(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def label_words_warning(labels: Sequence[str], scored: Mapping[str, Sequence[str] | None]) -> str | None:
+def label_words_warning(
+    labels: Sequence[str], scored: Mapping[str, Sequence[str] | None], suggest_task: bool = False
+) -> str | None:
     """One line naming the labels scored as their own name that the rule flags, and the fix.
 
     Args:
         labels: the data's label names.
         scored: approach name -> the word it scores per label (None: it scores no words).
+        suggest_task: also name ``--task``: no task is given and some approach's template was
+            picked on no training examples (outside a comparison, or ``pick_prompt: false``), so
+            it is the task-neutral one unless the task is named.
 
     Returns:
         The line, or None when no approach scores a flagged name as written.
@@ -164,11 +169,17 @@ def label_words_warning(labels: Sequence[str], scored: Mapping[str, Sequence[str
     who = [name for name, words in scored.items() if words and any(words[labels.index(lab)] == lab for lab in bad)]
     example = ",".join(f"{lab}=WORD" for lab in bad)
     integers = " (or --label-names for integer labels)" if any(not re.search(r"[^\W\d_]", lab) for lab in bad) else ""
+    task = (
+        f"; and name the task (--task {', '.join(TASKS)} or an instruction): with no training examples to pick "
+        "a prompt on, the template is the task-neutral one"
+        if suggest_task
+        else ""
+    )
     return (
         f"the label names {', '.join(map(repr, bad))} are unlikely to be words the LM scores as meant (digits, "
         f"placeholders such as LABEL_0, or no piece of four letters), and {', '.join(who)} "
         f"score{'s' if len(who) == 1 else ''} them as written: pass --verbalizers {example}{integers}, or "
-        "verbalizers: in the recipe"
+        f"verbalizers: in the recipe{task}"
     )
 
 

@@ -355,7 +355,15 @@ def report_tables(records: Sequence[RunRecord], analysis: Analysis | None = None
     if chosen:
         tables["prompts"] = (
             ["approach", "train n", "seed", "prompt chosen on the training examples"],
-            [[r.variant, str(r.train_examples), str(r.seed), r.prompt] for r in chosen],
+            [
+                [
+                    r.variant,
+                    "zero-shot" if r.flat else str(r.train_examples),
+                    "-" if r.seed is None else str(r.seed),
+                    r.prompt,
+                ]
+                for r in chosen
+            ],
         )
     calibrated = [g.records[0] for g in analysis.summary if g.records[0].uncalibrated]
     if calibrated:
@@ -458,7 +466,10 @@ SECTIONS = [
         "Prompts chosen",
         "Approaches that select their prompt (zeroshot with select: true) pick one "
         "template and one set of label words per training subset, by accuracy on those training examples only "
-        "(held out where anything is fitted on them); the split reported played no part.",
+        "(held out where anything is fitted on them); a zero-shot entry whose prompt nobody chose (no templates, "
+        "task or select) picks its template once, the same way, on the comparison's smallest training subset "
+        "(first seed), and stays one zero-shot run (pick_prompt: false keeps the task-neutral template). The split "
+        "reported played no part.",
     ),
     (
         "pairs",
