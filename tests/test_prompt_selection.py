@@ -305,6 +305,7 @@ def test_a_comparisons_plain_zeroshot_picks_its_prompt_once_on_the_smallest_subs
     demo, tiny_gpt2, tmp_path, monkeypatch
 ):
     seen = _spy_on_selection(monkeypatch)
+    monkeypatch.setattr("llmdisc.comparison.costs.REPEATS", 1)  # one fit per cell: the timing repeats refit
     approaches = {
         "zs": {"approach": "zeroshot", "model": str(tiny_gpt2)},
         "nb": {"approach": "naive_bayes", "sizes": [12, 32]},  # an entry's own sizes count too
@@ -340,13 +341,15 @@ def test_a_pick_reads_at_most_pick_at_most_examples(demo, tiny_gpt2, monkeypatch
 
     monkeypatch.setattr(grid, "PICK_AT_MOST", 10)
     seen = _spy_on_selection(monkeypatch)
-    small = type(demo)({"train": demo["train"], "test": demo["test"].select(range(8))})
+    monkeypatch.setattr("llmdisc.comparison.costs.REPEATS", 1)  # one fit per cell: the timing repeats refit
+    small = type(demo)({"train": demo["train"], "test": demo["test"].select(range(20))})
     llmdisc.compare({"zs": {"approach": "zeroshot", "model": str(tiny_gpt2)}}, small, splits=["test"])  # size all
     assert seen == [list(stratified_subset(demo["train"], 10, 0)["text"])]
 
 
 def test_a_prompt_someone_chose_is_not_picked(demo, tiny_gpt2, tmp_path, monkeypatch):
     seen = _spy_on_selection(monkeypatch)
+    monkeypatch.setattr("llmdisc.comparison.costs.REPEATS", 1)  # one fit per cell: the timing repeats refit
     model = str(tiny_gpt2)
     approaches = {
         "own_template": {"approach": "zeroshot", "model": model, "templates": ["{text} It was {label} ."]},
@@ -354,7 +357,7 @@ def test_a_prompt_someone_chose_is_not_picked(demo, tiny_gpt2, tmp_path, monkeyp
         "off": {"approach": "zeroshot", "model": model, "pick_prompt": False},
         "prior": {"approach": "zeroshot", "model": model, "prior": "train"},  # fits per size: select is its pick
     }
-    data = type(demo)({"train": demo["train"], "test": demo["test"].select(range(16))})
+    data = type(demo)({"train": demo["train"], "test": demo["test"].select(range(20))})
     records = llmdisc.compare(approaches, data, splits=["test"], sizes=[8], output_dir=tmp_path / "o")
     assert seen == [] and all(r.ok and r.prompt is None for r in records)
     assert all(r.train_subset is None for r in records if r.flat)
