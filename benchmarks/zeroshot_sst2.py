@@ -337,7 +337,7 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool 
     (an interrupted run resumes): direct, calibrated and prior-corrected numbers are all derived
     from these arrays with the library's functions.
     """
-    from llmdisc.lm.label_likelihood import LikelihoodScorer
+    from llmdisc.lm.label_likelihood import LikelihoodScorer, PromptScoring
 
     cache.mkdir(parents=True, exist_ok=True)
     model = tokenizer = None
@@ -358,7 +358,11 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool 
                 if model is None:
                     model, tokenizer = load_model("smollm2-135m")
                 scorer = LikelihoodScorer(
-                    model, tokenizer, ["negative", "positive"], [template], mode=mode, batch_size=32
+                    model,
+                    tokenizer,
+                    ["negative", "positive"],
+                    [template],
+                    scoring=PromptScoring(mode=mode, batch_size=32),
                 )
                 start = time.perf_counter()
                 out[key] = (
