@@ -141,6 +141,11 @@ class ZeroShotClassifier(TextClassifier):
             "wrap the prompt in the model's chat template (instruct models): the prompt "
             "is the user's turn, the label word starts the assistant's answer",
         )
+        shared_prefix: bool = arg(
+            PromptScoring.shared_prefix,
+            "run the prefix every prompt shares (the demonstrations) once and reuse its "
+            "key/value cache; false: every prompt whole, the slower path before (same scores)",
+        )
         select: bool = arg(
             False,
             "pick one template and label words per training subset by cross-validated accuracy "
@@ -170,6 +175,7 @@ class ZeroShotClassifier(TextClassifier):
                 batch_size=self.batch_size,
                 chat_template=self.chat_template,
                 max_tokens=self.max_tokens,
+                shared_prefix=self.shared_prefix,
             )
 
         def selection_rule(self) -> SelectionRule:
