@@ -176,6 +176,7 @@ class ZeroShotClassifier(TextClassifier):
                 chat_template=self.chat_template,
                 max_tokens=self.max_tokens,
                 shared_prefix=self.shared_prefix,
+                cache_scores=True,  # the LM is frozen: a comparison's approaches share its scores
             )
 
         def selection_rule(self) -> SelectionRule:

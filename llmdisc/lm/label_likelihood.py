@@ -47,12 +47,15 @@ import numpy as np
 
 from llmdisc.errors import LlmdiscError
 from llmdisc.hub.repos import hub_base_model
+from llmdisc.lm.likelihood_cache import active_cache
 from llmdisc.lm.loglikelihood import (
     DEFAULT_MAX_TOKENS,
+    ScoreStore,
     context_window,
     encode_pair,
-    loglikelihood,
     move_trailing_space,
+    reduce_scores,
+    score_ids,
 )
 from llmdisc.lm.prompts import REVIEW_TEMPLATE
 from llmdisc.metrics.classification import softmax
@@ -109,6 +112,10 @@ class PromptScoring:
         shared_prefix: run the prefix every prompt shares (the demonstrations, an instruction)
             once and reuse its key/value cache (:mod:`llmdisc.lm.loglikelihood`); False: every
             prompt whole, the path before (the same scores within 1e-4).
+        cache_scores: inside a comparison, score through its likelihood cache
+            (:mod:`llmdisc.lm.likelihood_cache`), so a prompt another approach or cell scored
+            with the same model is not run again. For frozen models (zero-shot); a LoRA head's
+            weights are new in every run.
     """
 
     mode: str = "direct"
@@ -119,6 +126,7 @@ class PromptScoring:
     chat_template: bool = False
     max_tokens: int | None = DEFAULT_MAX_TOKENS
     shared_prefix: bool = True
+    cache_scores: bool = False
 
 
 @dataclass(frozen=True)
@@ -325,19 +333,16 @@ class LikelihoodScorer:
         return chat_request(self.tokenizer, context, continuation) if chat else (context, continuation)
 
     def _loglikelihood(self, requests: list[tuple[str, str]]) -> np.ndarray:
+        """Each request's log-likelihood (summed, or per token with ``length_normalize``)."""
         s = self.scoring
-        return np.array(
-            loglikelihood(
-                self.model,
-                self.tokenizer,
-                requests,
-                s.batch_size,
-                "mean" if s.length_normalize else "sum",
-                chat=s.chat_template,
-                max_tokens=s.max_tokens,
-                shared_prefix=s.shared_prefix,
-            )
-        )
+        ids = [encode_pair(self.tokenizer, c, x, s.chat_template) for c, x in requests]
+        scores = score_ids(self.model, ids, s.batch_size, s.max_tokens, s.shared_prefix, self._store())
+        return np.array(reduce_scores(scores, "mean" if s.length_normalize else "sum"))
+
+    def _store(self) -> ScoreStore | None:
+        """The running comparison's likelihood cache for this model, when the settings share scores."""
+        cache = active_cache() if self.scoring.cache_scores else None
+        return cache.for_model(self.model, self.tokenizer) if cache is not None else None
 
     def label_scores(self, texts: Sequence[str], template: Template) -> np.ndarray:
         """(n, k) log-scores of each label for each text under one template."""

@@ -51,7 +51,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -78,6 +78,7 @@ __all__ = [
     "encode_pair",
     "move_trailing_space",
     "loglikelihood",
+    "reduce_scores",
     "score_ids",
     "sequence_loglikelihood",
     "token_logprobs",
@@ -95,6 +96,15 @@ DEFAULT_MAX_TOKENS = 4096
 #: sentences) a 2-token prefix ran at 0.78-1.04x the speed of whole prompts, an 11-token one at
 #: 1.40-1.51x, 28 tokens at 1.9-2.8x and 4 demonstrations (66 tokens) at 3.2-3.6x (RESULTS.md).
 MIN_SHARED_PREFIX = 8
+
+
+class ScoreStore(Protocol):
+    """Where :func:`score_ids` finds scores already computed and keeps new ones
+    (:class:`llmdisc.lm.likelihood_cache.ModelLikelihoods`: a cache bound to one model)."""
+
+    def get(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[np.ndarray | None]: ...
+
+    def put(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]], scores: Sequence[np.ndarray]) -> None: ...
 
 
 @dataclass
@@ -166,13 +176,13 @@ def encode_pair(tokenizer, context: str, continuation: str, chat: bool = False) 
     return context_ids, whole[len(context_ids) :]
 
 
-@no_grad
 def score_ids(
     model,
-    requests: list[tuple[list[int], list[int]]],
+    requests: Sequence[tuple[Sequence[int], Sequence[int]]],
     batch_size: int | str = 16,
     max_tokens: int | None = DEFAULT_MAX_TOKENS,
     shared_prefix: bool = True,
+    store: ScoreStore | None = None,
 ) -> list[np.ndarray]:
     """Per-token log-probs of each continuation given its context (both as token ids).
 
@@ -180,7 +190,44 @@ def score_ids(
     prefix all contexts share runs once (``shared_prefix``; see the module docstring).
     ``max_tokens`` sizes the batches by tokens (None: by ``batch_size`` rows alone); a batch's
     size counts the whole requests, shared prefix included (it holds their key/value cache).
+
+    Args:
+        store: scores computed before, for this model (a comparison's likelihood cache): the
+            requests it holds are not run again, and the others are added to it.
     """
+    requests = [(list(c), list(x)) for c, x in requests]
+    if store is None:
+        return _score_ids(model, requests, batch_size, max_tokens, shared_prefix)
+    found = store.get(requests)
+    missing = [i for i, scores in enumerate(found) if scores is None]
+    logger.debug("likelihood cache: %d of %d requests found", len(requests) - len(missing), len(requests))
+    if missing:
+        asked = [requests[i] for i in missing]
+        # Scored as a set of their own: the cut to the window must not touch the keys.
+        scored = _score_ids(model, list(asked), batch_size, max_tokens, shared_prefix)
+        store.put(asked, scored)
+        for i, scores in zip(missing, scored):
+            found[i] = scores
+    return found  # type: ignore[return-value]
+
+
+def reduce_scores(scores: Sequence[np.ndarray], reduce: str = "sum") -> list[float]:
+    """Each request's score from its per-token log-probs: ``sum`` (the log-likelihood) or ``mean``
+    (per token; 0 for no tokens)."""
+    if reduce == "mean":
+        return [float(s.mean()) if len(s) else 0.0 for s in scores]
+    return [float(s.sum()) for s in scores]
+
+
+@no_grad
+def _score_ids(
+    model,
+    requests: list[tuple[list[int], list[int]]],
+    batch_size: int | str,
+    max_tokens: int | None,
+    shared_prefix: bool,
+) -> list[np.ndarray]:
+    """:func:`score_ids` without a store (``requests`` is changed in place: contexts cut to the window)."""
     batch_size = check_batch_size(batch_size)
     max_tokens = check_max_tokens(max_tokens)
     limit = context_window(model)
@@ -406,24 +453,27 @@ def loglikelihood(
         One natural-log score per request, in the order given.
     """
     ids = [encode_pair(tokenizer, c, x, chat) for c, x in requests]
-    scores = score_ids(model, ids, batch_size, max_tokens, shared_prefix)
-    if reduce == "mean":
-        return [float(s.mean()) if len(s) else 0.0 for s in scores]
-    return [float(s.sum()) for s in scores]
+    return reduce_scores(score_ids(model, ids, batch_size, max_tokens, shared_prefix), reduce)
 
 
 def token_logprobs(
-    model, tokenizer, texts: Sequence[str], batch_size: int | str = 16, context: str = ""
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    batch_size: int | str = 16,
+    context: str = "",
+    store: ScoreStore | None = None,
 ) -> list[TokenScores]:
     """Per-token log-probs of each text (given ``context``; by default from the document start).
 
     A text too long for the model's window is scored with :func:`perplexity`'s sliding window
     (without ``context``), so every one of its tokens is scored once, with a warning.
+    ``store``: scores computed before, for this model (see :func:`score_ids`).
     """
     pairs = [encode_pair(tokenizer, context, t) for t in texts]
     limit = context_window(model)
     fits = [len(x) < limit for _, x in pairs]
-    scores = iter(score_ids(model, [(list(c), list(x)) for (c, x), ok in zip(pairs, fits) if ok], batch_size))
+    scores = iter(score_ids(model, [p for p, ok in zip(pairs, fits) if ok], batch_size, store=store))
     out = []
     for text, (_, cont), ok in zip(texts, pairs, fits):
         if ok:
@@ -441,14 +491,19 @@ def sequence_loglikelihood(model, tokenizer, texts: Sequence[str], batch_size: i
     return loglikelihood(model, tokenizer, [("", t) for t in texts], batch_size)
 
 
-def surprisal(model, tokenizer, texts: Sequence[str], batch_size: int | str = 16) -> np.ndarray:
+def surprisal(
+    model, tokenizer, texts: Sequence[str], batch_size: int | str = 16, store: ScoreStore | None = None
+) -> np.ndarray:
     """Each text's mean per-token surprisal, -log P(token | the tokens before it) in nats, from the
     document start: how unexpected the LM finds the text, independent of its length.
+
+    Args:
+        store: scores computed before, for this model (see :func:`score_ids`).
 
     Returns:
         A ``(len(texts),)`` float64 array (0 for a text of no tokens).
     """
-    scores = token_logprobs(model, tokenizer, texts, batch_size)
+    scores = token_logprobs(model, tokenizer, texts, batch_size, store=store)
     return np.array([-float(np.mean(s.logprobs)) if s.logprobs else 0.0 for s in scores], dtype=np.float64)
 
 
