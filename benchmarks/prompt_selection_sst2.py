@@ -75,7 +75,7 @@ def make_parser() -> argparse.ArgumentParser:
 def time_selection(config: argparse.Namespace) -> list[dict]:
     """Wall and CPU seconds of one selection: 32 sentences x 3 templates x 3 label-word sets."""
     from llmdisc.lm.loading import load_model
-    from llmdisc.lm.prompt_selection import candidate_verbalizers, select_prompt
+    from llmdisc.lm.prompt_selection import SelectionRule, candidate_verbalizers, select_prompt
     from llmdisc.lm.prompts import NEUTRAL_TEMPLATE, REVIEW_TEMPLATE, TASKS
 
     data = llmdisc.load_text_dataset(config.data, label_names=["negative", "positive"])
@@ -95,7 +95,7 @@ def time_selection(config: argparse.Namespace) -> list[dict]:
             np.asarray(train["label"]),
             templates,
             word_sets,
-            prior=prior,
+            SelectionRule(prior=prior),
         )
         rows.append(
             {

@@ -8,6 +8,7 @@
     .venv/bin/python benchmarks/zeroshot_sst2.py --part chat       # task sentiment, with and without the chat template
     .venv/bin/python benchmarks/zeroshot_sst2.py --part batching   # token-budget batches vs fixed batches of 16
     .venv/bin/python benchmarks/zeroshot_sst2.py --part dtype      # float32 vs bfloat16 weights on the CPU
+    .venv/bin/python benchmarks/zeroshot_sst2.py --part prefix     # k-shot: shared prefix once vs every prompt whole
 
 Settings follow the reference table in the generative issue: fp32, the packaged weights, no BOS
 token; direct scores " terrible" after "{text} A"; channel scores " {text}" after
@@ -167,6 +168,63 @@ def part_dtype(data, n: int | None = None, modes: tuple[str, ...] = ("direct", "
         row["same_predictions"] = float((scores["bfloat16"].argmax(1) == scores["float32"].argmax(1)).mean())
         result[mode] = row
         print(json.dumps({mode: row}), flush=True)
+    return result
+
+
+def part_prefix(data, n: int, rounds: int = 2, modes: tuple[str, ...] = ("direct", "channel"), k: int = 4) -> dict:
+    """k-shot scoring with the demonstrations' shared prefix run once, against today's path (every
+    prompt whole, ``shared_prefix: false``) and 0-shot, alternated ``rounds`` times in one process
+    on the same ``n`` validation sentences; then lm-eval's HFLM scoring the same k-shot prompts."""
+    import dataclasses
+
+    texts = list(data["validation"]["text"][:n])
+    model, tokenizer = load_model("smollm2-135m")
+    lm = hflm(model, tokenizer)
+    result = {}
+    for mode in modes:
+        scorers = {}
+        for shots in (k, 0):
+            clf = llmdisc.get_classifier("zeroshot", task="sentiment", mode=mode, k_shot=shots)
+            clf.model, clf.tokenizer = model, tokenizer  # one loaded LM for every path
+            scorers[shots] = clf.fit(data["train"]).scorer()
+        template = scorers[k].templates[0]
+        paths = {
+            f"{k}-shot, every prompt whole (today)": (scorers[k], False),
+            f"{k}-shot, shared prefix once": (scorers[k], True),
+            "0-shot": (scorers[0], True),
+        }
+        scores, seconds = {}, {name: [] for name in paths}
+        scorers[0].label_scores(texts[:8], template)  # warm-up
+        for _ in range(rounds):
+            for name, (scorer, shared) in paths.items():
+                scorer.scoring = dataclasses.replace(scorer.scoring, shared_prefix=shared)
+                start = time.perf_counter()
+                scores[name] = np.asarray(scorer.label_scores(texts, template))
+                seconds[name].append(time.perf_counter() - start)
+        whole, shared = (scores[name] for name in list(paths)[:2])
+        scorer = scorers[k]
+        pair = template.direct if mode == "direct" else template.channel
+        prompts = [
+            scorer.request(scorer.prefix(template) + c, x)
+            for t in texts
+            for c, x in (pair(t, w) for w in scorer.words)
+        ]
+        start = time.perf_counter()
+        hflm_scores(lm, prompts)
+        hflm_ex_s = n / (time.perf_counter() - start)
+        names = list(paths)
+        result[mode] = {
+            "examples": n,
+            "prefix_tokens": len(tokenizer(scorer.prefix(template))["input_ids"]),
+            "seconds": {name: [round(x, 2) for x in v] for name, v in seconds.items()},
+            "pairs_shared_over_whole": [round(a / b, 2) for a, b in zip(seconds[names[0]], seconds[names[1]])],
+            "pairs_shared_over_0shot": [round(a / b, 2) for a, b in zip(seconds[names[1]], seconds[names[2]])],
+            "ex_s": {name: round(n / min(v), 2) for name, v in seconds.items()}
+            | {f"lm-eval HFLM b8, {k}-shot": round(hflm_ex_s, 2)},
+            "max_abs_logprob_diff_shared_vs_whole": float(np.abs(shared - whole).max()),
+            "same_predictions": bool((shared.argmax(1) == whole.argmax(1)).all()),
+        }
+        print(json.dumps({mode: result[mode]}), flush=True)
     return result
 
 
@@ -337,7 +395,7 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool 
     (an interrupted run resumes): direct, calibrated and prior-corrected numbers are all derived
     from these arrays with the library's functions.
     """
-    from llmdisc.lm.label_likelihood import LikelihoodScorer
+    from llmdisc.lm.label_likelihood import LikelihoodScorer, PromptScoring
 
     cache.mkdir(parents=True, exist_ok=True)
     model = tokenizer = None
@@ -358,7 +416,11 @@ def _prompt_scores(sets: dict, templates: list[str], cache: Path, reverse: bool 
                 if model is None:
                     model, tokenizer = load_model("smollm2-135m")
                 scorer = LikelihoodScorer(
-                    model, tokenizer, ["negative", "positive"], [template], mode=mode, batch_size=32
+                    model,
+                    tokenizer,
+                    ["negative", "positive"],
+                    [template],
+                    scoring=PromptScoring(mode=mode, batch_size=32),
                 )
                 start = time.perf_counter()
                 out[key] = (
@@ -473,7 +535,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--part",
-        choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching", "dtype"],
+        choices=["accuracy", "speed", "peer", "generation", "prompts", "chat", "batching", "dtype", "prefix"],
         required=True,
     )
     parser.add_argument("--modes", default="direct,channel", help="chat, batching: the scoring modes, comma-separated")
@@ -504,6 +566,7 @@ def main() -> None:
         "generation": part_generation,
         "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
         "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(","))),
+        "prefix": lambda: part_prefix(data, args.speed_examples, args.rounds, tuple(args.modes.split(","))),
         "batching": lambda: part_batching(
             data,
             args.speed_examples,
@@ -517,7 +580,7 @@ def main() -> None:
     }[args.part]()
     path = Path(
         f"outputs/bench-zeroshot-{args.part}{'-review' if args.only_review else ''}"
-        f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching', 'dtype') else ''}.json"
+        f"{'-' + args.modes.replace(',', '-') if args.part in ('chat', 'batching', 'dtype', 'prefix') else ''}.json"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))

@@ -103,11 +103,11 @@ def test_scoring_recovers_from_out_of_memory_with_the_same_scores(tiny_gpt2, mon
 
 
 def _limited_chunk(real, max_items: int, seen: list[int]):
-    def run(model, chunk, limit):
+    def run(model, chunk, limit, *shared):
         seen.append(len(chunk))
         if len(chunk) > max_items:
             raise oom()
-        return real(model, chunk, limit)
+        return real(model, chunk, limit, *shared)
 
     return run
 
@@ -201,9 +201,9 @@ def test_token_budget_scores_equal_the_fixed_batches_and_stay_within_it(tiny_lm,
     seen: list[int] = []
     real = llmdisc.lm.loglikelihood._score_chunk
 
-    def recording(model, chunk, limit):
+    def recording(model, chunk, limit, *shared):
         seen.append(len(chunk) * max(len(ctx) + len(cont) for ctx, cont, _ in chunk))
-        return real(model, chunk, limit)
+        return real(model, chunk, limit, *shared)
 
     monkeypatch.setattr(llmdisc.lm.loglikelihood, "_score_chunk", recording)
     new = llmdisc.loglikelihood(model, tokenizer, requests, batch_size=64, max_tokens=300)

@@ -17,7 +17,7 @@ import torch
 
 import llmdisc
 from llmdisc import LlmdiscError, TextClassifier, get_classifier, stratified_subset
-from llmdisc.lm.label_likelihood import LikelihoodScorer, chat_request
+from llmdisc.lm.label_likelihood import LikelihoodScorer, PromptScoring, chat_request
 from llmdisc.lm.loglikelihood import encode_pair
 from llmdisc.metrics.classification import softmax
 
@@ -61,7 +61,9 @@ def test_the_prompt_is_the_users_turn_and_the_label_word_starts_the_answer(chat_
 @pytest.mark.parametrize("mode", ["direct", "channel"])
 def test_scores_are_the_answers_log_likelihood_after_the_rendered_prompt(chat_lm, mode):
     model, tokenizer = chat_lm
-    scorer = LikelihoodScorer(model, tokenizer, LABELS, [TEMPLATE], mode=mode, chat_template=True, batch_size=4)
+    scorer = LikelihoodScorer(
+        model, tokenizer, LABELS, [TEMPLATE], scoring=PromptScoring(mode=mode, chat_template=True, batch_size=4)
+    )
     scores = scorer.label_scores(TEXTS, scorer.templates[0])
     if mode == "direct":  # the user asks about the review; the answer begins with the label word
         expected = [
@@ -97,7 +99,9 @@ def test_direct_mode_gives_lm_evaluation_harness_probabilities(chat_lm):
     theirs = np.array([ll for ll, _ in peer.loglikelihood(instances, disable_tqdm=True)]).reshape(
         len(TEXTS), len(LABELS)
     )
-    ours = LikelihoodScorer(model, tokenizer, LABELS, [TEMPLATE], chat_template=True).probabilities(TEXTS)
+    ours = LikelihoodScorer(
+        model, tokenizer, LABELS, [TEMPLATE], scoring=PromptScoring(chat_template=True)
+    ).probabilities(TEXTS)
     np.testing.assert_allclose(ours, softmax(theirs), atol=1e-4)
     without = LikelihoodScorer(model, tokenizer, LABELS, [TEMPLATE]).probabilities(TEXTS)
     assert np.abs(without - ours).max() > 1e-3  # the template changes what is scored

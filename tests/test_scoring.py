@@ -1,4 +1,4 @@
-"""Scoring: lm-eval conventions, batch independence, prefix reuse, sliding-window perplexity."""
+"""Scoring: lm-eval conventions, batch independence, prefix reuse, shared prefixes, sliding-window perplexity."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import torch
 
 from llmdisc.lm.loading import load_model
 from llmdisc.lm.loglikelihood import (
+    MIN_SHARED_PREFIX,
+    _common_prefix,
     document_start_id,
     encode_pair,
     loglikelihood,
@@ -102,6 +104,106 @@ def test_a_shared_context_runs_once(tiny_lm):
     finally:
         handle.remove()
     assert len(calls) == 2  # the context once, then all six continuations in one batch
+
+
+DEMOS = "Review: a fine film\nSentiment: positive\n\nReview: dull and long\nSentiment: negative\n\n"
+TEXTS = [f"text number {i} {'very ' * (i % 5)}good" for i in range(12)]
+SHARED = {
+    # The shared part left of what varies (k demonstrations before every prompt): it runs once.
+    "direct, shared part left": [(DEMOS + f"Review: {t}\nSentiment:", w) for t in TEXTS for w in (" good", " bad")],
+    "channel, shared part left": [
+        (DEMOS + f"Sentiment: {w}\nReview:", " " + t) for t in TEXTS for w in ("good", "bad")
+    ],
+    # Right of it (the text or the label first): only what every context starts with is shared.
+    "direct, shared part right": [(f"{t}\n" + DEMOS + "Sentiment:", w) for t in TEXTS for w in (" good", " bad")],
+    "channel, shared part right": [
+        (f"Sentiment: {w}\n" + DEMOS + "Review:", " " + t) for t in TEXTS for w in ("good", "bad")
+    ],
+}
+
+
+@pytest.mark.parametrize("case", list(SHARED))
+def test_a_shared_prefix_runs_once_and_scores_as_every_prompt_whole(tiny_lm, case):
+    model, tokenizer = tiny_lm
+    requests = SHARED[case]
+    contexts = list(dict.fromkeys(tuple(encode_pair(tokenizer, c, x)[0]) for c, x in requests))
+    shared = len(_common_prefix(contexts))
+    if "left" in case:  # the demonstrations, at least
+        assert shared >= len(tokenizer(DEMOS.rstrip())["input_ids"]) - 1
+    fed, scores = {}, {}
+    for on in (False, True):
+        shapes = fed[on] = []
+        hook = model.register_forward_pre_hook(
+            lambda m, args, kwargs, shapes=shapes: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+        )
+        try:
+            # batch_size 6: several batches, so the prefix is reused across them.
+            scores[on] = loglikelihood(model, tokenizer, requests, batch_size=6, shared_prefix=on)
+        finally:
+            hook.remove()
+    np.testing.assert_allclose(scores[True], scores[False], atol=1e-4)
+    whole = scores[False]
+    np.testing.assert_allclose(whole, [naive(model, tokenizer, *r) for r in requests], atol=1e-4)
+    if not shared:  # nothing long enough to share: every prompt ran whole, as before
+        assert fed[True] == fed[False]
+        return
+    # The prefix ran once, alone, and the batches fed only what follows it.
+    assert fed[True].count((1, shared)) == 1 and (1, shared) not in fed[False]
+    tokens = {on: sum(rows * width for rows, width in shapes) for on, shapes in fed.items()}
+    assert tokens[True] < tokens[False] - (len(fed[False]) // 2 - 1) * shared
+
+
+def test_the_shared_prefix_leaves_each_context_its_last_token_and_is_long_enough_to_pay():
+    head = tuple(range(100, 100 + MIN_SHARED_PREFIX))
+    assert _common_prefix([head + (1, 2, 3), head + (1, 2, 3, 4)]) == [*head, 1, 2]
+    assert _common_prefix([head + (6, 7), head + (6, 9), head + (8,)]) == list(head)
+    assert _common_prefix([head + (6,), head + (6, 9)]) == list(head)  # the shorter keeps its last token
+    assert _common_prefix([head + (1, 2, 3)]) == []  # one context: it runs whole, once a batch
+    assert _common_prefix([head[:-1] + (1,), head[:-1] + (2,)]) == []  # too short to pay for itself
+    assert _common_prefix([(1, 2), (3, 4)]) == []
+
+
+def test_a_template_sharing_only_its_first_word_runs_every_prompt_whole(tiny_lm):
+    model, tokenizer = tiny_lm
+    openings = ["great", "boring", "fine", "weak", "cold", "a joy", "slow", "dull", "witty", "long", "moving", "odd"]
+    requests = [(f"R: {t} film\nSentiment:", " good") for t in openings]  # only "R: " is shared
+    fed, scores = {}, {}
+    for on in (False, True):
+        shapes = fed[on] = []
+        hook = model.register_forward_pre_hook(
+            lambda m, args, kwargs, shapes=shapes: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+        )
+        try:
+            scores[on] = loglikelihood(model, tokenizer, requests, batch_size=6, shared_prefix=on)
+        finally:
+            hook.remove()
+    assert fed[True] == fed[False]
+    np.testing.assert_array_equal(scores[True], scores[False])  # the same path: the same numbers to the last bit
+
+
+def test_sliding_window_models_run_every_prompt_whole(tiny_gpt2, tmp_path, caplog):
+    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        sliding_window=16,
+    )
+    MistralForCausalLM(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model, tokenizer = load_model(str(tmp_path))
+    requests = SHARED["direct, shared part left"]
+    with caplog.at_level("INFO", logger="llmdisc.lm.loglikelihood"):
+        shared = loglikelihood(model, tokenizer, requests, batch_size=6)
+    assert "sliding-window layers: shared prefixes run with every text" in caplog.text
+    whole = loglikelihood(model, tokenizer, requests, batch_size=6, shared_prefix=False)
+    np.testing.assert_allclose(shared, whole, atol=1e-4)
 
 
 def test_perplexity_sliding_window_scores_each_token_once(tiny_lm):

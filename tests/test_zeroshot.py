@@ -143,10 +143,13 @@ SETTINGS = {
 }
 
 
-def _fake_loglikelihood(option):
-    def score(model, tokenizer, requests, batch_size=16, reduce="sum", **options):
+def _fake_scores(option, tokenizer):
+    """``score_ids`` answering from the tables above: the requests' ids are read back as text."""
+
+    def score(model, requests, *batching):
         out = []
-        for context, continuation in requests:
+        for ids, continuation_ids in requests:
+            context, continuation = tokenizer.decode(ids), tokenizer.decode(continuation_ids)
             if continuation.strip() == TEXT:  # channel: the text after a label's prompt
                 tokens = CHANNEL[0 if "negative" in context else 1]
             else:
@@ -155,7 +158,7 @@ def _fake_loglikelihood(option):
                     CONTENT_FREE if "N/A" in context else WITHOUT_TEXT if "Review:" not in context else DIRECT[option]
                 )
                 tokens = table[which]
-            out.append(float(np.sum(tokens) if reduce == "sum" else np.mean(tokens)))
+            out.append(np.asarray(tokens, dtype=np.float32))
         return out
 
     return score
@@ -164,8 +167,9 @@ def _fake_loglikelihood(option):
 @pytest.mark.parametrize("option", sorted(SETTINGS))
 def test_each_option_flips_a_constructed_prediction(option, demo, tiny_gpt2, monkeypatch):
     import llmdisc.lm.label_likelihood
+    from llmdisc.lm.loading import load_tokenizer
 
-    monkeypatch.setattr(llmdisc.lm.label_likelihood, "loglikelihood", _fake_loglikelihood(option))
+    monkeypatch.setattr(llmdisc.lm.label_likelihood, "score_ids", _fake_scores(option, load_tokenizer(str(tiny_gpt2))))
     plain = get_classifier("zeroshot", model=str(tiny_gpt2), **SENTIMENT).fit(demo["train"])
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), **SENTIMENT, **SETTINGS[option]).fit(demo["train"])
     assert plain.predict([TEXT]) == ["positive"]

@@ -45,7 +45,9 @@ from llmdisc.classifiers.logits import predict_logits, tokenize_texts
 from llmdisc.errors import LlmdiscError, first_line
 from llmdisc.lm.devices import model_placement, place_for_inference
 from llmdisc.lm.label_likelihood import (
+    LabelWeights,
     LikelihoodScorer,
+    PromptScoring,
     chat_request,
     check_chat_template,
     cut_texts,
@@ -148,7 +150,7 @@ class LoraClassifier(TextClassifier):
             None, "label name -> word, e.g. neg=negative,pos=positive (default: the label names)"
         )
         chat_template: bool = arg(
-            False,
+            PromptScoring.chat_template,
             "train and predict in the model's chat template (instruct models): the prompt "
             "is the user's turn, the label word (channel: the text) the assistant's answer",
         )
@@ -162,6 +164,14 @@ class LoraClassifier(TextClassifier):
             "reads them (same loss; false: at every position, the slower old path)",
         )
         learning_rate: float = arg(2e-4, "peak learning rate (LoRA takes larger ones than full fine-tuning)")
+
+        def prompt_scoring(self) -> PromptScoring:
+            """How the verbalizer and channel heads score each (text, label), as zero-shot does."""
+            return PromptScoring(
+                mode="direct" if self.head == "verbalizer" else "channel",
+                batch_size=self.eval_batch_size,
+                chat_template=self.chat_template,
+            )
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -309,9 +319,7 @@ class LoraClassifier(TextClassifier):
                 self.labels,
                 self.templates,
                 self.config.verbalizers,
-                mode="direct" if self.config.head == "verbalizer" else "channel",
-                batch_size=self.config.eval_batch_size,
-                chat_template=self.config.chat_template,
+                self.config.prompt_scoring(),
             )
         return self._scorer
 
@@ -492,9 +500,8 @@ max_length={self.config.max_length}, return_tensors="pt"{", add_special_tokens=F
             self.labels,
             scorer.words,
             scorer.templates[0],
-            scorer.mode,
-            prior=self.prior if self.config.head == "channel" else None,
-            chat=self.config.chat_template,
+            scorer.scoring,
+            prior=LabelWeights(self.prior) if self.config.head == "channel" else None,
         )
 
     def _card_limits(self) -> list[str]:

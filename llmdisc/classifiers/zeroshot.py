@@ -63,7 +63,9 @@ from llmdisc.lm.devices import check_placement, device_field, dtype_field, model
 from llmdisc.lm.label_likelihood import (
     MIN_TEMPLATES,
     REVIEW_TEMPLATE,
+    LabelWeights,
     LikelihoodScorer,
+    PromptScoring,
     Template,
     apply_weights,
     causal_lm_loading_code,
@@ -75,9 +77,9 @@ from llmdisc.lm.label_likelihood import (
     resolve_verbalizers,
 )
 from llmdisc.lm.loading import check_model_available, load_model, load_tokenizer
-from llmdisc.lm.loglikelihood import DEFAULT_MAX_TOKENS
 from llmdisc.lm.prompt_selection import (
     SELECT_METRICS,
+    SelectionRule,
     candidate_templates,
     candidate_verbalizers,
     check_select_size,
@@ -133,7 +135,7 @@ class ZeroShotClassifier(TextClassifier):
     @dataclass
     class Config:
         model: str = arg("smollm2-135m", "causal LM: an alias, a folder, a .gguf file or a Hub id")
-        mode: str = arg("direct", "direct: P(label | text); channel: P(text | label)")
+        mode: str = arg(PromptScoring.mode, "direct: P(label | text); channel: P(text | label)")
         templates: list[str] | None = arg(
             None, "one or more templates with {text} then {label}; several are averaged (default: the task's)"
         )
@@ -152,23 +154,29 @@ class ZeroShotClassifier(TextClassifier):
             "prediction on the training texts, multiply by their class frequencies)",
         )
         content_free: str = arg("N/A", "the content-free input for calibration")
-        length_normalize: bool = arg(False, "mean log-prob per token instead of the sum")
-        pmi: bool = arg(False, "direct only: subtract log P(label | template without the text)")
+        length_normalize: bool = arg(PromptScoring.length_normalize, "mean log-prob per token instead of the sum")
+        pmi: bool = arg(PromptScoring.pmi, "direct only: subtract log P(label | template without the text)")
         k_shot: int = arg(0, "demonstrations drawn from train (per prompt, shared by all texts)")
-        demo_separator: str = arg("\n\n", "text between demonstrations and the prompt")
+        demo_separator: str = arg(PromptScoring.demo_separator, "text between demonstrations and the prompt")
         seed: int = arg(DEFAULT_SEED, "seed for drawing demonstrations")
         batch_size: int | str = arg(
-            64, "text-label pairs scored per forward pass at most, or auto: the largest that fits"
+            PromptScoring.batch_size,
+            "text-label pairs scored per forward pass at most, or auto: the largest that fits",
         )
         max_tokens: int | None = arg(
-            DEFAULT_MAX_TOKENS,
+            PromptScoring.max_tokens,
             "token budget per forward pass (pairs x the longest): short "
             "texts run many to a batch, long ones few; none: batch_size pairs each",
         )
         chat_template: bool = arg(
-            False,
+            PromptScoring.chat_template,
             "wrap the prompt in the model's chat template (instruct models): the prompt "
             "is the user's turn, the label word starts the assistant's answer",
+        )
+        shared_prefix: bool = arg(
+            PromptScoring.shared_prefix,
+            "run the prefix every prompt shares (the demonstrations) once and reuse its "
+            "key/value cache; false: every prompt whole, the slower path before (same scores)",
         )
         select: bool = arg(
             False,
@@ -180,9 +188,11 @@ class ZeroShotClassifier(TextClassifier):
             "with select: words tried for the labels in every assignment, "
             "e.g. negative,positive (besides the verbalizers and label names)",
         )
-        select_metric: str = arg("accuracy", "with select: accuracy (ties: log-likelihood) or log_likelihood")
+        select_metric: str = arg(
+            SelectionRule.metric, "with select: accuracy (ties: log-likelihood) or log_likelihood"
+        )
         select_folds: int = arg(
-            4, "with select: cross-validation folds (the prior, if fitted, is fitted on the others)"
+            SelectionRule.folds, "with select: cross-validation folds (the prior, if fitted, is fitted on the others)"
         )
         pick_prompt: bool | None = arg(
             None,
@@ -192,6 +202,31 @@ class ZeroShotClassifier(TextClassifier):
         )
         device: str = device_field()
         dtype: str = dtype_field()
+
+        def prompt_scoring(self) -> PromptScoring:
+            """How each (text, label) is scored: the same for prediction and for choosing a prompt."""
+            return PromptScoring(
+                mode=self.mode,
+                length_normalize=self.length_normalize,
+                pmi=self.pmi,
+                demo_separator=self.demo_separator,
+                batch_size=self.batch_size,
+                chat_template=self.chat_template,
+                max_tokens=self.max_tokens,
+                shared_prefix=self.shared_prefix,
+                cache_scores=True,  # the LM is frozen: a comparison's approaches share its scores
+            )
+
+        def selection_rule(self) -> SelectionRule:
+            """How ``select: true`` scores and judges the candidate prompts."""
+            return SelectionRule(
+                scoring=self.prompt_scoring(),
+                content_free=self.content_free if self.calibrate else None,
+                prior=self.prior == "train",
+                folds=self.select_folds,
+                seed=self.seed,
+                metric=self.select_metric,
+            )
 
     def __init__(self, **config):
         super().__init__(**config)
@@ -295,30 +330,16 @@ class ZeroShotClassifier(TextClassifier):
         """The likelihood scorer of this classifier (built once, after the demonstrations are known)."""
         if self._scorer is None:
             self._load_lm()
-            c = self.config
             self._scorer = LikelihoodScorer(
                 self.model,
                 self.tokenizer,
                 self.labels,
                 self.templates,
                 self.verbalizers,
-                demonstrations=self.demonstrations,
-                demo_separator=c.demo_separator,
-                **self._scoring_settings(),
+                self.config.prompt_scoring(),
+                self.demonstrations,
             )
         return self._scorer
-
-    def _scoring_settings(self) -> dict[str, Any]:
-        """How each (text, label) is scored: the same for prediction and for choosing a prompt."""
-        c = self.config
-        return {
-            "mode": c.mode,
-            "length_normalize": c.length_normalize,
-            "pmi": c.pmi,
-            "batch_size": c.batch_size,
-            "chat_template": c.chat_template,
-            "max_tokens": c.max_tokens,
-        }
 
     # ---- the interface ---------------------------------------------------------------------
 
@@ -339,12 +360,7 @@ class ZeroShotClassifier(TextClassifier):
                     labels,
                     c.templates,
                     word_sets,
-                    content_free=c.content_free if c.calibrate else None,
-                    prior=c.prior == "train",
-                    folds=c.select_folds,
-                    seed=c.seed,
-                    metric=c.select_metric,
-                    **self._scoring_settings(),
+                    c.selection_rule(),
                 )
             )
         self.demonstrations = []
@@ -439,12 +455,15 @@ class ZeroShotClassifier(TextClassifier):
             self.labels,
             scorer.words,
             scorer.templates[0],
-            self.config.mode,
+            scorer.scoring,
             demos=scorer.prefix(scorer.templates[0]),
             calibration=self.calibration[0] if self.calibration is not None else None,
-            prior=self.prior_weights,
-            prior_note="zeroshot.json: training class prior / the model's mean prediction on the training texts",
-            chat=self.config.chat_template,
+            prior=None
+            if self.prior_weights is None
+            else LabelWeights(
+                self.prior_weights,
+                "zeroshot.json: training class prior / the model's mean prediction on the training texts",
+            ),
         )
 
     def _card_limits(self) -> list[str]:

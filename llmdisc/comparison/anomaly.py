@@ -9,7 +9,8 @@ named, copies of the texts with their words shuffled (in-domain against word sal
 score, with a stratified percentile bootstrap interval.
 
 The scores are cached in the comparison's output folder (``anomaly.json``) with what they were
-computed from, so ``--resume`` reuses them.
+computed from, so ``--resume`` reuses them; the per-token log-probs go through the comparison's
+likelihood cache as well (:mod:`llmdisc.lm.likelihood_cache`).
 """
 
 from __future__ import annotations
@@ -215,18 +216,21 @@ def detect_anomalies(
         texts, is_anomaly = texts + shuffle_words(texts, seed), np.repeat([False, True], len(texts))
     else:
         is_anomaly = np.asarray(data["label"]) == labels.index(anomaly_class)
+    from llmdisc.lm.likelihood_cache import LikelihoodCache, cache_path
     from llmdisc.lm.loading import load_model
     from llmdisc.lm.loglikelihood import surprisal
 
     logger.info("anomaly scores: %d texts under %s", len(texts), model)
     lm, tokenizer = load_model(model, task="causal-lm")
-    scores = AnomalyScores(
-        model,
-        split,
-        anomaly_class or SHUFFLED,
-        surprisal(lm, tokenizer, texts, batch_size),
-        np.asarray(is_anomaly, dtype=bool),
-    )
+    if output_dir is None:
+        surprise = surprisal(lm, tokenizer, texts, batch_size)
+    else:
+        likelihoods = LikelihoodCache(cache_path(output_dir))
+        try:
+            surprise = surprisal(lm, tokenizer, texts, batch_size, store=likelihoods.for_model(lm, tokenizer))
+        finally:
+            likelihoods.close()
+    scores = AnomalyScores(model, split, anomaly_class or SHUFFLED, surprise, np.asarray(is_anomaly, dtype=bool))
     if path is not None:
         write_json(path, {"key": key, "scores": scores.to_dict()})
     return scores

@@ -18,6 +18,14 @@ runs one slice of it, and under ``accelerate launch`` each process runs its part
 its own device, the records gathered at the end. Each cell is claimed while it runs
 (``OUTPUT_DIR/claims``), so two runs that share a folder never compute a cell twice at once.
 
+The cells share one likelihood cache (``OUTPUT_DIR/runs/likelihoods.sqlite``, in memory without an
+output folder; :mod:`~llmdisc.lm.likelihood_cache`): a prompt that one zero-shot approach or cell
+scored is not scored again by another with the same model, nor by a ``--resume``.
+
+The cells share one likelihood cache (``OUTPUT_DIR/runs/likelihoods.sqlite``, in memory without an
+output folder; :mod:`~llmdisc.lm.likelihood_cache`): a prompt that one zero-shot approach or cell
+scored is not scored again by another with the same model, nor by a ``--resume``.
+
 Like :func:`~llmdisc.comparison.evaluation.evaluate_classifier`, this module only ever calls the
 :class:`~llmdisc.classifiers.TextClassifier` interface.
 """
@@ -49,6 +57,7 @@ from llmdisc.comparison.synthetic_data import label_counts, parse_synthetic, syn
 from llmdisc.data.loading import label_names
 from llmdisc.data.subsets import data_fingerprint, stratified_subset, subset_hash
 from llmdisc.errors import LlmdiscError, first_line
+from llmdisc.lm.likelihood_cache import shared_likelihoods
 from llmdisc.lm.prompts import check_task, label_words_note, label_words_warning, with_data_settings
 from llmdisc.plumbing import distributed
 from llmdisc.plumbing.atomic_files import temp_root
@@ -316,7 +325,7 @@ def _run_grid(plan: list[Cell], grid: _Grid, cache: RunCache, share: Share) -> l
         logger.info("%s: %d of the grid's %d cells, %d of them to run", share.describe(), mine, len(plan), len(todo))
     ran: dict[int, list[RunRecord] | None] = {}
     alone = distributed.on_its_own() if share.processes > 1 else contextlib.nullcontext()
-    with GridProgress([plan[p] for p in todo]) as progress, alone:
+    with GridProgress([plan[p] for p in todo]) as progress, alone, shared_likelihoods(cache.folder):
         for p in todo:
             ran[p] = _run_claimed(plan[p], grid, cache, progress)
     if share.processes > 1:  # meet the others, and take what they ran

@@ -46,13 +46,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmdisc.errors import LlmdiscError
+from llmdisc.lm.likelihood_cache import active_cache
 from llmdisc.lm.loading import hub_base_model
 from llmdisc.lm.loglikelihood import (
     DEFAULT_MAX_TOKENS,
+    ScoreStore,
     context_window,
     encode_pair,
-    loglikelihood,
     move_trailing_space,
+    reduce_scores,
+    score_ids,
 )
 from llmdisc.lm.prompts import REVIEW_TEMPLATE
 from llmdisc.metrics.classification import softmax
@@ -63,6 +66,8 @@ __all__ = [
     "parse_templates",
     "MIN_TEMPLATES",
     "REVIEW_TEMPLATE",
+    "PromptScoring",
+    "LabelWeights",
     "Template",
     "resolve_verbalizers",
     "LikelihoodScorer",
@@ -85,6 +90,52 @@ MIN_TEMPLATES = [
     "{text} All in all {label} .",
     "{text} A {label} piece .",
 ]
+
+
+@dataclass(frozen=True)
+class PromptScoring:
+    """How each (text, label word) is scored: one object, declared once.
+
+    The zero-shot and LoRA configs build it (``prompt_scoring()``) and pass it whole to
+    :class:`LikelihoodScorer`, to prompt selection and to the model card's snippet, so that a
+    prompt is chosen, scored and written down with the same settings.
+
+    Attributes:
+        mode: ``direct`` (log P(word | text)) or ``channel`` (log P(text | word)).
+        length_normalize: mean log-prob per token instead of the sum.
+        pmi: direct only: subtract log P(word | the template without the text).
+        demo_separator: text between the demonstrations and the prompt.
+        batch_size: continuations (text-label pairs) per forward pass at most, or ``auto``.
+        chat_template: wrap each prompt in the tokenizer's chat template (:func:`chat_request`).
+        max_tokens: the token budget per batch, ``batch_size`` capping its rows
+            (:func:`llmdisc.lm.loglikelihood.loglikelihood`; None: batches of ``batch_size``).
+        shared_prefix: run the prefix every prompt shares (the demonstrations, an instruction)
+            once and reuse its key/value cache (:mod:`llmdisc.lm.loglikelihood`); False: every
+            prompt whole, the path before (the same scores within 1e-4).
+        cache_scores: inside a comparison, score through its likelihood cache
+            (:mod:`llmdisc.lm.likelihood_cache`), so a prompt another approach or cell scored
+            with the same model is not run again. For frozen models (zero-shot); a LoRA head's
+            weights are new in every run.
+    """
+
+    mode: str = "direct"
+    length_normalize: bool = False
+    pmi: bool = False
+    demo_separator: str = "\n\n"
+    batch_size: int | str = 64
+    chat_template: bool = False
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+    shared_prefix: bool = True
+    cache_scores: bool = False
+
+
+@dataclass(frozen=True)
+class LabelWeights:
+    """Per-label weights a likelihood classifier multiplies its probabilities by, and where they
+    come from (for the comment beside them in a model card's snippet)."""
+
+    values: np.ndarray
+    source: str = "lora_head.json: the training class prior"
 
 
 @dataclass(frozen=True)
@@ -241,15 +292,8 @@ class LikelihoodScorer:
         labels: the label names (columns of the output, in order).
         templates: one or more templates; several are averaged (probabilities, not scores).
         verbalizers: label name -> word (see :func:`resolve_verbalizers`).
-        mode: ``direct`` (log P(word | text)) or ``channel`` (log P(text | word)).
-        length_normalize: mean log-prob per token instead of the sum.
-        pmi: direct only: subtract log P(word | the template without the text).
+        scoring: how each prompt is scored (:class:`PromptScoring`).
         demonstrations: ``(text, label index)`` pairs put before every prompt.
-        demo_separator: text between demonstrations and the prompt.
-        batch_size: continuations (text-label pairs) per forward pass.
-        chat_template: wrap each prompt in the tokenizer's chat template (:func:`chat_request`).
-        max_tokens: the token budget per batch, ``batch_size`` capping its rows
-            (:func:`llmdisc.lm.loglikelihood.loglikelihood`; None: batches of ``batch_size``).
     """
 
     def __init__(
@@ -259,52 +303,46 @@ class LikelihoodScorer:
         labels: Sequence[str],
         templates: Sequence[str | Template],
         verbalizers: Mapping[str, str] | None = None,
-        *,
-        mode: str = "direct",
-        length_normalize: bool = False,
-        pmi: bool = False,
+        scoring: PromptScoring = PromptScoring(),
         demonstrations: Sequence[tuple[str, int]] = (),
-        demo_separator: str = "\n\n",
-        batch_size: int = 16,
-        chat_template: bool = False,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
-        check_mode(mode, pmi)
-        if chat_template:
+        check_mode(scoring.mode, scoring.pmi)
+        if scoring.chat_template:
             check_chat_template(tokenizer, getattr(model.config, "_name_or_path", "the model"))
-        self.chat_template, self.max_tokens = chat_template, max_tokens
+        self.scoring = scoring
         self.model, self.tokenizer, self.labels = model, tokenizer, list(labels)
         self.templates = [t if isinstance(t, Template) else Template(t) for t in templates]
         if not self.templates:
             raise LlmdiscError("give at least one template")
         self.words = resolve_verbalizers(self.labels, verbalizers)
-        self.mode, self.pmi, self.batch_size = mode, pmi, batch_size
-        self.reduce = "mean" if length_normalize else "sum"
         self.demonstrations = list(demonstrations)
-        self.demo_separator = demo_separator
         self._last: tuple[tuple, list[np.ndarray]] | None = None  # (texts and calibration, per-template probabilities)
+
+    @property
+    def mode(self) -> str:
+        return self.scoring.mode
 
     def prefix(self, template: Template) -> str:
         """The demonstrations, filled in with ``template``, that precede every prompt."""
         shots = [template.demonstration(t, self.words[y], self.mode) for t, y in self.demonstrations]
-        return "".join(s + self.demo_separator for s in shots)
+        return "".join(s + self.scoring.demo_separator for s in shots)
 
     def request(self, context: str, continuation: str) -> tuple[str, str]:
         """A (context, continuation) pair as it is scored: in the chat template when it is on."""
-        return chat_request(self.tokenizer, context, continuation) if self.chat_template else (context, continuation)
+        chat = self.scoring.chat_template
+        return chat_request(self.tokenizer, context, continuation) if chat else (context, continuation)
 
     def _loglikelihood(self, requests: list[tuple[str, str]]) -> np.ndarray:
-        return np.array(
-            loglikelihood(
-                self.model,
-                self.tokenizer,
-                requests,
-                self.batch_size,
-                self.reduce,
-                chat=self.chat_template,
-                max_tokens=self.max_tokens,
-            )
-        )
+        """Each request's log-likelihood (summed, or per token with ``length_normalize``)."""
+        s = self.scoring
+        ids = [encode_pair(self.tokenizer, c, x, s.chat_template) for c, x in requests]
+        scores = score_ids(self.model, ids, s.batch_size, s.max_tokens, s.shared_prefix, self._store())
+        return np.array(reduce_scores(scores, "mean" if s.length_normalize else "sum"))
+
+    def _store(self) -> ScoreStore | None:
+        """The running comparison's likelihood cache for this model, when the settings share scores."""
+        cache = active_cache() if self.scoring.cache_scores else None
+        return cache.for_model(self.model, self.tokenizer) if cache is not None else None
 
     def label_scores(self, texts: Sequence[str], template: Template) -> np.ndarray:
         """(n, k) log-scores of each label for each text under one template."""
@@ -316,7 +354,7 @@ class LikelihoodScorer:
             for context, continuation in (pair(text, word) for word in self.words)
         ]
         scores = self._loglikelihood(requests).reshape(len(texts), len(self.words))
-        if self.pmi:
+        if self.scoring.pmi:
             # The same demonstrations precede the text-free prompt, so only the text differs.
             base = [self.request(prefix + c, x) for c, x in (template.unconditional(w) for w in self.words)]
             scores = scores - self._loglikelihood(base)
@@ -336,7 +374,7 @@ class LikelihoodScorer:
             for word in self.words:
                 context, continuation = pair("", word)
                 ids = encode_pair(
-                    self.tokenizer, *self.request(prefix + context, continuation), chat=self.chat_template
+                    self.tokenizer, *self.request(prefix + context, continuation), chat=self.scoring.chat_template
                 )
                 longest_prompt = max(longest_prompt, len(ids[0]) + len(ids[1]))
         # A few tokens of slack: a text and its neighbours may tokenize differently at the joins.
@@ -479,41 +517,11 @@ tokenizer = AutoTokenizer.from_pretrained(base)
 """
 
 
-def likelihood_snippet(
-    load: str,
-    labels: list[str],
-    words: list[str],
-    template: Template,
-    mode: str,
-    demos: str = "",
-    calibration: np.ndarray | None = None,
-    prior: np.ndarray | None = None,
-    prior_note: str = "lora_head.json: the training class prior",
-    chat: bool = False,
-) -> str:
-    """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
-
-    Args:
-        load: code that defines ``np``, ``torch``, ``model`` and ``tokenizer``.
-        labels: the label names; words: what each is scored as.
-        template: the one template; mode: ``direct`` or ``channel``.
-        demos: the demonstrations before every prompt.
-        calibration: label probabilities for the content-free input, to divide by.
-        prior: per-label weights to multiply by (the class prior, Bayes' rule; or prior weights).
-        prior_note: the comment saying where those weights come from.
-        chat: the prompts are wrapped in the model's chat template (:func:`chat_request`).
-
-    Returns:
-        Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
-    """
-    lines = [
-        load.strip(),
-        _CHAT_LOGPROB_CODE if chat else _LOGPROB_CODE,
-        f"labels = {labels!r}",
-        f"words = {words!r}  # what each label is scored as",
-        'texts = ["a text to classify", "another one"]',
-    ]
-    if mode == "direct":
+def _snippet_scores(words: list[str], template: Template, scoring: PromptScoring, demos: str) -> list[str]:
+    """The snippet's lines that compute ``scores``, (texts, labels) log-likelihoods, in its mode."""
+    chat = scoring.chat_template
+    lines = []
+    if scoring.mode == "direct":
         before = template.source[: template.source.find("{label}")]
         filled = 'demos + prompt.replace("{text}", t)'
         lines += [
@@ -542,6 +550,44 @@ def likelihood_snippet(
             if chat
             else ["scores = np.array([[logprob(c, t) for c in contexts] for t in texts])"]
         )
+    return lines
+
+
+def likelihood_snippet(
+    load: str,
+    labels: list[str],
+    words: list[str],
+    template: Template,
+    scoring: PromptScoring,
+    demos: str = "",
+    calibration: np.ndarray | None = None,
+    prior: LabelWeights | None = None,
+) -> str:
+    """Plain-transformers code computing a likelihood classifier's probabilities, for model cards.
+
+    Args:
+        load: code that defines ``np``, ``torch``, ``model`` and ``tokenizer``.
+        labels: the label names; words: what each is scored as.
+        template: the one template.
+        scoring: its mode (``direct`` or ``channel``) and whether the prompts are wrapped in the
+            model's chat template (:func:`chat_request`); the snippet covers neither PMI nor
+            length normalisation (its callers say so instead).
+        demos: the demonstrations before every prompt.
+        calibration: label probabilities for the content-free input, to divide by.
+        prior: per-label weights to multiply by (the class prior, Bayes' rule; or prior weights),
+            with the note saying where they come from.
+
+    Returns:
+        Code that defines ``texts`` and ends with ``probs`` (columns in the order of ``labels``).
+    """
+    lines = [
+        load.strip(),
+        _CHAT_LOGPROB_CODE if scoring.chat_template else _LOGPROB_CODE,
+        f"labels = {labels!r}",
+        f"words = {words!r}  # what each label is scored as",
+        'texts = ["a text to classify", "another one"]',
+    ]
+    lines += _snippet_scores(words, template, scoring, demos)
     lines += [
         "probs = np.exp(scores - scores.max(axis=1, keepdims=True))",
         "probs /= probs.sum(axis=1, keepdims=True)",
@@ -555,7 +601,7 @@ def likelihood_snippet(
         ]
     if prior is not None:
         lines += [
-            f"prior = np.array({[float(x) for x in prior]!r})  # {prior_note}",
+            f"prior = np.array({[float(x) for x in prior.values]!r})  # {prior.source}",
             "probs *= prior  # Bayes' rule: P(label | text) ∝ P(text | label) P(label)",
             "probs /= probs.sum(axis=1, keepdims=True)",
         ]

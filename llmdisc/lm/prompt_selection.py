@@ -44,19 +44,21 @@ import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from llmdisc.api.records import PromptChoice
 from llmdisc.errors import LlmdiscError
-from llmdisc.lm.label_likelihood import LikelihoodScorer, apply_weights, prior_weights
+from llmdisc.lm.label_likelihood import LikelihoodScorer, PromptScoring, apply_weights, prior_weights
 from llmdisc.lm.prompts import NEUTRAL_TEMPLATE, TASKS, task_templates, unscorable_labels
 from llmdisc.metrics.classification import softmax
+from llmdisc.plumbing.config import DEFAULT_SEED
 
 __all__ = [
     "SELECT_METRICS",
     "MAX_WORD_SETS",
+    "SelectionRule",
     "candidate_templates",
     "candidate_verbalizers",
     "pick_verbalizers",
@@ -71,6 +73,26 @@ SELECT_METRICS = ("accuracy", "log_likelihood")
 # More label-word sets than this (e.g. 8 words over 4 labels: 1,680) would let n examples pick a
 # lucky one rather than a good one; the error asks for fewer words.
 MAX_WORD_SETS = 720
+
+
+@dataclass(frozen=True)
+class SelectionRule:
+    """How :func:`select_prompt` scores and judges the candidates.
+
+    Attributes:
+        scoring: how each (text, word) is scored, as the classifier will predict.
+        content_free: the content-free input of contextual calibration, or None for none.
+        prior: whether the training class prior is fitted (then on the training folds).
+        folds: the cross-validation folds; seed: their shuffle.
+        metric: ``accuracy`` (ties: log-likelihood) or ``log_likelihood``.
+    """
+
+    scoring: PromptScoring = PromptScoring()
+    content_free: str | None = None
+    prior: bool = False
+    folds: int = 4
+    seed: int = DEFAULT_SEED
+    metric: str = "accuracy"
 
 
 def _unique(items):
@@ -218,13 +240,7 @@ def select_prompt(
     labels: np.ndarray,
     templates: Sequence[str],
     word_sets: Sequence[Mapping[str, str]],
-    *,
-    content_free: str | None = None,
-    prior: bool = False,
-    folds: int = 4,
-    seed: int = 0,
-    metric: str = "accuracy",
-    **scoring: Any,
+    rule: SelectionRule = SelectionRule(),
 ) -> PromptChoice:
     """The best (template, label words) on the training examples, by cross-validation.
 
@@ -234,19 +250,14 @@ def select_prompt(
         texts: the n training texts.
         templates: the candidate templates (:func:`candidate_templates`).
         word_sets: the candidate label -> word sets (:func:`candidate_verbalizers`).
-        content_free: the content-free input of contextual calibration, or None for none.
-        prior: whether the training class prior is fitted (then on the training folds).
-        folds, seed: the cross-validation folds and their shuffle.
-        metric: ``accuracy`` (ties: log-likelihood) or ``log_likelihood``.
-        scoring: the :class:`~llmdisc.lm.label_likelihood.LikelihoodScorer` settings (mode, pmi,
-            length_normalize, chat_template, batch_size, max_tokens), as the classifier will predict.
+        rule: how the candidates are scored and judged (:class:`SelectionRule`).
 
     Returns:
         The winner, with its held-out accuracy and mean log-probability of the gold label.
     """
     labels = np.asarray(labels, dtype=int)
-    if prior:  # only a fitted prior needs the folds filled
-        check_select_size(len(texts), folds)
+    if rule.prior:  # only a fitted prior needs the folds filled
+        check_select_size(len(texts), rule.folds)
     if len(templates) * len(word_sets) == 1:
         logger.warning(
             "zeroshot select: one candidate prompt, so nothing to choose; give more templates or candidate_words"
@@ -255,13 +266,13 @@ def select_prompt(
     column = {w: i for i, w in enumerate(pool)}
     # One scorer over the pool of words: each word is a "label" of it, so every (text, template,
     # word) is scored once and every candidate is a choice of columns.
-    scorer = LikelihoodScorer(model, tokenizer, pool, templates, **scoring)
+    scorer = LikelihoodScorer(model, tokenizer, pool, templates, scoring=rule.scoring)
     texts = scorer.fit_window(texts)
-    splits = _folds(labels, folds, seed) if prior else None
+    splits = _folds(labels, rule.folds, rule.seed) if rule.prior else None
     results = []  # (accuracy, log-likelihood, -order, template, words)
     for template in scorer.templates:
         scores = scorer.label_scores(texts, template)
-        free = scorer.label_scores([content_free], template) if content_free is not None else None
+        free = scorer.label_scores([rule.content_free], template) if rule.content_free is not None else None
         for words in word_sets:
             cols = [column[words[label]] for label in label_names]
             probs = softmax(scores[:, cols])
@@ -272,16 +283,16 @@ def select_prompt(
             accuracy = float((held_out.argmax(axis=1) == labels).mean())
             loglik = float(np.log(np.clip(held_out[np.arange(len(labels)), labels], 1e-15, None)).mean())
             results.append((accuracy, loglik, -len(results), template.source, dict(words)))
-    key = (lambda r: (r[0], r[1], r[2])) if metric == "accuracy" else (lambda r: (r[1], r[0], r[2]))
+    key = (lambda r: (r[0], r[1], r[2])) if rule.metric == "accuracy" else (lambda r: (r[1], r[0], r[2]))
     best = max(results, key=key)
     choice = PromptChoice(
         template=best[3],
         words=best[4],
-        metric=metric,
+        metric=rule.metric,
         accuracy=best[0],
         log_likelihood=best[1],
         candidates=len(results),
-        folds=folds if prior else None,
+        folds=rule.folds if rule.prior else None,
         examples=len(texts),
     )
     logger.info("zeroshot select: %s", choice.describe())
