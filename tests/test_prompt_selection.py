@@ -272,7 +272,7 @@ def test_the_pick_keeps_the_users_words_and_chooses_only_among_candidate_words()
     assert pick_verbalizers(["negative", "positive"], None, None) == [{"negative": "negative", "positive": "positive"}]
 
 
-def test_pick_prompt_alone_picks_on_the_examples_fit_is_given_and_stays_zeroshot(demo, tiny_gpt2):
+def test_pick_prompt_alone_picks_on_the_examples_fit_is_given_and_stays_zeroshot(demo, tiny_gpt2, tmp_path):
     train = _train(demo, n=6)  # fewer than select's 4 folds need: nothing is fitted, so no folds
     clf = get_classifier("zeroshot", model=str(tiny_gpt2), pick_prompt=True).fit(train)
     choice = clf.info.prompt
@@ -282,6 +282,11 @@ def test_pick_prompt_alone_picks_on_the_examples_fit_is_given_and_stays_zeroshot
         "negative": "negative",
         "positive": "positive",
     }
+    clf.save_pretrained(tmp_path / "m")  # the pick is kept, as select's choice is
+    back = llmdisc.TextClassifier.from_pretrained(tmp_path / "m")
+    assert back.info.prompt == choice and back.templates == clf.templates
+    texts = list(demo["test"]["text"][:6])
+    np.testing.assert_allclose(back.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
     # Outside a comparison the default picks nothing (the comparison asks, through prompt_pick).
     plain = get_classifier("zeroshot", model=str(tiny_gpt2))
     assert plain.prompt_pick() == {"pick_prompt": True} and plain.templates[0].source == NEUTRAL_TEMPLATE
