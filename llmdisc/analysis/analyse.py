@@ -307,7 +307,7 @@ def _crossovers(analysis: Analysis, metric: Metric) -> list[Crossover]:
     target = best.metrics[metric.name].value
     out = []
     for variant, curve in analysis.curves.items():
-        if curve.flat:
+        if curve.flat or curve.paradigm == "baseline":  # the majority class is a floor, not a contender
             continue
         groups = [g for g in analysis.groups if g.variant == variant]
         value, smallest = crossover_size(curve.sizes, [sign * e.value for e in curve.values], sign * target)

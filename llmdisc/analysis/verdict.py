@@ -140,7 +140,8 @@ def crossover_sentence(analysis: Analysis, c: Crossover) -> str:
 
 def calibration_sentence(analysis: Analysis) -> str | None:
     """Which approaches' ECE intervals (at their largest size) lie below the others'."""
-    groups = [g for g in analysis.summary if ECE.name in g.metrics]
+    # The majority class's constant prior is calibrated by construction: not a model to rank here.
+    groups = [g for g in analysis.summary if ECE.name in g.metrics and g.paradigm != "baseline"]
     if len(groups) < 2:
         return None
     best = min(groups, key=lambda g: g.metrics[ECE.name].value)
