@@ -144,30 +144,65 @@ def part_batching(
     return result
 
 
-def part_dtype(data, n: int | None = None, modes: tuple[str, ...] = ("direct", "channel")) -> dict:
-    """float32 against bfloat16 weights on the CPU (``dtype: bfloat16``): accuracy, examples/s and the
-    largest label log-prob difference on the first ``n`` validation sentences (all by default)."""
+def part_dtype(data, n: int | None = None, modes: tuple[str, ...] = ("direct", "channel"), rounds: int = 1) -> dict:
+    """float32 against bfloat16 on the CPU: bfloat16 as it scores now (the output layer in float32,
+    :mod:`llmdisc.lm.head_precision`) and as it did before (the output layer in bfloat16). Accuracy
+    (direct mode also calibrated by the content-free input), examples/s (the paths alternated
+    ``rounds`` times in one process) and the largest label log-prob difference from float32, on the
+    first ``n`` validation sentences (all by default)."""
+    import contextlib
+
+    import llmdisc.lm.loglikelihood as scoring
+    from llmdisc.metrics.classification import softmax
+
     texts = list(data["validation"]["text"][:n])
     labels = np.asarray(data["validation"]["label"][:n])
+    paths = {
+        "float32": ("float32", True),
+        "bfloat16, float32 output layer": ("bfloat16", True),
+        "bfloat16, bfloat16 output layer (before)": ("bfloat16", False),
+    }
+    models = {dtype: load_model("smollm2-135m", dtype=dtype, device="cpu") for dtype in ("float32", "bfloat16")}
     result = {}
     for mode in modes:
-        scores, row = {}, {}
-        for dtype in ("float32", "bfloat16"):
+        scorers = {}
+        for dtype, (model, tokenizer) in models.items():
             clf = llmdisc.get_classifier("zeroshot", task="sentiment", mode=mode, dtype=dtype, device="cpu")
-            scorer = clf.fit(data["train"].select(range(8))).scorer()
-            scorer.label_scores(texts[:16], scorer.templates[0])  # warm-up
-            start = time.perf_counter()
-            scores[dtype] = np.asarray(scorer.label_scores(texts, scorer.templates[0]))
-            seconds = time.perf_counter() - start
-            row[dtype] = {
-                "ex_s": round(len(texts) / seconds, 2),
-                "accuracy": round(float((scores[dtype].argmax(1) == labels).mean()), 4),
+            clf.model, clf.tokenizer = model, tokenizer
+            scorers[dtype] = clf.fit(data["train"].select(range(8))).scorer()
+        scores, free, seconds = {}, {}, {name: [] for name in paths}
+        for _ in range(rounds):
+            for name, (dtype, float32_output) in paths.items():
+                scorer = scorers[dtype]
+                before = contextlib.nullcontext if not float32_output else scoring.float32_head
+                original, scoring.float32_head = scoring.float32_head, lambda model, before=before: before(model)
+                try:
+                    scorer.label_scores(texts[:16], scorer.templates[0])  # warm-up
+                    start = time.perf_counter()
+                    scores[name] = np.asarray(scorer.label_scores(texts, scorer.templates[0]))
+                    seconds[name].append(time.perf_counter() - start)
+                    if mode == "direct":
+                        free[name] = softmax(scorer.label_scores(["N/A"], scorer.templates[0]))[0]
+                finally:
+                    scoring.float32_head = original
+        rows = {}
+        for name in paths:
+            row = {
+                "ex_s": round(len(texts) / min(seconds[name]), 2),
+                "seconds": [round(x, 2) for x in seconds[name]],
+                "accuracy": round(float((scores[name].argmax(1) == labels).mean()), 4),
+                "same_predictions_as_float32": float((scores[name].argmax(1) == scores["float32"].argmax(1)).mean()),
+                "max_abs_logprob_diff_from_float32": float(np.abs(scores[name] - scores["float32"]).max()),
             }
-        row["speed_ratio_bf16_over_fp32"] = round(row["bfloat16"]["ex_s"] / row["float32"]["ex_s"], 2)
-        row["max_abs_logprob_diff"] = float(np.abs(scores["bfloat16"] - scores["float32"]).max())
-        row["same_predictions"] = float((scores["bfloat16"].argmax(1) == scores["float32"].argmax(1)).mean())
-        result[mode] = row
-        print(json.dumps({mode: row}), flush=True)
+            if mode == "direct":
+                calibrated = softmax(scores[name]) / free[name]
+                row["calibrated_accuracy"] = round(float((calibrated.argmax(1) == labels).mean()), 4)
+            rows[name] = row
+        for name in list(paths)[1:]:
+            rows[name]["speed_over_float32"] = round(rows[name]["ex_s"] / rows["float32"]["ex_s"], 2)
+            rows[name]["speed_pairs"] = [round(a / b, 2) for a, b in zip(seconds["float32"], seconds[name])]
+        result[mode] = rows
+        print(json.dumps({mode: rows}), flush=True)
     return result
 
 
@@ -542,7 +577,9 @@ def main() -> None:
     parser.add_argument(
         "--examples", type=int, default=None, help="chat, dtype: the first N validation sentences (default: all)"
     )
-    parser.add_argument("--rounds", type=int, default=2, help="batching: times each path is timed (the best counts)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="batching, prefix, dtype: times each path is timed (the best counts)"
+    )
     parser.add_argument(
         "--budgets", default="", help="batching: more token budgets to time beside the default, comma-separated"
     )
@@ -565,7 +602,7 @@ def main() -> None:
         "peer": lambda: part_peer(data),
         "generation": part_generation,
         "chat": lambda: part_chat(data, tuple(args.modes.split(",")), args.examples),
-        "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(","))),
+        "dtype": lambda: part_dtype(data, args.examples, tuple(args.modes.split(",")), args.rounds),
         "prefix": lambda: part_prefix(data, args.speed_examples, args.rounds, tuple(args.modes.split(","))),
         "batching": lambda: part_batching(
             data,

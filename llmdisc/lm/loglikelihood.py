@@ -14,7 +14,9 @@ score``. The conventions follow lm-evaluation-harness (``lm_eval/api/model.py``)
   vocabulary has it, else BOS, else EOS. Why: GPT-2 and SmolLM2 were pre-trained on documents
   separated by ``<|endoftext|>``. SmolLM2-Instruct's tokenizer calls ``<|im_start|>`` its BOS
   token, but that token opens chat turns in fine-tuning and never starts a plain document.
-* Log-softmax runs in float32, and only at the positions being scored.
+* Log-softmax runs in float32, and only at the positions being scored. A half-precision
+  (bfloat16) model computes its output layer there in float32 too
+  (:mod:`llmdisc.lm.head_precision`): its body runs in bfloat16, the logits read do not.
 * A chat prompt (``chat=True``: a context rendered by the model's chat template, as
   lm-evaluation-harness's ``--apply_chat_template`` builds it) is tokenized whole, with no
   special tokens added; the continuation starts the assistant's answer (:func:`encode_pair`).
@@ -64,6 +66,7 @@ from llmdisc.lm.batch_sizes import (
     rows_within,
     run_in_batches,
 )
+from llmdisc.lm.head_precision import float32_head
 from llmdisc.plumbing.distributed import map_batches, world_size
 from llmdisc.plumbing.no_grad import no_grad
 
@@ -267,7 +270,8 @@ def _score_ids(
     shared = _SharedPrefix(model, _common_prefix(list(groups)) if shared_prefix else [])
 
     def score(batch):
-        return _score_chunk(model, batch, limit, shared)
+        with float32_head(model):  # a half-precision model's logits and log-softmax in float32
+            return _score_chunk(model, batch, limit, shared)
 
     if world_size() > 1:
         # Several processes share fixed batches (each computes the same batches as one process
@@ -322,7 +326,8 @@ class _SharedPrefix:
         if not self.ids:
             return None
         if self._layers is None:
-            out = self.model(input_ids=torch.tensor([self.ids], device=self.model.device), use_cache=True)
+            ids = torch.tensor([self.ids], device=self.model.device)
+            out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
             layers = list(out.cache)
             # A sliding-window layer keeps only its window: it cannot be expanded and extended here.
             plain = all(len(layer) == 2 or layer[2] is None for layer in layers)
