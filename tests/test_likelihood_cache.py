@@ -3,6 +3,7 @@ dtype, tokenizer or template, and bad cache files ignored with one warning."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 import llmdisc
+import llmdisc.comparison.costs as costs
 import llmdisc.lm.loglikelihood as scoring
 from llmdisc.lm.likelihood_cache import CACHE_FILE, LikelihoodCache, cache_path, shared_likelihoods
 from llmdisc.lm.loading import load_model, load_tokenizer
@@ -30,15 +32,31 @@ def _ids(tokenizer, requests=REQUESTS):
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Every request the model really scores (after the cache), in order."""
+    """Every request the model really scores (after the cache) for a result, in order.
+
+    A comparison's cost timings score again on purpose, with the cache bypassed (a cached repeat
+    would time nothing): those requests are left out.
+    """
     asked: list[tuple] = []
-    real = scoring._score_ids
+    timing = [0]
+    real_score, real_bypassed = scoring._score_ids, costs.bypassed
 
     def counting(model, requests, *args):
-        asked.extend((tuple(c), tuple(x)) for c, x in requests)
-        return real(model, requests, *args)
+        if not timing[0]:
+            asked.extend((tuple(c), tuple(x)) for c, x in requests)
+        return real_score(model, requests, *args)
+
+    @contextlib.contextmanager
+    def timed():
+        timing[0] += 1
+        try:
+            with real_bypassed():
+                yield
+        finally:
+            timing[0] -= 1
 
     monkeypatch.setattr(scoring, "_score_ids", counting)
+    monkeypatch.setattr(costs, "bypassed", timed)
     return asked
 
 
@@ -183,14 +201,18 @@ def test_a_stored_entry_of_the_wrong_length_is_not_a_score(tiny_gpt2, tmp_path):
 
 
 def _demo_small():
+    # 24 test examples: a comparison refuses a split below MIN_TEST_EXAMPLES (20), too few for its verdict.
     data = llmdisc.load_text_dataset("demo")
-    return type(data)({"train": data["train"], "test": llmdisc.stratified_subset(data["test"], 16, seed=0)})
+    return type(data)({"train": data["train"], "test": llmdisc.stratified_subset(data["test"], 24, seed=0)})
 
 
 def _approaches(model):
+    # pick_prompt: false keeps the default prompt: a comparison's pick could choose another
+    # template for each of them, and what they share is then a matter of the tiny model's weights.
+    keep = {"approach": "zeroshot", "model": model, "mode": "direct", "pick_prompt": False}
     return {
-        "zeroshot_direct": {"approach": "zeroshot", "model": model, "mode": "direct"},
-        "zeroshot_calibrated": {"approach": "zeroshot", "model": model, "mode": "direct", "calibrate": True},
+        "zeroshot_direct": keep,
+        "zeroshot_calibrated": {**keep, "calibrate": True},
         "zeroshot_two_templates": {
             "approach": "zeroshot",
             "model": model,
@@ -242,7 +264,7 @@ def test_resume_and_an_added_approach_reuse_the_file(tiny_gpt2, tmp_path, counte
     # The added approach scored only the prompts zeroshot_direct had not: its content-free ones.
     tokenizer = load_tokenizer(str(tiny_gpt2))
     assert len(counted) == 2 and all("N/A" in tokenizer.decode(c) for c, _ in counted)
-    assert {r.variant for r in records} == {"zeroshot_direct", "zeroshot_calibrated"}
+    assert {r.variant for r in records} == {"zeroshot_direct", "zeroshot_calibrated", "majority"}  # and the floor
     # --overwrite starts again: the file goes with the cached runs.
     counted.clear()
     llmdisc.compare(first, data, overwrite=True, **settings)
