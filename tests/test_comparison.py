@@ -272,7 +272,11 @@ def test_report_opens_in_a_headless_browser_with_every_image(tmp_path):
             "return [r.top, r.bottom, window.innerHeight]"
         )
         assert 0 < top and bottom < inner, (top, bottom, inner)
-        assert browser.execute_script("return document.querySelector('table').getBoundingClientRect().top") > bottom
+        # The verdict's table per size leads, then its sentences: both above the first other table.
+        tables = browser.execute_script(
+            "return Array.from(document.querySelectorAll('table')).map(t => t.getBoundingClientRect().top)"
+        )
+        assert 0 < tables[0] < top and tables[1] > bottom, (tables[:2], top, bottom)
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
         )

@@ -40,17 +40,16 @@ def _value(analysis: Analysis, variant: str, size: int | None) -> str:
 def metric_sentence(analysis: Analysis) -> str:
     """What the verdict ranks by and why, what "as good as the best" means, and what the seeds count."""
     metric = METRICS[analysis.metric]
+    # Short: with the verdict table above it, the sentences must still end on a laptop's first screen.
     seeds = (
-        "With one seed per size, training variance is not measured (the intervals count the test examples "
-        "only; --seeds 3 counts it too)."
+        "With one seed per size, training variance is not measured (--seeds 3 measures it)."
         if analysis.seeds == 1
         else f"With {analysis.seeds} seeds per size, the intervals and tests resample seeds as well as test examples."
     )
     return (
-        f"The verdict ranks by {metric.label} {analysis.metric_reason}. An approach is named as good as the best "
-        f"only when the 95% interval of its paired difference from the best lies within ±{analysis.margin:g} "
-        f"(two one-sided tests), and worse only when a paired test shows it, Holm-adjusted over the comparisons "
-        f"with the best at each size. {seeds}"
+        f"The verdict ranks by {metric.label} {analysis.metric_reason}. As good as the best means the 95% interval "
+        f"of the paired difference lies within ±{analysis.margin:g} (two one-sided tests); worse means a paired "
+        f"test shows it; both Holm-adjusted over the comparisons with the best at each size. {seeds}"
     )
 
 
