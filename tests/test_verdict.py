@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from llmdisc.analysis.analyse import analyse
 from llmdisc.analysis.decisions import examples_needed
 from llmdisc.api.records import Costs, Predictions, RunRecord
 from llmdisc.classifiers.base import TextClassifier, register
+from llmdisc.comparison.costs import training_cost
 from llmdisc.comparison.settings import VerdictSettings
 from llmdisc.errors import LlmdiscError
 
@@ -267,3 +269,24 @@ def test_costs_are_measured_warm_and_repeated(demo):
     assert c.train_spread_seconds is not None  # a fit under 2 s is repeated
     assert c.load_seconds == 0  # naive Bayes loads no model
     assert time.perf_counter() - start < 120
+
+
+def test_a_short_fit_is_repeated_until_a_repeat_is_long():
+    """A fit under REPEAT_BELOW is timed again without the cache; a repeat that is long (the cache
+    had made the first look short) is the measurement, as for any long fit: no third fit."""
+
+    def fitted(seconds):
+        return SimpleNamespace(info=SimpleNamespace(train_seconds=seconds, load_seconds=0.5))
+
+    for repeats, expected in (([0.3, 0.2], (0.2, 0.1)), ([9.0, 8.0], (9.0, None))):
+        calls = iter(repeats)
+        asked = []
+
+        def refit(calls=calls, asked=asked):
+            asked.append(1)
+            return fitted(next(calls) + 0.5)
+
+        assert training_cost(fitted(0.5 + 0.1), refit) == expected
+        assert len(asked) == (2 if expected[1] is not None else 1)
+    # A first fit that is long is timed once, nothing refitted.
+    assert training_cost(fitted(0.5 + 4.0), lambda: pytest.fail("refitted")) == (4.0, None)

@@ -12,7 +12,7 @@ one least disturbed), with the spread of the repeats beside it:
 * **training**: ``fit`` without the time spent loading models (reported apart, as
   ``load_seconds``) or writing synthetic texts; a fit that takes under :data:`REPEAT_BELOW` seconds
   is repeated on fresh classifiers (the classifier kept is the first) and the repeats are timed,
-  longer ones are timed once.
+  longer ones are timed once (a repeat that takes longer ends the repeats).
 
 Both are timed without the comparison's likelihood cache (:func:`~llmdisc.lm.likelihood_cache.bypassed`),
 which would otherwise answer an approach's repeats, or another approach's prompts, for free; a
@@ -76,9 +76,16 @@ def training_cost(
     timings = [first]
     if first < REPEAT_BELOW:
         # The first fit may have read scores another approach put in the comparison's likelihood
-        # cache; the repeats score in full, and they are what is kept.
+        # cache; the repeats score in full, and they are what is kept. A repeat that is itself
+        # long ends them: a fit the cache made look short is timed once, as any long fit is
+        # (repeating it would double a zero-shot pick's scoring to time it).
+        repeats = []
         with bypassed():
-            timings = [_seconds(refit()) for _ in range(REPEATS - 1)] or timings
+            for _ in range(REPEATS - 1):
+                repeats.append(_seconds(refit()))
+                if repeats[-1] >= REPEAT_BELOW:
+                    break
+        timings = repeats or timings
     best = min(timings) + extra
     spread = max(timings) - min(timings) if len(timings) > 1 else None
     return round(best, 4), None if spread is None else round(spread, 4)
