@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from tiny_models import save_tiny_bert, save_tiny_gpt2  # noqa: E402
+from tiny_models import save_tiny_bert, save_tiny_decoder, save_tiny_gpt2  # noqa: E402
 
 import llmdisc  # noqa: E402
 
@@ -48,24 +48,7 @@ def tiny_gpt2(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama(tiny_gpt2, tmp_path_factory) -> Path:
     """A 2-layer random Llama (grouped-query attention) sharing the tiny GPT-2's tokenizer."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_decoder(tmp_path_factory.mktemp("tiny-llama"), tiny_gpt2)
 
 
 # A ChatML-like template in plain text (the tiny vocabulary has no chat tokens): a user turn, then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_models import save_tiny_decoder
 
 from llmdisc.lm.loading import load_model
 from llmdisc.lm.loglikelihood import (
@@ -122,6 +123,24 @@ SHARED = {
 }
 
 
+def _scored_with_and_without_the_prefix(model, tokenizer, requests):
+    """({shared_prefix: input shapes of every forward pass}, {shared_prefix: scores}), both ways.
+
+    batch_size 6: several batches, so a prefix is reused across them.
+    """
+    fed, scores = {}, {}
+    for on in (False, True):
+        shapes = fed[on] = []
+        hook = model.register_forward_pre_hook(
+            lambda m, args, kwargs, shapes=shapes: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+        )
+        try:
+            scores[on] = loglikelihood(model, tokenizer, requests, batch_size=6, shared_prefix=on)
+        finally:
+            hook.remove()
+    return fed, scores
+
+
 @pytest.mark.parametrize("case", list(SHARED))
 def test_a_shared_prefix_runs_once_and_scores_as_every_prompt_whole(tiny_lm, case):
     model, tokenizer = tiny_lm
@@ -130,17 +149,7 @@ def test_a_shared_prefix_runs_once_and_scores_as_every_prompt_whole(tiny_lm, cas
     shared = len(_common_prefix(contexts))
     if "left" in case:  # the demonstrations, at least
         assert shared >= len(tokenizer(DEMOS.rstrip())["input_ids"]) - 1
-    fed, scores = {}, {}
-    for on in (False, True):
-        shapes = fed[on] = []
-        hook = model.register_forward_pre_hook(
-            lambda m, args, kwargs, shapes=shapes: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
-        )
-        try:
-            # batch_size 6: several batches, so the prefix is reused across them.
-            scores[on] = loglikelihood(model, tokenizer, requests, batch_size=6, shared_prefix=on)
-        finally:
-            hook.remove()
+    fed, scores = _scored_with_and_without_the_prefix(model, tokenizer, requests)
     np.testing.assert_allclose(scores[True], scores[False], atol=1e-4)
     whole = scores[False]
     np.testing.assert_allclose(whole, [naive(model, tokenizer, *r) for r in requests], atol=1e-4)
@@ -167,36 +176,13 @@ def test_a_template_sharing_only_its_first_word_runs_every_prompt_whole(tiny_lm)
     model, tokenizer = tiny_lm
     openings = ["great", "boring", "fine", "weak", "cold", "a joy", "slow", "dull", "witty", "long", "moving", "odd"]
     requests = [(f"R: {t} film\nSentiment:", " good") for t in openings]  # only "R: " is shared
-    fed, scores = {}, {}
-    for on in (False, True):
-        shapes = fed[on] = []
-        hook = model.register_forward_pre_hook(
-            lambda m, args, kwargs, shapes=shapes: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
-        )
-        try:
-            scores[on] = loglikelihood(model, tokenizer, requests, batch_size=6, shared_prefix=on)
-        finally:
-            hook.remove()
+    fed, scores = _scored_with_and_without_the_prefix(model, tokenizer, requests)
     assert fed[True] == fed[False]
     np.testing.assert_array_equal(scores[True], scores[False])  # the same path: the same numbers to the last bit
 
 
 def test_sliding_window_models_run_every_prompt_whole(tiny_gpt2, tmp_path, caplog):
-    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
-    config = MistralConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        sliding_window=16,
-    )
-    MistralForCausalLM(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    save_tiny_decoder(tmp_path, tiny_gpt2, "mistral", sliding_window=16)
     model, tokenizer = load_model(str(tmp_path))
     requests = SHARED["direct, shared part left"]
     with caplog.at_level("INFO", logger="llmdisc.lm.loglikelihood"):

@@ -44,6 +44,34 @@ def save_tiny_gpt2(folder: Path, seed: int | None = None) -> Path:
     return folder
 
 
+def save_tiny_decoder(folder: Path, tokenizer_folder: Path, architecture: str = "llama", **config) -> Path:
+    """A 2-layer random Llama-style decoder (grouped-query attention) with another tiny model's tokenizer.
+
+    ``architecture``: "llama" or "mistral" (whose ``sliding_window`` goes in ``config``, with any
+    other field of its config).
+    """
+    import transformers
+    from transformers import AutoTokenizer
+
+    name = {"llama": "Llama", "mistral": "Mistral"}[architecture]
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    settings = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model_config = getattr(transformers, f"{name}Config")(**(settings | config))
+    getattr(transformers, f"{name}ForCausalLM")(model_config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def save_tiny_bert(folder: Path, seed: int | None = None) -> Path:
     """A 2-layer random BERT with the packaged MiniLM's tokenizer."""
     import torch
