@@ -72,7 +72,7 @@ def training_cost(
         extra: seconds to add to each timing that are part of training but outside ``fit``
             (generating synthetic training texts).
     """
-    first = (clf.info.train_seconds or 0.0) - (clf.info.load_seconds or 0.0)
+    first = _seconds(clf)
     timings = [first]
     if first < REPEAT_BELOW:
         # The first fit may have read scores another approach put in the comparison's likelihood
