@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from llmdisc.api.findings import ALPHA, WORSE, Cost, Estimate, Group, SizeVerdict, Versus
+from llmdisc.comparison.settings import COSTS
 from llmdisc.metrics.classification import ACCURACY, Metric
 
 __all__ = ["TIE_FRACTION", "POWER", "decide", "examples_needed", "group_cost", "paired_test", "versus"]
@@ -133,10 +134,9 @@ def group_cost(g: Group, basis: str) -> Cost:
     return Cost(g.variant, float(min(values)), float(max(spreads) + (max(values) - min(values))), unit)
 
 
-def _cheapest(candidates: list[Group], metric: Metric, basis: str) -> tuple[Group, list[str]]:
-    """The cheapest of ``candidates`` by ``basis``; among those equally cheap, the better by the
-    metric. Returns (it, the others equally cheap)."""
-    costs = {g.variant: group_cost(g, basis) for g in candidates}
+def _cheapest(candidates: list[Group], metric: Metric, costs: dict[str, Cost]) -> tuple[Group, list[str]]:
+    """The cheapest of ``candidates`` by ``costs`` (variant -> its cost on the deciding basis);
+    among those equally cheap, the better by the metric. Returns (it, the others equally cheap)."""
     measured = [g for g in candidates if costs[g.variant].value is not None]
     if not measured:
         return candidates[0], []
@@ -168,7 +168,8 @@ def decide(groups: list[Group], size: int | None, metric: Metric, margin: float,
         v.p_difference_holm, v.p_equivalence_holm = p_diff, p_eq
     grouped = {d: [v.other for v in family if v.decision == d] for d in ("shown as good", "undecided", WORSE)}
     shown_good = [g for g in others if g.variant in grouped["shown as good"]]
-    pick, ties = _cheapest([best, *shown_good], metric, basis)
+    costs = {g.variant: {b: group_cost(g, b) for b in COSTS} for g in able}
+    pick, ties = _cheapest([best, *shown_good], metric, {v: c[basis] for v, c in costs.items()})
     verdict = SizeVerdict(
         size,
         best.variant,
@@ -178,7 +179,7 @@ def decide(groups: list[Group], size: int | None, metric: Metric, margin: float,
         grouped[WORSE],
         pick.variant,
         ties,
-        {g.variant: {b: group_cost(g, b) for b in ("prediction", "training")} for g in able},
+        costs,
         family,
     )
     _against_baseline(verdict, able, metric, margin)

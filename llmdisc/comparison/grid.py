@@ -22,10 +22,6 @@ The cells share one likelihood cache (``OUTPUT_DIR/runs/likelihoods.sqlite``, in
 output folder; :mod:`~llmdisc.lm.likelihood_cache`): a prompt that one zero-shot approach or cell
 scored is not scored again by another with the same model, nor by a ``--resume``.
 
-The cells share one likelihood cache (``OUTPUT_DIR/runs/likelihoods.sqlite``, in memory without an
-output folder; :mod:`~llmdisc.lm.likelihood_cache`): a prompt that one zero-shot approach or cell
-scored is not scored again by another with the same model, nor by a ``--resume``.
-
 Like :func:`~llmdisc.comparison.evaluation.evaluate_classifier`, this module only ever calls the
 :class:`~llmdisc.classifiers.TextClassifier` interface.
 """
@@ -222,7 +218,8 @@ def _prepare(data: datasets.DatasetDict, settings: CompareSettings) -> tuple[_Gr
         raise LlmdiscError(
             f"unknown calibration '{settings.calibration}'; use one of {', '.join(CALIBRATION_METHODS)}"
         )
-    if selection_split is not None and selection_split == lead_split(splits) and selection_split in data:
+    lead, labels = lead_split(splits), label_names(data["train"])
+    if selection_split is not None and selection_split == lead and selection_split in data:
         raise LlmdiscError(
             f"the selection split '{selection_split}' is the split the report leads with: checkpoints and "
             "temperatures picked on it would flatter the approaches that pick; hold out training "
@@ -231,11 +228,10 @@ def _prepare(data: datasets.DatasetDict, settings: CompareSettings) -> tuple[_Gr
     bad = [r for r in settings.drop_rates if not 0 <= r < 1]
     if bad:
         raise LlmdiscError(f"drop rates must be in [0, 1), got {bad[0]}")
-    lead = lead_split(splits)
-    check_verdict_settings(settings, data[lead]["label"], label_names(data["train"]), lead)
+    check_verdict_settings(settings, data[lead]["label"], labels, lead)
     _check_classes(data["train"])
     numbers, notes = parse_sizes(settings.sizes, len(data["train"]))
-    _check_sizes(numbers, label_names(data["train"]))
+    _check_sizes(numbers, labels)
     for note in notes:
         logger.warning(note)
     selection = data[selection_split] if selection_split in data else None

@@ -270,23 +270,24 @@ def _score_ids(
     shared = _SharedPrefix(model, _common_prefix(list(groups)) if shared_prefix else [])
 
     def score(batch):
-        with float32_head(model):  # a half-precision model's logits and log-softmax in float32
-            return _score_chunk(model, batch, limit, shared)
+        return _score_chunk(model, batch, limit, shared)
 
-    if world_size() > 1:
-        # Several processes share fixed batches (each computes the same batches as one process
-        # would); a batch that runs out of memory is halved where it runs.
-        size = DISTRIBUTED_AUTO_BATCH if batch_size == AUTO else batch_size
-        chunks, start = [], 0
-        while start < len(flat):
-            rows = size if max_tokens is None else rows_within(lengths, start, max_tokens, size)
-            chunks.append(flat[start : start + rows])
-            start += rows
-        scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
-    else:
-        scored = run_in_batches(
-            score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]), max_tokens=max_tokens
-        )
+    # Once for every batch: a half-precision model's logits and log-softmax in float32.
+    with float32_head(model):
+        if world_size() > 1:
+            # Several processes share fixed batches (each computes the same batches as one process
+            # would); a batch that runs out of memory is halved where it runs.
+            size = DISTRIBUTED_AUTO_BATCH if batch_size == AUTO else batch_size
+            chunks, start = [], 0
+            while start < len(flat):
+                rows = size if max_tokens is None else rows_within(lengths, start, max_tokens, size)
+                chunks.append(flat[start : start + rows])
+                start += rows
+            scored = [s for part in map_batches(lambda c: run_in_batches(score, c, len(c)), chunks) for s in part]
+        else:
+            scored = run_in_batches(
+                score, flat, batch_size, length=lambda item: len(item[0]) + len(item[1]), max_tokens=max_tokens
+            )
     for (_, _, i), scores in zip(flat, scored):
         results[i] = scores
     return results  # type: ignore[return-value]
